@@ -1,0 +1,19 @@
+"""mne-dyad: dyadic physiological synchrony and therapeutic alliance for MNE-Python."""
+
+from . import alliance, io, report, simulation, stats, synchrony, viz
+from ._version import __version__
+from .synchrony import read_cube, synchrony_cube, write_cube
+
+__all__ = [
+    "__version__",
+    "alliance",
+    "io",
+    "read_cube",
+    "report",
+    "simulation",
+    "stats",
+    "synchrony",
+    "synchrony_cube",
+    "viz",
+    "write_cube",
+]

@@ -1,0 +1,172 @@
+"""Scoring alliance questionnaires (SAI, WAI-SR) into dyad x session scales."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from mne.utils import _validate_type, logger, verbose
+
+from ..utils._docs import fill_doc
+
+#: Item keys and response ranges of the built-in questionnaires.
+PRESETS = {
+    # Working Alliance Inventory, short revised (Hatcher & Gillaspy 2006), 1-5.
+    "wai-sr": {
+        "key": {"task": [1, 2, 10, 12], "bond": [3, 5, 7, 9], "goal": [4, 6, 8, 11]},
+        "scale": (1, 5),
+    },
+    # Session Alliance Inventory (Falkenstrom et al. 2015): six WAI-SR items,
+    # two per aspect; its two factors are bond and goal/task (``goal_task``).
+    # Exports order the items differently: pass your own ``key`` if needed.
+    "sai": {
+        "key": {"task": [1, 2], "bond": [3, 5], "goal": [4, 6], "goal_task": [1, 2, 4, 6]},
+        "scale": (1, 7),
+    },
+}
+
+
+def _item_columns(df, items, id_cols, where):
+    """Map each key item to one column of ``df``."""
+    candidates = [c for c in df.columns if c not in id_cols]
+    mapping = {}
+    for item in items:
+        if isinstance(item, str):
+            if item not in df.columns:
+                raise ValueError(f"{where} has no column {item!r} for item {item!r}.")
+            mapping[item] = item
+            continue
+        hits = [
+            c for c in candidates
+            if str(c) == str(item) or re.fullmatch(rf"\D*0*{item}", str(c))
+        ]
+        if len(hits) != 1:
+            raise ValueError(
+                f"{where}: item {item} matches {'no' if not hits else 'several'} "
+                f"column(s) {hits or candidates}. Name item columns like 'item{item}' "
+                "or pass a key with the column names."
+            )
+        mapping[item] = hits[0]
+    return mapping
+
+
+@verbose
+@fill_doc
+def read_sai(
+    path_or_dataframe,
+    *,
+    key="sai",
+    scale=None,
+    dyad_col="dyad",
+    session_col="session",
+    verbose=None,
+):
+    """Score per-session alliance items into scale means per dyad and session.
+
+    Parameters
+    ----------
+    path_or_dataframe : path-like | pandas.DataFrame
+        A long table with one row per dyad and session: a dyad column, a session
+        column and one column per item (``item1``, ``q1``, ``1`` ...). CSV or TSV
+        files are read by extension.
+    key : str | dict
+        ``"sai"`` (default), ``"wai-sr"``, or ``{scale_name: [items]}`` where items
+        are item numbers or column names.
+    scale : None | tuple of (int, int)
+        Allowed response range ``(low, high)``; ``None`` uses the preset's range
+        (SAI 1-7, WAI-SR 1-5), and is required with a custom key.
+    dyad_col, session_col : str
+        Names of the id columns.
+    %(verbose)s
+
+    Returns
+    -------
+    alliance : xarray.Dataset, dims (dyad, session)
+        One variable per scale (mean of its items); a session with a missing
+        item has NaN for the scales that use it (counted in the log). Sessions
+        absent from the table are NaN.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import mne_dyad as md
+    >>> df = pd.DataFrame({"dyad": ["A", "A"], "session": [1, 2],
+    ...                    "item1": [5, 6], "item2": [5, 6], "item3": [7, 6],
+    ...                    "item4": [4, 5], "item5": [7, 6], "item6": [4, 5]})
+    >>> sai = md.alliance.read_sai(df, verbose=False)
+    >>> sai.bond.values.tolist()
+    [[7.0, 6.0]]
+    """
+    _validate_type(path_or_dataframe, ("path-like", pd.DataFrame), "path_or_dataframe")
+    if isinstance(path_or_dataframe, pd.DataFrame):
+        df, where = path_or_dataframe.copy(), "The alliance table"
+    else:
+        path = Path(path_or_dataframe)
+        where = f"Alliance file {path}"
+        if not path.is_file():
+            raise FileNotFoundError(f"{where} does not exist.")
+        sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+        df = pd.read_csv(path, sep=sep)
+    _validate_type(key, (str, dict), "key")
+    if isinstance(key, str):
+        preset = PRESETS.get(key.lower())
+        if preset is None:
+            raise ValueError(f"Unknown key {key!r}: use one of {sorted(PRESETS)} or a dict.")
+        key_map = preset["key"]
+        scale = preset["scale"] if scale is None else scale
+    else:
+        if not key or not all(isinstance(v, (list, tuple)) and v for v in key.values()):
+            raise ValueError("key must map each scale name to a non-empty list of items.")
+        key_map = {str(k): list(v) for k, v in key.items()}
+        if scale is None:
+            raise ValueError("With a custom key, pass scale=(low, high), the response range.")
+    low, high = scale
+    for col in (dyad_col, session_col):
+        if col not in df.columns:
+            raise ValueError(
+                f"{where} has no {col!r} column (columns: {list(df.columns)}). Pass "
+                "dyad_col= / session_col= to name the id columns."
+            )
+    dup = df.duplicated([dyad_col, session_col], keep=False)
+    if dup.any():
+        rows = df.loc[dup, [dyad_col, session_col]].drop_duplicates().values.tolist()
+        raise ValueError(f"{where} has more than one row for (dyad, session) {rows}.")
+    items = sorted({i for v in key_map.values() for i in v}, key=str)
+    cols = _item_columns(df, items, (dyad_col, session_col), where)
+    ratings = {}
+    for item, col in cols.items():
+        values = pd.to_numeric(df[col], errors="coerce")
+        text = values.isna() & df[col].notna()
+        if text.any():
+            row = df.loc[text].iloc[0]
+            raise ValueError(
+                f"{where}: item {item} of dyad {row[dyad_col]}, session "
+                f"{row[session_col]} is {row[col]!r}, not a number."
+            )
+        bad = values.notna() & ((values < low) | (values > high))
+        if bad.any():
+            row = df.loc[bad].iloc[0]
+            raise ValueError(
+                f"{where}: dyad {row[dyad_col]}, session {row[session_col]}, item {item} "
+                f"is rated {row[col]}, outside the response range {low}-{high}. Fix the "
+                "rating or pass the questionnaire's range as scale=(low, high)."
+            )
+        ratings[item] = values.to_numpy(float)
+    dyads = sorted(df[dyad_col].unique())
+    sessions = sorted(df[session_col].unique())
+    di = np.searchsorted(dyads, df[dyad_col].to_numpy())
+    si = np.searchsorted(sessions, df[session_col].to_numpy())
+    out = xr.Dataset(coords={"dyad": np.array(dyads, dtype=object if isinstance(dyads[0], str) else None), "session": sessions})
+    for name, scale_items in key_map.items():
+        stacked = np.column_stack([ratings[i] for i in scale_items])
+        incomplete = np.isnan(stacked).any(axis=1)
+        if incomplete.any():
+            logger.info(f"{int(incomplete.sum())} session(s) lack an item of {name!r}: NaN.")
+        grid = np.full((len(dyads), len(sessions)), np.nan)
+        grid[di, si] = np.where(incomplete, np.nan, stacked.mean(axis=1))
+        out[name] = (("dyad", "session"), grid, {
+            "long_name": f"{name} scale (mean of items {scale_items})",
+            "units": "1", "valid_range": f"{low}-{high}"})
+    logger.info(f"Scored {len(df)} sessions of {len(dyads)} dyads on {list(key_map)}.")
+    return out

@@ -1,0 +1,324 @@
+"""Combine two people's recordings into one dyadic session Raw."""
+
+import datetime as _dt
+import json
+import re
+from fractions import Fraction
+
+import mne
+import numpy as np
+from mne.utils import _validate_type, logger, verbose, warn
+from scipy.signal import resample_poly
+
+from ..utils._checks import _check_positive
+from ..utils._docs import fill_doc
+
+#: Plausible EDA range in siemens: 0.001 to 1000 microsiemens.
+_SIEMENS_MAX_MEDIAN = 1e-3
+_SIEMENS_MIN_MAX = 1e-12
+_EDA_NAME = re.compile(r"(eda|gsr|gsc|scl|scr|skin|electrodermal|conductance)", re.IGNORECASE)
+
+
+def _describe(raw):
+    """Name a Raw for error messages: its file name when it has one."""
+    fnames = [f for f in getattr(raw, "filenames", ()) if f]
+    return f"recording {fnames[0]!s}" if fnames else "in-memory recording"
+
+
+def get_session_info(raw):
+    """Return the dyad/session metadata that mne-dyad stores in a Raw.
+
+    mne-dyad keeps a JSON object in ``raw.info["description"]`` with keys such
+    as ``dyad``, ``session``, ``therapist`` and ``roles``.
+
+    Parameters
+    ----------
+    raw : mne.io.Raw
+        A session Raw.
+
+    Returns
+    -------
+    info : dict
+        The stored metadata; empty if the description is not mne-dyad JSON.
+
+    Examples
+    --------
+    >>> import mne_dyad as md
+    >>> raw = md.simulation.simulate_session(duration=120, seed=0)
+    >>> sorted(md.io.get_session_info(raw))[:3]
+    ['coupling', 'dyad', 'roles']
+    """
+    _validate_type(raw, mne.io.BaseRaw, "raw")
+    desc = raw.info.get("description")
+    if not desc:
+        return {}
+    try:
+        out = json.loads(desc)
+    except (TypeError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def _set_session_info(raw, **fields):
+    """Merge fields into the JSON description of ``raw`` (in place, private)."""
+    meta = get_session_info(raw)
+    meta.update({k: v for k, v in fields.items() if v is not None})
+    with raw.info._unlock():
+        raw.info["description"] = json.dumps(meta, sort_keys=True, default=str)
+    return raw
+
+
+def _pick_eda(raw, role, pick):
+    """Return the name of the EDA channel of ``raw``."""
+    where = _describe(raw)
+    if pick is not None:
+        if pick not in raw.ch_names:
+            raise ValueError(
+                f"Channel {pick!r} requested for the {role} is not in the {where}; "
+                f"its channels are {raw.ch_names}."
+            )
+        return pick
+    gsr = [raw.ch_names[i] for i in mne.pick_types(raw.info, gsr=True, exclude=[])]
+    candidates = gsr or [ch for ch in raw.ch_names if _EDA_NAME.search(ch)]
+    if len(candidates) != 1:
+        what = "no" if not candidates else f"{len(candidates)}"
+        raise ValueError(
+            f"The {role}'s {where} has {what} EDA channel candidates "
+            f"({candidates or raw.ch_names}). Pass pick='<channel name>' (or a "
+            "(client_channel, therapist_channel) tuple) to say which one holds the EDA."
+        )
+    return candidates[0]
+
+
+def _check_siemens(data, role, ch_name, where):
+    """Raise if EDA values cannot be in siemens."""
+    finite = data[np.isfinite(data)]
+    if finite.size == 0:
+        raise ValueError(
+            f"The {role}'s EDA channel {ch_name!r} in the {where} holds no finite "
+            "values (all NaN or infinite). Check the file or pick another channel."
+        )
+    med = float(np.median(np.abs(finite)))
+    peak = float(np.max(np.abs(finite)))
+    if med > _SIEMENS_MAX_MEDIAN:
+        raise ValueError(
+            f"The {role}'s EDA channel {ch_name!r} in the {where} has a median of "
+            f"{med:.4g}, implausible for siemens (EDA is about 1e-7 to 1e-4 S). It "
+            "looks like microsiemens: convert with raw.apply_function(lambda x: x * "
+            f"1e-6, picks=[{ch_name!r}]) before combining."
+        )
+    if 0 < peak < _SIEMENS_MIN_MAX:
+        raise ValueError(
+            f"The {role}'s EDA channel {ch_name!r} in the {where} peaks at {peak:.4g} "
+            "S, implausibly small: it was probably converted to siemens twice. "
+            f"Multiply by 1e6 (raw.apply_function(lambda x: x * 1e6, picks=[{ch_name!r}]))."
+        )
+
+
+def _resample_nan_aware(data, sfreq_from, sfreq_to):
+    """Polyphase-resample a 1-D signal, keeping gaps (NaN) as gaps."""
+    if sfreq_from == sfreq_to:
+        return data.copy()
+    ratio = Fraction(sfreq_to / sfreq_from).limit_denominator(1000)
+    up, down = ratio.numerator, ratio.denominator
+    missing = ~np.isfinite(data)
+    filled = data
+    if missing.any():
+        idx = np.arange(data.size)
+        filled = np.interp(idx, idx[~missing], data[~missing])
+    out = resample_poly(filled, up, down, padtype="line")
+    if missing.any():
+        # a resampled sample is missing when any source sample it draws on was
+        gap = resample_poly(missing.astype(float), up, down, padtype="constant")
+        out[np.abs(gap) > 1e-3] = np.nan
+    return out
+
+
+def _abs_start(raw):
+    """Absolute start time (POSIX seconds) of the first sample, or None."""
+    if raw.info["meas_date"] is None:
+        return None
+    return raw.info["meas_date"].timestamp() + raw.first_time
+
+
+@verbose
+@fill_doc
+def combine_dyad(
+    client,
+    therapist,
+    *,
+    roles=("client", "therapist"),
+    sfreq=None,
+    offset=0.0,
+    pick=None,
+    dyad=None,
+    session=None,
+    therapist_id=None,
+    verbose=None,
+):
+    """Combine two people's EDA recordings into one session Raw.
+
+    The result has exactly two ``gsr`` channels named by role, in siemens, on a
+    common time base and sampling rate, with the annotations of both inputs.
+
+    Parameters
+    ----------
+    client, therapist : mne.io.Raw
+        One recording per person (first and second role). Each must hold EDA in
+        siemens, either as its only ``gsr`` channel, as the only channel whose
+        name says EDA/GSR, or as the channel named by ``pick``.
+    %(roles)s
+    sfreq : float | None
+        Sampling rate of the result in Hz. ``None`` (default) uses the lower of
+        the two rates. Resampling is polyphase and keeps gaps (NaN) as gaps.
+    offset : float
+        Clock skew in seconds, added to the second role's clock before aligning:
+        use a positive value when the therapist's device clock runs behind.
+    pick : None | str | tuple of str
+        Channel holding the EDA, the same name for both or one per role.
+    dyad, session, therapist_id : str | int | None
+        Identifiers stored in ``raw.info["description"]`` (JSON), used by
+        :func:`mne_dyad.synchrony_cube`.
+    %(verbose)s
+
+    Returns
+    -------
+    raw : mne.io.RawArray
+        The session Raw. When both inputs have a ``meas_date`` they are aligned on
+        it and cropped to their overlap; otherwise both are taken to start at the
+        same moment (plus ``offset``). What was cropped and resampled is logged
+        and kept in ``raw.info["description"]``.
+
+    Examples
+    --------
+    >>> import mne, numpy as np
+    >>> import mne_dyad as md
+    >>> a = mne.io.RawArray(np.full((1, 400), 2e-6), mne.create_info(["EDA"], 4.0, "gsr"))
+    >>> b = mne.io.RawArray(np.full((1, 3200), 3e-6), mne.create_info(["EDA"], 32.0, "gsr"))
+    >>> md.io.combine_dyad(a, b, verbose=False).ch_names
+    ['client', 'therapist']
+    """
+    _validate_type(client, mne.io.BaseRaw, "client")
+    _validate_type(therapist, mne.io.BaseRaw, "therapist")
+    _validate_type(roles, (tuple, list), "roles")
+    roles = tuple(roles)
+    if len(roles) != 2 or not all(isinstance(r, str) and r for r in roles) or roles[0] == roles[1]:
+        raise ValueError(f"roles must be two different non-empty strings, got {roles!r}.")
+    _validate_type(offset, "numeric", "offset")
+    offset = float(offset)
+    if not np.isfinite(offset):
+        raise ValueError(f"offset must be a finite number of seconds, got {offset}.")
+    _validate_type(pick, (None, str, tuple, list), "pick")
+    picks = (pick, pick) if pick is None or isinstance(pick, str) else tuple(pick)
+    if len(picks) != 2:
+        raise ValueError(f"pick must be one channel name or two (one per role), got {pick!r}.")
+    raws = (client, therapist)
+    target = (
+        min(r.info["sfreq"] for r in raws)
+        if sfreq is None
+        else _check_positive(sfreq, "sfreq")
+    )
+
+    # 1. EDA channel and unit check
+    signals = []
+    for raw, role, p in zip(raws, roles, picks):
+        ch = _pick_eda(raw, role, p)
+        data = raw.get_data(picks=[ch])[0]
+        _check_siemens(data, role, ch, _describe(raw))
+        signals.append(data)
+
+    # 2. common clock
+    starts = [_abs_start(r) for r in raws]
+    aligned_on = "meas_date"
+    if any(s is None for s in starts):
+        if any(s is not None for s in starts):
+            warn(
+                "Only one of the two recordings has a meas_date; aligning both on "
+                "their first sample instead. Set both meas_dates to align on clock time."
+            )
+        else:
+            logger.info("Neither recording has a meas_date: aligning on the first sample.")
+        starts = [0.0, 0.0]
+        aligned_on = "first_sample"
+    starts = [starts[0], starts[1] + offset]
+    ends = [s + r.n_times / r.info["sfreq"] for s, r in zip(starts, raws)]
+    t0, t1 = max(starts), min(ends)
+    if t1 - t0 <= 0:
+        raise ValueError(
+            f"The {roles[0]}'s {_describe(client)} and the {roles[1]}'s "
+            f"{_describe(therapist)} do not overlap in time (after an offset of "
+            f"{offset} s, the {roles[1]} starts {starts[1] - starts[0]:+.3f} s after "
+            f"the {roles[0]}; spans {ends[0] - starts[0]:.3f} s and "
+            f"{ends[1] - starts[1]:.3f} s). Check the meas_date of both files or the "
+            "offset."
+        )
+    duration = t1 - t0
+    n_out = int(np.floor(duration * target + 1e-9))
+    if n_out < 2:
+        raise ValueError(
+            f"The recordings overlap for only {duration:.3f} s, less than two samples "
+            f"at {target} Hz. Check the meas_date of both files or the offset."
+        )
+
+    # 3. crop each to the overlap, resample, trim to a common length
+    cropped = {}
+    out = np.empty((2, n_out))
+    for i, (raw, role, data) in enumerate(zip(raws, roles, signals)):
+        fs = raw.info["sfreq"]
+        first = int(round((t0 - starts[i]) * fs))
+        last = first + int(round(duration * fs))
+        dropped = (first / fs, (raw.n_times - last) / fs)
+        cropped[role] = {"start_s": round(dropped[0], 6), "end_s": round(dropped[1], 6)}
+        if dropped[0] > 0 or dropped[1] > 0:
+            logger.info(
+                f"Cropped {dropped[0]:.3f} s from the start and {dropped[1]:.3f} s from "
+                f"the end of the {role}'s recording to the common span."
+            )
+        res = _resample_nan_aware(data[first:last], fs, target)
+        if fs != target:
+            logger.info(f"Resampled the {role}'s EDA from {fs:g} Hz to {target:g} Hz.")
+        if res.size < n_out:
+            res = np.concatenate([res, np.full(n_out - res.size, np.nan)])
+        out[i] = res[:n_out]
+
+    info = mne.create_info(list(roles), target, ["gsr", "gsr"])
+    combined = mne.io.RawArray(out, info, first_samp=0, verbose=False)
+    if aligned_on == "meas_date":
+        combined.set_meas_date(_dt.datetime.fromtimestamp(t0, tz=_dt.timezone.utc))
+
+    # 4. annotations of both inputs on the new time base (duplicates once)
+    onsets, durations, descs, seen = [], [], [], set()
+    for raw, start in zip(raws, starts):
+        ann = raw.annotations
+        for on, dur, desc in zip(ann.onset - raw.first_time, ann.duration, ann.description):
+            a = start + on - t0
+            b = a + dur
+            a_c, b_c = max(a, 0.0), min(b, duration)
+            if b_c < a_c or (b_c == a_c and dur > 0):
+                logger.info(f"Dropped annotation {desc!r} at {a:.3f} s: outside the overlap.")
+                continue
+            key = (round(a_c * target), round(b_c * target), desc)
+            if key in seen:
+                continue
+            seen.add(key)
+            onsets.append(a_c)
+            durations.append(b_c - a_c)
+            descs.append(desc)
+    if onsets:
+        combined.set_annotations(mne.Annotations(onsets, durations, descs))
+
+    _set_session_info(
+        combined,
+        roles=list(roles),
+        dyad=dyad,
+        session=session,
+        therapist=therapist_id,
+        alignment={
+            "aligned_on": aligned_on,
+            "offset_s": offset,
+            "cropped": cropped,
+            "sfreq_in": {r: raw.info["sfreq"] for r, raw in zip(roles, raws)},
+            "sfreq": target,
+        },
+    )
+    return combined

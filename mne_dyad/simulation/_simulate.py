@@ -1,0 +1,384 @@
+"""Simulated dyadic EDA sessions and studies with known ground truth."""
+
+import json
+from dataclasses import dataclass, field
+
+import mne
+import numpy as np
+import xarray as xr
+from mne.utils import _validate_type, logger, verbose
+from scipy.ndimage import uniform_filter1d
+from scipy.signal import oaconvolve
+from scipy.special import expit, logit
+
+from .._version import __version__
+from ..io.dyad import _set_session_info
+from ..utils._checks import _check_positive, _check_rng, _is_int
+from ..utils._docs import fill_doc
+
+TAU_RISE = 0.75  # s, Bateman rise time constant of a skin conductance response
+TAU_DECAY = 3.0  # s, Bateman decay time constant
+OUTCOMES = ("bond", "task", "goal")
+
+
+def _bateman(sfreq):
+    """Skin conductance response shape (Bateman function), peak 1."""
+    t = np.arange(0, 12 * TAU_DECAY, 1 / sfreq)
+    k = np.exp(-t / TAU_DECAY) - np.exp(-t / TAU_RISE)
+    return k / k.max()
+
+
+def _default_layout(duration, labels, rng):
+    """Alternating blocks of the segment labels covering most of a session."""
+    layout = []
+    t = 0.05 * duration
+    order = list(rng.permutation(labels))
+    i = 0
+    while True:
+        length = rng.uniform(0.12, 0.2) * duration
+        if t + length > 0.95 * duration:
+            break
+        layout.append((order[i % len(order)], t, length))
+        t += length + 0.02 * duration
+        i += 1
+    return layout
+
+
+def _events(rng, rate_per_min, duration):
+    n = rng.poisson(rate_per_min * duration / 60.0)
+    return np.sort(rng.uniform(0, duration, n))
+
+
+def _signal(rng, n_times, sfreq, events, amplitudes, kernel):
+    """Tonic level with slow drift + SCRs at ``events`` + sensor noise, in uS."""
+    impulses = np.zeros(n_times)
+    idx = np.round(events * sfreq).astype(int)
+    keep = (idx >= 0) & (idx < n_times)
+    np.add.at(impulses, idx[keep], amplitudes[keep])
+    phasic = oaconvolve(impulses, kernel)[:n_times]
+    drift = np.cumsum(rng.standard_normal(n_times)) / np.sqrt(sfreq)
+    drift = uniform_filter1d(drift, size=max(int(60 * sfreq), 1), mode="nearest")
+    drift = 0.01 * (drift - drift.mean())  # ~0.05 uS per 30 s, ~0.5 uS per session
+    level = rng.uniform(2.0, 8.0)
+    noise = 0.005 * rng.standard_normal(n_times)
+    return np.maximum(level + drift + phasic + noise, 0.05)
+
+
+@verbose
+@fill_doc
+def simulate_session(
+    *,
+    duration=3000.0,
+    sfreq=8.0,
+    coupling=0.5,
+    lag=3.0,
+    segments=None,
+    scr_rate=4.0,
+    roles=("client", "therapist"),
+    dyad=None,
+    session=None,
+    therapist=None,
+    seed=None,
+    verbose=None,
+):
+    """Simulate one dyadic EDA session with IM/CB segments.
+
+    Each person's EDA is a tonic level with slow drift, skin conductance
+    responses (Bateman-shaped) at random times, and sensor noise. Coupling: each
+    response of the first role is followed, with probability ``c`` (the coupling
+    of the segment it falls in), by a response of the second role ``lag``
+    seconds later (jitter SD 0.3 s). Outside segments the coupling is 0.
+
+    Parameters
+    ----------
+    duration : float
+        Session length in seconds (default 50 minutes).
+    sfreq : float
+        Sampling rate in Hz (default 8).
+    coupling : float | dict
+        Share of the first role's responses that the second role follows, one
+        value for every segment or ``{label: value}``; each in ``[0, 1]``.
+    lag : float
+        Delay of the second role's coupled responses in seconds (>= 0).
+    segments : None | list of (str, float, float)
+        ``(label, onset, duration)`` of each segment in seconds. ``None``: IM and
+        CB blocks of 12 to 20 percent of the session, alternating in random order.
+    scr_rate : float
+        Spontaneous skin conductance responses per minute and person.
+    %(roles)s
+    dyad, session, therapist : str | int | None
+        Identifiers stored in the Raw's description.
+    %(seed)s
+    %(verbose)s
+
+    Returns
+    -------
+    raw : mne.io.RawArray
+        Two ``gsr`` channels in siemens named by role, segments as annotations;
+        the true coupling and lag are in ``md.io.get_session_info(raw)``.
+
+    Examples
+    --------
+    >>> import mne_dyad as md
+    >>> raw = md.simulation.simulate_session(duration=600, coupling=0.8, seed=0)
+    >>> raw.ch_names, sorted(set(raw.annotations.description))
+    (['client', 'therapist'], ['CB', 'IM'])
+    """
+    duration = _check_positive(duration, "duration")
+    sfreq = _check_positive(sfreq, "sfreq")
+    lag = _check_positive(lag, "lag", allow_zero=True)
+    scr_rate = _check_positive(scr_rate, "scr_rate", allow_zero=True)
+    rng = _check_rng(seed)
+    if segments is None:
+        labels = list(coupling) if isinstance(coupling, dict) else ["IM", "CB"]
+        segments = _default_layout(duration, labels, rng)
+    _validate_type(segments, (list, tuple), "segments")
+    labels = sorted({seg[0] for seg in segments})
+    _validate_type(coupling, ("numeric", dict), "coupling")
+    if not isinstance(coupling, dict):
+        coupling = {label: float(coupling) for label in labels}
+    for label, c in coupling.items():
+        if not 0 <= c <= 1:
+            raise ValueError(f"coupling for {label!r} must be in [0, 1], got {c}.")
+    missing = [label for label in labels if label not in coupling]
+    if missing:
+        raise ValueError(f"coupling has no value for segment(s) {missing}: add them.")
+    n_times = int(round(duration * sfreq))
+    kernel = _bateman(sfreq)
+    # coupling as a function of time
+    c_of_t = np.zeros(n_times)
+    for label, onset, dur in segments:
+        if onset < 0 or onset + dur > duration:
+            raise ValueError(
+                f"Segment {label!r} at {onset} s lasting {dur} s ends outside the "
+                f"{duration} s session."
+            )
+        c_of_t[int(round(onset * sfreq)) : int(round((onset + dur) * sfreq))] = coupling[label]
+    lead = _events(rng, scr_rate, duration)
+    follow_own = _events(rng, scr_rate, duration)
+    lead_idx = np.minimum((lead * sfreq).astype(int), n_times - 1)
+    coupled = lead[rng.uniform(size=lead.size) < c_of_t[lead_idx]]
+    coupled = coupled + lag + 0.3 * rng.standard_normal(coupled.size)
+    follow = np.concatenate([follow_own, coupled])
+
+    def amps(n):
+        return rng.lognormal(np.log(0.3), 0.5, n)
+
+    x = _signal(rng, n_times, sfreq, lead, amps(lead.size), kernel)
+    y = _signal(rng, n_times, sfreq, follow, amps(follow.size), kernel)
+    info = mne.create_info(list(roles), sfreq, ["gsr", "gsr"])
+    raw = mne.io.RawArray(np.vstack([x, y]) * 1e-6, info, verbose=False)
+    if segments:
+        onsets, durs, descs = zip(*((o, d, lab) for lab, o, d in segments))
+        raw.set_annotations(mne.Annotations(onsets, durs, descs))
+    _set_session_info(
+        raw,
+        roles=list(roles),
+        dyad=dyad,
+        session=session,
+        therapist=therapist,
+        coupling={k: float(v) for k, v in coupling.items()},
+        lag_s=lag,
+        simulated=True,
+    )
+    logger.info(
+        f"Simulated {duration:g} s at {sfreq:g} Hz: {lead.size} {roles[0]} responses, "
+        f"{coupled.size} followed by the {roles[1]}."
+    )
+    return raw
+
+
+@dataclass
+class SimulatedStudy:
+    """A simulated dyadic study with its ground truth.
+
+    Attributes
+    ----------
+    raws : dict
+        ``{(dyad, session): raw}`` for the usable sessions.
+    alliance : xarray.Dataset
+        ``bond``, ``task``, ``goal`` on ``dyad x session`` (all sessions).
+    truth : xarray.Dataset
+        True coupling on ``dyad x session x segment``, the within-dyad IM coupling
+        used for the alliance, the usable mask, and every true parameter in attrs.
+    """
+
+    raws: dict
+    alliance: xr.Dataset
+    truth: xr.Dataset
+    params: dict = field(default_factory=dict)
+
+    def __repr__(self):
+        return (
+            f"<SimulatedStudy | {self.truth.sizes['dyad']} dyads, "
+            f"{len(self.raws)} usable sessions>"
+        )
+
+
+def _mvn(rng, n, sds, corr):
+    k = len(sds)
+    cov = np.outer(sds, sds) * (np.full((k, k), corr) + (1 - corr) * np.eye(k))
+    return rng.multivariate_normal(np.zeros(k), cov, size=n)
+
+
+@verbose
+@fill_doc
+def simulate_study(
+    *,
+    n_dyads=31,
+    n_sessions=6,
+    n_usable=128,
+    n_therapists=6,
+    duration=3000.0,
+    sfreq=8.0,
+    lag=3.0,
+    coupling_mean=None,
+    sd_dyad=0.35,
+    sd_session=0.9,
+    betas=None,
+    seed=None,
+    verbose=None,
+):
+    """Simulate a study shaped like the 2019 imagery/alliance trial.
+
+    Coupling of dyad ``d`` in session ``s`` and segment type ``g`` is
+    ``c = expit(logit(m_g) + u_d + e_dsg)`` with ``u_d ~ N(0, sd_dyad^2)`` and
+    ``e_dsg ~ N(0, sd_session^2)``: the session part dominates by default, as the
+    paper found. Alliance: each scale ``o`` is
+    ``intercept_o + beta_o * w_ds + dyad_o + noise``, where ``w_ds`` is the
+    dyad-centred IM coupling divided by its SD (dyad effects and noise correlated
+    across scales). Defaults follow the paper's findings: IM within-dyad
+    coupling raises bond only.
+
+    Parameters
+    ----------
+    n_dyads : int
+        Number of client-therapist dyads (31 in the trial).
+    n_sessions : int
+        Sessions per dyad (6-session protocol).
+    n_usable : int
+        How many (dyad, session) pairs have EDA (128 in the trial); the others
+        are missing at random, each dyad keeping at least one.
+    n_therapists : int
+        Therapists, assigned to dyads in turn.
+    duration : float
+        Session length in seconds.
+    sfreq : float
+        EDA sampling rate in Hz.
+    lag : float
+        Delay (s) at which the therapist follows the client's responses.
+    coupling_mean : None | dict
+        Median coupling per segment label; default ``{"IM": 0.5, "CB": 0.4}``.
+    sd_dyad, sd_session : float
+        SDs of the dyad and session parts of coupling on the logit scale.
+    betas : None | dict
+        Effect of the standardised within-dyad IM coupling on each scale, in
+        scale points; default ``{"bond": 0.3, "task": 0.0, "goal": 0.0}``.
+    %(seed)s
+    %(verbose)s
+
+    Returns
+    -------
+    study : SimulatedStudy
+        ``study.raws`` (``{(dyad, session): raw}``), ``study.alliance`` and
+        ``study.truth`` (with all true values in its attrs).
+
+    Examples
+    --------
+    >>> import mne_dyad as md
+    >>> study = md.simulation.simulate_study(n_dyads=4, n_sessions=3, n_usable=10,
+    ...                                      duration=600, seed=1)
+    >>> len(study.raws), dict(study.alliance.sizes)
+    (10, {'dyad': 4, 'session': 3})
+    """
+    for value, name in ((n_dyads, "n_dyads"), (n_sessions, "n_sessions"),
+                        (n_usable, "n_usable"), (n_therapists, "n_therapists")):
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    if not n_dyads <= n_usable <= n_dyads * n_sessions:
+        raise ValueError(
+            f"n_usable={n_usable} must lie between n_dyads={n_dyads} (one session per "
+            f"dyad) and n_dyads * n_sessions={n_dyads * n_sessions}."
+        )
+    sd_dyad = _check_positive(sd_dyad, "sd_dyad", allow_zero=True)
+    sd_session = _check_positive(sd_session, "sd_session", allow_zero=True)
+    coupling_mean = {"IM": 0.5, "CB": 0.4} if coupling_mean is None else dict(coupling_mean)
+    betas = {"bond": 0.3, "task": 0.0, "goal": 0.0} if betas is None else dict(betas)
+    unknown = sorted(set(betas) - set(OUTCOMES))
+    if unknown:
+        raise ValueError(f"betas has unknown scale(s) {unknown}; scales are {OUTCOMES}.")
+    rng = _check_rng(seed)
+    labels = list(coupling_mean)
+    dyads = np.array([f"D{i + 1:02d}" for i in range(n_dyads)], dtype=object)
+    sessions = np.arange(1, n_sessions + 1)
+    therapist_of = np.array([f"T{i % n_therapists + 1}" for i in range(n_dyads)], dtype=object)
+
+    # coupling: dyad part + session part on the logit scale
+    u = rng.normal(0, sd_dyad, n_dyads)
+    e = rng.normal(0, sd_session, (n_dyads, n_sessions, len(labels)))
+    base = logit(np.array([coupling_mean[g] for g in labels]))
+    c = expit(base[None, None, :] + u[:, None, None] + e)
+
+    # usable sessions: every dyad keeps at least one
+    usable = np.zeros((n_dyads, n_sessions), bool)
+    usable[np.arange(n_dyads), rng.integers(0, n_sessions, n_dyads)] = True
+    rest = np.flatnonzero(~usable.ravel())
+    usable.ravel()[rng.choice(rest, n_usable - n_dyads, replace=False)] = True
+
+    # alliance from the within-dyad IM coupling
+    im = c[:, :, labels.index("IM")] if "IM" in labels else np.zeros((n_dyads, n_sessions))
+    within = im - im.mean(axis=1, keepdims=True)
+    sd_within = within.std()
+    w_std = within / sd_within if sd_within > 0 else within
+    intercepts = {"bond": 5.5, "task": 5.0, "goal": 5.0}
+    sd_dyad_o, sd_resid_o = 0.5, 0.5
+    dyad_eff = _mvn(rng, n_dyads, [sd_dyad_o] * 3, 0.6)
+    resid = _mvn(rng, n_dyads * n_sessions, [sd_resid_o] * 3, 0.5).reshape(
+        n_dyads, n_sessions, 3
+    )
+    alliance = xr.Dataset(coords={"dyad": dyads, "session": sessions})
+    for k, o in enumerate(OUTCOMES):
+        alliance[o] = (
+            ("dyad", "session"),
+            intercepts[o] + betas.get(o, 0.0) * w_std + dyad_eff[:, k, None] + resid[:, :, k],
+            {"long_name": f"Session Alliance Inventory {o} scale", "units": "1"},
+        )
+    alliance = alliance.assign_coords(therapist=("dyad", therapist_of))
+
+    params = {
+        "n_dyads": n_dyads, "n_sessions": n_sessions, "n_usable": n_usable,
+        "n_therapists": n_therapists, "duration": duration, "sfreq": sfreq, "lag": lag,
+        "coupling_mean": coupling_mean, "sd_dyad": sd_dyad, "sd_session": sd_session,
+        "betas": betas, "intercepts": intercepts, "sd_dyad_alliance": sd_dyad_o,
+        "sd_residual_alliance": sd_resid_o, "sd_within_im_coupling": float(sd_within),
+        "icc_dyad_logit": sd_dyad**2 / (sd_dyad**2 + sd_session**2) if sd_dyad + sd_session else 0,
+        "mne_dyad_version": __version__,
+    }
+    truth = xr.Dataset(
+        {
+            "coupling": (("dyad", "session", "segment"), c,
+                         {"long_name": "true coupling (share of responses followed)"}),
+            "within_im_coupling": (("dyad", "session"), w_std,
+                                   {"long_name": "dyad-centred IM coupling / its SD"}),
+            "usable": (("dyad", "session"), usable.astype(np.int8)),
+        },
+        coords={"dyad": dyads, "session": sessions, "segment": np.array(labels, object),
+                "therapist": ("dyad", therapist_of)},
+        attrs={"mne_dyad_truth": json.dumps(params, sort_keys=True)},
+    )
+    alliance.attrs["mne_dyad_truth"] = truth.attrs["mne_dyad_truth"]
+
+    raws = {}
+    seeds = rng.integers(0, 2**31, (n_dyads, n_sessions))
+    for i, d in enumerate(dyads):
+        for j, s in enumerate(sessions):
+            if not usable[i, j]:
+                continue
+            raws[(str(d), int(s))] = simulate_session(
+                duration=duration, sfreq=sfreq, lag=lag,
+                coupling={g: float(c[i, j, k]) for k, g in enumerate(labels)},
+                dyad=str(d), session=int(s), therapist=str(therapist_of[i]),
+                seed=int(seeds[i, j]), verbose=False,
+            )
+    logger.info(f"Simulated {len(raws)} usable sessions of {n_dyads} dyads.")
+    return SimulatedStudy(raws=raws, alliance=alliance, truth=truth, params=params)

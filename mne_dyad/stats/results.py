@@ -1,0 +1,219 @@
+"""AllianceFit: the result of an alliance model, with tables and I/O."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from mne.utils import _validate_type, logger, verbose
+
+from ..synchrony.cube_io import _atomic_write
+from ..utils._docs import fill_doc
+from ..utils._imports import _soft_import
+
+_DATA_GROUP = "mne_dyad_data"
+SAMPLE_DIMS = ("chain", "draw")
+
+
+def _interval(draws, ci_prob):
+    """Equal-tailed interval over the sample dims."""
+    tail = (1 - ci_prob) / 2
+    q = draws.quantile([tail, 1 - tail], dim=SAMPLE_DIMS)
+    return q.isel(quantile=0).drop_vars("quantile"), q.isel(quantile=1).drop_vars("quantile")
+
+
+class AllianceFit:
+    """A fitted alliance model.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        The ArviZ 1.x tree from sampling (``posterior``, ``sample_stats``,
+        ``observed_data``, ``constant_data`` groups).
+    data : xarray.Dataset
+        The model data (complete cases, predictors split within/between, and the
+        standardisation ``x_mean``, ``x_sd``, ``y_mean``, ``y_sd``).
+    params : dict
+        Every option of the fit (stored as JSON when saved).
+    diagnostics : dict
+        Divergences, maximal R-hat and minimal bulk ESS.
+
+    Attributes
+    ----------
+    posterior : xarray.DataTree
+        The full ArviZ tree.
+    """
+
+    def __init__(self, tree, data, *, params, diagnostics):
+        _validate_type(tree, xr.DataTree, "tree")
+        _validate_type(data, xr.Dataset, "data")
+        self.posterior = tree
+        self.data = data
+        self.params = dict(params)
+        self.diagnostics = dict(diagnostics)
+
+    def __repr__(self):
+        d = self.data
+        return (
+            f"<AllianceFit | {d.sizes['obs']} sessions, {d.sizes['dyad']} dyads, "
+            f"outcomes {list(d.outcome.values)}, segments {list(d.segment.values)}, "
+            f"summary {self.params.get('summary')!r}>"
+        )
+
+    def _draws(self, name):
+        return self.posterior["posterior"][name]
+
+    def summary(self, var_names=("beta",), *, ci_prob=0.89):
+        """Posterior summary table.
+
+        Parameters
+        ----------
+        var_names : sequence of str
+            Model variables to summarise (``"beta"``, ``"alpha"``, ``"gamma"``...).
+        ci_prob : float
+            Probability mass of the equal-tailed credible interval (default 0.89).
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            One row per coefficient, named like ``beta[within, IM, bond]``, with
+            ``mean``, ``sd``, ``ci_lower``, ``ci_upper``, ``p_gt_0`` (posterior
+            probability that the coefficient is positive), ``r_hat``,
+            ``ess_bulk`` and ``ess_tail``. ``table.attrs["ci_prob"]`` holds the
+            interval's probability.
+        """
+        az = _soft_import("arviz", "AllianceFit.summary")
+        var_names = [var_names] if isinstance(var_names, str) else list(var_names)
+        table = az.summary(
+            self.posterior, var_names=var_names, ci_prob=ci_prob, ci_kind="eti",
+            round_to="none",
+        )
+        lower = next(c for c in table.columns if c.endswith("_lb"))
+        upper = next(c for c in table.columns if c.endswith("_ub"))
+        table = table.rename(columns={lower: "ci_lower", upper: "ci_upper"})
+        p_pos = {}
+        for name in var_names:
+            share = (self._draws(name) > 0).mean(SAMPLE_DIMS)
+            dims = share.dims
+            for idx in np.ndindex(share.shape):
+                labels = [str(share[d].values[i]) for d, i in zip(dims, idx)]
+                key = f"{name}[{', '.join(labels)}]" if labels else name
+                p_pos[key] = float(share.values[idx])
+        table.insert(4, "p_gt_0", pd.Series(p_pos))
+        cols = ["mean", "sd", "ci_lower", "ci_upper", "p_gt_0", "r_hat", "ess_bulk", "ess_tail"]
+        table = table[cols].astype(float)
+        table.attrs["ci_prob"] = ci_prob
+        return table
+
+    def contrast(self, expr="IM - CB", *, level="within", ci_prob=0.89):
+        """Posterior of the difference between two segments' betas, per outcome.
+
+        Parameters
+        ----------
+        expr : str
+            ``"A - B"`` with two segment labels.
+        level : str
+            ``"within"`` or ``"between"``.
+        ci_prob : float
+            Probability mass of the equal-tailed interval.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Indexed by outcome: ``mean``, ``sd``, ``ci_lower``, ``ci_upper``, ``p_gt_0``.
+        """
+        parts = [p.strip() for p in expr.split("-")]
+        segments = list(self.data.segment.values)
+        if len(parts) != 2 or any(p not in segments for p in parts):
+            raise ValueError(f"expr must be 'A - B' with segments from {segments}, got {expr!r}.")
+        if level not in ("within", "between"):
+            raise ValueError(f"level must be 'within' or 'between', got {level!r}.")
+        beta = self._draws("beta").sel(level=level)
+        diff = beta.sel(segment=parts[0]) - beta.sel(segment=parts[1])
+        lo, hi = _interval(diff, ci_prob)
+        table = pd.DataFrame(
+            {
+                "mean": diff.mean(SAMPLE_DIMS).values,
+                "sd": diff.std(SAMPLE_DIMS, ddof=1).values,
+                "ci_lower": lo.values,
+                "ci_upper": hi.values,
+                "p_gt_0": (diff > 0).mean(SAMPLE_DIMS).values,
+            },
+            index=pd.Index([str(o) for o in diff.outcome.values], name="outcome"),
+        )
+        table.attrs.update(ci_prob=ci_prob, contrast=f"beta[{level}, {expr}]")
+        return table
+
+    def effects_table(self, *, ci_prob=0.89):
+        """Compact table of beta: rows (level, segment), columns outcomes, as text."""
+        table = self.summary(("beta",), ci_prob=ci_prob)
+        rows = {}
+        for label, row in table.iterrows():
+            level, segment, outcome = label[label.index("[") + 1 : -1].split(", ")
+            rows.setdefault((level, segment), {})[outcome] = (
+                f"{row['mean']:+.2f} [{row['ci_lower']:+.2f}, {row['ci_upper']:+.2f}] "
+                f"P>0={row['p_gt_0']:.2f}"
+            )
+        out = pd.DataFrame(rows).T
+        out.index.names = ["level", "segment"]
+        return out
+
+    @verbose
+    @fill_doc
+    def to_netcdf(self, fname, *, overwrite=False, verbose=None):
+        """Save the posterior tree, the model data and the options to netCDF.
+
+        Parameters
+        ----------
+        fname : path-like
+            Output file (``.nc``).
+        %(overwrite)s
+        %(verbose)s
+
+        Returns
+        -------
+        fname : pathlib.Path
+            The file written. Read it back with :func:`read_alliance_fit`.
+        """
+        tree = self.posterior.copy()
+        data = self.data.copy()
+        data.attrs["mne_dyad_params"] = json.dumps(self.params, sort_keys=True, default=str)
+        data.attrs["mne_dyad_diagnostics"] = json.dumps(self.diagnostics, sort_keys=True)
+        tree[_DATA_GROUP] = xr.DataTree(data)
+        out = _atomic_write(lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf"), fname, overwrite)
+        logger.info(f"Wrote the alliance fit to {out}")
+        return out
+
+
+@verbose
+@fill_doc
+def read_alliance_fit(fname, *, verbose=None):
+    """Read an :class:`AllianceFit` written by :meth:`AllianceFit.to_netcdf`.
+
+    Parameters
+    ----------
+    fname : path-like
+        The netCDF file.
+    %(verbose)s
+
+    Returns
+    -------
+    fit : AllianceFit
+        The fit, loaded into memory.
+    """
+    fname = Path(fname)
+    if not fname.is_file():
+        raise FileNotFoundError(f"No alliance fit file at {fname}.")
+    tree = xr.open_datatree(fname, engine="h5netcdf").load()
+    if _DATA_GROUP not in tree.children:
+        raise ValueError(
+            f"{fname} holds no {_DATA_GROUP!r} group: it was not written by "
+            "AllianceFit.to_netcdf."
+        )
+    data = tree[_DATA_GROUP].to_dataset()
+    params = json.loads(data.attrs.pop("mne_dyad_params"))
+    diagnostics = json.loads(data.attrs.pop("mne_dyad_diagnostics"))
+    tree = tree.copy()
+    del tree[_DATA_GROUP]
+    return AllianceFit(tree, data, params=params, diagnostics=diagnostics)

@@ -1,0 +1,131 @@
+"""Vectorised windowed lagged correlation: the hot path of mne-dyad.
+
+All windows and lags of a segment are computed with array operations on strided
+views: no Python loop runs over windows or lags. The rules follow METHODS.md
+section 2 (rMEA's convention):
+
+- ``K = ceil((N - w - L + 1) / s)`` windows; window ``k`` spans samples
+  ``[k*s, k*s + w + L)``.
+- lag ``l >= 0`` pairs ``x[k*s + t]`` with ``y[k*s + l + t]``; lag ``l < 0`` pairs
+  ``x[k*s + |l| + t]`` with ``y[k*s + t]``, ``t = 0..w-1``.
+- Pearson r over complete pairs; a window with more than half of its ``w + L``
+  samples of x or of y missing is NaN; r is NaN for fewer than 3 complete pairs or
+  a (numerically) constant slice.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+#: A slice is constant when its SD is below this fraction of the signal's scale.
+CONSTANT_RTOL = 1e-10
+#: Fisher z values are clipped to +-Z_CLIP (atanh(+-1) is infinite).
+Z_CLIP = 10.0
+
+
+def n_windows(n_times, w, L, s):
+    """Number of complete windows of ``w + L`` samples moved by ``s`` samples."""
+    return max(-(-(n_times - w - L + 1) // s), 0)
+
+
+def _scale(a):
+    finite = np.abs(a[np.isfinite(a)])
+    return float(finite.max()) if finite.size else 0.0
+
+
+def _centered_blocks(a, K, B, s):
+    """Blocks (K, B) of ``a`` centred on their own finite mean, with a validity mask."""
+    blocks = sliding_window_view(a, B)[: (K - 1) * s + 1 : s]
+    mask = np.isfinite(blocks)
+    n_ok = mask.sum(axis=1)
+    sums = np.where(mask, blocks, 0.0).sum(axis=1)
+    means = np.divide(sums, n_ok, out=np.zeros(K), where=n_ok > 0)
+    centered = np.where(mask, blocks - means[:, None], 0.0)
+    return centered, mask, n_ok
+
+
+def _pair_sums(f, mf, sl, ms, w, n_lags, clean):
+    """Sums over complete pairs of a fixed slice against sliding slices.
+
+    ``f``/``mf``: (K, w) fixed values (zero where missing) and mask.
+    ``sl``/``ms``: (K, B) block the sliding slices of length ``w`` come from,
+    at offsets ``0..n_lags-1``. Returns n, Sf, Sff, Ss, Sss, Sfs of shape (K, n_lags).
+    """
+    K = f.shape[0]
+    view = sliding_window_view(sl, w, axis=1)[:, :n_lags]  # (K, n_lags, w), no copy
+    sfs = np.einsum("kw,klw->kl", f, view)
+    if clean:  # no missing value anywhere: sliding sums by cumulative sums
+        n = np.full((K, n_lags), float(w))
+        sf = np.broadcast_to(f.sum(axis=1)[:, None], (K, n_lags))
+        sff = np.broadcast_to((f * f).sum(axis=1)[:, None], (K, n_lags))
+        c1 = np.concatenate([np.zeros((K, 1)), np.cumsum(sl, axis=1)], axis=1)
+        c2 = np.concatenate([np.zeros((K, 1)), np.cumsum(sl * sl, axis=1)], axis=1)
+        ss = c1[:, w : w + n_lags] - c1[:, :n_lags]
+        sss = c2[:, w : w + n_lags] - c2[:, :n_lags]
+        return n, sf, sff, ss, sss, sfs
+    mf = mf.astype(float)
+    mview = sliding_window_view(ms.astype(float), w, axis=1)[:, :n_lags]
+    sqview = sliding_window_view(sl * sl, w, axis=1)[:, :n_lags]
+    n = np.einsum("kw,klw->kl", mf, mview)
+    sf = np.einsum("kw,klw->kl", f, mview)
+    sff = np.einsum("kw,klw->kl", f * f, mview)
+    ss = np.einsum("kw,klw->kl", mf, view)
+    sss = np.einsum("kw,klw->kl", mf, sqview)
+    return n, sf, sff, ss, sss, sfs
+
+
+def _pearson_from_sums(n, sf, sff, ss, sss, sfs, tol_f, tol_s):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var_f = sff - sf * sf / n
+        var_s = sss - ss * ss / n
+        cov = sfs - sf * ss / n
+        r = cov / np.sqrt(var_f * var_s)
+    bad = (n < 3) | (var_f <= n * tol_f) | (var_s <= n * tol_s)
+    r = np.clip(r, -1.0, 1.0)
+    r[bad] = np.nan
+    return r
+
+
+def lagged_corr(x, y, w, L, s):
+    """Pearson r for every window and lag.
+
+    Parameters
+    ----------
+    x, y : ndarray, shape (N,)
+        Signals (NaN marks missing samples).
+    w, L, s : int
+        Window, maximum lag and step in samples (``w >= 2``, ``L >= 0``, ``s >= 1``).
+
+    Returns
+    -------
+    r : ndarray, shape (K, 2 * L + 1)
+        Correlations with lags ``-L..L`` along the second axis.
+    """
+    N = x.size
+    K = n_windows(N, w, L, s)
+    if K < 1:
+        raise ValueError(
+            f"{N} samples hold no window of {w} + {L} (window + max lag) samples."
+        )
+    B = w + L
+    xc, mx, nx = _centered_blocks(x, K, B, s)
+    yc, my, ny = _centered_blocks(y, K, B, s)
+    tol_x = (CONSTANT_RTOL * _scale(x)) ** 2
+    tol_y = (CONSTANT_RTOL * _scale(y)) ** 2
+    clean = bool(mx.all() and my.all())
+    r = np.empty((K, 2 * L + 1))
+    # lags 0..L: x fixed at the block start, y slides
+    sums = _pair_sums(xc[:, :w], mx[:, :w], yc, my, w, L + 1, clean)
+    r[:, L:] = _pearson_from_sums(*sums, tol_x, tol_y)
+    if L > 0:  # lags -1..-L: y fixed at the block start, x slides from offset 1
+        sums = _pair_sums(yc[:, :w], my[:, :w], xc[:, 1:], mx[:, 1:], w, L, clean)
+        r[:, :L] = _pearson_from_sums(*sums, tol_y, tol_x)[:, ::-1]
+    too_sparse = ((B - nx) > B / 2) | ((B - ny) > B / 2)
+    r[too_sparse] = np.nan
+    return r
+
+
+def fisher_z(r, *, absolute=True):
+    """Fisher z of r, clipped to +-10, optionally absolute."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.clip(np.arctanh(r), -Z_CLIP, Z_CLIP)
+    return np.abs(z) if absolute else z

@@ -1,0 +1,1 @@
+"""Private utilities: docstrings, checks and lazy imports."""

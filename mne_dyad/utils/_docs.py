@@ -1,0 +1,85 @@
+"""Shared parameter documentation (docdict) and the ``fill_doc`` decorator."""
+
+import textwrap
+
+docdict: dict[str, str] = {}
+
+docdict["verbose"] = """
+verbose : bool | str | int | None
+    Control verbosity of the logging output. If ``None``, use the default
+    verbosity level (see :func:`mne.verbose` and :ref:`Logging documentation
+    <mne:tut-logging>`)."""
+
+docdict["roles"] = """
+roles : tuple of str
+    The two role names, in order. They become the channel names of the session
+    Raw and define the sign of lags: a positive lag means the **second** role
+    follows the first. Default ``("client", "therapist")``."""
+
+docdict["segments"] = """
+segments : str | sequence of str
+    Annotation descriptions to compute synchrony in (for example ``("IM", "CB")``).
+    Several annotations with the same label in one session are each computed and
+    then pooled by their number of windows. Samples inside ``BAD_*`` annotations
+    are treated as missing."""
+
+docdict["wclc_params"] = """
+lag : float
+    Maximum lag in seconds; lags run from ``-lag`` to ``+lag`` in one-sample steps.
+window : float
+    Window length in seconds.
+step : float
+    Step between consecutive window starts, in seconds.
+fisher_z : bool
+    If True (default), transform correlations with Fisher's z (``atanh``),
+    clipped to ``[-10, 10]``.
+absolute : bool
+    If True (default), take absolute values after the transform."""
+
+docdict["summary"] = """
+summary : str
+    The per-segment synchrony summary to use as predictor, one of the cube's
+    variables (``"all_lags"`` by default; ``"lag0"``, ``"x_leads"``,
+    ``"y_leads"``, ``"peak"``, ``"grand_mean"``)."""
+
+docdict["seed"] = """
+seed : None | int | numpy.random.Generator
+    Seed for the random number generator; the same seed gives the same numbers."""
+
+docdict["overwrite"] = """
+overwrite : bool
+    If True, overwrite an existing file. Default False."""
+
+docdict["n_jobs"] = """
+n_jobs : int | None
+    Number of sessions to process in parallel (``-1`` for all cores). Default 1."""
+
+docdict_indented: dict[int, dict[str, str]] = {}
+
+
+def fill_doc(f):
+    """Fill ``%(name)s`` placeholders in a docstring from :data:`docdict`.
+
+    The entries are indented to match the indentation of the docstring.
+    """
+    doc = f.__doc__
+    if not doc:
+        return f
+    lines = doc.splitlines()
+    indent = 0
+    for line in lines[1:]:
+        if line.strip():
+            indent = len(line) - len(line.lstrip())
+            break
+    try:
+        mapping = docdict_indented[indent]
+    except KeyError:
+        mapping = docdict_indented[indent] = {
+            key: textwrap.indent(value.strip("\n"), " " * indent).lstrip()
+            for key, value in docdict.items()
+        }
+    try:
+        f.__doc__ = doc % mapping
+    except (TypeError, ValueError, KeyError) as exc:
+        raise RuntimeError(f"Error documenting {f.__qualname__}: {exc!r}") from exc
+    return f

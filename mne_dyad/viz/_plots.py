@@ -1,0 +1,149 @@
+"""Figures: dyad traces with segments, cube grids and alliance effects."""
+
+import matplotlib.pyplot as plt
+import mne
+import numpy as np
+import xarray as xr
+from mne.utils import _validate_type
+
+from ..synchrony.api import _segment_spans, _session_label, _session_roles
+
+SEGMENT_COLORS = {"IM": "tab:orange", "CB": "tab:blue"}
+_FALLBACK = ["tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
+
+
+def _segment_color(label, seen):
+    if label in SEGMENT_COLORS:
+        return SEGMENT_COLORS[label]
+    return _FALLBACK[sorted(seen).index(label) % len(_FALLBACK)]
+
+
+def plot_dyad(raw, *, roles=None, show=True):
+    """Plot both roles' EDA with segments shaded and BAD spans greyed.
+
+    Parameters
+    ----------
+    raw : mne.io.Raw
+        A session Raw (see :func:`mne_dyad.io.combine_dyad`).
+    roles : None | tuple of str
+        The two role channels; by default those stored by ``combine_dyad``.
+    show : bool
+        Show the figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One axis per role, EDA in microsiemens against time in minutes.
+    """
+    _validate_type(raw, mne.io.BaseRaw, "raw")
+    roles = _session_roles(raw, roles)
+    data = raw.get_data(picks=list(roles)) * 1e6
+    minutes = raw.times / 60.0
+    labels = sorted({d for d in raw.annotations.description if not d.upper().startswith("BAD")})
+    fig, axes = plt.subplots(2, 1, sharex=True, figsize=(10, 4.5), layout="constrained")
+    for ax, trace, role in zip(axes, data, roles):
+        ax.plot(minutes, trace, lw=0.7, color="k")
+        ax.set_ylabel(f"{role} EDA (µS)")
+        for desc in set(raw.annotations.description):
+            bad = desc.upper().startswith("BAD")
+            color = "0.6" if bad else _segment_color(desc, labels)
+            for i, (start, stop) in enumerate(_segment_spans(raw, desc)):
+                ax.axvspan(
+                    start / raw.info["sfreq"] / 60, stop / raw.info["sfreq"] / 60,
+                    color=color, alpha=0.5 if bad else 0.2, lw=0,
+                    label=desc if (i == 0 and ax is axes[0]) else None,
+                )
+    axes[-1].set_xlabel("Time (min)")
+    axes[0].set_title(_session_label(raw))
+    if raw.annotations:
+        axes[0].legend(loc="upper right", fontsize="small", ncols=4, title="segments")
+    if show:
+        plt.show()
+    return fig
+
+
+def plot_cube(cube, variable="all_lags", *, show=True):
+    """Plot a cube variable as a dyad x session grid, one panel per segment.
+
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        A synchrony cube.
+    variable : str
+        The variable to show.
+    show : bool
+        Show the figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One heat map per segment (missing cells blank) with a shared colour bar.
+    """
+    _validate_type(cube, xr.Dataset, "cube")
+    if variable not in cube.data_vars:
+        raise ValueError(f"The cube has no variable {variable!r}; it has {sorted(cube.data_vars)}.")
+    da = cube[variable]
+    segments = list(cube.segment.values)
+    fig, axes = plt.subplots(
+        1, len(segments), sharey=True, figsize=(3 + 2.5 * len(segments), 0.5 + 0.18 * cube.sizes["dyad"]),
+        layout="constrained", squeeze=False,
+    )
+    vals = da.values[np.isfinite(da.values)]
+    vmin, vmax = (np.percentile(vals, [2, 98]) if vals.size else (0, 1))
+    for ax, seg in zip(axes[0], segments):
+        im = ax.imshow(da.sel(segment=seg).values, aspect="auto", cmap="viridis",
+                       vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_title(str(seg))
+        ax.set_xticks(range(cube.sizes["session"]), [str(s) for s in cube.session.values])
+        ax.set_xlabel("Session")
+    axes[0, 0].set_yticks(range(cube.sizes["dyad"]), [str(d) for d in cube.dyad.values],
+                          fontsize="x-small")
+    axes[0, 0].set_ylabel("Dyad")
+    units = da.attrs.get("units", "")
+    fig.colorbar(im, ax=axes[0, -1], label=f"{variable} ({units})" if units else variable)
+    fig.suptitle(da.attrs.get("long_name", variable))
+    if show:
+        plt.show()
+    return fig
+
+
+def plot_alliance_effects(fit, *, ci_prob=0.89, show=True):
+    """Forest plot of the within/between x segment x outcome effects.
+
+    Parameters
+    ----------
+    fit : AllianceFit
+        A fitted alliance model.
+    ci_prob : float
+        Probability of the equal-tailed interval drawn.
+    show : bool
+        Show the figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One panel per outcome; each row a (level, segment) coefficient with its
+        posterior mean and interval, in SD units when the model standardised.
+    """
+    table = fit.summary(("beta",), ci_prob=ci_prob)
+    outcomes = [str(o) for o in fit.data.outcome.values]
+    rows = [(str(lv), str(sg)) for lv in fit.data.level.values for sg in fit.data.segment.values]
+    fig, axes = plt.subplots(1, len(outcomes), sharey=True, figsize=(3 * len(outcomes) + 1, 3),
+                             layout="constrained", squeeze=False)
+    for ax, outcome in zip(axes[0], outcomes):
+        for k, (level, seg) in enumerate(rows):
+            row = table.loc[f"beta[{level}, {seg}, {outcome}]"]
+            color = SEGMENT_COLORS.get(seg, "k")
+            ax.plot([row["ci_lower"], row["ci_upper"]], [k, k], color=color, lw=2)
+            ax.plot(row["mean"], k, "o", color=color, mfc="w" if level == "between" else color)
+        ax.axvline(0, color="0.5", lw=0.8, ls="--")
+        ax.set_title(outcome)
+        unit = "SD per SD" if fit.params.get("standardize", True) else "units"
+        ax.set_xlabel(f"beta ({unit})")
+    axes[0, 0].set_yticks(range(len(rows)), [f"{lv} {sg}" for lv, sg in rows])
+    axes[0, 0].invert_yaxis()
+    fig.suptitle(f"Synchrony ({fit.params.get('summary')}) -> alliance, "
+                 f"{int(ci_prob * 100)}% intervals")
+    if show:
+        plt.show()
+    return fig
