@@ -9,6 +9,8 @@ from .stats.results import AllianceFit
 from .utils._docs import fill_doc
 from .viz import plot_alliance_effects, plot_cube, plot_dyad
 
+__all__ = ["make_report"]
+
 
 @verbose
 @fill_doc

@@ -116,21 +116,29 @@ def _check_siemens(data, role, ch_name, where):
 
 
 def _resample_nan_aware(data, sfreq_from, sfreq_to):
-    """Polyphase-resample a 1-D signal, keeping gaps (NaN) as gaps."""
+    """Polyphase-resample a 1-D signal, keeping gaps (NaN) as gaps.
+
+    Gaps are bridged by linear interpolation for the filter; an output sample is
+    missing when any input sample within one sample period (of the slower rate)
+    of it is missing.
+    """
     if sfreq_from == sfreq_to:
         return data.copy()
     ratio = Fraction(sfreq_to / sfreq_from).limit_denominator(1000)
-    up, down = ratio.numerator, ratio.denominator
     missing = ~np.isfinite(data)
     filled = data
     if missing.any():
         idx = np.arange(data.size)
         filled = np.interp(idx, idx[~missing], data[~missing])
-    out = resample_poly(filled, up, down, padtype="line")
+    out = resample_poly(filled, ratio.numerator, ratio.denominator, padtype="line")
     if missing.any():
-        # a resampled sample is missing when any source sample it draws on was
-        gap = resample_poly(missing.astype(float), up, down, padtype="constant")
-        out[np.abs(gap) > 1e-3] = np.nan
+        t_in = np.arange(data.size) / sfreq_from
+        t_out = np.arange(out.size) / sfreq_to
+        half = 1.0 / min(sfreq_from, sfreq_to)
+        lo = np.searchsorted(t_in, t_out - half, "left")
+        hi = np.searchsorted(t_in, t_out + half, "right")
+        n_missing = np.concatenate([[0], np.cumsum(missing)])
+        out[n_missing[hi] - n_missing[lo] > 0] = np.nan
     return out
 
 
@@ -223,7 +231,7 @@ def combine_dyad(
     signals = []
     for raw, role, p in zip(raws, roles, picks):
         ch = _pick_eda(raw, role, p)
-        data = raw.get_data(picks=[ch])[0]
+        data = raw.get_data(picks=[raw.ch_names.index(ch)])[0]
         _check_siemens(data, role, ch, _describe(raw))
         signals.append(data)
 

@@ -87,7 +87,10 @@ def simulate_session(
     responses (Bateman-shaped) at random times, and sensor noise. Coupling: each
     response of the first role is followed, with probability ``c`` (the coupling
     of the segment it falls in), by a response of the second role ``lag``
-    seconds later (jitter SD 0.3 s). Outside segments the coupling is 0.
+    seconds later (jitter SD 0.3 s, amplitude the leader's times a log-normal
+    factor); these replace spontaneous responses of the second role, whose
+    response rate therefore does not depend on coupling. Outside segments the
+    coupling is 0.
 
     Parameters
     ----------
@@ -155,17 +158,20 @@ def simulate_session(
             )
         c_of_t[int(round(onset * sfreq)) : int(round((onset + dur) * sfreq))] = coupling[label]
     lead = _events(rng, scr_rate, duration)
-    follow_own = _events(rng, scr_rate, duration)
+    lead_amp = rng.lognormal(np.log(0.3), 0.5, lead.size)
     lead_idx = np.minimum((lead * sfreq).astype(int), n_times - 1)
-    coupled = lead[rng.uniform(size=lead.size) < c_of_t[lead_idx]]
-    coupled = coupled + lag + 0.3 * rng.standard_normal(coupled.size)
-    follow = np.concatenate([follow_own, coupled])
-
-    def amps(n):
-        return rng.lognormal(np.log(0.3), 0.5, n)
-
-    x = _signal(rng, n_times, sfreq, lead, amps(lead.size), kernel)
-    y = _signal(rng, n_times, sfreq, follow, amps(follow.size), kernel)
+    is_coupled = rng.uniform(size=lead.size) < c_of_t[lead_idx]
+    coupled = lead[is_coupled] + lag + 0.3 * rng.standard_normal(is_coupled.sum())
+    coupled_amp = lead_amp[is_coupled] * rng.lognormal(0.0, 0.3, is_coupled.sum())
+    # coupled responses replace spontaneous ones: the follower's response rate
+    # does not depend on coupling, so synchrony is not confounded with arousal
+    own = _events(rng, scr_rate, duration)
+    own_idx = np.minimum((own * sfreq).astype(int), n_times - 1)
+    own = own[rng.uniform(size=own.size) >= c_of_t[own_idx]]
+    follow = np.concatenate([own, coupled])
+    follow_amp = np.concatenate([rng.lognormal(np.log(0.3), 0.5, own.size), coupled_amp])
+    x = _signal(rng, n_times, sfreq, lead, lead_amp, kernel)
+    y = _signal(rng, n_times, sfreq, follow, follow_amp, kernel)
     info = mne.create_info(list(roles), sfreq, ["gsr", "gsr"])
     raw = mne.io.RawArray(np.vstack([x, y]) * 1e-6, info, verbose=False)
     if segments:

@@ -57,7 +57,8 @@ class AllianceFit:
         d = self.data
         return (
             f"<AllianceFit | {d.sizes['obs']} sessions, {d.sizes['dyad']} dyads, "
-            f"outcomes {list(d.outcome.values)}, segments {list(d.segment.values)}, "
+            f"outcomes {[str(o) for o in d.outcome.values]}, "
+            f"segments {[str(s) for s in d.segment.values]}, "
             f"summary {self.params.get('summary')!r}>"
         )
 
@@ -146,17 +147,29 @@ class AllianceFit:
         return table
 
     def effects_table(self, *, ci_prob=0.89):
-        """Compact table of beta: rows (level, segment), columns outcomes, as text."""
+        """Compact text table of the betas: one row per level and segment.
+
+        Parameters
+        ----------
+        ci_prob : float
+            Probability mass of the equal-tailed interval.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Rows ``"within IM"``, ``"within CB"``, ``"between IM"``...; one column per
+            outcome holding ``"mean [lower, upper] P>0=p"``.
+        """
         table = self.summary(("beta",), ci_prob=ci_prob)
         rows = {}
         for label, row in table.iterrows():
             level, segment, outcome = label[label.index("[") + 1 : -1].split(", ")
-            rows.setdefault((level, segment), {})[outcome] = (
+            rows.setdefault(f"{level} {segment}", {})[outcome] = (
                 f"{row['mean']:+.2f} [{row['ci_lower']:+.2f}, {row['ci_upper']:+.2f}] "
                 f"P>0={row['p_gt_0']:.2f}"
             )
         out = pd.DataFrame(rows).T
-        out.index.names = ["level", "segment"]
+        out.index.name = "effect"
         return out
 
     @verbose

@@ -200,7 +200,7 @@ def compute_synchrony(
             values[key].append(segment_values[key])
     ds = xr.Dataset(
         {key: ("segment", np.asarray(val, float)) for key, val in values.items()},
-        coords={"segment": list(segments)},
+        coords={"segment": ("segment", np.array(segments, dtype=object))},
     )
     _annotate_variables(ds, roles)
     ds.attrs["mne_dyad_params"] = _params_attr(method, segments, roles, params)

@@ -1,0 +1,71 @@
+import base64
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import mne_dyad as md
+from mne_dyad.cli import DEMO_FILES
+
+
+class _Figures(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images = []
+        self.open_tags = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "html":
+            self.open_tags += 1
+        if tag == "img" and attrs.get("src", "").startswith("data:image/"):
+            self.images.append((attrs.get("alt", ""), attrs["src"]))
+
+
+def _console_script():
+    script = Path(sys.executable).with_name("mne-dyad")
+    if not script.exists():
+        pytest.fail(f"The mne-dyad console script is not installed next to {sys.executable}.")
+    return str(script)
+
+
+def test_version_entry_point():
+    out = subprocess.run([_console_script(), "--version"], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == f"mne-dyad {md.__version__}"
+
+
+@pytest.mark.slow
+def test_demo_quick_writes_all_outputs(tmp_path):
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [_console_script(), "demo", "--quick", "--out", str(out), "--seed", "3"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == sorted(DEMO_FILES)  # no leftovers
+    # the printed table: within/between x IM/CB on each scale, then the paths
+    assert "within IM" in proc.stdout and "between CB" in proc.stdout
+    assert "RuntimeWarning" not in proc.stderr, proc.stderr[-2000:]  # a clean run
+    for name in DEMO_FILES:
+        assert str(out / name) in proc.stdout
+    cube = md.read_cube(out / "cube.nc")
+    assert dict(cube.sizes) == {"dyad": 12, "session": 4, "segment": 2}
+    fit = md.stats.read_alliance_fit(out / "posterior.nc")
+    summary = pd.read_csv(out / "summary.csv", index_col="coefficient")
+    pd.testing.assert_frame_equal(summary, fit.summary(), check_exact=False, rtol=1e-9,
+                                  check_names=False)
+    html = (out / "report.html").read_text()
+    parser = _Figures()
+    parser.feed(html)
+    parser.close()
+    assert parser.open_tags == 1 and html.rstrip().endswith("</html>")
+    alts = [alt for alt, _ in parser.images]
+    for title in ("Dyad D", "Synchrony cube", "Alliance effects"):
+        assert any(alt.startswith(title) for alt in alts), alts
+    for _, src in parser.images:  # each a real, decodable PNG
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

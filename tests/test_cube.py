@@ -1,0 +1,155 @@
+import json
+
+import mne
+import numpy as np
+import pytest
+import xarray as xr
+
+import mne_dyad as md
+from mne_dyad.synchrony.wclc import window_summaries
+
+
+def _session(segments, duration=900.0, seed=0):
+    return md.simulation.simulate_session(
+        duration=duration, segments=segments,
+        coupling={lab: 0.6 for lab, _, _ in segments}, seed=seed, dyad="D1", session=2,
+    )
+
+
+def test_compute_synchrony_matches_wclc_on_the_segment():
+    raw = _session([("IM", 100.0, 300.0), ("CB", 500.0, 200.0)])
+    sync = md.synchrony.compute_synchrony(raw, lag=5.0, window=20.0, step=10.0)
+    x, y = raw.get_data()
+    seg = slice(800, 800 + 2400)
+    z = md.synchrony.wclc(x[seg], y[seg], 8.0, lag=5.0, window=20.0, step=10.0)
+    summ = window_summaries(z.values, z.lag.values)
+    im = sync.sel(segment="IM")
+    for key in ("lag0", "all_lags", "x_leads", "y_leads", "best_lag", "peak"):
+        assert float(im[key]) == pytest.approx(np.nanmean(summ[key]), abs=1e-12), key
+    assert float(im.grand_mean) == pytest.approx(float(z.mean()), abs=1e-12)
+    assert float(im.n_windows) == z.sizes["window"]
+    assert float(im.segment_duration) == 300.0
+    params = json.loads(sync.attrs["mne_dyad_params"])
+    assert params["lag"] == 5.0 and params["method"] == "wclc"
+    assert params["roles"] == ["client", "therapist"]
+    assert sync.attrs["dyad"] == "D1" and sync.attrs["session"] == 2
+
+
+def test_same_label_pooled_by_window_count():
+    raw = _session([("IM", 50.0, 200.0), ("IM", 400.0, 400.0)])
+    kw = dict(lag=5.0, window=20.0, step=10.0)
+    pooled = md.synchrony.compute_synchrony(raw, segments="IM", **kw).sel(segment="IM")
+    x, y = raw.get_data()
+    parts = [md.synchrony.wclc(x[a:b], y[a:b], 8.0, **kw) for a, b in ((400, 2000), (3200, 6400))]
+    n = [p.sizes["window"] for p in parts]
+    means = [float(p.mean("lag").mean()) for p in parts]
+    assert float(pooled.all_lags) == pytest.approx(np.average(means, weights=n), abs=1e-12)
+    assert float(pooled.n_windows) == sum(n)
+    assert float(pooled.segment_duration) == 600.0
+
+
+def test_short_segment_nan_with_named_warning():
+    raw = _session([("IM", 50.0, 300.0), ("CB", 400.0, 20.0)])
+    with pytest.warns(RuntimeWarning, match=r"dyad D1, session 2: the 'CB' segment at 400.0 s"):
+        sync = md.synchrony.compute_synchrony(raw)
+    assert np.isnan(sync.sel(segment="CB").all_lags)
+    assert float(sync.sel(segment="CB").n_windows) == 0
+    assert np.isfinite(sync.sel(segment="IM").all_lags)
+
+
+def test_missing_label_is_nan_and_bad_spans_excluded():
+    raw = _session([("IM", 50.0, 400.0)])
+    sync = md.synchrony.compute_synchrony(raw, segments=("IM", "CB"))
+    assert np.isnan(sync.sel(segment="CB").all_lags)
+    bad = raw.copy()
+    bad.set_annotations(bad.annotations + mne.Annotations([100.0], [100.0], ["BAD_motion"]))
+    with_bad = md.synchrony.compute_synchrony(bad, segments="IM").sel(segment="IM")
+    x, y = raw.get_data()
+    x, y = x.copy(), y.copy()
+    x[800:1600] = np.nan
+    y[800:1600] = np.nan
+    z = md.synchrony.wclc(x[400:3600], y[400:3600], 8.0, lag=10.0, window=30.0, step=15.0)
+    assert float(with_bad.all_lags) == pytest.approx(float(z.mean("lag").mean()), abs=1e-12)
+    clean = md.synchrony.compute_synchrony(raw, segments="IM").sel(segment="IM")
+    assert float(with_bad.n_windows) < float(clean.n_windows)
+
+
+def test_compute_synchrony_bad_input():
+    raw = _session([("IM", 50.0, 400.0)])
+    with pytest.raises(ValueError, match="Invalid value for the 'method' parameter"):
+        md.synchrony.compute_synchrony(raw, method="magic")
+    with pytest.raises(TypeError, match=r"Unknown parameter\(s\) \['window_len'\]"):
+        md.synchrony.compute_synchrony(raw, window_len=30)
+    with pytest.raises(ValueError, match="segments must be unique"):
+        md.synchrony.compute_synchrony(raw, segments=("IM", "IM"))
+    with pytest.raises(ValueError, match="no channel"):
+        md.synchrony.compute_synchrony(raw, roles=("mother", "infant"))
+
+
+def test_cube_layout(small_study, small_cube):
+    cube = small_cube
+    assert dict(cube.sizes) == {"dyad": 6, "session": 3, "segment": 2}
+    assert list(cube.segment.values) == ["IM", "CB"]
+    assert list(cube.therapist.values) == list(small_study.truth.therapist.values)
+    usable = small_study.truth.usable.values.astype(bool)
+    finite = np.isfinite(cube.all_lags.values).all(-1)
+    np.testing.assert_array_equal(finite, usable)  # missing sessions NaN, never dropped
+    key = next(iter(small_study.raws))
+    one = md.synchrony.compute_synchrony(small_study.raws[key])
+    xr.testing.assert_allclose(
+        cube.sel(dyad=key[0], session=key[1]).drop_vars(["dyad", "session", "therapist"]),
+        one, atol=0,
+    )
+    assert cube.best_lag.attrs["units"] == "s"
+    assert "client" in cube.x_leads.attrs["long_name"]
+    params = json.loads(cube.attrs["mne_dyad_params"])
+    assert params["window"] == 30.0 and params["mne_dyad_version"] == md.__version__
+
+
+def test_cube_parallel_equals_serial(small_study, small_cube):
+    par = md.synchrony_cube(small_study.raws, n_jobs=2, verbose=False)
+    xr.testing.assert_identical(par, small_cube)
+
+
+def test_cube_round_trip(small_cube, tmp_path):
+    path = md.write_cube(small_cube, tmp_path / "cube.nc")
+    back = md.read_cube(path)
+    xr.testing.assert_identical(back, small_cube)
+    for name in small_cube.variables:
+        assert back[name].attrs == small_cube[name].attrs
+    assert back.attrs == small_cube.attrs
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        md.write_cube(small_cube, path)
+    small_cube.mne_dyad.save(path, overwrite=True)
+    xr.testing.assert_identical(md.read_cube(path), small_cube)
+
+
+def test_cube_write_never_leaves_partial_files(small_cube, tmp_path):
+    broken = small_cube.copy()
+    broken.attrs["nested"] = {"a": 1}
+    with pytest.raises(TypeError, match="Attribute 'nested' of the cube is a dict"):
+        md.write_cube(broken, tmp_path / "cube.nc")
+    bad_var = small_cube.copy()
+    bad_var["lag0"].attrs["flag"] = True
+    with pytest.raises(TypeError, match="variable 'lag0'"):
+        md.write_cube(bad_var, tmp_path / "cube.nc")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        md.write_cube(small_cube, tmp_path / "nope" / "cube.nc")
+    (tmp_path / "junk.nc").write_text("not netcdf")
+    with pytest.raises(ValueError, match="Could not read"):
+        md.read_cube(tmp_path / "junk.nc")
+
+
+def test_cube_bad_input(small_study):
+    with pytest.raises(ValueError, match="sessions is empty"):
+        md.synchrony_cube({})
+    raw = next(iter(small_study.raws.values()))
+    with pytest.raises(ValueError, match=r"\(dyad, session\) tuples"):
+        md.synchrony_cube({"D1": raw})
+    other = raw.copy().rename_channels({"client": "mother", "therapist": "infant"})
+    other.info["description"] = other.info["description"].replace(
+        '"client", "therapist"', '"mother", "infant"'
+    )
+    with pytest.raises(ValueError, match="has roles"):
+        md.synchrony_cube({("A", 1): raw, ("B", 1): other}, roles=None)

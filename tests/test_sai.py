@@ -1,0 +1,72 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import mne_dyad as md
+
+WAI = {  # one client's WAI-SR ratings in two sessions
+    "dyad": ["A", "A", "B"],
+    "session": [1, 2, 1],
+    **{f"item{i}": [i % 5 + 1, 5, 3] for i in range(1, 13)},
+}
+
+
+def test_wai_sr_preset_known_answer():
+    df = pd.DataFrame(WAI)
+    wai = md.alliance.read_sai(df, key="wai-sr")
+    # session A1: item i rated i % 5 + 1 -> task items 1,2,10,12 -> 2,3,1,3
+    assert float(wai.task.sel(dyad="A", session=1)) == pytest.approx((2 + 3 + 1 + 3) / 4)
+    assert float(wai.bond.sel(dyad="A", session=1)) == pytest.approx((4 + 1 + 3 + 5) / 4)
+    assert float(wai.goal.sel(dyad="A", session=1)) == pytest.approx((5 + 2 + 4 + 2) / 4)
+    assert float(wai.bond.sel(dyad="A", session=2)) == 5.0
+    assert np.isnan(float(wai.bond.sel(dyad="B", session=2)))  # not in the table: NaN
+    assert wai.bond.attrs["valid_range"] == "1-5"
+
+
+def test_sai_preset_and_item_names(tmp_path):
+    df = pd.DataFrame({"dyad": [1, 1], "session": [1, 2], "SAI_1": [7, 1], "SAI_2": [5, 1],
+                       "SAI_3": [6, 2], "SAI_4": [4, 3], "SAI_5": [6, 4], "SAI_6": [2, 5]})
+    path = tmp_path / "sai.tsv"
+    df.to_csv(path, sep="\t", index=False)
+    sai = md.alliance.read_sai(path)
+    row = sai.sel(dyad=1, session=1)
+    assert float(row.task) == 6.0 and float(row.bond) == 6.0 and float(row.goal) == 3.0
+    assert float(row.goal_task) == pytest.approx((7 + 5 + 4 + 2) / 4)
+
+
+def test_custom_key_and_missing_items():
+    df = pd.DataFrame({"dyad": ["A", "A"], "session": [1, 2], "warm": [3, 4],
+                       "trust": [5, np.nan]})
+    out = md.alliance.read_sai(df, key={"bond": ["warm", "trust"]}, scale=(1, 5))
+    assert float(out.bond.sel(dyad="A", session=1)) == 4.0
+    assert np.isnan(float(out.bond.sel(dyad="A", session=2)))  # a missing item: NaN, logged
+    with pytest.raises(ValueError, match="pass scale=\\(low, high\\)"):
+        md.alliance.read_sai(df, key={"bond": ["warm"]})
+
+
+def test_out_of_range_rating_names_dyad_session_item():
+    df = pd.DataFrame(WAI)
+    df.loc[1, "item7"] = 6
+    with pytest.raises(ValueError, match=r"dyad A, session 2, item 7 is rated 6, outside .* 1-5"):
+        md.alliance.read_sai(df, key="wai-sr")
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda d: d.drop(columns="session"), "no 'session' column"),
+        (lambda d: pd.concat([d, d.iloc[:1]]), r"more than one row for \(dyad, session\)"),
+        (lambda d: d.drop(columns="item4"), "item 4 matches no column"),
+        (lambda d: d.assign(item3=["x", 5, 3]), "item 3 of dyad A, session 1 is 'x'"),
+    ],
+)
+def test_bad_tables(change, match):
+    with pytest.raises(ValueError, match=match):
+        md.alliance.read_sai(change(pd.DataFrame(WAI)), key="wai-sr")
+
+
+def test_bad_key_and_missing_file(tmp_path):
+    with pytest.raises(ValueError, match="Unknown key 'wai'"):
+        md.alliance.read_sai(pd.DataFrame(WAI), key="wai")
+    with pytest.raises(FileNotFoundError, match="nope.csv does not exist"):
+        md.alliance.read_sai(tmp_path / "nope.csv")

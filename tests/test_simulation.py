@@ -1,0 +1,116 @@
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+import mne_dyad as md
+
+
+def test_session_is_seeded_and_in_siemens():
+    a = md.simulation.simulate_session(duration=300, seed=3)
+    b = md.simulation.simulate_session(duration=300, seed=3)
+    c = md.simulation.simulate_session(duration=300, seed=4)
+    np.testing.assert_array_equal(a.get_data(), b.get_data())
+    assert not np.array_equal(a.get_data(), c.get_data())
+    data = a.get_data()
+    assert a.get_channel_types() == ["gsr", "gsr"]
+    assert 1e-7 < data.min() and data.max() < 1e-4  # 0.1 to 100 uS
+    assert a.info["sfreq"] == 8.0 and a.n_times == 2400
+    meta = md.io.get_session_info(a)
+    assert meta["coupling"] == {"CB": 0.5, "IM": 0.5} and meta["lag_s"] == 3.0
+
+
+def test_custom_segments_and_coupling_validation():
+    raw = md.simulation.simulate_session(
+        duration=200, segments=[("rest", 10.0, 50.0), ("talk", 100.0, 80.0)],
+        coupling={"rest": 0.0, "talk": 1.0}, seed=0,
+    )
+    assert list(raw.annotations.description) == ["rest", "talk"]
+    np.testing.assert_allclose(raw.annotations.onset, [10.0, 100.0])
+    with pytest.raises(ValueError, match=r"coupling for 'IM' must be in \[0, 1\]"):
+        md.simulation.simulate_session(duration=200, coupling={"IM": 1.5, "CB": 0.1})
+    with pytest.raises(ValueError, match="no value for segment"):
+        md.simulation.simulate_session(duration=200, segments=[("X", 0, 10)], coupling={"Y": 1})
+    with pytest.raises(ValueError, match="ends outside"):
+        md.simulation.simulate_session(duration=100, segments=[("IM", 50, 60)])
+
+
+def test_coupled_session_has_more_synchrony_at_the_lag():
+    """Coupling 0.9 vs 0 (same seeds): more client-led synchrony, at a positive lag."""
+    kw = dict(duration=1800, segments=[("IM", 0.0, 1800.0)], lag=3.0)
+    gains, lead_gaps, best = [], [], []
+    for seed in range(3):
+        sync = [
+            md.synchrony.compute_synchrony(
+                md.simulation.simulate_session(coupling=c, seed=seed, **kw), segments="IM"
+            ).sel(segment="IM")
+            for c in (0.9, 0.0)
+        ]
+        gains.append(float(sync[0].x_leads - sync[1].x_leads))
+        lead_gaps.append(float(sync[0].x_leads - sync[0].y_leads))
+        best.append(float(sync[0].best_lag))
+    assert min(gains) > 0.15 and np.mean(gains) > 0.2
+    assert min(lead_gaps) > 0.15  # the client leads
+    # the therapist's responses start 3 s after the client's; SCR peaks are
+    # rounded, so the correlation peaks a little earlier
+    assert 1.5 < np.mean(best) < 3.5
+
+
+def test_study_shape_and_truth():
+    study = md.simulation.simulate_study(seed=0, duration=120.0)  # the 2019 design
+    assert len(study.raws) == 128
+    assert dict(study.alliance.sizes) == {"dyad": 31, "session": 6}
+    assert int(study.truth.usable.sum()) == 128
+    assert (study.truth.usable.sum("session") >= 1).all()
+    truth = json.loads(study.truth.attrs["mne_dyad_truth"])
+    assert truth["betas"] == {"bond": 0.3, "task": 0.0, "goal": 0.0}
+    assert truth["icc_dyad_logit"] == pytest.approx(0.35**2 / (0.35**2 + 0.9**2))
+    key = ("D05", 3) if ("D05", 3) in study.raws else next(iter(study.raws))
+    meta = md.io.get_session_info(study.raws[key])
+    assert (meta["dyad"], meta["session"]) == key
+    c = study.truth.coupling.sel(dyad=key[0], session=key[1])
+    assert meta["coupling"]["IM"] == pytest.approx(float(c.sel(segment="IM")))
+    # within-dyad IM coupling is centred per dyad and scaled to SD 1
+    w = study.truth.within_im_coupling
+    np.testing.assert_allclose(w.mean("session"), 0, atol=1e-12)
+    assert float(w.std()) == pytest.approx(1.0)
+
+
+def test_study_alliance_follows_betas():
+    """With a large bond effect and no noise, bond tracks within-dyad IM coupling."""
+    study = md.simulation.simulate_study(
+        n_dyads=20, n_sessions=6, n_usable=20, duration=60.0, seed=2,
+        betas={"bond": 3.0, "task": 0.0, "goal": 0.0},
+    )
+    bond = study.alliance.bond - study.alliance.bond.mean("session")
+    w = study.truth.within_im_coupling
+    assert np.corrcoef(bond.values.ravel(), w.values.ravel())[0, 1] > 0.9
+    task = study.alliance.task - study.alliance.task.mean("session")
+    assert abs(np.corrcoef(task.values.ravel(), w.values.ravel())[0, 1]) < 0.2
+
+
+def test_truth_recoverable_in_direction():
+    """Sessions simulated with more coupling show more synchrony (paper-sized study)."""
+    study = md.simulation.simulate_study(seed=11)
+    cube = md.synchrony_cube(study.raws, verbose=False)
+    c = study.truth.coupling.transpose("dyad", "session", "segment").values
+    for summary, floor in (("all_lags", 0.6), ("x_leads", 0.7)):
+        s = cube[summary].transpose("dyad", "session", "segment").values
+        ok = np.isfinite(s)
+        rho, p = spearmanr(c[ok], s[ok])
+        assert rho > floor and p < 1e-4, (summary, rho, p)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_dyads=0), "n_dyads must be a positive integer"),
+        (dict(n_dyads=5, n_sessions=2, n_usable=11), "n_usable=11 must lie between"),
+        (dict(n_dyads=5, n_sessions=2, n_usable=4), "n_usable=4 must lie between"),
+        (dict(betas={"trust": 1.0}), "unknown scale"),
+    ],
+)
+def test_study_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        md.simulation.simulate_study(duration=60.0, **kwargs)
