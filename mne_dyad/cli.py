@@ -28,7 +28,7 @@ def _demo(args):
     out.mkdir(parents=True, exist_ok=True)
     if args.quick:
         sim = dict(n_dyads=12, n_sessions=4, n_usable=40, duration=1200.0)
-        sampling = dict(draws=500, tune=500, chains=2)
+        sampling = dict(draws=1000, tune=1000, chains=2)
     else:
         sim = dict()  # the 2019 design: 31 dyads, 128 sessions of 50 min
         sampling = dict(draws=1000, tune=1000, chains=2)

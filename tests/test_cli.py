@@ -66,6 +66,10 @@ def test_demo_quick_writes_all_outputs(tmp_path):
     alts = [alt for alt, _ in parser.images]
     for title in ("Dyad D", "Synchrony cube", "Alliance effects"):
         assert any(alt.startswith(title) for alt in alts), alts
-    for _, src in parser.images:  # each a real, decodable PNG
-        png = base64.b64decode(src.split(",", 1)[1])
-        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    magic = {"png": (0, b"\x89PNG\r\n\x1a\n"), "webp": (8, b"WEBP")}
+    for _, src in parser.images:  # each a real image of the type it declares
+        header, payload = src.split(",", 1)
+        kind = header.removeprefix("data:image/").split(";")[0]
+        offset, signature = magic[kind]
+        blob = base64.b64decode(payload)
+        assert blob[offset : offset + len(signature)] == signature and len(blob) > 5000

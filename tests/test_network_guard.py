@@ -4,7 +4,7 @@ import pytest
 
 
 def test_network_is_forbidden():
-    """conftest.py blocks non-local connections, so no test can download data."""
+    """The root conftest.py blocks non-local connections, so no test can download data."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         with pytest.raises(RuntimeError, match="may not use the network"):

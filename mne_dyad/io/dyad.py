@@ -44,9 +44,10 @@ def get_session_info(raw):
     Examples
     --------
     >>> import mne_dyad as md
-    >>> raw = md.simulation.simulate_session(duration=120, seed=0)
-    >>> sorted(md.io.get_session_info(raw))[:3]
-    ['coupling', 'dyad', 'roles']
+    >>> raw = md.simulation.simulate_session(duration=120, dyad="D01", session=1, seed=0)
+    >>> info = md.io.get_session_info(raw)
+    >>> info["dyad"], info["session"], info["roles"]
+    ('D01', 1, ['client', 'therapist'])
     """
     _validate_type(raw, mne.io.BaseRaw, "raw")
     desc = raw.info.get("description")
