@@ -7,8 +7,7 @@ docdict: dict[str, str] = {}
 docdict["verbose"] = """
 verbose : bool | str | int | None
     Control verbosity of the logging output. If ``None``, use the default
-    verbosity level (see :func:`mne.verbose` and :ref:`Logging documentation
-    <mne:tut-logging>`)."""
+    verbosity level (see :func:`mne.verbose` and :func:`mne.set_log_level`)."""
 
 docdict["roles"] = """
 roles : tuple of str
