@@ -40,13 +40,17 @@ def main():
     diff = float(np.nanmax(np.abs(fast.values - slow)))
     same_nan = bool(np.array_equal(np.isnan(fast.values), np.isnan(slow)))
     ratio = t_loop / t_vec
-    print(f"session: {x.size} samples ({x.size / sfreq / 60:.0f} min at {sfreq:g} Hz), "
-          f"{fast.sizes['window']} windows x {fast.sizes['lag']} lags")
+    print(
+        f"session: {x.size} samples ({x.size / sfreq / 60:.0f} min at {sfreq:g} Hz), "
+        f"{fast.sizes['window']} windows x {fast.sizes['lag']} lags"
+    )
     print(f"vectorised wclc : {t_vec * 1e3:8.2f} ms (best of 20)")
     print(f"loop reference  : {t_loop * 1e3:8.2f} ms (best of 3)")
     print(f"speed ratio     : {ratio:8.1f}x   (target >= 50)   {'OK' if ratio >= 50 else 'MISS'}")
-    print(f"max |difference|: {diff:8.2e}   (target < 1e-10) "
-          f"{'OK' if diff < 1e-10 and same_nan else 'MISS'}; same NaN cells: {same_nan}")
+    print(
+        f"max |difference|: {diff:8.2e}   (target < 1e-10) "
+        f"{'OK' if diff < 1e-10 and same_nan else 'MISS'}; same NaN cells: {same_nan}"
+    )
 
 
 if __name__ == "__main__":

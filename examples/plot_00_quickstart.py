@@ -25,8 +25,11 @@ import mne_dyad as md
 quick = os.environ.get("MNE_DYAD_EXAMPLES_QUICK", "0") == "1"
 mne.set_log_level("WARNING")
 study = md.simulation.simulate_study(
-    n_dyads=8 if quick else 16, n_sessions=4, n_usable=24 if quick else 50,
-    duration=900.0, seed=42,
+    n_dyads=8 if quick else 16,
+    n_sessions=4,
+    n_usable=24 if quick else 50,
+    duration=900.0,
+    seed=42,
 )
 print(study)
 raw = study.raws[next(iter(study.raws))]

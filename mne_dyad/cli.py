@@ -46,15 +46,21 @@ def _demo(args):
         write_cube(cube, tmp / "cube.nc")
         fit.to_netcdf(tmp / "posterior.nc")
         fit.summary().to_csv(tmp / "summary.csv", index_label="coefficient")
-        rep = md_report.make_report(cube, raws=study.raws, fit=fit,
-                                    title="mne-dyad demo: simulated 2019 imagery/alliance study")
+        rep = md_report.make_report(
+            cube,
+            raws=study.raws,
+            fit=fit,
+            title="mne-dyad demo: simulated 2019 imagery/alliance study",
+        )
         rep.save(tmp / "report.html", open_browser=False, overwrite=True, verbose=False)
         for name in DEMO_FILES:
             os.replace(tmp / name, out / name)
     elapsed = time.perf_counter() - t0
     truth = study.params["betas"]
-    print(f"\nmne-dyad {__version__} demo: {len(study.raws)} sessions, "
-          f"{cube.sizes['dyad']} dyads, {elapsed:.0f} s")
+    print(
+        f"\nmne-dyad {__version__} demo: {len(study.raws)} sessions, "
+        f"{cube.sizes['dyad']} dyads, {elapsed:.0f} s"
+    )
     print("Synchrony (all_lags) -> alliance, posterior mean [89% interval], SD units:")
     print(fit.effects_table().to_string())
     print(f"Simulated truth: within-dyad IM coupling effects {truth} (scale points per SD).")
@@ -77,8 +83,12 @@ def main(argv=None):
     demo.add_argument("--out", default="mne_dyad_demo", help="output folder (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=2019, help="random seed (default: %(default)s)")
     demo.add_argument("--quick", action="store_true", help="a smaller study and shorter sampling")
-    demo.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie",
-                      help="NUTS implementation (default: %(default)s)")
+    demo.add_argument(
+        "--sampler",
+        choices=("nutpie", "pymc"),
+        default="nutpie",
+        help="NUTS implementation (default: %(default)s)",
+    )
     demo.add_argument("--quiet", action="store_true", help="log warnings only")
     args = parser.parse_args(argv)
     if args.command == "demo":

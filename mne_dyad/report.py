@@ -43,21 +43,30 @@ def make_report(cube, *, raws=None, fit=None, title="mne-dyad analysis", n_trace
     if raws:
         for key in list(raws)[:n_traces]:
             fig = plot_dyad(raws[key], show=False)
-            report.add_figure(fig, title=f"Dyad {key[0]}, session {key[1]}",
-                              section="Data", tags=("data",))
+            report.add_figure(
+                fig, title=f"Dyad {key[0]}, session {key[1]}", section="Data", tags=("data",)
+            )
             plt.close(fig)
     fig = plot_cube(cube, show=False)
-    report.add_figure(fig, title="Synchrony cube (all_lags)", section="Synchrony",
-                      tags=("synchrony",))
+    report.add_figure(
+        fig, title="Synchrony cube (all_lags)", section="Synchrony", tags=("synchrony",)
+    )
     plt.close(fig)
-    report.add_html(f"<pre>{cube.attrs.get('mne_dyad_params', '')}</pre>",
-                    title="Synchrony parameters", section="Synchrony", tags=("synchrony",))
+    report.add_html(
+        f"<pre>{cube.attrs.get('mne_dyad_params', '')}</pre>",
+        title="Synchrony parameters",
+        section="Synchrony",
+        tags=("synchrony",),
+    )
     if fit is not None:
         fig = plot_alliance_effects(fit, show=False)
-        report.add_figure(fig, title="Alliance effects", section="Alliance",
-                          tags=("alliance",))
+        report.add_figure(fig, title="Alliance effects", section="Alliance", tags=("alliance",))
         plt.close(fig)
-        report.add_html(fit.summary().round(3).to_html(), title="Posterior summary",
-                        section="Alliance", tags=("alliance",))
+        report.add_html(
+            fit.summary().round(3).to_html(),
+            title="Posterior summary",
+            section="Alliance",
+            tags=("alliance",),
+        )
     logger.info(f"Report with {len(report.html)} items.")
     return report

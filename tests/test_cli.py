@@ -33,8 +33,9 @@ def _console_script():
 
 
 def test_version_entry_point():
-    out = subprocess.run([_console_script(), "--version"], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [_console_script(), "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == f"mne-dyad {md.__version__}"
 
 
@@ -43,7 +44,9 @@ def test_demo_quick_writes_all_outputs(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run(
         [_console_script(), "demo", "--quick", "--out", str(out), "--seed", "3"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == sorted(DEMO_FILES)  # no leftovers
@@ -56,8 +59,9 @@ def test_demo_quick_writes_all_outputs(tmp_path):
     assert dict(cube.sizes) == {"dyad": 12, "session": 4, "segment": 2}
     fit = md.stats.read_alliance_fit(out / "posterior.nc")
     summary = pd.read_csv(out / "summary.csv", index_col="coefficient")
-    pd.testing.assert_frame_equal(summary, fit.summary(), check_exact=False, rtol=1e-9,
-                                  check_names=False)
+    pd.testing.assert_frame_equal(
+        summary, fit.summary(), check_exact=False, rtol=1e-9, check_names=False
+    )
     html = (out / "report.html").read_text()
     parser = _Figures()
     parser.feed(html)

@@ -5,8 +5,13 @@ import inspect
 import mne_dyad as md
 
 PUBLIC = {
-    "io": md.io, "synchrony": md.synchrony, "simulation": md.simulation,
-    "alliance": md.alliance, "stats": md.stats, "viz": md.viz, "report": md.report,
+    "io": md.io,
+    "synchrony": md.synchrony,
+    "simulation": md.simulation,
+    "alliance": md.alliance,
+    "stats": md.stats,
+    "viz": md.viz,
+    "report": md.report,
 }
 
 
@@ -53,6 +58,9 @@ def test_import_is_light():
     import subprocess
     import sys
 
-    code = "import sys, mne_dyad; print(int(any(m.startswith(('pymc', 'nutpie', 'arviz')) for m in sys.modules)))"
+    code = (
+        "import sys, mne_dyad; "
+        "print(int(any(m.startswith(('pymc', 'nutpie', 'arviz')) for m in sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"

@@ -11,8 +11,12 @@ from mne_dyad.synchrony.wclc import window_summaries
 
 def _session(segments, duration=900.0, seed=0):
     return md.simulation.simulate_session(
-        duration=duration, segments=segments,
-        coupling={lab: 0.6 for lab, _, _ in segments}, seed=seed, dyad="D1", session=2,
+        duration=duration,
+        segments=segments,
+        coupling={lab: 0.6 for lab, _, _ in segments},
+        seed=seed,
+        dyad="D1",
+        session=2,
     )
 
 
@@ -98,7 +102,8 @@ def test_cube_layout(small_study, small_cube):
     one = md.synchrony.compute_synchrony(small_study.raws[key])
     xr.testing.assert_allclose(
         cube.sel(dyad=key[0], session=key[1]).drop_vars(["dyad", "session", "therapist"]),
-        one, atol=0,
+        one,
+        atol=0,
     )
     assert cube.best_lag.attrs["units"] == "s"
     assert "client" in cube.x_leads.attrs["long_name"]

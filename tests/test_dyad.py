@@ -7,7 +7,7 @@ import pytest
 
 import mne_dyad as md
 
-T0 = dt.datetime(2019, 3, 4, 10, 0, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2019, 3, 4, 10, 0, 0, tzinfo=dt.UTC)
 
 
 def _clock_raw(sfreq, duration, start, *, ch="EDA", ch_type="gsr", clock=None):
@@ -15,8 +15,9 @@ def _clock_raw(sfreq, duration, start, *, ch="EDA", ch_type="gsr", clock=None):
     t = np.arange(int(duration * sfreq)) / sfreq + (start - T0).total_seconds()
     if clock is not None:  # a device clock that reads ``clock`` s off
         start = start + dt.timedelta(seconds=clock)
-    raw = mne.io.RawArray((2e-6 + t * 1e-9)[None], mne.create_info([ch], sfreq, ch_type),
-                          verbose=False)
+    raw = mne.io.RawArray(
+        (2e-6 + t * 1e-9)[None], mne.create_info([ch], sfreq, ch_type), verbose=False
+    )
     raw.set_meas_date(start)
     return raw
 
@@ -94,8 +95,9 @@ def test_no_meas_date_aligns_on_first_sample():
 def test_pick_and_name_based_candidates():
     info = mne.create_info(["ECG", "EDA_left", "EDA_right"], 8.0, ["ecg", "gsr", "gsr"])
     several = mne.io.RawArray(np.full((3, 80), 2e-6), info, verbose=False)
-    one = mne.io.RawArray(np.full((1, 80), 2e-6), mne.create_info(["skin cond"], 8.0, "misc"),
-                          verbose=False)
+    one = mne.io.RawArray(
+        np.full((1, 80), 2e-6), mne.create_info(["skin cond"], 8.0, "misc"), verbose=False
+    )
     with pytest.raises(ValueError, match=r"has 2 EDA channel candidates.*pick="):
         md.io.combine_dyad(several, one)
     raw = md.io.combine_dyad(several, one, pick=("EDA_right", "skin cond"))

@@ -15,13 +15,19 @@ def _toy(n_dyads=5, n_sessions=4, seed=0):
     dyads = [f"D{i}" for i in range(n_dyads)]
     sessions = list(range(1, n_sessions + 1))
     cube = xr.Dataset(
-        {"all_lags": (("dyad", "session", "segment"),
-                      rng.normal(0.4, 0.1, (n_dyads, n_sessions, 2)))},
+        {
+            "all_lags": (
+                ("dyad", "session", "segment"),
+                rng.normal(0.4, 0.1, (n_dyads, n_sessions, 2)),
+            )
+        },
         coords={"dyad": dyads, "session": sessions, "segment": ["IM", "CB"]},
     )
     alliance = xr.Dataset(
-        {o: (("dyad", "session"), rng.normal(5, 1, (n_dyads, n_sessions)))
-         for o in ("bond", "task", "goal")},
+        {
+            o: (("dyad", "session"), rng.normal(5, 1, (n_dyads, n_sessions)))
+            for o in ("bond", "task", "goal")
+        },
         coords={"dyad": dyads, "session": sessions},
     )
     return cube, alliance
@@ -58,8 +64,11 @@ def test_prepared_data_split_and_reversible_standardisation():
     z = (cube.all_lags.sel(dyad="D2", session=3) - data.x_mean) / data.x_sd
     k = int(np.flatnonzero((data.obs_dyad.values == "D2") & (data.obs_session.values == 3))[0])
     total = X.sel(level="within")[k] + X.sel(level="between")[k]
-    zbar = ((cube.all_lags - data.x_mean) / data.x_sd).where(
-        np.isfinite(cube.all_lags).all("segment")).mean(("dyad", "session"))
+    zbar = (
+        ((cube.all_lags - data.x_mean) / data.x_sd)
+        .where(np.isfinite(cube.all_lags).all("segment"))
+        .mean(("dyad", "session"))
+    )
     np.testing.assert_allclose(total + zbar, z, atol=1e-12)
 
 
@@ -78,8 +87,10 @@ def test_model_structure_named_dims():
     [
         (lambda c, a: (c, a.assign_coords(dyad=[f"X{i}" for i in range(5)])), "share no"),
         (lambda c, a: (c, a.drop_vars("goal")), r"no scale\(s\) \['goal'\]"),
-        (lambda c, a: (c.assign(all_lags=c.all_lags.where(c.segment != "CB")), a),
-         "every session lacks this segment"),
+        (
+            lambda c, a: (c.assign(all_lags=c.all_lags.where(c.segment != "CB")), a),
+            "every session lacks this segment",
+        ),
         (lambda c, a: (c.isel(dyad=[0, 1]), a), "needs at least 3 dyads"),
         (lambda c, a: (c, a.assign(bond=a.bond * 0 + 4)), r"scale \['bond'\] does not vary"),
         (lambda c, a: (c.drop_vars("all_lags").assign(peak=c.all_lags), a), "no summary"),
@@ -106,12 +117,18 @@ def test_bad_options():
 def recovery_fit():
     """A small seeded study with a within-dyad IM -> bond effect only."""
     study = md.simulation.simulate_study(
-        n_dyads=20, n_sessions=5, n_usable=80, duration=1200.0, seed=3,
-        betas={"bond": 1.0, "task": 0.0, "goal": 0.0}, verbose=False,
+        n_dyads=20,
+        n_sessions=5,
+        n_usable=80,
+        duration=1200.0,
+        seed=3,
+        betas={"bond": 1.0, "task": 0.0, "goal": 0.0},
+        verbose=False,
     )
     cube = md.synchrony_cube(study.raws, verbose=False)
-    fit = md.stats.fit_alliance_model(cube, study.alliance, draws=500, tune=500, chains=2,
-                                      sampler="nutpie", seed=1, verbose=False)
+    fit = md.stats.fit_alliance_model(
+        cube, study.alliance, draws=500, tune=500, chains=2, sampler="nutpie", seed=1, verbose=False
+    )
     return fit
 
 
@@ -130,18 +147,28 @@ def test_recovers_sign_of_within_im_bond_effect(recovery_fit):
 @pytest.mark.slow
 def test_summary_contrast_and_round_trip(recovery_fit, tmp_path):
     table = recovery_fit.summary(ci_prob=0.5)
-    assert list(table.columns) == ["mean", "sd", "ci_lower", "ci_upper", "p_gt_0", "r_hat",
-                                   "ess_bulk", "ess_tail"]
+    assert list(table.columns) == [
+        "mean",
+        "sd",
+        "ci_lower",
+        "ci_upper",
+        "p_gt_0",
+        "r_hat",
+        "ess_bulk",
+        "ess_tail",
+    ]
     assert len(table) == 12 and table.attrs["ci_prob"] == 0.5
-    draws = recovery_fit.posterior["posterior"]["beta"].sel(level="within", segment="IM",
-                                                            outcome="bond")
+    draws = recovery_fit.posterior["posterior"]["beta"].sel(
+        level="within", segment="IM", outcome="bond"
+    )
     row = table.loc["beta[within, IM, bond]"]
     assert row["mean"] == pytest.approx(float(draws.mean()))
     assert row["p_gt_0"] == pytest.approx(float((draws > 0).mean()))
     assert row["ci_lower"] == pytest.approx(float(draws.quantile(0.25)), abs=1e-9)
     con = recovery_fit.contrast("IM - CB", level="within")
     diff = draws - recovery_fit.posterior["posterior"]["beta"].sel(
-        level="within", segment="CB", outcome="bond")
+        level="within", segment="CB", outcome="bond"
+    )
     assert con.loc["bond", "mean"] == pytest.approx(float(diff.mean()))
     with pytest.raises(ValueError, match="'A - B'"):
         recovery_fit.contrast("IM + CB")

@@ -24,8 +24,18 @@ def test_wai_sr_preset_known_answer():
 
 
 def test_sai_preset_and_item_names(tmp_path):
-    df = pd.DataFrame({"dyad": [1, 1], "session": [1, 2], "SAI_1": [7, 1], "SAI_2": [5, 1],
-                       "SAI_3": [6, 2], "SAI_4": [4, 3], "SAI_5": [6, 4], "SAI_6": [2, 5]})
+    df = pd.DataFrame(
+        {
+            "dyad": [1, 1],
+            "session": [1, 2],
+            "SAI_1": [7, 1],
+            "SAI_2": [5, 1],
+            "SAI_3": [6, 2],
+            "SAI_4": [4, 3],
+            "SAI_5": [6, 4],
+            "SAI_6": [2, 5],
+        }
+    )
     path = tmp_path / "sai.tsv"
     df.to_csv(path, sep="\t", index=False)
     sai = md.alliance.read_sai(path)
@@ -35,8 +45,7 @@ def test_sai_preset_and_item_names(tmp_path):
 
 
 def test_custom_key_and_missing_items():
-    df = pd.DataFrame({"dyad": ["A", "A"], "session": [1, 2], "warm": [3, 4],
-                       "trust": [5, np.nan]})
+    df = pd.DataFrame({"dyad": ["A", "A"], "session": [1, 2], "warm": [3, 4], "trust": [5, np.nan]})
     out = md.alliance.read_sai(df, key={"bond": ["warm", "trust"]}, scale=(1, 5))
     assert float(out.bond.sel(dyad="A", session=1)) == 4.0
     assert np.isnan(float(out.bond.sel(dyad="A", session=2)))  # a missing item: NaN, logged

@@ -23,8 +23,10 @@ def test_session_is_seeded_and_in_siemens():
 
 def test_custom_segments_and_coupling_validation():
     raw = md.simulation.simulate_session(
-        duration=200, segments=[("rest", 10.0, 50.0), ("talk", 100.0, 80.0)],
-        coupling={"rest": 0.0, "talk": 1.0}, seed=0,
+        duration=200,
+        segments=[("rest", 10.0, 50.0), ("talk", 100.0, 80.0)],
+        coupling={"rest": 0.0, "talk": 1.0},
+        seed=0,
     )
     assert list(raw.annotations.description) == ["rest", "talk"]
     np.testing.assert_allclose(raw.annotations.onset, [10.0, 100.0])
@@ -80,7 +82,11 @@ def test_study_shape_and_truth():
 def test_study_alliance_follows_betas():
     """With a large bond effect and no noise, bond tracks within-dyad IM coupling."""
     study = md.simulation.simulate_study(
-        n_dyads=20, n_sessions=6, n_usable=20, duration=60.0, seed=2,
+        n_dyads=20,
+        n_sessions=6,
+        n_usable=20,
+        duration=60.0,
+        seed=2,
         betas={"bond": 3.0, "task": 0.0, "goal": 0.0},
     )
     bond = study.alliance.bond - study.alliance.bond.mean("session")

@@ -38,8 +38,7 @@ def _item_columns(df, items, id_cols, where):
             mapping[item] = item
             continue
         hits = [
-            c for c in candidates
-            if str(c) == str(item) or re.fullmatch(rf"\D*0*{item}", str(c))
+            c for c in candidates if str(c) == str(item) or re.fullmatch(rf"\D*0*{item}", str(c))
         ]
         if len(hits) != 1:
             raise ValueError(
@@ -157,7 +156,8 @@ def read_sai(
     sessions = sorted(df[session_col].unique())
     di = np.searchsorted(dyads, df[dyad_col].to_numpy())
     si = np.searchsorted(sessions, df[session_col].to_numpy())
-    out = xr.Dataset(coords={"dyad": np.array(dyads, dtype=object if isinstance(dyads[0], str) else None), "session": sessions})
+    dyad_dtype = object if isinstance(dyads[0], str) else None
+    out = xr.Dataset(coords={"dyad": np.array(dyads, dtype=dyad_dtype), "session": sessions})
     for name, scale_items in key_map.items():
         stacked = np.column_stack([ratings[i] for i in scale_items])
         incomplete = np.isnan(stacked).any(axis=1)
@@ -165,8 +165,14 @@ def read_sai(
             logger.info(f"{int(incomplete.sum())} session(s) lack an item of {name!r}: NaN.")
         grid = np.full((len(dyads), len(sessions)), np.nan)
         grid[di, si] = np.where(incomplete, np.nan, stacked.mean(axis=1))
-        out[name] = (("dyad", "session"), grid, {
-            "long_name": f"{name} scale (mean of items {scale_items})",
-            "units": "1", "valid_range": f"{low}-{high}"})
+        out[name] = (
+            ("dyad", "session"),
+            grid,
+            {
+                "long_name": f"{name} scale (mean of items {scale_items})",
+                "units": "1",
+                "valid_range": f"{low}-{high}",
+            },
+        )
     logger.info(f"Scored {len(df)} sessions of {len(dyads)} dyads on {list(key_map)}.")
     return out

@@ -223,14 +223,12 @@ def combine_dyad(
         raise ValueError(f"pick must be one channel name or two (one per role), got {pick!r}.")
     raws = (client, therapist)
     target = (
-        min(r.info["sfreq"] for r in raws)
-        if sfreq is None
-        else _check_positive(sfreq, "sfreq")
+        min(r.info["sfreq"] for r in raws) if sfreq is None else _check_positive(sfreq, "sfreq")
     )
 
     # 1. EDA channel and unit check
     signals = []
-    for raw, role, p in zip(raws, roles, picks):
+    for raw, role, p in zip(raws, roles, picks, strict=True):
         ch = _pick_eda(raw, role, p)
         data = raw.get_data(picks=[raw.ch_names.index(ch)])[0]
         _check_siemens(data, role, ch, _describe(raw))
@@ -250,7 +248,7 @@ def combine_dyad(
         starts = [0.0, 0.0]
         aligned_on = "first_sample"
     starts = [starts[0], starts[1] + offset]
-    ends = [s + r.n_times / r.info["sfreq"] for s, r in zip(starts, raws)]
+    ends = [s + r.n_times / r.info["sfreq"] for s, r in zip(starts, raws, strict=True)]
     t0, t1 = max(starts), min(ends)
     if t1 - t0 <= 0:
         raise ValueError(
@@ -272,7 +270,7 @@ def combine_dyad(
     # 3. crop each to the overlap, resample, trim to a common length
     cropped = {}
     out = np.empty((2, n_out))
-    for i, (raw, role, data) in enumerate(zip(raws, roles, signals)):
+    for i, (raw, role, data) in enumerate(zip(raws, roles, signals, strict=True)):
         fs = raw.info["sfreq"]
         first = int(round((t0 - starts[i]) * fs))
         last = first + int(round(duration * fs))
@@ -293,13 +291,15 @@ def combine_dyad(
     info = mne.create_info(list(roles), target, ["gsr", "gsr"])
     combined = mne.io.RawArray(out, info, first_samp=0, verbose=False)
     if aligned_on == "meas_date":
-        combined.set_meas_date(_dt.datetime.fromtimestamp(t0, tz=_dt.timezone.utc))
+        combined.set_meas_date(_dt.datetime.fromtimestamp(t0, tz=_dt.UTC))
 
     # 4. annotations of both inputs on the new time base (duplicates once)
     onsets, durations, descs, seen = [], [], [], set()
-    for raw, start in zip(raws, starts):
+    for raw, start in zip(raws, starts, strict=True):
         ann = raw.annotations
-        for on, dur, desc in zip(ann.onset - raw.first_time, ann.duration, ann.description):
+        for on, dur, desc in zip(
+            ann.onset - raw.first_time, ann.duration, ann.description, strict=True
+        ):
             a = start + on - t0
             b = a + dur
             a_c, b_c = max(a, 0.0), min(b, duration)
@@ -326,7 +326,7 @@ def combine_dyad(
             "aligned_on": aligned_on,
             "offset_s": offset,
             "cropped": cropped,
-            "sfreq_in": {r: raw.info["sfreq"] for r, raw in zip(roles, raws)},
+            "sfreq_in": {r: raw.info["sfreq"] for r, raw in zip(roles, raws, strict=True)},
             "sfreq": target,
         },
     )

@@ -175,7 +175,7 @@ def simulate_session(
     info = mne.create_info(list(roles), sfreq, ["gsr", "gsr"])
     raw = mne.io.RawArray(np.vstack([x, y]) * 1e-6, info, verbose=False)
     if segments:
-        onsets, durs, descs = zip(*((o, d, lab) for lab, o, d in segments))
+        onsets, durs, descs = zip(*((o, d, lab) for lab, o, d in segments), strict=True)
         raw.set_annotations(mne.Annotations(onsets, durs, descs))
     _set_session_info(
         raw,
@@ -216,8 +216,7 @@ class SimulatedStudy:
 
     def __repr__(self):
         return (
-            f"<SimulatedStudy | {self.truth.sizes['dyad']} dyads, "
-            f"{len(self.raws)} usable sessions>"
+            f"<SimulatedStudy | {self.truth.sizes['dyad']} dyads, {len(self.raws)} usable sessions>"
         )
 
 
@@ -297,8 +296,12 @@ def simulate_study(
     >>> len(study.raws), dict(study.alliance.sizes)
     (10, {'dyad': 4, 'session': 3})
     """
-    for value, name in ((n_dyads, "n_dyads"), (n_sessions, "n_sessions"),
-                        (n_usable, "n_usable"), (n_therapists, "n_therapists")):
+    for value, name in (
+        (n_dyads, "n_dyads"),
+        (n_sessions, "n_sessions"),
+        (n_usable, "n_usable"),
+        (n_therapists, "n_therapists"),
+    ):
         if not _is_int(value) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     if not n_dyads <= n_usable <= n_dyads * n_sessions:
@@ -339,9 +342,7 @@ def simulate_study(
     intercepts = {"bond": 5.5, "task": 5.0, "goal": 5.0}
     sd_dyad_o, sd_resid_o = 0.5, 0.5
     dyad_eff = _mvn(rng, n_dyads, [sd_dyad_o] * 3, 0.6)
-    resid = _mvn(rng, n_dyads * n_sessions, [sd_resid_o] * 3, 0.5).reshape(
-        n_dyads, n_sessions, 3
-    )
+    resid = _mvn(rng, n_dyads * n_sessions, [sd_resid_o] * 3, 0.5).reshape(n_dyads, n_sessions, 3)
     alliance = xr.Dataset(coords={"dyad": dyads, "session": sessions})
     for k, o in enumerate(OUTCOMES):
         alliance[o] = (
@@ -352,24 +353,44 @@ def simulate_study(
     alliance = alliance.assign_coords(therapist=("dyad", therapist_of))
 
     params = {
-        "n_dyads": n_dyads, "n_sessions": n_sessions, "n_usable": n_usable,
-        "n_therapists": n_therapists, "duration": duration, "sfreq": sfreq, "lag": lag,
-        "coupling_mean": coupling_mean, "sd_dyad": sd_dyad, "sd_session": sd_session,
-        "betas": betas, "intercepts": intercepts, "sd_dyad_alliance": sd_dyad_o,
-        "sd_residual_alliance": sd_resid_o, "sd_within_im_coupling": float(sd_within),
+        "n_dyads": n_dyads,
+        "n_sessions": n_sessions,
+        "n_usable": n_usable,
+        "n_therapists": n_therapists,
+        "duration": duration,
+        "sfreq": sfreq,
+        "lag": lag,
+        "coupling_mean": coupling_mean,
+        "sd_dyad": sd_dyad,
+        "sd_session": sd_session,
+        "betas": betas,
+        "intercepts": intercepts,
+        "sd_dyad_alliance": sd_dyad_o,
+        "sd_residual_alliance": sd_resid_o,
+        "sd_within_im_coupling": float(sd_within),
         "icc_dyad_logit": sd_dyad**2 / (sd_dyad**2 + sd_session**2) if sd_dyad + sd_session else 0,
         "mne_dyad_version": __version__,
     }
     truth = xr.Dataset(
         {
-            "coupling": (("dyad", "session", "segment"), c,
-                         {"long_name": "true coupling (share of responses followed)"}),
-            "within_im_coupling": (("dyad", "session"), w_std,
-                                   {"long_name": "dyad-centred IM coupling / its SD"}),
+            "coupling": (
+                ("dyad", "session", "segment"),
+                c,
+                {"long_name": "true coupling (share of responses followed)"},
+            ),
+            "within_im_coupling": (
+                ("dyad", "session"),
+                w_std,
+                {"long_name": "dyad-centred IM coupling / its SD"},
+            ),
             "usable": (("dyad", "session"), usable.astype(np.int8)),
         },
-        coords={"dyad": dyads, "session": sessions, "segment": np.array(labels, object),
-                "therapist": ("dyad", therapist_of)},
+        coords={
+            "dyad": dyads,
+            "session": sessions,
+            "segment": np.array(labels, object),
+            "therapist": ("dyad", therapist_of),
+        },
         attrs={"mne_dyad_truth": json.dumps(params, sort_keys=True)},
     )
     alliance.attrs["mne_dyad_truth"] = truth.attrs["mne_dyad_truth"]
@@ -381,10 +402,15 @@ def simulate_study(
             if not usable[i, j]:
                 continue
             raws[(str(d), int(s))] = simulate_session(
-                duration=duration, sfreq=sfreq, lag=lag,
+                duration=duration,
+                sfreq=sfreq,
+                lag=lag,
                 coupling={g: float(c[i, j, k]) for k, g in enumerate(labels)},
-                dyad=str(d), session=int(s), therapist=str(therapist_of[i]),
-                seed=int(seeds[i, j]), verbose=False,
+                dyad=str(d),
+                session=int(s),
+                therapist=str(therapist_of[i]),
+                seed=int(seeds[i, j]),
+                verbose=False,
             )
     logger.info(f"Simulated {len(raws)} usable sessions of {n_dyads} dyads.")
     return SimulatedStudy(raws=raws, alliance=alliance, truth=truth, params=params)

@@ -34,8 +34,13 @@ def _check_ids(cube, alliance):
 
 
 def prepare_alliance_data(
-    cube, alliance, *, summary="all_lags", segments=("IM", "CB"),
-    outcomes=("bond", "task", "goal"), standardize=True,
+    cube,
+    alliance,
+    *,
+    summary="all_lags",
+    segments=("IM", "CB"),
+    outcomes=("bond", "task", "goal"),
+    standardize=True,
 ):
     """Long-format model data: complete cases, standardised, within/between split.
 
@@ -45,9 +50,7 @@ def prepare_alliance_data(
     ``session_mean``/``session_sd``.
     """
     if summary not in cube.data_vars:
-        raise ValueError(
-            f"The cube has no summary {summary!r}; it has {sorted(cube.data_vars)}."
-        )
+        raise ValueError(f"The cube has no summary {summary!r}; it has {sorted(cube.data_vars)}.")
     missing_seg = [s for s in segments if s not in list(cube.segment.values)]
     if missing_seg:
         raise ValueError(
@@ -96,7 +99,7 @@ def prepare_alliance_data(
         x_mean, x_sd = np.zeros(p.shape[1]), np.ones(p.shape[1])
         y_mean, y_sd = np.zeros(y.shape[1]), np.ones(y.shape[1])
     for sd, names, what in ((x_sd, segments, "synchrony"), (y_sd, outcomes, "scale")):
-        flat = [n for n, v in zip(names, sd) if not v > 0]
+        flat = [n for n, v in zip(names, sd, strict=True) if not v > 0]
         if flat:
             raise ValueError(f"The {what} {flat} does not vary across sessions: cannot model it.")
     s_mean, s_sd = sess.mean(), sess.std(ddof=1) if sess.std() > 0 else 1.0
@@ -115,9 +118,12 @@ def prepare_alliance_data(
             "y": (("obs", "outcome"), (y - y_mean) / y_sd),
             "session_c": ("obs", (sess - s_mean) / s_sd),
             "dyad_idx": ("obs", dyad_idx),
-            "x_mean": ("segment", x_mean), "x_sd": ("segment", x_sd),
-            "y_mean": ("outcome", y_mean), "y_sd": ("outcome", y_sd),
-            "session_mean": s_mean, "session_sd": s_sd,
+            "x_mean": ("segment", x_mean),
+            "x_sd": ("segment", x_sd),
+            "y_mean": ("outcome", y_mean),
+            "y_sd": ("outcome", y_sd),
+            "session_mean": s_mean,
+            "session_sd": s_sd,
         },
         coords={
             "obs": np.arange(len(di)),
@@ -133,7 +139,7 @@ def prepare_alliance_data(
 
 
 def build_alliance_model(data, *, session_covariate=True, prior_sd=1.0, lkj_eta=2.0):
-    """The PyMC model of METHODS.md section 7 for prepared data.
+    """Build the PyMC model of METHODS.md section 7 for prepared data.
 
     ``y[obs, o] = alpha[o] + sum_{l, g} beta[l, g, o] X[obs, l, g]
     + gamma[o] session[obs] + u[dyad, o] + e[obs, o]`` with ``u`` and ``e``
@@ -153,17 +159,26 @@ def build_alliance_model(data, *, session_covariate=True, prior_sd=1.0, lkj_eta=
             gamma = pm.Normal("gamma", 0.0, prior_sd, dims="outcome")
             mu = mu + sess[:, None] * gamma
         chol_u, _, _ = pm.LKJCholeskyCov(
-            "chol_dyad", n=n_out, eta=lkj_eta,
-            sd_dist=pm.HalfNormal.dist(prior_sd, shape=n_out), compute_corr=True,
+            "chol_dyad",
+            n=n_out,
+            eta=lkj_eta,
+            sd_dist=pm.HalfNormal.dist(prior_sd, shape=n_out),
+            compute_corr=True,
         )
         z_u = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "outcome"))
         u = pm.Deterministic("u_dyad", z_u @ chol_u.T, dims=("dyad", "outcome"))
         chol_e, _, _ = pm.LKJCholeskyCov(
-            "chol_resid", n=n_out, eta=lkj_eta,
-            sd_dist=pm.HalfNormal.dist(prior_sd, shape=n_out), compute_corr=True,
+            "chol_resid",
+            n=n_out,
+            eta=lkj_eta,
+            sd_dist=pm.HalfNormal.dist(prior_sd, shape=n_out),
+            compute_corr=True,
         )
         pm.MvNormal(
-            "y", mu=mu + u[dyad_idx], chol=chol_e, observed=data["y"].values,
+            "y",
+            mu=mu + u[dyad_idx],
+            chol=chol_e,
+            observed=data["y"].values,
             dims=("obs", "outcome"),
         )
     return model
@@ -269,7 +284,11 @@ def fit_alliance_model(
     segments = tuple(segments)
     outcomes = tuple(outcomes)
     data = prepare_alliance_data(
-        cube, alliance, summary=summary, segments=segments, outcomes=outcomes,
+        cube,
+        alliance,
+        summary=summary,
+        segments=segments,
+        outcomes=outcomes,
         standardize=standardize,
     )
     pm = _soft_import("pymc", "The alliance model")
@@ -285,15 +304,28 @@ def fit_alliance_model(
         # the model is small and NUTS (nutpie: numba) does not depend on it.
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
         tree = pm.sample(
-            draws=draws, tune=tune, chains=chains, cores=min(chains, 2),
-            nuts_sampler=sampler, random_seed=seed, progressbar=progress,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=min(chains, 2),
+            nuts_sampler=sampler,
+            random_seed=seed,
+            progressbar=progress,
         )
     diagnostics = _diagnose(tree)
     params = {
-        "summary": summary, "segments": list(segments), "outcomes": list(outcomes),
-        "session_covariate": session_covariate, "standardize": standardize,
-        "prior_sd": prior_sd, "draws": draws, "tune": tune, "chains": chains,
-        "sampler": sampler, "seed": seed, "cube_params": cube.attrs.get("mne_dyad_params"),
+        "summary": summary,
+        "segments": list(segments),
+        "outcomes": list(outcomes),
+        "session_covariate": session_covariate,
+        "standardize": standardize,
+        "prior_sd": prior_sd,
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "sampler": sampler,
+        "seed": seed,
+        "cube_params": cube.attrs.get("mne_dyad_params"),
         "mne_dyad_version": __version__,
     }
     logger.info(

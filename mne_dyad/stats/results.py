@@ -87,7 +87,10 @@ class AllianceFit:
         az = _soft_import("arviz", "AllianceFit.summary")
         var_names = [var_names] if isinstance(var_names, str) else list(var_names)
         table = az.summary(
-            self.posterior, var_names=var_names, ci_prob=ci_prob, ci_kind="eti",
+            self.posterior,
+            var_names=var_names,
+            ci_prob=ci_prob,
+            ci_kind="eti",
             round_to="none",
         )
         lower = next(c for c in table.columns if c.endswith("_lb"))
@@ -98,7 +101,7 @@ class AllianceFit:
             share = (self._draws(name) > 0).mean(SAMPLE_DIMS)
             dims = share.dims
             for idx in np.ndindex(share.shape):
-                labels = [str(share[d].values[i]) for d, i in zip(dims, idx)]
+                labels = [str(share[d].values[i]) for d, i in zip(dims, idx, strict=True)]
                 key = f"{name}[{', '.join(labels)}]" if labels else name
                 p_pos[key] = float(share.values[idx])
         table.insert(4, "p_gt_0", pd.Series(p_pos))
@@ -221,8 +224,7 @@ def read_alliance_fit(fname, *, verbose=None):
     tree = xr.open_datatree(fname, engine="h5netcdf").load()
     if _DATA_GROUP not in tree.children:
         raise ValueError(
-            f"{fname} holds no {_DATA_GROUP!r} group: it was not written by "
-            "AllianceFit.to_netcdf."
+            f"{fname} holds no {_DATA_GROUP!r} group: it was not written by AllianceFit.to_netcdf."
         )
     data = tree[_DATA_GROUP].to_dataset()
     params = json.loads(data.attrs.pop("mne_dyad_params"))

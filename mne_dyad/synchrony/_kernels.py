@@ -23,7 +23,7 @@ Z_CLIP = 10.0
 
 
 def n_windows(n_times, w, L, s):
-    """Number of complete windows of ``w + L`` samples moved by ``s`` samples."""
+    """Count the complete windows of ``w + L`` samples moved by ``s`` samples."""
     return max(-(-(n_times - w - L + 1) // s), 0)
 
 
@@ -44,7 +44,7 @@ def _centered_blocks(a, K, B, s):
 
 
 def _pair_sums(f, mf, sl, ms, w, n_lags, clean):
-    """Sums over complete pairs of a fixed slice against sliding slices.
+    """Sum over complete pairs of a fixed slice against sliding slices.
 
     ``f``/``mf``: (K, w) fixed values (zero where missing) and mask.
     ``sl``/``ms``: (K, B) block the sliding slices of length ``w`` come from,
@@ -103,9 +103,7 @@ def lagged_corr(x, y, w, L, s):
     N = x.size
     K = n_windows(N, w, L, s)
     if K < 1:
-        raise ValueError(
-            f"{N} samples hold no window of {w} + {L} (window + max lag) samples."
-        )
+        raise ValueError(f"{N} samples hold no window of {w} + {L} (window + max lag) samples.")
     B = w + L
     xc, mx, nx = _centered_blocks(x, K, B, s)
     yc, my, ny = _centered_blocks(y, K, B, s)

@@ -1,5 +1,7 @@
-"""One front door for synchrony: per session (``compute_synchrony``) and per study
-(``synchrony_cube``)."""
+"""One front door for synchrony.
+
+Per session (``compute_synchrony``) and per study (``synchrony_cube``).
+"""
 
 import json
 from collections.abc import Mapping
@@ -30,7 +32,7 @@ def _session_label(raw):
 
 
 def _session_roles(raw, roles):
-    """The two role channel names of a session Raw."""
+    """Return the two role channel names of a session Raw."""
     where = _session_label(raw)
     if roles is None:
         roles = get_session_info(raw).get("roles")
@@ -58,7 +60,9 @@ def _segment_spans(raw, label):
     ann = raw.annotations
     sfreq = raw.info["sfreq"]
     spans = []
-    for onset, duration, desc in zip(ann.onset - raw.first_time, ann.duration, ann.description):
+    for onset, duration, desc in zip(
+        ann.onset - raw.first_time, ann.duration, ann.description, strict=True
+    ):
         if desc != label:
             continue
         start = max(int(round(onset * sfreq)), 0)
@@ -295,9 +299,7 @@ def synchrony_cube(
         f"Computing {method} synchrony for {len(keys)} sessions of {len(dyads)} dyads "
         f"in segments {list(segments)}."
     )
-    parallel, run, n_jobs = mne.parallel.parallel_func(
-        compute_synchrony, n_jobs, total=len(keys)
-    )
+    parallel, run, n_jobs = mne.parallel.parallel_func(compute_synchrony, n_jobs, total=len(keys))
     results = parallel(
         run(
             sessions[key],
@@ -313,7 +315,7 @@ def synchrony_cube(
     shape = (len(dyads), len(session_ids), len(segments))
     arrays = {key: np.full(shape, np.nan) for key in CUBE_VARIABLES}
     therapists = {}
-    for key, res in zip(keys, results):
+    for key, res in zip(keys, results, strict=True):
         if (res.attrs["x_role"], res.attrs["y_role"]) != first_roles:
             raise ValueError(
                 f"Dyad {key[0]}, session {key[1]} has roles "

@@ -132,9 +132,7 @@ def window_summaries(values, lags):
             "x_leads": np.nanmean(values[:, L + 1 :], axis=1)
             if L
             else np.full(values.shape[0], np.nan),
-            "y_leads": np.nanmean(values[:, :L], axis=1)
-            if L
-            else np.full(values.shape[0], np.nan),
+            "y_leads": np.nanmean(values[:, :L], axis=1) if L else np.full(values.shape[0], np.nan),
             "peak": np.nanmax(values, axis=1),
         }
     best = np.argmax(np.where(finite, values, -np.inf), axis=1)
@@ -166,8 +164,7 @@ def pool_windows(per_annotation):
         warnings.simplefilter("ignore", RuntimeWarning)
         for key in WINDOW_SUMMARIES:
             out[key] = float(np.nanmean(np.concatenate([s[key] for s, _ in per_annotation])))
-        out["grand_mean"] = float(np.nanmean(np.concatenate([v.ravel() for _, v in per_annotation])))
-    out["n_windows"] = float(
-        sum(int(np.isfinite(s["all_lags"]).sum()) for s, _ in per_annotation)
-    )
+        cells = np.concatenate([v.ravel() for _, v in per_annotation])
+        out["grand_mean"] = float(np.nanmean(cells))
+    out["n_windows"] = float(sum(int(np.isfinite(s["all_lags"]).sum()) for s, _ in per_annotation))
     return out

@@ -41,7 +41,7 @@ def plot_dyad(raw, *, roles=None, show=True):
     minutes = raw.times / 60.0
     labels = sorted({d for d in raw.annotations.description if not d.upper().startswith("BAD")})
     fig, axes = plt.subplots(2, 1, sharex=True, figsize=(10, 4.5), layout="constrained")
-    for ax, trace, role in zip(axes, data, roles):
+    for ax, trace, role in zip(axes, data, roles, strict=True):
         ax.plot(minutes, trace, lw=0.7, color="k")
         ax.set_ylabel(f"{role} EDA (µS)")
         for desc in set(raw.annotations.description):
@@ -49,8 +49,11 @@ def plot_dyad(raw, *, roles=None, show=True):
             color = "0.6" if bad else _segment_color(desc, labels)
             for i, (start, stop) in enumerate(_segment_spans(raw, desc)):
                 ax.axvspan(
-                    start / raw.info["sfreq"] / 60, stop / raw.info["sfreq"] / 60,
-                    color=color, alpha=0.5 if bad else 0.2, lw=0,
+                    start / raw.info["sfreq"] / 60,
+                    stop / raw.info["sfreq"] / 60,
+                    color=color,
+                    alpha=0.5 if bad else 0.2,
+                    lw=0,
                     label=desc if (i == 0 and ax is axes[0]) else None,
                 )
     axes[-1].set_xlabel("Time (min)")
@@ -84,20 +87,27 @@ def plot_cube(cube, variable="all_lags", *, show=True):
         raise ValueError(f"The cube has no variable {variable!r}; it has {sorted(cube.data_vars)}.")
     da = cube[variable]
     segments = list(cube.segment.values)
+    size = (3 + 2.5 * len(segments), 0.5 + 0.18 * cube.sizes["dyad"])
     fig, axes = plt.subplots(
-        1, len(segments), sharey=True, figsize=(3 + 2.5 * len(segments), 0.5 + 0.18 * cube.sizes["dyad"]),
-        layout="constrained", squeeze=False,
+        1, len(segments), sharey=True, figsize=size, layout="constrained", squeeze=False
     )
     vals = da.values[np.isfinite(da.values)]
-    vmin, vmax = (np.percentile(vals, [2, 98]) if vals.size else (0, 1))
-    for ax, seg in zip(axes[0], segments):
-        im = ax.imshow(da.sel(segment=seg).values, aspect="auto", cmap="viridis",
-                       vmin=vmin, vmax=vmax, interpolation="nearest")
+    vmin, vmax = np.percentile(vals, [2, 98]) if vals.size else (0, 1)
+    for ax, seg in zip(axes[0], segments, strict=True):
+        im = ax.imshow(
+            da.sel(segment=seg).values,
+            aspect="auto",
+            cmap="viridis",
+            vmin=vmin,
+            vmax=vmax,
+            interpolation="nearest",
+        )
         ax.set_title(str(seg))
         ax.set_xticks(range(cube.sizes["session"]), [str(s) for s in cube.session.values])
         ax.set_xlabel("Session")
-    axes[0, 0].set_yticks(range(cube.sizes["dyad"]), [str(d) for d in cube.dyad.values],
-                          fontsize="x-small")
+    axes[0, 0].set_yticks(
+        range(cube.sizes["dyad"]), [str(d) for d in cube.dyad.values], fontsize="x-small"
+    )
     axes[0, 0].set_ylabel("Dyad")
     units = da.attrs.get("units", "")
     fig.colorbar(im, ax=axes[0, -1], label=f"{variable} ({units})" if units else variable)
@@ -128,9 +138,15 @@ def plot_alliance_effects(fit, *, ci_prob=0.89, show=True):
     table = fit.summary(("beta",), ci_prob=ci_prob)
     outcomes = [str(o) for o in fit.data.outcome.values]
     rows = [(str(lv), str(sg)) for lv in fit.data.level.values for sg in fit.data.segment.values]
-    fig, axes = plt.subplots(1, len(outcomes), sharey=True, figsize=(3 * len(outcomes) + 1, 3),
-                             layout="constrained", squeeze=False)
-    for ax, outcome in zip(axes[0], outcomes):
+    fig, axes = plt.subplots(
+        1,
+        len(outcomes),
+        sharey=True,
+        figsize=(3 * len(outcomes) + 1, 3),
+        layout="constrained",
+        squeeze=False,
+    )
+    for ax, outcome in zip(axes[0], outcomes, strict=True):
         for k, (level, seg) in enumerate(rows):
             row = table.loc[f"beta[{level}, {seg}, {outcome}]"]
             color = SEGMENT_COLORS.get(seg, "k")
@@ -142,8 +158,9 @@ def plot_alliance_effects(fit, *, ci_prob=0.89, show=True):
         ax.set_xlabel(f"beta ({unit})")
     axes[0, 0].set_yticks(range(len(rows)), [f"{lv} {sg}" for lv, sg in rows])
     axes[0, 0].invert_yaxis()
-    fig.suptitle(f"Synchrony ({fit.params.get('summary')}) -> alliance, "
-                 f"{int(ci_prob * 100)}% intervals")
+    fig.suptitle(
+        f"Synchrony ({fit.params.get('summary')}) -> alliance, {int(ci_prob * 100)}% intervals"
+    )
     if show:
         plt.show()
     return fig
