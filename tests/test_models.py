@@ -182,3 +182,12 @@ def test_summary_contrast_and_round_trip(recovery_fit, tmp_path):
     effects = recovery_fit.effects_table()
     assert effects.shape == (4, 3) and "P>0=" in effects.loc["within IM", "bond"]
     assert list(effects.index) == ["within IM", "within CB", "between IM", "between CB"]
+
+
+@pytest.mark.slow
+def test_short_sampling_warns_with_advice():
+    cube, alliance = _toy(n_dyads=6)
+    with pytest.warns(RuntimeWarning, match=r"bulk ESS as low as \d+ \(raise draws=\)"):
+        fit = md.stats.fit_alliance_model(cube, alliance, draws=20, tune=20, sampler="pymc", seed=0)
+    assert fit.diagnostics["min_ess_bulk"] < 200
+    assert fit.posterior["posterior"].sizes["draw"] == 20

@@ -1,5 +1,7 @@
 """Bayesian multilevel model of alliance on within/between-dyad synchrony."""
 
+import contextlib
+import logging
 import sys
 import warnings
 
@@ -184,6 +186,18 @@ def build_alliance_model(data, *, session_covariate=True, prior_sd=1.0, lkj_eta=
     return model
 
 
+@contextlib.contextmanager
+def _pymc_log_level(level):
+    """Let PyMC's own logger follow mne-dyad's verbosity while sampling."""
+    pymc_logger = logging.getLogger("pymc")
+    old = pymc_logger.level
+    pymc_logger.setLevel(max(level, logging.INFO))
+    try:
+        yield
+    finally:
+        pymc_logger.setLevel(old)
+
+
 def _diagnose(tree):
     stats = tree["sample_stats"].to_dataset()
     div_name = "diverging" if "diverging" in stats else "divergences"
@@ -298,8 +312,8 @@ def fit_alliance_model(
         f"{data.sizes['dyad']} dyads, outcomes {list(outcomes)}) with {sampler}: "
         f"{chains} chains x {draws} draws after {tune} tuning steps."
     )
-    progress = logger.level <= 20 and sys.stderr.isatty()
-    with model, warnings.catch_warnings():
+    progress = logger.level <= logging.INFO and sys.stderr.isatty()
+    with model, warnings.catch_warnings(), _pymc_log_level(logger.level):
         # PyTensor's C backend warns at compile time when pip's numpy exposes no BLAS;
         # the model is small and NUTS (nutpie: numba) does not depend on it.
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
@@ -311,6 +325,7 @@ def fit_alliance_model(
             nuts_sampler=sampler,
             random_seed=seed,
             progressbar=progress,
+            compute_convergence_checks=False,  # _diagnose reports them, with advice
         )
     diagnostics = _diagnose(tree)
     params = {
