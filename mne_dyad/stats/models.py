@@ -278,7 +278,8 @@ def fit_alliance_model(
     draws, tune, chains : int
         Posterior draws and tuning steps per chain, and the number of chains.
     sampler : str
-        ``"nutpie"`` (default, compiled with numba) or ``"pymc"``.
+        ``"nutpie"`` (default, compiled with numba, chains in parallel threads) or
+        ``"pymc"`` (PyMC's NUTS, chains one after another).
     %(seed)s
     %(verbose)s
 
@@ -321,7 +322,9 @@ def fit_alliance_model(
             draws=draws,
             tune=tune,
             chains=chains,
-            cores=min(chains, 2),
+            # nutpie samples chains in threads; PyMC's own sampler would fork this
+            # (often multi-threaded) process, which can deadlock: run its chains in turn
+            cores=1 if sampler == "pymc" else chains,
             nuts_sampler=sampler,
             random_seed=seed,
             progressbar=progress,
