@@ -191,3 +191,24 @@ def test_short_sampling_warns_with_advice():
         fit = md.stats.fit_alliance_model(cube, alliance, draws=20, tune=20, sampler="pymc", seed=0)
     assert fit.diagnostics["min_ess_bulk"] < 200
     assert fit.posterior["posterior"].sizes["draw"] == 20
+
+
+@pytest.mark.slow
+def test_plot_alliance_effects_matches_summary(recovery_fit):
+    fig = md.viz.plot_alliance_effects(recovery_fit, show=False)
+    assert [ax.get_title() for ax in fig.axes] == ["bond", "task", "goal"]
+    table = recovery_fit.summary()
+    bond = fig.axes[0]
+    # first row: within IM; its interval line spans the 89% ETI
+    interval = bond.get_lines()[0]
+    np.testing.assert_allclose(
+        interval.get_xdata(),
+        table.loc["beta[within, IM, bond]", ["ci_lower", "ci_upper"]].to_numpy(float),
+    )
+    assert bond.get_xlabel() == "beta (SD per SD)"
+    assert [t.get_text() for t in bond.get_yticklabels()] == [
+        "within IM",
+        "within CB",
+        "between IM",
+        "between CB",
+    ]
