@@ -56,7 +56,7 @@ def test_demo_quick_writes_all_outputs(tmp_path):
     for name in DEMO_FILES:
         assert str(out / name) in proc.stdout
     cube = md.read_cube(out / "cube.nc")
-    assert dict(cube.sizes) == {"dyad": 12, "session": 4, "segment": 2}
+    assert dict(cube.all_lags.sizes) == {"dyad": 12, "session": 4, "segment": 2}
     fit = md.stats.read_alliance_fit(out / "posterior.nc")
     summary = pd.read_csv(out / "summary.csv", index_col="coefficient")
     pd.testing.assert_frame_equal(

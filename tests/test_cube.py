@@ -32,6 +32,8 @@ def test_compute_synchrony_matches_wclc_on_the_segment():
         assert float(im[key]) == pytest.approx(np.nanmean(summ[key]), abs=1e-12), key
     assert float(im.grand_mean) == pytest.approx(float(z.mean()), abs=1e-12)
     assert float(im.n_windows) == z.sizes["window"]
+    np.testing.assert_allclose(im.profile, z.mean("window"), atol=1e-12)
+    np.testing.assert_array_equal(im.lag, z.lag)
     assert float(im.segment_duration) == 300.0
     params = json.loads(sync.attrs["mne_dyad_params"])
     assert params["lag"] == 5.0 and params["method"] == "wclc"
@@ -92,7 +94,12 @@ def test_compute_synchrony_bad_input():
 
 def test_cube_layout(small_study, small_cube):
     cube = small_cube
-    assert dict(cube.sizes) == {"dyad": 6, "session": 3, "segment": 2}
+    assert dict(cube.sizes) == {"dyad": 6, "session": 3, "segment": 2, "lag": 161}
+    assert cube.all_lags.dims == ("dyad", "session", "segment")
+    assert cube.profile.dims == ("dyad", "session", "segment", "lag")
+    # the role-named lead summaries are the x/y ones
+    xr.testing.assert_equal(cube.client_leads.rename("x_leads"), cube.x_leads)
+    xr.testing.assert_equal(cube.therapist_leads.rename("y_leads"), cube.y_leads)
     assert list(cube.segment.values) == ["IM", "CB"]
     assert list(cube.therapist.values) == list(small_study.truth.therapist.values)
     usable = small_study.truth.usable.values.astype(bool)

@@ -1,7 +1,17 @@
 """Synchrony indices for two signals, per session and per study."""
 
-from .api import compute_synchrony, synchrony_cube
+from .api import METHODS, compute_synchrony, synchrony_cube
 from .cube_io import read_cube, write_cube
-from .wclc import wclc
+from .susy import susy
+from .wclc import peak_picking, wclc
 
-__all__ = ["compute_synchrony", "read_cube", "synchrony_cube", "wclc", "write_cube"]
+__all__ = [
+    "METHODS",
+    "compute_synchrony",
+    "peak_picking",
+    "read_cube",
+    "susy",
+    "synchrony_cube",
+    "wclc",
+    "write_cube",
+]

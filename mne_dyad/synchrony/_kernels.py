@@ -85,6 +85,10 @@ def _pearson_from_sums(n, sf, sff, ss, sss, sfs, tol_f, tol_s):
     return r
 
 
+#: Windows computed at once; bounds the memory of one call to a few windows x lags.
+WINDOW_CHUNK = 256
+
+
 def lagged_corr(x, y, w, L, s):
     """Pearson r for every window and lag.
 
@@ -104,11 +108,20 @@ def lagged_corr(x, y, w, L, s):
     K = n_windows(N, w, L, s)
     if K < 1:
         raise ValueError(f"{N} samples hold no window of {w} + {L} (window + max lag) samples.")
+    tol_x = (CONSTANT_RTOL * _scale(x)) ** 2
+    tol_y = (CONSTANT_RTOL * _scale(y)) ** 2
+    r = np.empty((K, 2 * L + 1))
+    for k0 in range(0, K, WINDOW_CHUNK):  # chunks of windows, not single windows
+        k1 = min(k0 + WINDOW_CHUNK, K)
+        span = slice(k0 * s, (k1 - 1) * s + w + L)
+        r[k0:k1] = _lagged_corr_chunk(x[span], y[span], w, L, s, k1 - k0, tol_x, tol_y)
+    return r
+
+
+def _lagged_corr_chunk(x, y, w, L, s, K, tol_x, tol_y):
     B = w + L
     xc, mx, nx = _centered_blocks(x, K, B, s)
     yc, my, ny = _centered_blocks(y, K, B, s)
-    tol_x = (CONSTANT_RTOL * _scale(x)) ** 2
-    tol_y = (CONSTANT_RTOL * _scale(y)) ** 2
     clean = bool(mx.all() and my.all())
     r = np.empty((K, 2 * L + 1))
     # lags 0..L: x fixed at the block start, y slides

@@ -1,6 +1,8 @@
 """One front door for synchrony.
 
-Per session (``compute_synchrony``) and per study (``synchrony_cube``).
+Per session (``compute_synchrony``) and per study (``synchrony_cube``), for every
+method of the registry: ``wclc``, ``peak_picking``, ``susy``, ``concordance`` and
+``phase``.
 """
 
 import json
@@ -14,13 +16,17 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 from .._version import __version__
 from ..io.dyad import get_session_info
 from ..utils._docs import fill_doc
-from ._kernels import fisher_z as _fisher_z
-from ._kernels import lagged_corr, n_windows
-from .wclc import SUMMARY_DOCS, WINDOW_SUMMARIES, _wclc_samples, pool_windows, window_summaries
+from ._registry import SpanTooShort
+from .concordance import ConcordanceMethod
+from .phase import PhaseMethod
+from .susy import SUSYMethod
+from .wclc import PeakPickingMethod, WCLCMethod
 
-METHODS = ("wclc",)
-WCLC_DEFAULTS = {"lag": 10.0, "window": 30.0, "step": 15.0, "fisher_z": True, "absolute": True}
-CUBE_VARIABLES = (*WINDOW_SUMMARIES, "grand_mean", "n_windows", "segment_duration")
+METHODS = {
+    m.name: m
+    for m in (WCLCMethod(), PeakPickingMethod(), SUSYMethod(), ConcordanceMethod(), PhaseMethod())
+}
+EXTRA_VARIABLES = {"segment_duration": ("total duration of the segment's annotations", "s")}
 
 
 def _session_label(raw):
@@ -74,7 +80,7 @@ def _segment_spans(raw, label):
 
 def _session_signals(raw, roles):
     """Both roles' signals with samples inside BAD_* annotations set to NaN."""
-    data = raw.get_data(picks=list(roles))
+    data = raw.get_data(picks=[raw.ch_names.index(r) for r in roles])
     bad = np.zeros(raw.n_times, bool)
     for label in set(raw.annotations.description):
         if label.upper().startswith("BAD"):
@@ -87,18 +93,10 @@ def _session_signals(raw, roles):
     return data[0], data[1]
 
 
-def _check_method_params(method, params):
-    _check_option("method", method, METHODS)
-    unknown = sorted(set(params) - set(WCLC_DEFAULTS))
-    if unknown:
-        raise TypeError(
-            f"Unknown parameter(s) {unknown} for method {method!r}; it takes "
-            f"{sorted(WCLC_DEFAULTS)}."
-        )
-    out = {**WCLC_DEFAULTS, **params}
-    for key in ("fisher_z", "absolute"):
-        _validate_type(out[key], bool, key)
-    return out
+def _check_method(method, params):
+    _check_option("method", method, tuple(METHODS))
+    spec = METHODS[method]
+    return spec, spec.check_params(params)
 
 
 def _check_segments(segments):
@@ -112,16 +110,43 @@ def _check_segments(segments):
 
 
 def _params_attr(method, segments, roles, params):
+    record = {k: (v if not isinstance(v, np.random.Generator) else "Generator")
+              for k, v in params.items()}
     return json.dumps(
         {
             "method": method,
             "segments": list(segments),
             "roles": list(roles),
-            **params,
+            **record,
             "mne_dyad_version": __version__,
         },
         sort_keys=True,
+        default=list,
     )
+
+
+def _variable_names(spec, roles):
+    """Output variables of a method: ``{name: (source, long_name, units)}``.
+
+    Role-named aliases (``client_leads`` for ``x_leads``...) point to their source.
+    """
+    names = {}
+    for key, (long_name, units) in {**spec.variables, **EXTRA_VARIABLES}.items():
+        long_name = long_name.replace("first role", roles[0]).replace("second role", roles[1])
+        names[key] = (key, long_name, units)
+    for key, pattern in getattr(spec, "role_aliases", {}).items():
+        alias = pattern.format(x=roles[0], y=roles[1])
+        names.setdefault(alias, names[key])
+    return names
+
+
+def _empty_values(spec, n_lags):
+    out = {}
+    for key in spec.variables:
+        out[key] = np.full(n_lags, np.nan) if key in spec.lag_variables else np.nan
+    if "n_windows" in out:
+        out["n_windows"] = 0.0
+    return out
 
 
 @verbose
@@ -137,93 +162,105 @@ def compute_synchrony(
         A session Raw with the two roles' EDA as channels (see
         :func:`mne_dyad.io.combine_dyad`) and segments as annotations.
     method : str
-        Synchrony index. ``"wclc"``: windowed cross-lagged correlation
-        (:func:`mne_dyad.synchrony.wclc`).
+        Synchrony index:
+
+        - ``"wclc"``: windowed cross-lagged correlation (:func:`~mne_dyad.synchrony.wclc`);
+          parameters ``lag`` (10 s, the +-10 s of Prinz et al. 2021), ``window``
+          (30 s), ``step`` (15 s), ``fisher_z`` (True), ``absolute`` (True).
+        - ``"peak_picking"``: Boker et al. (2002) peaks of the same windows
+          (:func:`~mne_dyad.synchrony.peak_picking`); ``lag``, ``window``,
+          ``step``, ``smooth`` (1).
+        - ``"susy"``: surrogate synchrony (:func:`~mne_dyad.synchrony.susy`);
+          ``segment`` (30 s), ``max_lag`` (10 s), ``n_surrogates`` (None: all
+          pairs), ``seed``.
+        - ``"concordance"``: slope concordance and the single session index
+          (Marci et al. 2007); ``slope_window`` (5 s), ``slope_step`` (1 s),
+          ``corr_window`` (15 s).
+        - ``"phase"``: phase-locking value and mean 1 - sin(|dphi|/2) of the
+          Hilbert phases of band-passed signals; ``band`` ((0.05, 0.5) Hz),
+          ``window`` (30 s), ``step`` (15 s).
     %(segments)s
     roles : None | tuple of str
         The two role channels; by default those stored by ``combine_dyad``.
     %(verbose)s
     **params
-        Method parameters. For ``"wclc"``: ``lag`` (default 10 s, the +-10 s of
-        Prinz et al. 2021), ``window`` (30 s), ``step`` (15 s), ``fisher_z``
-        (True) and ``absolute`` (True).
+        The method's parameters (see ``method``); durations in seconds.
 
     Returns
     -------
-    sync : xarray.Dataset, dims (segment,)
-        One value per segment label for each summary: ``lag0``, ``all_lags``,
-        ``x_leads``, ``y_leads``, ``best_lag`` (s), ``peak``, ``grand_mean``,
-        ``n_windows`` and ``segment_duration`` (s). A label with no annotation,
-        or whose annotations are all shorter than one window, is NaN (with a
-        warning naming the session and segment in the latter case).
+    sync : xarray.Dataset, dims (segment [, lag])
+        One value per segment label for each of the method's outputs (for
+        ``"wclc"``: ``lag0``, ``all_lags``, ``x_leads``, ``y_leads`` and their
+        role-named copies such as ``client_leads``, ``x_leads_0``, ``y_leads_0``,
+        ``best_lag``, ``peak``, ``grand_mean``, ``n_windows`` and the per-lag
+        ``profile``), plus ``segment_duration``. A label with no annotation, or
+        whose annotations are too short for the method, is NaN (with a warning
+        naming the session and segment in the latter case).
 
     Examples
     --------
     >>> import mne_dyad as md
     >>> raw = md.simulation.simulate_session(duration=600, seed=1)
     >>> sync = md.synchrony.compute_synchrony(raw, lag=5.0, window=30.0, step=15.0)
-    >>> list(sync.segment.values)
-    ['IM', 'CB']
+    >>> list(sync.segment.values), float(sync.client_leads[0]) == float(sync.x_leads[0])
+    (['IM', 'CB'], True)
     """
     _validate_type(raw, mne.io.BaseRaw, "raw")
-    params = _check_method_params(method, params)
+    spec, params = _check_method(method, params)
     segments = _check_segments(segments)
     roles = _session_roles(raw, roles)
     where = _session_label(raw)
-    sfreq, w, L, s = _wclc_samples(
-        raw.info["sfreq"], params["lag"], params["window"], params["step"]
-    )
-    x, y = _session_signals(raw, roles)
-    lags = np.arange(-L, L + 1) / sfreq
-    values = {key: [] for key in CUBE_VARIABLES}
+    sfreq = raw.info["sfreq"]
+    samples = spec.samples(params, sfreq)
+    x, y = spec.prepare(*_session_signals(raw, roles), sfreq, samples)
+    lags = spec.lags(samples, sfreq)
+    n_lags = 0 if lags is None else lags.size
+    per_segment = []
     for label in segments:
         spans = _segment_spans(raw, label)
         if not spans:
             logger.info(f"{where} has no {label!r} segment; its values are NaN.")
-        pooled, total = [], 0.0
+        partials, total = [], 0.0
         for start, stop in spans:
             total += (stop - start) / sfreq
-            if n_windows(stop - start, w, L, s) < 1:
+            try:
+                if stop - start < spec.min_samples(samples):
+                    raise SpanTooShort
+                partials.append(spec.compute(x[start:stop], y[start:stop], sfreq, samples))
+            except SpanTooShort:
                 warn(
                     f"{where}: the {label!r} segment at {start / sfreq:.1f} s lasts "
-                    f"{(stop - start) / sfreq:.1f} s, shorter than one window plus the "
-                    f"maximum lag ({params['window']} s + {params['lag']} s); it is "
-                    "left out (NaN if no other segment of this label remains)."
+                    f"{(stop - start) / sfreq:.1f} s (with usable samples), shorter than "
+                    f"{method} needs ({spec.describe_min(params)}); it is left out."
                 )
-                continue
-            r = lagged_corr(x[start:stop], y[start:stop], w, L, s)
-            z = (
-                _fisher_z(r, absolute=params["absolute"])
-                if params["fisher_z"]
-                else (np.abs(r) if params["absolute"] else r)
-            )
-            pooled.append((window_summaries(z, lags), z))
-        segment_values = pool_windows(pooled)
-        segment_values["segment_duration"] = total if spans else np.nan
-        for key in CUBE_VARIABLES:
-            values[key].append(segment_values[key])
-    ds = xr.Dataset(
-        {key: ("segment", np.asarray(val, float)) for key, val in values.items()},
-        coords={"segment": ("segment", np.array(segments, dtype=object))},
-    )
-    _annotate_variables(ds, roles)
+        values = spec.pool(partials, sfreq, samples) if partials else None
+        if values is None:
+            if partials:
+                warn(
+                    f"{where}: the {label!r} segments together are too short for {method} "
+                    f"({spec.describe_min(params)}); their values are NaN."
+                )
+            values = _empty_values(spec, n_lags)
+        values["segment_duration"] = total if spans else np.nan
+        per_segment.append(values)
+    data = {}
+    for key, (source, long_name, units) in _variable_names(spec, roles).items():
+        arr = np.array([np.asarray(v[source], float) for v in per_segment])
+        dims = ("segment", "lag") if arr.ndim == 2 else ("segment",)
+        data[key] = (dims, arr, {"long_name": long_name, "units": units})
+    coords = {"segment": ("segment", np.array(segments, dtype=object))}
+    if n_lags:
+        coords["lag"] = ("lag", lags, {"units": "s", "long_name": "lag (positive: "
+                                       f"{roles[1]} follows {roles[0]})"})
+    ds = xr.Dataset(data, coords=coords)
     ds.attrs["mne_dyad_params"] = _params_attr(method, segments, roles, params)
+    ds.attrs["x_role"], ds.attrs["y_role"] = roles
+    ds.attrs["method"] = method
     meta = get_session_info(raw)
     for key in ("dyad", "session", "therapist"):
         if key in meta:
             ds.attrs[key] = meta[key]
     return ds
-
-
-def _annotate_variables(ds, roles):
-    for key in ds.data_vars:
-        if key == "segment_duration":
-            long_name, units = "total duration of the segment's annotations", "s"
-        else:
-            long_name, units = SUMMARY_DOCS[key]
-        long_name = long_name.replace("first role", roles[0]).replace("second role", roles[1])
-        ds[key].attrs.update(units=units, long_name=long_name)
-    ds.attrs["x_role"], ds.attrs["y_role"] = roles
 
 
 def _sorted_ids(ids, what):
@@ -234,6 +271,69 @@ def _sorted_ids(ids, what):
             f"{what} ids must all be of one type (all str or all int), got "
             f"{sorted({type(i).__name__ for i in ids})}."
         ) from None
+
+
+def _check_sessions(sessions):
+    _validate_type(sessions, Mapping, "sessions")
+    if not sessions:
+        raise ValueError("sessions is empty: pass at least one {(dyad, session): raw} item.")
+    for key, raw in sessions.items():
+        if not (isinstance(key, tuple) and len(key) == 2):
+            raise ValueError(f"sessions keys must be (dyad, session) tuples, got {key!r}.")
+        _validate_type(raw, mne.io.BaseRaw, f"sessions[{key!r}]")
+
+
+def assemble_cube(results, keys):
+    """Stack per-session results (``compute_synchrony`` outputs) into a cube."""
+    dyads = _sorted_ids([k[0] for k in keys], "dyad")
+    session_ids = _sorted_ids([k[1] for k in keys], "session")
+    first = results[0]
+    first_roles = (first.attrs["x_role"], first.attrs["y_role"])
+    therapists = {}
+    arrays = {
+        var: np.full((len(dyads), len(session_ids), *first[var].shape), np.nan)
+        for var in first.data_vars
+    }
+    for key, res in zip(keys, results, strict=True):
+        roles = (res.attrs["x_role"], res.attrs["y_role"])
+        if roles != first_roles:
+            raise ValueError(
+                f"Dyad {key[0]}, session {key[1]} has roles {roles}, but other sessions "
+                f"have {first_roles}. Use the same role names for every session."
+            )
+        i, j = dyads.index(key[0]), session_ids.index(key[1])
+        for var in arrays:
+            arrays[var][i, j] = res[var].values
+        if "therapist" in res.attrs:
+            t = str(res.attrs["therapist"])
+            if therapists.setdefault(key[0], t) != t:
+                raise ValueError(
+                    f"Dyad {key[0]} has sessions with different therapists "
+                    f"({therapists[key[0]]!r} and {t!r}). A dyad is one client with one "
+                    "therapist: give each pairing its own dyad id."
+                )
+    dyad_dtype = object if isinstance(dyads[0], str) else None
+    coords = {
+        "dyad": ("dyad", np.array(dyads, dtype=dyad_dtype), {"long_name": "dyad"}),
+        "session": ("session", session_ids, {"long_name": "session"}),
+        "segment": ("segment", first.segment.values, {"long_name": "segment label"}),
+    }
+    if "lag" in first.coords:
+        coords["lag"] = first.lag
+    if therapists:
+        coords["therapist"] = ("dyad", np.array([therapists.get(d, "") for d in dyads], object))
+    cube = xr.Dataset(
+        {
+            var: (("dyad", "session", *first[var].dims), arr, first[var].attrs)
+            for var, arr in arrays.items()
+        },
+        coords=coords,
+    )
+    cube.attrs.update(
+        {k: first.attrs[k] for k in ("mne_dyad_params", "x_role", "y_role", "method")}
+    )
+    cube.attrs["title"] = f"mne-dyad {first.attrs['method']} synchrony cube"
+    return cube
 
 
 @verbose
@@ -267,8 +367,8 @@ def synchrony_cube(
 
     Returns
     -------
-    cube : xarray.Dataset, dims (dyad, session, segment)
-        Every summary of :func:`compute_synchrony`; missing sessions and segments
+    cube : xarray.Dataset, dims (dyad, session, segment [, lag])
+        Every output of :func:`compute_synchrony`; missing sessions and segments
         are NaN. Coordinates ``dyad``, ``session``, ``segment`` (and ``therapist``
         on ``dyad`` when known); ``attrs["mne_dyad_params"]`` is a JSON record of
         every parameter and the package version. Save it with
@@ -280,76 +380,24 @@ def synchrony_cube(
     >>> study = md.simulation.simulate_study(n_dyads=3, n_sessions=2, n_usable=5,
     ...                                      duration=600, seed=0)
     >>> cube = md.synchrony_cube(study.raws, verbose=False)
-    >>> dict(cube.sizes)
+    >>> dict(cube.all_lags.sizes)
     {'dyad': 3, 'session': 2, 'segment': 2}
     """
-    _validate_type(sessions, Mapping, "sessions")
-    if not sessions:
-        raise ValueError("sessions is empty: pass at least one {(dyad, session): raw} item.")
-    for key, raw in sessions.items():
-        if not (isinstance(key, tuple) and len(key) == 2):
-            raise ValueError(f"sessions keys must be (dyad, session) tuples, got {key!r}.")
-        _validate_type(raw, mne.io.BaseRaw, f"sessions[{key!r}]")
-    params = _check_method_params(method, params)
+    _check_sessions(sessions)
+    _check_method(method, params)
     segments = _check_segments(segments)
     keys = list(sessions)
-    dyads = _sorted_ids([k[0] for k in keys], "dyad")
-    session_ids = _sorted_ids([k[1] for k in keys], "session")
     logger.info(
-        f"Computing {method} synchrony for {len(keys)} sessions of {len(dyads)} dyads "
-        f"in segments {list(segments)}."
+        f"Computing {method} synchrony for {len(keys)} sessions in segments {list(segments)}."
     )
     parallel, run, n_jobs = mne.parallel.parallel_func(compute_synchrony, n_jobs, total=len(keys))
     results = parallel(
-        run(
-            sessions[key],
-            method=method,
-            segments=segments,
-            roles=roles,
-            verbose=logger.level,
-            **params,
-        )
+        run(sessions[key], method=method, segments=segments, roles=roles,
+            verbose=logger.level, **params)
         for key in keys
     )
-    first_roles = (results[0].attrs["x_role"], results[0].attrs["y_role"])
-    shape = (len(dyads), len(session_ids), len(segments))
-    arrays = {key: np.full(shape, np.nan) for key in CUBE_VARIABLES}
-    therapists = {}
-    for key, res in zip(keys, results, strict=True):
-        if (res.attrs["x_role"], res.attrs["y_role"]) != first_roles:
-            raise ValueError(
-                f"Dyad {key[0]}, session {key[1]} has roles "
-                f"{(res.attrs['x_role'], res.attrs['y_role'])}, but other sessions have "
-                f"{first_roles}. Use the same role names for every session."
-            )
-        i, j = dyads.index(key[0]), session_ids.index(key[1])
-        for var in CUBE_VARIABLES:
-            arrays[var][i, j] = res[var].values
-        if "therapist" in res.attrs:
-            t = str(res.attrs["therapist"])
-            if therapists.setdefault(key[0], t) != t:
-                raise ValueError(
-                    f"Dyad {key[0]} has sessions with different therapists "
-                    f"({therapists[key[0]]!r} and {t!r}). A dyad is one client with one "
-                    "therapist: give each pairing its own dyad id."
-                )
-    coords = {
-        "dyad": ("dyad", np.array(dyads, dtype=object if isinstance(dyads[0], str) else None)),
-        "session": session_ids,
-        "segment": ("segment", np.array(segments, dtype=object)),
-    }
-    if therapists:
-        coords["therapist"] = ("dyad", np.array([therapists.get(d, "") for d in dyads], object))
-    cube = xr.Dataset(
-        {var: (("dyad", "session", "segment"), arr) for var, arr in arrays.items()},
-        coords=coords,
-    )
-    _annotate_variables(cube, first_roles)
-    cube["dyad"].attrs["long_name"] = "dyad"
-    cube["session"].attrs["long_name"] = "session"
-    cube["segment"].attrs["long_name"] = "segment label"
-    cube.attrs["mne_dyad_params"] = _params_attr(method, segments, first_roles, params)
-    cube.attrs["title"] = f"mne-dyad {method} synchrony cube"
-    n_nan = int(np.isnan(arrays["all_lags"]).sum())
-    logger.info(f"Cube ready: {dict(cube.sizes)}, {n_nan} dyad x session x segment cells NaN.")
+    cube = assemble_cube(results, keys)
+    first = next(iter(cube.data_vars))
+    n_nan = int(np.isnan(cube[first].values).sum())
+    logger.info(f"Cube ready: {dict(cube.sizes)}, {n_nan} cells of {first!r} NaN.")
     return cube

@@ -1,28 +1,36 @@
-"""Windowed cross-lagged correlation (WCLC) in the rMEA convention."""
+"""Windowed cross-lagged correlation (WCLC) in the rMEA convention, and Boker's
+peak picking on the same windows."""
 
 import warnings
 
 import numpy as np
 import xarray as xr
+from numpy.lib.stride_tricks import sliding_window_view
 from mne.utils import _validate_type, verbose
 
-from ..utils._checks import _check_1d_pair, _check_positive, _seconds_to_samples
+from ..utils._checks import _check_1d_pair, _check_positive, _is_int, _seconds_to_samples
 from ..utils._docs import fill_doc
 from ._kernels import fisher_z as _fisher_z
 from ._kernels import lagged_corr, n_windows
+from ._registry import SyncMethod
 
 #: Per-window summaries, in the order they are reported.
-WINDOW_SUMMARIES = ("lag0", "all_lags", "x_leads", "y_leads", "best_lag", "peak")
+WINDOW_SUMMARIES = (
+    "lag0", "all_lags", "x_leads", "y_leads", "x_leads_0", "y_leads_0", "best_lag", "peak",
+)
 
 SUMMARY_DOCS = {
     "lag0": ("synchrony at lag 0", "1"),
     "all_lags": ("synchrony averaged over all lags", "1"),
     "x_leads": ("synchrony averaged over lags where the first role leads", "1"),
     "y_leads": ("synchrony averaged over lags where the second role leads", "1"),
+    "x_leads_0": ("synchrony averaged over lag 0 and lags where the first role leads", "1"),
+    "y_leads_0": ("synchrony averaged over lag 0 and lags where the second role leads", "1"),
     "best_lag": ("lag of the maximal synchrony (positive: second role follows)", "s"),
     "peak": ("maximal synchrony over lags", "1"),
     "grand_mean": ("synchrony averaged over all windows and lags", "1"),
     "n_windows": ("number of windows with a value", "1"),
+    "profile": ("synchrony per lag averaged over windows", "1"),
 }
 
 
@@ -34,6 +42,21 @@ def _wclc_samples(sfreq, lag, window, step):
     return sfreq, w, L, s
 
 
+def _transform(r, fisher_z, absolute):
+    if fisher_z:
+        return _fisher_z(r, absolute=absolute)
+    return np.abs(r) if absolute else r
+
+
+def _check_enough(n, sfreq, w, L, window, lag):
+    if n_windows(n, w, L, 1) < 1:
+        raise ValueError(
+            f"The signals have {n} samples ({n / sfreq:g} s), fewer than one "
+            f"window plus the maximum lag ({w + L} samples = {window} s + {lag} s). "
+            "Use a shorter window or lag, or a longer segment."
+        )
+
+
 @verbose
 @fill_doc
 def wclc(x, y, sfreq, *, lag, window, step, fisher_z=True, absolute=True, verbose=None):
@@ -43,6 +66,8 @@ def wclc(x, y, sfreq, *, lag, window, step, fisher_z=True, absolute=True, verbos
     spans ``window + lag`` seconds from ``k * step``; at lag ``l >= 0`` the first
     ``window`` seconds of x are paired with y shifted by ``l``; at ``l < 0`` x is
     shifted instead. All windows and lags are computed at once (vectorised).
+    The values equal rMEA's ``MEAccf`` table, except for slices in which x and y
+    are identical: rMEA returns NA there, mne-dyad ``r = 1`` (z clipped to 10).
 
     Parameters
     ----------
@@ -75,14 +100,9 @@ def wclc(x, y, sfreq, *, lag, window, step, fisher_z=True, absolute=True, verbos
     _validate_type(fisher_z, bool, "fisher_z")
     _validate_type(absolute, bool, "absolute")
     sfreq, w, L, s = _wclc_samples(sfreq, lag, window, step)
-    if n_windows(x.size, w, L, s) < 1:
-        raise ValueError(
-            f"The signals have {x.size} samples ({x.size / sfreq:g} s), fewer than one "
-            f"window plus the maximum lag ({w + L} samples = {window} s + {lag} s). "
-            "Use a shorter window or lag, or a longer segment."
-        )
+    _check_enough(x.size, sfreq, w, L, window, lag)
     r = lagged_corr(x, y, w, L, s)
-    values = _fisher_z(r, absolute=absolute) if fisher_z else (np.abs(r) if absolute else r)
+    values = _transform(r, fisher_z, absolute)
     name = "|z|" if fisher_z and absolute else "z" if fisher_z else "|r|" if absolute else "r"
     return xr.DataArray(
         values,
@@ -119,24 +139,27 @@ def window_summaries(values, lags):
     -------
     summaries : dict of str to ndarray, shape (n_windows,)
         ``lag0``, ``all_lags``, ``x_leads`` (lags > 0), ``y_leads`` (lags < 0),
-        ``best_lag`` (first lag of the maximum, in seconds) and ``peak``.
+        ``x_leads_0`` / ``y_leads_0`` (the same including lag 0), ``best_lag``
+        (first lag of the maximum, in seconds) and ``peak``; rMEA's
+        ``lag_zero``, ``all_lags``, ``s1_lead``, ``s2_lead``, ``s1_lead_0``,
+        ``s2_lead_0`` and ``bestLag``.
     """
     L = (values.shape[1] - 1) // 2
     finite = np.isfinite(values)
-    any_finite = finite.any(axis=1)
+    nan = np.full(values.shape[0], np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         out = {
             "lag0": values[:, L].copy(),
             "all_lags": np.nanmean(values, axis=1),
-            "x_leads": np.nanmean(values[:, L + 1 :], axis=1)
-            if L
-            else np.full(values.shape[0], np.nan),
-            "y_leads": np.nanmean(values[:, :L], axis=1) if L else np.full(values.shape[0], np.nan),
+            "x_leads": np.nanmean(values[:, L + 1 :], axis=1) if L else nan,
+            "y_leads": np.nanmean(values[:, :L], axis=1) if L else nan,
+            "x_leads_0": np.nanmean(values[:, L:], axis=1) if L else nan,
+            "y_leads_0": np.nanmean(values[:, : L + 1], axis=1) if L else nan,
             "peak": np.nanmax(values, axis=1),
         }
     best = np.argmax(np.where(finite, values, -np.inf), axis=1)
-    out["best_lag"] = np.where(any_finite, np.asarray(lags)[best], np.nan)
+    out["best_lag"] = np.where(finite.any(axis=1), np.asarray(lags)[best], np.nan)
     return {key: out[key] for key in WINDOW_SUMMARIES}
 
 
@@ -150,21 +173,208 @@ def pool_windows(per_annotation):
 
     Returns
     -------
-    values : dict of str to float
+    values : dict
         NaN-aware mean over all windows of all annotations (so each annotation
-        weighs by its number of windows), ``grand_mean`` over all cells and
-        ``n_windows``, the number of windows with a value.
+        weighs by its number of windows), ``grand_mean`` over all cells,
+        ``n_windows`` (windows with a value) and ``profile`` (mean per lag).
     """
     if not per_annotation:
-        out = {key: np.nan for key in WINDOW_SUMMARIES}
-        out.update(grand_mean=np.nan, n_windows=0.0)
-        return out
+        return None
     out = {}
+    stacked = np.concatenate([v for _, v in per_annotation])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for key in WINDOW_SUMMARIES:
             out[key] = float(np.nanmean(np.concatenate([s[key] for s, _ in per_annotation])))
-        cells = np.concatenate([v.ravel() for _, v in per_annotation])
-        out["grand_mean"] = float(np.nanmean(cells))
+        out["grand_mean"] = float(np.nanmean(stacked))
+        out["profile"] = np.nanmean(stacked, axis=0)
     out["n_windows"] = float(sum(int(np.isfinite(s["all_lags"]).sum()) for s, _ in per_annotation))
     return out
+
+
+class WCLCMethod(SyncMethod):
+    """Windowed cross-lagged correlation (METHODS.md section 2)."""
+
+    name = "wclc"
+    defaults = {"lag": 10.0, "window": 30.0, "step": 15.0, "fisher_z": True, "absolute": True}
+    variables = {k: v for k, v in SUMMARY_DOCS.items()}
+    lag_variables = ("profile",)
+    role_aliases = {"x_leads": "{x}_leads", "y_leads": "{y}_leads"}
+
+    def _validate(self, params):
+        for key in ("fisher_z", "absolute"):
+            _validate_type(params[key], bool, key)
+        _check_positive(params["lag"], "lag", allow_zero=True)
+        _check_positive(params["window"], "window")
+        _check_positive(params["step"], "step")
+
+    def samples(self, params, sfreq):
+        _, w, L, s = _wclc_samples(sfreq, params["lag"], params["window"], params["step"])
+        return {"w": w, "L": L, "s": s, **params}
+
+    def lags(self, samples, sfreq):
+        return np.arange(-samples["L"], samples["L"] + 1) / sfreq
+
+    def min_samples(self, samples):
+        return samples["w"] + samples["L"]
+
+    def describe_min(self, params):
+        return f"one window plus the maximum lag ({params['window']} s + {params['lag']} s)"
+
+    def compute(self, x, y, sfreq, samples):
+        r = lagged_corr(x, y, samples["w"], samples["L"], samples["s"])
+        z = _transform(r, samples["fisher_z"], samples["absolute"])
+        return window_summaries(z, self.lags(samples, sfreq)), z
+
+    def pool(self, partials, sfreq, samples):
+        return pool_windows(partials)
+
+
+def _moving_average(r, smooth):
+    """Centred moving average over lags; NaN where the window is incomplete."""
+    if smooth == 1:
+        return r
+    half = smooth // 2
+    out = np.full_like(r, np.nan)
+    out[:, half:-half] = sliding_window_view(r, smooth, axis=1).mean(axis=-1)
+    return out
+
+
+def pick_peaks(r, lags):
+    """Boker et al. (2002) peak picking per window.
+
+    The peak of a window is the local maximum of ``r`` over lags (a lag whose
+    value is at least that of both neighbours; the two end lags cannot be peaks)
+    nearest to lag 0. At equal distance the larger value wins, then the negative
+    lag. Windows without a peak are NaN.
+
+    Parameters
+    ----------
+    r : ndarray, shape (n_windows, n_lags)
+        Signed correlations per window and lag, lags ordered ``-L..L``.
+    lags : ndarray, shape (n_lags,)
+        Lag of each column in seconds.
+
+    Returns
+    -------
+    peak_r, peak_lag : ndarray, shape (n_windows,)
+        The value and lag (s) of each window's peak.
+    """
+    inner = r[:, 1:-1]
+    with np.errstate(invalid="ignore"):
+        is_peak = (inner >= r[:, :-2]) & (inner >= r[:, 2:])
+    is_peak = np.pad(is_peak, ((0, 0), (1, 1)))
+    L = (r.shape[1] - 1) // 2
+    dist = np.abs(np.arange(r.shape[1]) - L).astype(float)
+    score = np.where(is_peak, dist[None, :], np.inf)
+    nearest = is_peak & (score == score.min(axis=1, keepdims=True))
+    best = np.argmax(np.where(nearest, r, -np.inf), axis=1)
+    has = is_peak.any(axis=1)
+    rows = np.arange(r.shape[0])
+    return (
+        np.where(has, r[rows, best], np.nan),
+        np.where(has, np.asarray(lags)[best], np.nan),
+    )
+
+
+@verbose
+def peak_picking(x, y, sfreq, *, lag, window, step, smooth=1, verbose=None):
+    """Windowed cross-correlation peak picking (Boker et al. 2002).
+
+    In each window (as in :func:`wclc`) the signed, untransformed correlation
+    over lags is optionally smoothed by a centred moving average of ``smooth``
+    lags; the peak is the local maximum nearest to lag 0 (see
+    :func:`mne_dyad.synchrony.wclc` for the window and lag conventions).
+
+    Parameters
+    ----------
+    x, y : array-like, shape (n_times,)
+        The two signals; NaN marks missing samples.
+    sfreq : float
+        Sampling rate in Hz.
+    lag, window, step : float
+        Maximum lag, window length and step, in seconds (``lag`` > 0).
+    smooth : int
+        Odd number of lags in the moving average (1: no smoothing).
+    verbose : bool | str | int | None
+        Control verbosity of the logging output.
+
+    Returns
+    -------
+    peaks : xarray.Dataset, dims (window,)
+        ``peak_r`` (the smoothed correlation at the peak) and ``peak_lag`` (s).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import mne_dyad as md
+    >>> t = np.arange(800) / 8.0
+    >>> x = np.sin(2 * np.pi * t / 10)
+    >>> peaks = md.synchrony.peak_picking(x, np.roll(x, 8), 8.0, lag=3, window=20, step=10)
+    >>> float(peaks.peak_lag.median())
+    1.0
+    """
+    x, y = _check_1d_pair(x, y)
+    method = PeakPickingMethod()
+    params = method.check_params({"lag": lag, "window": window, "step": step, "smooth": smooth})
+    samples = method.samples(params, sfreq)
+    _check_enough(x.size, sfreq, samples["w"], samples["L"], window, lag)
+    peak_r, peak_lag, _ = method.compute(x, y, sfreq, samples)
+    starts = np.arange(peak_r.size) * samples["s"] / sfreq
+    return xr.Dataset(
+        {
+            "peak_r": ("window", peak_r, {"units": "1", "long_name": "correlation at the peak"}),
+            "peak_lag": ("window", peak_lag, {"units": "s", "long_name": "lag of the peak"}),
+        },
+        coords={"window": ("window", starts, {"units": "s"})},
+    )
+
+
+class PeakPickingMethod(WCLCMethod):
+    """Boker et al. (2002) peak picking on windowed cross-correlations."""
+
+    name = "peak_picking"
+    defaults = {"lag": 10.0, "window": 30.0, "step": 15.0, "smooth": 1}
+    variables = {
+        "peak_r": ("correlation at the peak nearest to lag 0, averaged over windows", "1"),
+        "peak_lag": ("lag of the peak nearest to lag 0, averaged over windows", "s"),
+        "n_windows": ("number of windows with a value", "1"),
+        "n_peaks": ("number of windows with a peak", "1"),
+    }
+    lag_variables = ()
+    role_aliases = {}
+
+    def _validate(self, params):
+        if not _is_int(params["smooth"]) or params["smooth"] < 1 or params["smooth"] % 2 == 0:
+            raise ValueError(f"smooth must be an odd positive integer, got {params['smooth']!r}.")
+        _check_positive(params["lag"], "lag")
+        _check_positive(params["window"], "window")
+        _check_positive(params["step"], "step")
+
+    def samples(self, params, sfreq):
+        _, w, L, s = _wclc_samples(sfreq, params["lag"], params["window"], params["step"])
+        if L < 1:
+            raise ValueError(f"lag={params['lag']} s is under one sample: peaks need lags.")
+        if params["smooth"] > 2 * L + 1:
+            raise ValueError(f"smooth={params['smooth']} exceeds the {2 * L + 1} lags.")
+        return {"w": w, "L": L, "s": s, **params}
+
+    def compute(self, x, y, sfreq, samples):
+        r = lagged_corr(x, y, samples["w"], samples["L"], samples["s"])
+        has_value = np.isfinite(r).any(axis=1)
+        r = _moving_average(r, samples["smooth"])
+        return (*pick_peaks(r, self.lags(samples, sfreq)), has_value)
+
+    def pool(self, partials, sfreq, samples):
+        if not partials:
+            return None
+        peak_r = np.concatenate([p[0] for p in partials])
+        peak_lag = np.concatenate([p[1] for p in partials])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return {
+                "peak_r": float(np.nanmean(peak_r)),
+                "peak_lag": float(np.nanmean(peak_lag)),
+                "n_windows": float(sum(int(p[2].sum()) for p in partials)),
+                "n_peaks": float(np.isfinite(peak_r).sum()),
+            }

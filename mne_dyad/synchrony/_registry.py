@@ -1,0 +1,79 @@
+"""The synchrony methods behind ``compute_synchrony`` and ``synchrony_cube``.
+
+Each method is a :class:`SyncMethod`: it validates its parameters, converts them
+to samples, optionally transforms a whole session (phase: band-pass + Hilbert),
+computes one annotation span at a time, and pools the spans of one label into
+the segment's values. Values are scalars, or 1-D arrays along ``lag``.
+"""
+
+from ..utils._checks import _check_positive, _seconds_to_samples
+
+
+class SpanTooShort(Exception):
+    """A span holds too few samples for the method (the caller warns and skips it)."""
+
+
+class SyncMethod:
+    """Base class of a synchrony method."""
+
+    #: method name used by ``compute_synchrony(method=...)``
+    name = ""
+    #: parameter defaults (durations in seconds)
+    defaults: dict = {}
+    #: ``{variable: (long_name, units)}`` of the per-segment output
+    variables: dict = {}
+    #: variables that run along ``lag`` (the others are scalars)
+    lag_variables: tuple = ()
+
+    def check_params(self, params):
+        """Return the parameters with defaults, raising on unknown or bad ones."""
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            raise TypeError(
+                f"Unknown parameter(s) {unknown} for method {self.name!r}; it takes "
+                f"{sorted(self.defaults)}."
+            )
+        out = {**self.defaults, **params}
+        self._validate(out)
+        return out
+
+    def _validate(self, params):
+        """Check parameter values (in seconds); raise ValueError/TypeError."""
+
+    def samples(self, params, sfreq):
+        """Convert durations to samples for a given sampling rate."""
+        return {}
+
+    def lags(self, samples, sfreq):
+        """Lag coordinate (s) of the lag variables, or None."""
+        return None
+
+    def min_samples(self, samples):
+        """Smallest span (in samples) the method can use."""
+        return 1
+
+    def describe_min(self, params):
+        """Human description of the minimal span, for warnings."""
+        return ""
+
+    def prepare(self, x, y, sfreq, samples):
+        """Transform whole-session signals before spans are cut (default: none)."""
+        return x, y
+
+    def compute(self, x, y, sfreq, samples):
+        """Compute one span; return a partial result for :meth:`pool`."""
+        raise NotImplementedError
+
+    def pool(self, partials, sfreq, samples):
+        """Pool the partial results of all spans of one label into values."""
+        raise NotImplementedError
+
+
+def seconds(params, key, sfreq, minimum=1):
+    """``params[key]`` seconds as samples (rounded), with a named error."""
+    return _seconds_to_samples(params[key], sfreq, key, minimum=minimum)
+
+
+def positive(params, key, allow_zero=False):
+    """Check that ``params[key]`` is a positive number."""
+    params[key] = _check_positive(params[key], key, allow_zero=allow_zero)

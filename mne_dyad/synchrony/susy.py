@@ -1,0 +1,299 @@
+"""Surrogate synchrony (SUSY; Tschacher & Meier 2020)."""
+
+import warnings
+
+import numpy as np
+import xarray as xr
+from mne.utils import _validate_type, verbose
+
+from ..utils._checks import _check_1d_pair, _check_positive, _check_rng, _is_int
+from ._kernels import CONSTANT_RTOL
+from ._registry import SpanTooShort, SyncMethod
+
+SCALARS = {
+    "Z": ("mean |Fisher z| of the real pairs over lags", "1"),
+    "Z_pseudo": ("mean |Fisher z| of the pseudo pairs over lags", "1"),
+    "ES": ("SUSY effect size (Z - Z_pseudo) / SD of the pseudo profile", "1"),
+    "Z_lead1": ("mean |Fisher z| over lags where the first role leads", "1"),
+    "Z_lead2": ("mean |Fisher z| over lags where the second role leads", "1"),
+    "ES_lead1": ("effect size over lags where the first role leads", "1"),
+    "ES_lead2": ("effect size over lags where the second role leads", "1"),
+    "pct_above": ("percent of lags where the real profile exceeds the pseudo profile", "%"),
+    "Z_in_phase": ("mean of the non-negative signed real profile values", "1"),
+    "Z_anti_phase": ("mean of the negative signed real profile values", "1"),
+    "n_in_phase": ("number of lags with a non-negative signed real profile", "1"),
+    "n_anti_phase": ("number of lags with a negative signed real profile", "1"),
+    "Z_noabs": ("mean signed Fisher z of the real pairs over lags", "1"),
+    "Z_pseudo_noabs": ("mean signed Fisher z of the pseudo pairs over lags", "1"),
+    "pct_above_noabs": ("percent of lags where the signed real profile exceeds the pseudo", "%"),
+    "ES_noabs": ("effect size of the signed profiles", "1"),
+    "n_segments": ("number of SUSY segments", "1"),
+}
+PROFILES = {
+    "z_real": ("mean |Fisher z| of the real pairs per lag", "1"),
+    "z_pseudo": ("mean |Fisher z| of the pseudo pairs per lag", "1"),
+    "z_real_noabs": ("mean signed Fisher z of the real pairs per lag", "1"),
+    "z_pseudo_noabs": ("mean signed Fisher z of the pseudo pairs per lag", "1"),
+    "r_real": ("mean |r| of the real pairs per lag", "1"),
+    "r_pseudo": ("mean |r| of the pseudo pairs per lag", "1"),
+}
+
+
+def _cut(x, y, S):
+    """Drop incomplete time points, then cut non-overlapping segments from the start."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = x.size // S
+    return x[: n * S].reshape(n, S), y[: n * S].reshape(n, S)
+
+
+def _pair_ccf(a, b, M, i_idx, h_idx, norm):
+    """R's ccf(a_i, b_h) at lags -M..M for the given pairs: (n_lags, n_pairs)."""
+    S = a.shape[1]
+    out = np.empty((2 * M + 1, i_idx.size))
+    all_pairs = i_idx.size == a.shape[0] ** 2
+    for j, k in enumerate(range(-M, M + 1)):  # one matrix product per lag
+        ak, bk = (a[:, k:], b[:, : S - k]) if k >= 0 else (a[:, : S + k], b[:, -k:])
+        if all_pairs:
+            out[j] = (ak @ bk.T).ravel()
+        else:
+            out[j] = np.einsum("pt,pt->p", ak[i_idx], bk[h_idx])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.clip(out / norm, -1.0, 1.0)
+
+
+def susy_profiles(seg_x, seg_y, M, *, n_surrogates=None, rng=None):
+    """Real and pseudo lag profiles of SUSY from segmented signals.
+
+    Parameters
+    ----------
+    seg_x, seg_y : ndarray, shape (n_segments, S)
+        Non-overlapping segments of the two signals (no missing values).
+    M : int
+        Maximum lag in samples.
+    n_surrogates : None | int
+        Number of random pseudo pairs (segment i of x with segment h != i of y);
+        ``None`` uses all ordered pairs.
+    rng : numpy.random.Generator | None
+        Random generator for the pseudo pairs.
+
+    Returns
+    -------
+    profiles : dict of str to ndarray, shape (2 * M + 1,)
+        ``z_real``, ``z_pseudo``, ``z_real_noabs``, ``z_pseudo_noabs``, ``r_real``
+        and ``r_pseudo``, lags ordered ``-M..M`` (negative: x leads).
+    """
+    n, S = seg_x.shape
+    a = seg_x - seg_x.mean(axis=1, keepdims=True)
+    b = seg_y - seg_y.mean(axis=1, keepdims=True)
+    saa, sbb = (a * a).sum(axis=1), (b * b).sum(axis=1)
+    # a constant segment has an undefined ccf: its pairs add nothing (R: NaN acf)
+    ok_a = saa > S * (CONSTANT_RTOL * np.abs(seg_x).max(axis=1)) ** 2
+    ok_b = sbb > S * (CONSTANT_RTOL * np.abs(seg_y).max(axis=1)) ** 2
+    real_i = np.arange(n)
+    if n_surrogates is None:
+        i_idx, h_idx = np.divmod(np.arange(n * n), n)
+        pseudo = i_idx != h_idx
+        n_pseudo = n * (n - 1)
+    else:
+        flat = rng.choice(n * (n - 1), size=n_surrogates, replace=False)
+        i_idx, h_idx = np.divmod(flat, n - 1)
+        h_idx = h_idx + (h_idx >= i_idx)  # skip the diagonal
+        i_idx, h_idx = np.concatenate([real_i, i_idx]), np.concatenate([real_i, h_idx])
+        pseudo = np.arange(i_idx.size) >= n
+        n_pseudo = n_surrogates
+    norm = np.sqrt(saa[i_idx] * sbb[h_idx])
+    r = _pair_ccf(a, b, M, i_idx, h_idx, norm)
+    r[:, ~(ok_a[i_idx] & ok_b[h_idx])] = np.nan
+    with np.errstate(divide="ignore"):
+        z = np.arctanh(r)
+    real = (i_idx == h_idx) & ~pseudo
+    out = {}
+    for name, values, mask, div in (
+        ("real", z, real, n), ("pseudo", z, pseudo, n_pseudo)
+    ):
+        sel = values[:, mask]
+        out[f"z_{name}"] = np.nansum(np.abs(sel), axis=1) / div
+        out[f"z_{name}_noabs"] = np.nansum(sel, axis=1) / div
+        out[f"r_{name}"] = np.nansum(np.abs(r[:, mask]), axis=1) / div
+    return out
+
+
+def susy_summaries(profiles, M):
+    """The SUSY package's ``as.data.frame`` summaries of the lag profiles."""
+    zr, zp = profiles["z_real"], profiles["z_pseudo"]
+    zrn, zpn = profiles["z_real_noabs"], profiles["z_pseudo_noabs"]
+    lead1, lead2 = slice(0, M), slice(M + 1, 2 * M + 1)
+
+    def es(real, pseudo):
+        if pseudo.size < 2:
+            return np.nan
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return float((real.mean() - pseudo.mean()) / pseudo.std(ddof=1))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {
+            "Z": float(zr.mean()),
+            "Z_pseudo": float(zp.mean()),
+            "ES": es(zr, zp),
+            "Z_lead1": float(zr[lead1].mean()) if M else np.nan,
+            "Z_lead2": float(zr[lead2].mean()) if M else np.nan,
+            "ES_lead1": es(zr[lead1], zp[lead1]),
+            "ES_lead2": es(zr[lead2], zp[lead2]),
+            "pct_above": 100.0 * float(np.mean(zr > zp)),
+            "Z_in_phase": float(zrn[zrn >= 0].mean()),
+            "Z_anti_phase": float(zrn[zrn < 0].mean()),
+            "n_in_phase": float((zrn >= 0).sum()),
+            "n_anti_phase": float((zrn < 0).sum()),
+            "Z_noabs": float(zrn.mean()),
+            "Z_pseudo_noabs": float(zpn.mean()),
+            "pct_above_noabs": 100.0 * float(np.mean(zrn > zpn)),
+            "ES_noabs": es(zrn, zpn),
+        }
+
+
+def _check_n_surrogates(n_surrogates, n_seg):
+    if n_surrogates is None:
+        return
+    if not _is_int(n_surrogates) or n_surrogates < 1:
+        raise ValueError(f"n_surrogates must be a positive integer or None, got {n_surrogates!r}.")
+    if n_surrogates > n_seg * (n_seg - 1):
+        raise ValueError(
+            f"n_surrogates={n_surrogates} exceeds the {n_seg * (n_seg - 1)} pseudo pairs of "
+            f"{n_seg} segments; use n_surrogates=None for all pairs."
+        )
+
+
+@verbose
+def susy(x, y, sfreq, *, segment, max_lag, n_surrogates=None, seed=None, verbose=None):
+    """Surrogate synchrony (SUSY) of two signals.
+
+    Time points where x or y is missing are dropped; the rest is cut into
+    non-overlapping segments of ``segment`` seconds from the start. The real
+    profile averages ``|atanh r|`` of R's ``ccf(x_i, y_i)`` over segments, the
+    pseudo profile over pairs of different segments ``(x_i, y_h)``; the summaries
+    are those of the SUSY R package's ``as.data.frame`` (Tschacher & Meier 2020),
+    to which the values are equal when all pairs are used.
+
+    Parameters
+    ----------
+    x, y : array-like, shape (n_times,)
+        The two signals; NaN marks missing samples.
+    sfreq : float
+        Sampling rate in Hz.
+    segment : float
+        Segment length in seconds (at least ``2 * max_lag``).
+    max_lag : float
+        Maximum lag in seconds; negative lags: x leads (``lead1``).
+    n_surrogates : None | int
+        ``None`` (default): all ordered pairs of different segments. An integer:
+        that many random pairs, drawn without replacement.
+    seed : None | int | numpy.random.Generator
+        Seed for the random pairs.
+    verbose : bool | str | int | None
+        Control verbosity of the logging output.
+
+    Returns
+    -------
+    result : xarray.Dataset
+        Profiles along ``lag`` (``z_real``, ``z_pseudo``, their ``_noabs``
+        variants, ``r_real``, ``r_pseudo``) and the scalar summaries (``Z``,
+        ``Z_pseudo``, ``ES``, ``Z_lead1``, ``Z_lead2``, ``ES_lead1``,
+        ``ES_lead2``, ``pct_above``, ``Z_in_phase``, ``Z_anti_phase``,
+        ``n_in_phase``, ``n_anti_phase``, ``Z_noabs``, ``Z_pseudo_noabs``,
+        ``pct_above_noabs``, ``ES_noabs``, ``n_segments``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import mne_dyad as md
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.convolve(rng.standard_normal(4800), np.ones(8) / 8, "same")
+    >>> res = md.synchrony.susy(x, np.roll(x, 4), 8.0, segment=30, max_lag=2)
+    >>> bool(res.ES > 5), int(res.n_segments)
+    (True, 20)
+    """
+    x, y = _check_1d_pair(x, y)
+    method = SUSYMethod()
+    samples = method.samples(
+        method.check_params({"segment": segment, "max_lag": max_lag}), sfreq
+    )
+    seg_x, seg_y = _cut(x, y, samples["S"])
+    n_seg = seg_x.shape[0]
+    if n_seg < 2:
+        raise ValueError(
+            f"After dropping missing samples the signals hold {n_seg} segment(s) of "
+            f"{segment} s; SUSY needs at least 2. Use a shorter segment or longer signals."
+        )
+    _check_n_surrogates(n_surrogates, n_seg)
+    rng = _check_rng(seed)
+    M = samples["M"]
+    profiles = susy_profiles(seg_x, seg_y, M, n_surrogates=n_surrogates, rng=rng)
+    return _as_dataset(profiles, susy_summaries(profiles, M), n_seg, M, sfreq)
+
+
+def _as_dataset(profiles, summaries, n_seg, M, sfreq):
+    data = {k: ("lag", v, {"long_name": PROFILES[k][0], "units": "1"}) for k, v in profiles.items()}
+    summaries = {**summaries, "n_segments": float(n_seg)}
+    for k, v in summaries.items():
+        data[k] = ((), v, {"long_name": SCALARS[k][0], "units": SCALARS[k][1]})
+    return xr.Dataset(data, coords={"lag": ("lag", np.arange(-M, M + 1) / sfreq, {"units": "s"})})
+
+
+class SUSYMethod(SyncMethod):
+    """Surrogate synchrony (METHODS.md section 3)."""
+
+    name = "susy"
+    defaults = {"segment": 30.0, "max_lag": 10.0, "n_surrogates": None, "seed": None}
+    variables = {**SCALARS, **PROFILES}
+    lag_variables = tuple(PROFILES)
+    role_aliases = {"Z_lead1": "Z_{x}_leads", "Z_lead2": "Z_{y}_leads"}
+
+    def _validate(self, params):
+        _check_positive(params["segment"], "segment")
+        _check_positive(params["max_lag"], "max_lag", allow_zero=True)
+        if params["segment"] < 2 * params["max_lag"]:
+            raise ValueError(
+                f"segment={params['segment']} s must be at least 2 * max_lag "
+                f"({2 * params['max_lag']} s)."
+            )
+        _validate_type(params["seed"], (None, "int-like", np.random.Generator), "seed")
+
+    def samples(self, params, sfreq):
+        S = int(round(params["segment"] * sfreq))
+        M = int(round(params["max_lag"] * sfreq))
+        if S < 3:
+            raise ValueError(f"segment={params['segment']} s is under 3 samples at {sfreq} Hz.")
+        return {"S": S, "M": M, **params}
+
+    def lags(self, samples, sfreq):
+        return np.arange(-samples["M"], samples["M"] + 1) / sfreq
+
+    def min_samples(self, samples):
+        return samples["S"]
+
+    def describe_min(self, params):
+        return f"two SUSY segments of {params['segment']} s in all"
+
+    def compute(self, x, y, sfreq, samples):
+        seg = _cut(x, y, samples["S"])
+        if seg[0].shape[0] == 0:
+            raise SpanTooShort
+        return seg
+
+    def pool(self, partials, sfreq, samples):
+        if not partials:
+            return None
+        seg_x = np.concatenate([p[0] for p in partials])
+        seg_y = np.concatenate([p[1] for p in partials])
+        n_seg = seg_x.shape[0]
+        if n_seg < 2:
+            return None
+        n_sur = samples["n_surrogates"]
+        if n_sur is not None:
+            n_sur = min(n_sur, n_seg * (n_seg - 1))
+        _check_n_surrogates(n_sur, n_seg)
+        rng = _check_rng(samples["seed"])
+        profiles = susy_profiles(seg_x, seg_y, samples["M"], n_surrogates=n_sur, rng=rng)
+        return {**profiles, **susy_summaries(profiles, samples["M"]), "n_segments": float(n_seg)}
