@@ -54,3 +54,50 @@ def wclc_loop(x, y, w, L, s, *, fisher_z=True, absolute=True):
                 r = min(max(r, -Z_CLIP), Z_CLIP)
             out[k, j] = abs(r) if absolute else r
     return out
+
+
+def susy_loop(x, y, S, M):
+    """SUSY with all pairs, pair by pair and lag by lag, as the R package loops.
+
+    Returns the profiles ``z_real``, ``z_pseudo``, ``z_real_noabs``,
+    ``z_pseudo_noabs`` (lags ``-M..M``) and the number of segments.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    ok = ~np.isnan(x) & ~np.isnan(y)
+    x, y = x[ok], y[ok]
+    n = x.size // S
+    segs_x = [x[i * S : (i + 1) * S] for i in range(n)]
+    segs_y = [y[i * S : (i + 1) * S] for i in range(n)]
+    lags = range(-M, M + 1)
+    zr = np.zeros(2 * M + 1)
+    zrn = np.zeros(2 * M + 1)
+    zp = np.zeros(2 * M + 1)
+    zpn = np.zeros(2 * M + 1)
+    for i in range(n):
+        for h in range(n):
+            a = segs_x[i] - segs_x[i].mean()
+            b = segs_y[h] - segs_y[h].mean()
+            c0 = math.sqrt(np.sum(a * a) / S * np.sum(b * b) / S)
+            if c0 <= 0:
+                continue  # R: NaN ccf, the pair adds nothing
+            for j, k in enumerate(lags):
+                total = 0.0
+                for t in range(S):  # ccf(a, b) at lag k: a[t + k] with b[t]
+                    if 0 <= t + k < S:
+                        total += a[t + k] * b[t]
+                r = min(max(total / S / c0, -1.0), 1.0)
+                z = 0.5 * math.log((1 + r) / (1 - r)) if abs(r) < 1 else math.copysign(np.inf, r)
+                if i == h:
+                    zr[j] += abs(z)
+                    zrn[j] += z
+                else:
+                    zp[j] += abs(z)
+                    zpn[j] += z
+    return {
+        "z_real": zr / n,
+        "z_pseudo": zp / (n * (n - 1)),
+        "z_real_noabs": zrn / n,
+        "z_pseudo_noabs": zpn / (n * (n - 1)),
+        "n_segments": n,
+    }

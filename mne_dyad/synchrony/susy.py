@@ -47,11 +47,13 @@ def _cut(x, y, S):
     return x[: n * S].reshape(n, S), y[: n * S].reshape(n, S)
 
 
-def _pair_ccf(a, b, M, i_idx, h_idx, norm):
-    """R's ccf(a_i, b_h) at lags -M..M for the given pairs: (n_lags, n_pairs)."""
+def _pair_ccf(a, b, M, i_idx, h_idx, norm, all_pairs):
+    """R's ccf(a_i, b_h) at lags -M..M for the given pairs: (n_lags, n_pairs).
+
+    With ``all_pairs`` the pairs are every (i, h) in row-major order.
+    """
     S = a.shape[1]
     out = np.empty((2 * M + 1, i_idx.size))
-    all_pairs = i_idx.size == a.shape[0] ** 2
     for j, k in enumerate(range(-M, M + 1)):  # one matrix product per lag
         ak, bk = (a[:, k:], b[:, : S - k]) if k >= 0 else (a[:, : S + k], b[:, -k:])
         if all_pairs:
@@ -103,7 +105,7 @@ def susy_profiles(seg_x, seg_y, M, *, n_surrogates=None, rng=None):
         pseudo = np.arange(i_idx.size) >= n
         n_pseudo = n_surrogates
     norm = np.sqrt(saa[i_idx] * sbb[h_idx])
-    r = _pair_ccf(a, b, M, i_idx, h_idx, norm)
+    r = _pair_ccf(a, b, M, i_idx, h_idx, norm, all_pairs=n_surrogates is None)
     r[:, ~(ok_a[i_idx] & ok_b[h_idx])] = np.nan
     with np.errstate(divide="ignore"):
         z = np.arctanh(r)
