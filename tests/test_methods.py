@@ -14,13 +14,15 @@ LAGS = np.arange(-3, 4) / 1.0
 
 
 def test_pick_peaks_hand_made_curves():
-    r = np.array([
-        [0.1, 0.5, 0.2, 0.3, 0.25, 0.6, 0.1],  # peaks at -2, 0, +2: nearest is 0
-        [0.1, 0.5, 0.2, 0.1, 0.2, 0.5, 0.1],  # -2 and +2 tie in distance and value: -2
-        [0.1, 0.4, 0.2, 0.1, 0.2, 0.6, 0.1],  # -2 and +2 tie in distance: larger (+2)
-        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],  # monotone: the end lag is no peak -> NaN
-        [0.1, 0.3, 0.2, np.nan, 0.2, 0.5, 0.1],  # NaN at 0 spoils +-1; peaks -2 and +2
-    ])
+    r = np.array(
+        [
+            [0.1, 0.5, 0.2, 0.3, 0.25, 0.6, 0.1],  # peaks at -2, 0, +2: nearest is 0
+            [0.1, 0.5, 0.2, 0.1, 0.2, 0.5, 0.1],  # -2 and +2 tie in distance and value: -2
+            [0.1, 0.4, 0.2, 0.1, 0.2, 0.6, 0.1],  # -2 and +2 tie in distance: larger (+2)
+            [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],  # monotone: the end lag is no peak -> NaN
+            [0.1, 0.3, 0.2, np.nan, 0.2, 0.5, 0.1],  # NaN at 0 spoils +-1; peaks -2 and +2
+        ]
+    )
     peak_r, peak_lag = pick_peaks(r, LAGS)
     np.testing.assert_array_equal(peak_lag[:3], [0.0, -2.0, 2.0])
     np.testing.assert_array_equal(peak_r[:3], [0.3, 0.5, 0.6])

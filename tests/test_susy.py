@@ -29,7 +29,8 @@ def test_equals_loop_reference(seed):
     assert float(res.Z_lead1) == pytest.approx(zr[:6].mean(), abs=1e-12)
     assert float(res.Z_lead2) == pytest.approx(zr[7:].mean(), abs=1e-12)
     assert float(res.ES_lead2) == pytest.approx(
-        (zr[7:].mean() - zp[7:].mean()) / zp[7:].std(ddof=1), abs=1e-10)
+        (zr[7:].mean() - zp[7:].mean()) / zp[7:].std(ddof=1), abs=1e-10
+    )
     assert float(res.pct_above) == pytest.approx(100 * np.mean(zr > zp))
     zrn = ref["z_real_noabs"]
     assert float(res.Z_in_phase) == pytest.approx(zrn[zrn >= 0].mean(), abs=1e-12)
@@ -50,8 +51,9 @@ def test_delayed_copy_x_leads():
 
 def test_independent_noise_is_near_chance():
     rng = np.random.default_rng(4)
-    res = md.synchrony.susy(_smooth_noise(rng, 8 * 900), _smooth_noise(rng, 8 * 900), 8.0,
-                            segment=30, max_lag=3)
+    res = md.synchrony.susy(
+        _smooth_noise(rng, 8 * 900), _smooth_noise(rng, 8 * 900), 8.0, segment=30, max_lag=3
+    )
     # SUSY's ES divides by the SD over lags of the averaged pseudo profile, which is
     # small: chance values of a few units are expected; Z itself is at chance
     assert abs(float(res.ES)) < 5
@@ -63,8 +65,7 @@ def test_anti_phase_signals():
     rng = np.random.default_rng(5)
     x = _smooth_noise(rng, 8 * 300)
     res = md.synchrony.susy(x, -x, 8.0, segment=30, max_lag=1)
-    same = md.synchrony.susy(x, x + 1e-3 * rng.standard_normal(x.size), 8.0, segment=30,
-                             max_lag=1)
+    same = md.synchrony.susy(x, x + 1e-3 * rng.standard_normal(x.size), 8.0, segment=30, max_lag=1)
     lag0 = res.z_real_noabs.sel(lag=0.0)
     assert float(lag0) < -3  # strongly negative at lag 0
     assert float(res.Z_anti_phase) < 0 and float(res.n_anti_phase) >= 1
@@ -77,8 +78,7 @@ def test_random_pairs_seeded_and_all_pairs_equal():
     y = np.roll(x, 3) + _smooth_noise(rng, 8 * 300)
     full = md.synchrony.susy(x, y, 8.0, segment=30, max_lag=2)
     n = int(full.n_segments)
-    every = md.synchrony.susy(x, y, 8.0, segment=30, max_lag=2, n_surrogates=n * (n - 1),
-                              seed=0)
+    every = md.synchrony.susy(x, y, 8.0, segment=30, max_lag=2, n_surrogates=n * (n - 1), seed=0)
     np.testing.assert_allclose(every.z_pseudo, full.z_pseudo, atol=1e-12)
     a = md.synchrony.susy(x, y, 8.0, segment=30, max_lag=2, n_surrogates=20, seed=1)
     b = md.synchrony.susy(x, y, 8.0, segment=30, max_lag=2, n_surrogates=20, seed=1)

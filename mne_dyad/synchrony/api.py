@@ -110,8 +110,9 @@ def _check_segments(segments):
 
 
 def _params_attr(method, segments, roles, params):
-    record = {k: (v if not isinstance(v, np.random.Generator) else "Generator")
-              for k, v in params.items()}
+    record = {
+        k: (v if not isinstance(v, np.random.Generator) else "Generator") for k, v in params.items()
+    }
     return json.dumps(
         {
             "method": method,
@@ -250,8 +251,11 @@ def compute_synchrony(
         data[key] = (dims, arr, {"long_name": long_name, "units": units})
     coords = {"segment": ("segment", np.array(segments, dtype=object))}
     if n_lags:
-        coords["lag"] = ("lag", lags, {"units": "s", "long_name": "lag (positive: "
-                                       f"{roles[1]} follows {roles[0]})"})
+        coords["lag"] = (
+            "lag",
+            lags,
+            {"units": "s", "long_name": f"lag (positive: {roles[1]} follows {roles[0]})"},
+        )
     ds = xr.Dataset(data, coords=coords)
     ds.attrs["mne_dyad_params"] = _params_attr(method, segments, roles, params)
     ds.attrs["x_role"], ds.attrs["y_role"] = roles
@@ -392,8 +396,14 @@ def synchrony_cube(
     )
     parallel, run, n_jobs = mne.parallel.parallel_func(compute_synchrony, n_jobs, total=len(keys))
     results = parallel(
-        run(sessions[key], method=method, segments=segments, roles=roles,
-            verbose=logger.level, **params)
+        run(
+            sessions[key],
+            method=method,
+            segments=segments,
+            roles=roles,
+            verbose=logger.level,
+            **params,
+        )
         for key in keys
     )
     cube = assemble_cube(results, keys)

@@ -81,8 +81,10 @@ class ConcordanceMethod(SyncMethod):
         return samples["w"] + (samples["m"] - 1) * samples["s"]
 
     def describe_min(self, params):
-        return (f"one correlation window of slopes ({params['corr_window']} s + "
-                f"{params['slope_window']} s)")
+        return (
+            f"one correlation window of slopes ({params['corr_window']} s + "
+            f"{params['slope_window']} s)"
+        )
 
     def compute(self, x, y, sfreq, samples):
         sx = slopes(x, sfreq, samples["w"], samples["s"])

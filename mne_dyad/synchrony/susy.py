@@ -111,9 +111,7 @@ def susy_profiles(seg_x, seg_y, M, *, n_surrogates=None, rng=None):
         z = np.arctanh(r)
     real = (i_idx == h_idx) & ~pseudo
     out = {}
-    for name, values, mask, div in (
-        ("real", z, real, n), ("pseudo", z, pseudo, n_pseudo)
-    ):
+    for name, values, mask, div in (("real", z, real, n), ("pseudo", z, pseudo, n_pseudo)):
         sel = values[:, mask]
         out[f"z_{name}"] = np.nansum(np.abs(sel), axis=1) / div
         out[f"z_{name}_noabs"] = np.nansum(sel, axis=1) / div
@@ -218,9 +216,7 @@ def susy(x, y, sfreq, *, segment, max_lag, n_surrogates=None, seed=None, verbose
     """
     x, y = _check_1d_pair(x, y)
     method = SUSYMethod()
-    samples = method.samples(
-        method.check_params({"segment": segment, "max_lag": max_lag}), sfreq
-    )
+    samples = method.samples(method.check_params({"segment": segment, "max_lag": max_lag}), sfreq)
     seg_x, seg_y = _cut(x, y, samples["S"])
     n_seg = seg_x.shape[0]
     if n_seg < 2:

@@ -16,7 +16,14 @@ from ._registry import SyncMethod
 
 #: Per-window summaries, in the order they are reported.
 WINDOW_SUMMARIES = (
-    "lag0", "all_lags", "x_leads", "y_leads", "x_leads_0", "y_leads_0", "best_lag", "peak",
+    "lag0",
+    "all_lags",
+    "x_leads",
+    "y_leads",
+    "x_leads_0",
+    "y_leads_0",
+    "best_lag",
+    "peak",
 )
 
 SUMMARY_DOCS = {
