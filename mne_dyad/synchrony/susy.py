@@ -120,7 +120,7 @@ def susy_profiles(seg_x, seg_y, M, *, n_surrogates=None, rng=None):
 
 
 def susy_summaries(profiles, M):
-    """The SUSY package's ``as.data.frame`` summaries of the lag profiles."""
+    """Compute the SUSY package's ``as.data.frame`` summaries of the lag profiles."""
     zr, zp = profiles["z_real"], profiles["z_pseudo"]
     zrn, zpn = profiles["z_real_noabs"], profiles["z_pseudo_noabs"]
     lead1, lead2 = slice(0, M), slice(M + 1, 2 * M + 1)

@@ -1,12 +1,14 @@
-"""Windowed cross-lagged correlation (WCLC) in the rMEA convention, and Boker's
-peak picking on the same windows."""
+"""Windowed cross-lagged correlation (WCLC) in the rMEA convention.
+
+Also Boker's peak picking on the same windows.
+"""
 
 import warnings
 
 import numpy as np
 import xarray as xr
-from numpy.lib.stride_tricks import sliding_window_view
 from mne.utils import _validate_type, verbose
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ..utils._checks import _check_1d_pair, _check_positive, _is_int, _seconds_to_samples
 from ..utils._docs import fill_doc
