@@ -1,22 +1,17 @@
 """Bayesian multilevel model of alliance on within/between-dyad synchrony."""
 
-import contextlib
-import logging
-import sys
-import warnings
-
 import numpy as np
 import xarray as xr
-from mne.utils import _check_option, _validate_type, logger, verbose, warn
+from mne.utils import _validate_type, logger, verbose
 
 from .._version import __version__
-from ..utils._checks import _check_positive, _is_int
+from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
+from ._sampling import check_sampling, diagnose, sample
 from .results import AllianceFit
 
 LEVELS = ("within", "between")
-SAMPLERS = ("nutpie", "pymc")
 
 
 def _check_ids(cube, alliance):
@@ -186,42 +181,6 @@ def build_alliance_model(data, *, session_covariate=True, prior_sd=1.0, lkj_eta=
     return model
 
 
-@contextlib.contextmanager
-def _pymc_log_level(level):
-    """Let PyMC's own logger follow mne-dyad's verbosity while sampling."""
-    pymc_logger = logging.getLogger("pymc")
-    old = pymc_logger.level
-    pymc_logger.setLevel(max(level, logging.INFO))
-    try:
-        yield
-    finally:
-        pymc_logger.setLevel(old)
-
-
-def _diagnose(tree):
-    stats = tree["sample_stats"].to_dataset()
-    div_name = "diverging" if "diverging" in stats else "divergences"
-    n_div = int(stats[div_name].sum()) if div_name in stats else 0
-    az = _soft_import("arviz", "Model diagnostics")
-    summ = az.summary(tree, var_names=["beta", "alpha"], kind="diagnostics", round_to="none")
-    max_rhat = float(summ["r_hat"].max())
-    min_ess = float(summ["ess_bulk"].min())
-    problems = []
-    if n_div:
-        problems.append(
-            f"{n_div} divergent transitions (raise tune=, or check the data for outliers)"
-        )
-    if max_rhat > 1.01:
-        problems.append(
-            f"R-hat up to {max_rhat:.3f} > 1.01 (chains disagree: raise tune= and draws=)"
-        )
-    if min_ess < 100 * len(tree["posterior"].to_dataset().chain):
-        problems.append(f"bulk ESS as low as {min_ess:.0f} (raise draws=)")
-    if problems:
-        warn("The alliance model's sampler reports: " + "; ".join(problems) + ".")
-    return {"divergences": n_div, "max_rhat": max_rhat, "min_ess_bulk": min_ess}
-
-
 @verbose
 @fill_doc
 def fit_alliance_model(
@@ -291,10 +250,7 @@ def fit_alliance_model(
     """
     _validate_type(cube, xr.Dataset, "cube")
     _validate_type(alliance, xr.Dataset, "alliance")
-    _check_option("sampler", sampler, SAMPLERS)
-    for value, name in ((draws, "draws"), (tune, "tune"), (chains, "chains")):
-        if not _is_int(value) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    check_sampling(draws, tune, chains, sampler)
     prior_sd = _check_positive(prior_sd, "prior_sd")
     segments = tuple(segments)
     outcomes = tuple(outcomes)
@@ -306,31 +262,14 @@ def fit_alliance_model(
         outcomes=outcomes,
         standardize=standardize,
     )
-    pm = _soft_import("pymc", "The alliance model")
     model = build_alliance_model(data, session_covariate=session_covariate, prior_sd=prior_sd)
     logger.info(
         f"Sampling the alliance model ({data.sizes['obs']} sessions, "
         f"{data.sizes['dyad']} dyads, outcomes {list(outcomes)}) with {sampler}: "
         f"{chains} chains x {draws} draws after {tune} tuning steps."
     )
-    progress = logger.level <= logging.INFO and sys.stderr.isatty()
-    with model, warnings.catch_warnings(), _pymc_log_level(logger.level):
-        # PyTensor's C backend warns at compile time when pip's numpy exposes no BLAS;
-        # the model is small and NUTS (nutpie: numba) does not depend on it.
-        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
-        tree = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            # nutpie samples chains in threads; PyMC's own sampler would fork this
-            # (often multi-threaded) process, which can deadlock: run its chains in turn
-            cores=1 if sampler == "pymc" else chains,
-            nuts_sampler=sampler,
-            random_seed=seed,
-            progressbar=progress,
-            compute_convergence_checks=False,  # _diagnose reports them, with advice
-        )
-    diagnostics = _diagnose(tree)
+    tree = sample(model, draws=draws, tune=tune, chains=chains, sampler=sampler, seed=seed)
+    diagnostics = diagnose(tree, ("beta", "alpha"), "alliance model")
     params = {
         "summary": summary,
         "segments": list(segments),

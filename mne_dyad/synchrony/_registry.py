@@ -68,6 +68,19 @@ class SyncMethod:
         """Pool the partial results of all spans of one label into values."""
         raise NotImplementedError
 
+    #: summary used by default in chance tests and models
+    main_summary = ""
+
+    def reduce(self, partial, summary):
+        """``(sum, weight)`` of a window-averaged summary in one span, or None.
+
+        When a summary is a mean over windows, the pooled value of several spans
+        is ``sum of sums / sum of weights``; chance tests use this to reuse the
+        result of a span pair across surrogates. None: the summary does not pool
+        this way (the caller pools the partials instead).
+        """
+        return None
+
 
 def seconds(params, key, sfreq, minimum=1):
     """``params[key]`` seconds as samples (rounded), with a named error."""

@@ -93,6 +93,16 @@ class ConcordanceMethod(SyncMethod):
             raise SpanTooShort
         return lagged_corr(sx, sy, samples["m"], 0, 1)[:, 0]
 
+    main_summary = "ssi"
+
+    def reduce(self, partial, summary):
+        finite = partial[np.isfinite(partial)]
+        if summary == "mean_r":
+            return float(finite.sum()), finite.size
+        if summary == "pct_positive":
+            return 100.0 * float((finite > 0).sum()), finite.size
+        return None
+
     def pool(self, partials, sfreq, samples):
         if not partials:
             return None

@@ -89,6 +89,15 @@ class PhaseMethod(SyncMethod):
         sync[sparse] = np.nan
         return plv, sync
 
+    main_summary = "plv"
+
+    def reduce(self, partial, summary):
+        if summary not in ("plv", "phase_sync"):
+            return None
+        values = partial[0] if summary == "plv" else partial[1]
+        finite = np.isfinite(values)
+        return float(values[finite].sum()), int(finite.sum())
+
     def pool(self, partials, sfreq, samples):
         if not partials:
             return None

@@ -247,6 +247,7 @@ class SUSYMethod(SyncMethod):
     variables = {**SCALARS, **PROFILES}
     lag_variables = tuple(PROFILES)
     role_aliases = {"Z_lead1": "Z_{x}_leads", "Z_lead2": "Z_{y}_leads"}
+    main_summary = "Z"
 
     def _validate(self, params):
         _check_positive(params["segment"], "segment")

@@ -238,6 +238,16 @@ class WCLCMethod(SyncMethod):
     def pool(self, partials, sfreq, samples):
         return pool_windows(partials)
 
+    main_summary = "all_lags"
+
+    def reduce(self, partial, summary):
+        per_window, z = partial
+        values = z if summary == "grand_mean" else per_window.get(summary)
+        if values is None:
+            return None
+        finite = np.isfinite(values)
+        return float(values[finite].sum()), int(finite.sum())
+
 
 def _moving_average(r, smooth):
     """Centred moving average over lags; NaN where the window is incomplete."""
@@ -352,6 +362,7 @@ class PeakPickingMethod(WCLCMethod):
     }
     lag_variables = ()
     role_aliases = {}
+    main_summary = "peak_r"
 
     def _validate(self, params):
         if not _is_int(params["smooth"]) or params["smooth"] < 1 or params["smooth"] % 2 == 0:
@@ -373,6 +384,13 @@ class PeakPickingMethod(WCLCMethod):
         has_value = np.isfinite(r).any(axis=1)
         r = _moving_average(r, samples["smooth"])
         return (*pick_peaks(r, self.lags(samples, sfreq)), has_value)
+
+    def reduce(self, partial, summary):
+        if summary not in ("peak_r", "peak_lag"):
+            return None
+        values = partial[0] if summary == "peak_r" else partial[1]
+        finite = np.isfinite(values)
+        return float(values[finite].sum()), int(finite.sum())
 
     def pool(self, partials, sfreq, samples):
         if not partials:

@@ -1,0 +1,444 @@
+"""Tests of synchrony against chance.
+
+Surrogate distributions, effect sizes, p-values and a group-level multilevel
+estimate (METHODS.md section 5).
+"""
+
+import json
+from collections.abc import Mapping
+
+import mne
+import numpy as np
+import xarray as xr
+from mne.utils import _check_option, _validate_type, logger, verbose, warn
+
+from .._version import __version__
+from ..stats._sampling import check_sampling, diagnose, sample
+from ..synchrony._registry import SpanTooShort
+from ..synchrony.api import (
+    _check_method,
+    _check_segments,
+    _check_sessions,
+    _segment_spans,
+    _session_roles,
+    _session_signals,
+    _sorted_ids,
+)
+from ..utils._checks import _check_positive
+from ..utils._docs import fill_doc
+from ..utils._imports import _soft_import
+from .iaaft import iaaft_nan
+from .pseudo_dyads import _labels_present, draw_partners
+from .shuffle import _check_n, shift_offsets, shuffle_segments
+
+KINDS = ("pseudo_dyads", "circular_shift", "segment_shuffle", "iaaft")
+SAMPLE_DIMS = ("chain", "draw")
+
+
+def _default_scale(method, params, what):
+    """Default minimal circular shift or shuffle segment (s) for a method."""
+    if method in ("wclc", "peak_picking"):
+        return 2 * params["lag"] if what == "shift" else params["window"]
+    if method == "susy":
+        return 2 * params["max_lag"] if what == "shift" else params["segment"]
+    if method == "concordance":
+        return params["corr_window"]
+    return params["window"]  # phase
+
+
+def _partial(spec, samples, sfreq, xs, ys):
+    """One span pair's partial result, truncated to the shorter; None if too short."""
+    n = min(xs.size, ys.size)
+    if n < spec.min_samples(samples):
+        return None
+    px, py = spec.prepare(xs[:n], ys[:n], sfreq, samples)
+    try:
+        return spec.compute(px, py, sfreq, samples)
+    except SpanTooShort:
+        return None
+
+
+def _pooled(spec, samples, sfreq, summary, pairs, ids=None, cache=None):
+    """Summary of several span pairs pooled as ``compute_synchrony`` pools spans."""
+    partials, reduced = [], []
+    for k, (xs, ys) in enumerate(pairs):
+        key = None if ids is None else ids[k]
+        if cache is not None and key in cache:
+            reduced.append(cache[key])
+            continue
+        part = _partial(spec, samples, sfreq, xs, ys)
+        red = (0.0, 0) if part is None else spec.reduce(part, summary)
+        if red is None:  # the summary does not pool as a weighted mean
+            if part is not None:
+                partials.append(part)
+            continue
+        if cache is not None:
+            cache[key] = red
+        reduced.append(red)
+    if reduced and not partials:
+        total, weight = map(sum, zip(*reduced, strict=True))
+        return total / weight if weight else np.nan
+    values = spec.pool(partials, sfreq, samples) if partials else None
+    return np.nan if values is None else float(values[summary])
+
+
+def _surrogate_pairs(kind, pairs, rng, kind_samples):
+    """Within-session surrogate of each span pair: (x, y*)."""
+    out = []
+    for xs, ys in pairs:
+        if kind == "circular_shift":
+            offset = shift_offsets(ys.size, kind_samples, 1, rng)[0]
+            out.append((xs, np.roll(ys, offset)))
+        elif kind == "segment_shuffle":
+            out.append((xs, shuffle_segments(ys, kind_samples, rng)))
+        else:
+            out.append((xs, iaaft_nan(ys, rng)))
+    return out
+
+
+def _run_cells(
+    cells, spans, spec, samples, sfreq, summary, kind, n_sur, partners, kind_samples, seeds
+):
+    """Real value and surrogate values of each (key, label) cell."""
+    cache = {}
+    out = []
+    for (key, label), seed in zip(cells, seeds, strict=True):
+        pairs = spans[(key, label)]
+        real = _pooled(spec, samples, sfreq, summary, pairs)
+        sur = np.full(n_sur, np.nan)
+        rng = np.random.default_rng(seed)
+        try:
+            for r in range(n_sur):
+                if kind == "pseudo_dyads":
+                    partner = partners[(key, label)][r]
+                    theirs = spans[(partner, label)]
+                    sur_pairs = [
+                        (xs, theirs[k % len(theirs)][1]) for k, (xs, _) in enumerate(pairs)
+                    ]
+                    ids = [(key, label, k, partner, k % len(theirs)) for k in range(len(pairs))]
+                    sur[r] = _pooled(spec, samples, sfreq, summary, sur_pairs, ids, cache)
+                else:
+                    sur_pairs = _surrogate_pairs(kind, pairs, rng, kind_samples)
+                    sur[r] = _pooled(spec, samples, sfreq, summary, sur_pairs)
+        except ValueError as exc:  # a span too short to shift or shuffle
+            out.append((real, sur, f"dyad {key[0]}, session {key[1]}, {label!r}: {exc}"))
+            continue
+        out.append((real, sur, None))
+    return out
+
+
+def _group_model(d, dyad_idx, seg_idx, dyads, segments):
+    """Build the model d = delta + u_dyad + e per segment type (non-centred, on d / SD)."""
+    pm = _soft_import("pymc", "The group-level chance model")
+    scale = np.array([np.std(d[seg_idx == g], ddof=1) for g in range(len(segments))])
+    scale[~(scale > 0)] = 1.0
+    coords = {"segment": list(segments), "dyad": list(dyads), "obs": np.arange(d.size)}
+    with pm.Model(coords=coords) as model:
+        delta_z = pm.Normal("delta_z", 0.0, 1.0, dims="segment")
+        sigma_u = pm.HalfNormal("sigma_dyad_z", 1.0, dims="segment")
+        sigma_e = pm.HalfNormal("sigma_session_z", 1.0, dims="segment")
+        z_u = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "segment"))
+        mu = delta_z[seg_idx] + z_u[dyad_idx, seg_idx] * sigma_u[seg_idx]
+        pm.Normal("d", mu=mu, sigma=sigma_e[seg_idx], observed=d / scale[seg_idx], dims="obs")
+        pm.Deterministic("delta", delta_z * scale, dims="segment")
+    return model
+
+
+def _as_sessions(sessions):
+    if not isinstance(sessions, Mapping) and hasattr(sessions, "raws"):
+        sessions = sessions.raws
+    _check_sessions(sessions)
+    return sessions
+
+
+@verbose
+@fill_doc
+def test_above_chance(
+    sessions,
+    *,
+    method="wclc",
+    summary=None,
+    kind="pseudo_dyads",
+    n_surrogates=100,
+    segments=("IM", "CB"),
+    roles=None,
+    min_shift=None,
+    shuffle_segment=None,
+    ci_prob=0.89,
+    draws=1000,
+    tune=1000,
+    chains=2,
+    sampler="nutpie",
+    seed=None,
+    n_jobs=1,
+    verbose=None,
+    **params,
+):
+    """Test whether synchrony exceeds chance, per session and for the group.
+
+    For each session and segment label, the synchrony ``summary`` of the real
+    dyad is compared with its distribution over ``n_surrogates`` surrogates:
+    ``ES = (real - mean_sur) / sd_sur`` and ``p = (1 + #{sur >= real}) / (1 +
+    n_sur)``. At the group level ``d = observed - mean_sur`` is modelled per segment
+    type as ``d = delta + u_dyad + e`` (dyad random intercept, non-centred; PyMC),
+    reporting the posterior of ``delta`` and ``P(delta > 0)``.
+
+    Parameters
+    ----------
+    sessions : mapping | SimulatedStudy
+        ``{(dyad, session): raw}`` (or an object with such a ``raws`` attribute).
+    method : str
+        Synchrony index (see :func:`mne_dyad.synchrony.compute_synchrony`).
+    summary : None | str
+        The method's output to test; default ``all_lags`` (wclc), ``peak_r``,
+        ``Z`` (susy), ``ssi`` (concordance) or ``plv`` (phase).
+    kind : str
+        ``"pseudo_dyads"`` (the first role with another dyad's second role, same
+        segment label, truncated to the shorter; default), ``"circular_shift"``
+        (the second role rolled by at least ``min_shift`` each way),
+        ``"segment_shuffle"`` (its ``shuffle_segment``-second segments permuted)
+        or ``"iaaft"`` (amplitude-adjusted phase randomisation). IAAFT tests
+        against a linear Gaussian process: the skewed shape of skin conductance
+        responses violates that null, so with EDA it finds "synchrony" even in
+        uncoupled dyads; prefer pseudo-dyads or circular shifts to test coupling.
+    n_surrogates : int
+        Surrogates per session and segment.
+    %(segments)s
+    roles : None | tuple of str
+        The two role channels; by default those stored by ``combine_dyad``.
+    min_shift, shuffle_segment : None | float
+        Seconds; defaults: twice the maximum lag (or the window) and the window
+        (or SUSY segment).
+    ci_prob : float
+        Probability mass of the equal-tailed interval of ``delta``.
+    draws, tune, chains, sampler
+        Sampling of the group model (see :func:`mne_dyad.stats.fit_alliance_model`).
+    %(seed)s
+    %(n_jobs)s
+    %(verbose)s
+    **params
+        Method parameters.
+
+    Returns
+    -------
+    result : xarray.Dataset
+        On ``dyad x session x segment``: ``observed`` (the real dyads), ``sur_mean``, ``sur_sd``,
+        ``es``, ``p`` and ``surrogates`` (with a ``surrogate`` dim); on
+        ``segment``: ``delta_mean``, ``delta_sd``, ``delta_lower``,
+        ``delta_upper`` and ``p_delta_gt_0``.
+
+    Examples
+    --------
+    >>> import mne_dyad as md
+    >>> study = md.simulation.simulate_study(n_dyads=5, n_sessions=2, n_usable=8,
+    ...                                      duration=600, seed=0)
+    >>> res = md.surrogates.test_above_chance(study, n_surrogates=10, sampler="pymc",
+    ...                                       seed=1, verbose="error")
+    >>> float(res.p.min()) > 0, res.delta_mean.dims  # NaN cells: missing sessions
+    (True, ('segment',))
+    """
+    sessions = _as_sessions(sessions)
+    spec, params = _check_method(method, params)
+    segments = _check_segments(segments)
+    _check_option("kind", kind, KINDS)
+    n_sur = _check_n(n_surrogates)
+    check_sampling(draws, tune, chains, sampler)
+    summary = spec.main_summary if summary is None else summary
+    if summary not in spec.variables or summary in spec.lag_variables:
+        scalars = [v for v in spec.variables if v not in spec.lag_variables]
+        raise ValueError(f"summary={summary!r} is not a scalar output of {method}: {scalars}.")
+    _validate_type(seed, (None, "int-like", np.random.Generator), "seed")
+    if isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(2**63))
+    root = np.random.SeedSequence(seed)
+
+    keys = list(sessions)
+    sfreqs = {sessions[k].info["sfreq"] for k in keys}
+    if len(sfreqs) > 1:
+        raise ValueError(
+            f"Sessions have different sampling rates {sorted(sfreqs)}; resample them to "
+            "one rate (mne_dyad.io.combine_dyad(..., sfreq=...)) before testing."
+        )
+    sfreq = sfreqs.pop()
+    samples = spec.samples(params, sfreq)
+    kind_samples = None
+    if kind == "circular_shift":
+        m = _default_scale(method, params, "shift") if min_shift is None else min_shift
+        kind_samples = int(round(_check_positive(m, "min_shift", allow_zero=True) * sfreq))
+    elif kind == "segment_shuffle":
+        seg = (
+            _default_scale(method, params, "segment")
+            if shuffle_segment is None
+            else (shuffle_segment)
+        )
+        kind_samples = int(round(_check_positive(seg, "shuffle_segment") * sfreq))
+
+    spans = {}
+    first_roles = None
+    for key in keys:
+        raw = sessions[key]
+        r = _session_roles(raw, roles)
+        first_roles = first_roles or r
+        x, y = _session_signals(raw, r)
+        for label in segments:
+            found = _segment_spans(raw, label)
+            if found:
+                spans[(key, label)] = [(x[a:b].copy(), y[a:b].copy()) for a, b in found]
+    cells = sorted(spans, key=lambda c: (str(c[0]), c[1]))
+    if not cells:
+        raise ValueError(f"No session has any of the segments {list(segments)}.")
+    partners = None
+    if kind == "pseudo_dyads":
+        present = _labels_present(sessions, segments)
+        partners = draw_partners(present, segments, n_sur, np.random.default_rng(root.spawn(1)[0]))
+    cell_seeds = root.spawn(len(cells) + 1)[1:]
+    logger.info(
+        f"Chance test: {method} {summary} of {len(cells)} session segments against "
+        f"{n_sur} {kind} surrogates each."
+    )
+    n_chunks = max(1, min(len(cells), 4 * max(1, n_jobs if n_jobs > 0 else 4)))
+    chunks = [list(range(i, len(cells), n_chunks)) for i in range(n_chunks)]
+    parallel, run, _ = mne.parallel.parallel_func(_run_cells, n_jobs, total=len(chunks))
+
+    def needed(idx):
+        own = {cells[i] for i in idx}
+        if kind == "pseudo_dyads":
+            own |= {(p, c[1]) for c in list(own) for p in partners[c]}
+        return {c: spans[c] for c in own}
+
+    results = parallel(
+        run(
+            [cells[i] for i in idx],
+            needed(idx),
+            spec,
+            samples,
+            sfreq,
+            summary,
+            kind,
+            n_sur,
+            None if partners is None else {cells[i]: partners[cells[i]] for i in idx},
+            kind_samples,
+            [cell_seeds[i] for i in idx],
+        )
+        for idx in chunks
+    )
+    by_cell = {}
+    for idx, res in zip(chunks, results, strict=True):
+        for i, item in zip(idx, res, strict=True):
+            by_cell[cells[i]] = item
+    for _, _, problem in by_cell.values():
+        if problem:
+            warn(f"Surrogates left out for {problem}")
+
+    dyads = _sorted_ids([k[0] for k in keys], "dyad")
+    session_ids = _sorted_ids([k[1] for k in keys], "session")
+    shape = (len(dyads), len(session_ids), len(segments))
+    real = np.full(shape, np.nan)
+    surrogates = np.full((*shape, n_sur), np.nan)
+    for (key, label), (value, sur, _) in by_cell.items():
+        idx = (dyads.index(key[0]), session_ids.index(key[1]), segments.index(label))
+        real[idx] = value
+        surrogates[idx] = sur
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_valid = np.isfinite(surrogates).sum(-1)
+        sur_mean = np.where(n_valid > 0, np.nansum(surrogates, -1) / np.maximum(n_valid, 1), np.nan)
+        sur_sd = np.sqrt(
+            np.nansum((surrogates - sur_mean[..., None]) ** 2, -1) / np.maximum(n_valid - 1, 1)
+        )
+        sur_sd[n_valid < 2] = np.nan
+        es = (real - sur_mean) / sur_sd
+        p = (1 + (surrogates >= real[..., None]).sum(-1)) / (1 + n_valid)
+    p[~np.isfinite(real) | (n_valid == 0)] = np.nan
+
+    dims = ("dyad", "session", "segment")
+    out = xr.Dataset(
+        {
+            "observed": (dims, real, {"long_name": f"{summary} of the real dyads"}),
+            "sur_mean": (dims, sur_mean, {"long_name": f"mean surrogate {summary}"}),
+            "sur_sd": (dims, sur_sd, {"long_name": f"SD of surrogate {summary}"}),
+            "es": (dims, es, {"long_name": "effect size (real - mean) / SD of surrogates"}),
+            "p": (dims, p, {"long_name": "p = (1 + #{surrogate >= real}) / (1 + n)"}),
+            "surrogates": ((*dims, "surrogate"), surrogates, {"long_name": f"surrogate {summary}"}),
+        },
+        coords={
+            "dyad": np.array(dyads, dtype=object if isinstance(dyads[0], str) else None),
+            "session": session_ids,
+            "segment": np.array(segments, dtype=object),
+            "surrogate": np.arange(n_sur),
+        },
+    )
+    _group_level(out, draws, tune, chains, sampler, seed, ci_prob)
+    out.attrs.update(
+        method=method,
+        summary=summary,
+        kind=kind,
+        n_surrogates=n_sur,
+        ci_prob=ci_prob,
+        mne_dyad_params=json.dumps(
+            {
+                "method": method,
+                "summary": summary,
+                "kind": kind,
+                "n_surrogates": n_sur,
+                "segments": list(segments),
+                "roles": list(first_roles),
+                "seed": seed,
+                "min_shift_samples": kind_samples if kind == "circular_shift" else None,
+                "shuffle_segment_samples": kind_samples if kind == "segment_shuffle" else None,
+                **{k: v for k, v in params.items() if k != "seed"},
+                "mne_dyad_version": __version__,
+            },
+            sort_keys=True,
+            default=list,
+        ),
+    )
+    return out
+
+
+test_above_chance.__test__ = False  # not a pytest test
+
+
+def _group_level(out, draws, tune, chains, sampler, seed, ci_prob):
+    """Add the posterior of delta per segment type to ``out``."""
+    d = (out["observed"] - out["sur_mean"]).transpose("dyad", "session", "segment").values
+    ok = np.isfinite(d)
+    segments = list(out.segment.values)
+    stats = {
+        k: np.full(len(segments), np.nan)
+        for k in ("delta_mean", "delta_sd", "delta_lower", "delta_upper", "p_delta_gt_0")
+    }
+    usable = [g for g in range(len(segments)) if ok[..., g].sum() >= 3]
+    for g in set(range(len(segments))) - set(usable):
+        warn(f"Fewer than 3 sessions with a {segments[g]!r} value: no group estimate.")
+    if usable:
+        di, si, gi = np.nonzero(ok[..., usable])
+        gi = np.asarray(usable)[gi]
+        model = _group_model(d[di, si, gi], di, gi, out.dyad.values, segments)
+        # a small dyad variance makes a funnel: take smaller steps
+        tree = sample(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            sampler=sampler,
+            seed=seed,
+            target_accept=0.95,
+        )
+        diagnose(tree, ("delta",), "chance model")
+        delta = tree["posterior"]["delta"]
+        tail = (1 - ci_prob) / 2
+        q = delta.quantile([tail, 1 - tail], dim=SAMPLE_DIMS).values
+        for g in usable:
+            stats["delta_mean"][g] = float(delta[..., g].mean())
+            stats["delta_sd"][g] = float(delta[..., g].std(ddof=1))
+            stats["delta_lower"][g], stats["delta_upper"][g] = q[0, g], q[1, g]
+            stats["p_delta_gt_0"][g] = float((delta[..., g] > 0).mean())
+    docs = {
+        "delta_mean": "posterior mean of the group excess over chance",
+        "delta_sd": "posterior SD of the group excess over chance",
+        "delta_lower": f"lower end of the {ci_prob:.0%} equal-tailed interval of delta",
+        "delta_upper": f"upper end of the {ci_prob:.0%} equal-tailed interval of delta",
+        "p_delta_gt_0": "posterior probability that delta > 0",
+    }
+    for key, values in stats.items():
+        out[key] = ("segment", values, {"long_name": docs[key]})
