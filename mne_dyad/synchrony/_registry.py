@@ -6,7 +6,10 @@ computes one annotation span at a time, and pools the spans of one label into
 the segment's values. Values are scalars, or 1-D arrays along ``lag``.
 """
 
+import numpy as np
+
 from ..utils._checks import _check_positive, _seconds_to_samples
+from ._kernels import CONSTANT_RTOL
 
 
 class SpanTooShort(Exception):
@@ -90,3 +93,23 @@ def seconds(params, key, sfreq, minimum=1):
 def positive(params, key, allow_zero=False):
     """Check that ``params[key]`` is a positive number."""
     params[key] = _check_positive(params[key], key, allow_zero=allow_zero)
+
+
+def why_empty(x, y, names=("x", "y")):
+    """Say why two signals give no synchrony value (missing or constant data)."""
+    for sig, name in ((x, names[0]), (y, names[1])):
+        finite = sig[np.isfinite(sig)]
+        if finite.size <= sig.size / 2:
+            return f"{name} is more than half missing (NaN: {sig.size - finite.size} of {sig.size})"
+        if np.ptp(finite) <= CONSTANT_RTOL * np.abs(finite).max():
+            return f"{name} is constant"
+    return "no window has enough complete, varying samples in both signals"
+
+
+def check_not_empty(values, x, y):
+    """Raise a ValueError saying why, when ``values`` holds no finite number."""
+    if not np.isfinite(values).any():
+        raise ValueError(
+            f"No synchrony value can be computed: {why_empty(x, y)}. Check the signals "
+            "(gaps, flat lines) or choose another span."
+        )

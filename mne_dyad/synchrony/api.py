@@ -16,7 +16,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 from .._version import __version__
 from ..io.dyad import get_session_info
 from ..utils._docs import fill_doc
-from ._registry import SpanTooShort
+from ._registry import SpanTooShort, why_empty
 from .concordance import ConcordanceMethod
 from .phase import PhaseMethod
 from .susy import SUSYMethod
@@ -213,7 +213,8 @@ def compute_synchrony(
     where = _session_label(raw)
     sfreq = raw.info["sfreq"]
     samples = spec.samples(params, sfreq)
-    x, y = spec.prepare(*_session_signals(raw, roles), sfreq, samples)
+    raw_x, raw_y = _session_signals(raw, roles)
+    x, y = spec.prepare(raw_x, raw_y, sfreq, samples)
     lags = spec.lags(samples, sfreq)
     n_lags = 0 if lags is None else lags.size
     per_segment = []
@@ -224,17 +225,28 @@ def compute_synchrony(
         partials, total = [], 0.0
         for start, stop in spans:
             total += (stop - start) / sfreq
+            if stop - start < spec.min_samples(samples):
+                warn(
+                    f"{where}: the {label!r} segment at {start / sfreq:.1f} s lasts "
+                    f"{(stop - start) / sfreq:.1f} s, shorter than {method} needs "
+                    f"({spec.describe_min(params)}); it is left out."
+                )
+                continue
             try:
-                if stop - start < spec.min_samples(samples):
-                    raise SpanTooShort
                 partials.append(spec.compute(x[start:stop], y[start:stop], sfreq, samples))
             except SpanTooShort:
                 warn(
-                    f"{where}: the {label!r} segment at {start / sfreq:.1f} s lasts "
-                    f"{(stop - start) / sfreq:.1f} s (with usable samples), shorter than "
-                    f"{method} needs ({spec.describe_min(params)}); it is left out."
+                    f"{where}: the {label!r} segment at {start / sfreq:.1f} s has too few "
+                    f"usable samples for {method} ({spec.describe_min(params)}): "
+                    f"{why_empty(raw_x[start:stop], raw_y[start:stop], roles)}; it is left out."
                 )
         values = spec.pool(partials, sfreq, samples) if partials else None
+        if values is not None and not np.isfinite(values[spec.main_summary]):
+            used = np.concatenate([np.arange(a, b) for a, b in spans])
+            warn(
+                f"{where}: no {method} value in the {label!r} segment(s): "
+                f"{why_empty(raw_x[used], raw_y[used], roles)}. Its values are NaN."
+            )
         if values is None:
             if partials:
                 warn(

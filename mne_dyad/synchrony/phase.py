@@ -7,15 +7,34 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import butter, hilbert, sosfiltfilt
 
 from ..utils._checks import _check_positive
-from ._kernels import n_windows
+from ._kernels import CONSTANT_RTOL, n_windows
 from ._registry import SyncMethod
+
+
+def _flat_mask(x, size):
+    """Samples within ``size`` of a stretch of ``size`` samples where ``x`` is constant."""
+    if x.size < size:
+        return np.zeros(x.shape, bool)
+    finite = x[np.isfinite(x)]
+    tol = CONSTANT_RTOL * np.abs(finite).max() if finite.size else 0.0
+    view = sliding_window_view(x, size)
+    with np.errstate(invalid="ignore"):
+        flat = (np.nanmax(view, axis=1) - np.nanmin(view, axis=1)) <= tol
+    # a window is flat; mark it plus the filter's settling time on both sides
+    starts = np.flatnonzero(flat)
+    mask = np.zeros(x.size + 1, int)
+    np.add.at(mask, np.maximum(starts - size, 0), 1)
+    np.add.at(mask, np.minimum(starts + 2 * size, x.size), -1)
+    return np.cumsum(mask)[:-1] > 0
 
 
 def instantaneous_phase(x, sfreq, band, order=4):
     """Hilbert phase of ``x`` band-passed (zero-phase Butterworth) to ``band`` Hz.
 
     Gaps (NaN) are bridged by linear interpolation for filtering and are NaN again
-    in the returned phase.
+    in the returned phase. Where the signal is flat for one period of the lower
+    band edge, it has no phase: those samples, and one period on each side (the
+    filter's settling time), are NaN.
     """
     missing = ~np.isfinite(x)
     if missing.all():
@@ -26,7 +45,10 @@ def instantaneous_phase(x, sfreq, band, order=4):
         filled = np.interp(idx, idx[~missing], x[~missing])
     sos = butter(order, band, btype="bandpass", fs=sfreq, output="sos")
     phase = np.angle(hilbert(sosfiltfilt(sos, filled - filled.mean())))
-    phase[missing] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
+        flat = _flat_mask(x, max(int(round(sfreq / band[0])), 2))
+    phase[missing | flat] = np.nan
     return phase
 
 

@@ -8,7 +8,7 @@ from mne.utils import _validate_type, verbose
 
 from ..utils._checks import _check_1d_pair, _check_positive, _check_rng, _is_int
 from ._kernels import CONSTANT_RTOL
-from ._registry import SpanTooShort, SyncMethod
+from ._registry import SpanTooShort, SyncMethod, check_not_empty
 
 SCALARS = {
     "Z": ("mean |Fisher z| of the real pairs over lags", "1"),
@@ -113,6 +113,9 @@ def susy_profiles(seg_x, seg_y, M, *, n_surrogates=None, rng=None):
     out = {}
     for name, values, mask, div in (("real", z, real, n), ("pseudo", z, pseudo, n_pseudo)):
         sel = values[:, mask]
+        # a pair with an undefined ccf adds nothing but keeps the divisor (as in R);
+        # when no pair is defined at all, the profile is undefined (NaN)
+        div = div if np.isfinite(sel).any() else np.nan
         out[f"z_{name}"] = np.nansum(np.abs(sel), axis=1) / div
         out[f"z_{name}_noabs"] = np.nansum(sel, axis=1) / div
         out[f"r_{name}"] = np.nansum(np.abs(r[:, mask]), axis=1) / div
@@ -216,6 +219,8 @@ def susy(x, y, sfreq, *, segment, max_lag, n_surrogates=None, seed=None, verbose
     """
     x, y = _check_1d_pair(x, y)
     method = SUSYMethod()
+    finite = np.isfinite(x) & np.isfinite(y)
+    check_not_empty(np.where(finite, 0.0, np.nan), x, y)
     samples = method.samples(method.check_params({"segment": segment, "max_lag": max_lag}), sfreq)
     seg_x, seg_y = _cut(x, y, samples["S"])
     n_seg = seg_x.shape[0]
@@ -228,6 +233,7 @@ def susy(x, y, sfreq, *, segment, max_lag, n_surrogates=None, seed=None, verbose
     rng = _check_rng(seed)
     M = samples["M"]
     profiles = susy_profiles(seg_x, seg_y, M, n_surrogates=n_surrogates, rng=rng)
+    check_not_empty(profiles["z_real"], x[finite], y[finite])
     return _as_dataset(profiles, susy_summaries(profiles, M), n_seg, M, sfreq)
 
 

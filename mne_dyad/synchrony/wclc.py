@@ -14,7 +14,7 @@ from ..utils._checks import _check_1d_pair, _check_positive, _is_int, _seconds_t
 from ..utils._docs import fill_doc
 from ._kernels import fisher_z as _fisher_z
 from ._kernels import lagged_corr, n_windows
-from ._registry import SyncMethod
+from ._registry import SyncMethod, check_not_empty
 
 #: Per-window summaries, in the order they are reported.
 WINDOW_SUMMARIES = (
@@ -109,8 +109,10 @@ def wclc(x, y, sfreq, *, lag, window, step, fisher_z=True, absolute=True, verbos
     _validate_type(fisher_z, bool, "fisher_z")
     _validate_type(absolute, bool, "absolute")
     sfreq, w, L, s = _wclc_samples(sfreq, lag, window, step)
+    _check_lag_window({"lag": lag, "window": window})
     _check_enough(x.size, sfreq, w, L, window, lag)
     r = lagged_corr(x, y, w, L, s)
+    check_not_empty(r, x, y)
     values = _transform(r, fisher_z, absolute)
     name = "|z|" if fisher_z and absolute else "z" if fisher_z else "|r|" if absolute else "r"
     return xr.DataArray(
@@ -201,6 +203,14 @@ def pool_windows(per_annotation):
     return out
 
 
+def _check_lag_window(params):
+    if params["lag"] > params["window"]:
+        raise ValueError(
+            f"lag={params['lag']} s is larger than window={params['window']} s: each lag "
+            "would correlate slices that barely overlap the window. Use lag <= window."
+        )
+
+
 class WCLCMethod(SyncMethod):
     """Windowed cross-lagged correlation (METHODS.md section 2)."""
 
@@ -216,6 +226,7 @@ class WCLCMethod(SyncMethod):
         _check_positive(params["lag"], "lag", allow_zero=True)
         _check_positive(params["window"], "window")
         _check_positive(params["step"], "step")
+        _check_lag_window(params)
 
     def samples(self, params, sfreq):
         _, w, L, s = _wclc_samples(sfreq, params["lag"], params["window"], params["step"])
@@ -338,7 +349,8 @@ def peak_picking(x, y, sfreq, *, lag, window, step, smooth=1, verbose=None):
     params = method.check_params({"lag": lag, "window": window, "step": step, "smooth": smooth})
     samples = method.samples(params, sfreq)
     _check_enough(x.size, sfreq, samples["w"], samples["L"], window, lag)
-    peak_r, peak_lag, _ = method.compute(x, y, sfreq, samples)
+    peak_r, peak_lag, has_value = method.compute(x, y, sfreq, samples)
+    check_not_empty(np.where(has_value, 0.0, np.nan), x, y)
     starts = np.arange(peak_r.size) * samples["s"] / sfreq
     return xr.Dataset(
         {
@@ -370,6 +382,7 @@ class PeakPickingMethod(WCLCMethod):
         _check_positive(params["lag"], "lag")
         _check_positive(params["window"], "window")
         _check_positive(params["step"], "step")
+        _check_lag_window(params)
 
     def samples(self, params, sfreq):
         _, w, L, s = _wclc_samples(sfreq, params["lag"], params["window"], params["step"])
