@@ -12,7 +12,7 @@ from ._registry import SyncMethod
 
 
 def _flat_mask(x, size):
-    """Samples within ``size`` of a stretch of ``size`` samples where ``x`` is constant."""
+    """Mark samples within ``size`` of a stretch of ``size`` samples where ``x`` is flat."""
     if x.size < size:
         return np.zeros(x.shape, bool)
     finite = x[np.isfinite(x)]
