@@ -118,11 +118,6 @@ def test_cube_layout(small_study, small_cube):
     assert params["window"] == 30.0 and params["mne_dyad_version"] == md.__version__
 
 
-def test_cube_parallel_equals_serial(small_study, small_cube):
-    par = md.synchrony_cube(small_study.raws, n_jobs=2, verbose=False)
-    xr.testing.assert_identical(par, small_cube)
-
-
 def test_cube_round_trip(small_cube, tmp_path):
     path = md.write_cube(small_cube, tmp_path / "cube.nc")
     back = md.read_cube(path)

@@ -16,6 +16,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 from .._version import __version__
 from ..io.dyad import get_session_info
 from ..utils._docs import fill_doc
+from ..utils._imports import _soft_import
 from ._registry import SpanTooShort, why_empty
 from .concordance import ConcordanceMethod
 from .phase import PhaseMethod
@@ -299,6 +300,52 @@ def _check_sessions(sessions):
         _validate_type(raw, mne.io.BaseRaw, f"sessions[{key!r}]")
 
 
+def _check_therapist(therapists, dyad, therapist):
+    t = str(therapist)
+    if therapists.setdefault(dyad, t) != t:
+        raise ValueError(
+            f"Dyad {dyad} has sessions with different therapists ({therapists[dyad]!r} and "
+            f"{t!r}). A dyad is one client with one therapist: give each pairing its own "
+            "dyad id."
+        )
+
+
+def _check_same_roles(key, roles, first_roles):
+    if tuple(roles) != tuple(first_roles):
+        raise ValueError(
+            f"Dyad {key[0]}, session {key[1]} has roles {tuple(roles)}, but other sessions "
+            f"have {tuple(first_roles)}. Use the same role names for every session."
+        )
+
+
+def _cube_coords(dyads, session_ids, segments, lag, therapists):
+    coords = {
+        "dyad": (
+            "dyad",
+            np.array(dyads, dtype=object if isinstance(dyads[0], str) else None),
+            {"long_name": "dyad"},
+        ),
+        "session": ("session", session_ids, {"long_name": "session"}),
+        "segment": ("segment", np.array(segments, dtype=object), {"long_name": "segment label"}),
+    }
+    if lag is not None:
+        coords["lag"] = lag
+    if therapists:
+        coords["therapist"] = ("dyad", np.array([therapists.get(d, "") for d in dyads], object))
+    return coords
+
+
+def _cube_attrs(cube, params_attr, roles, method):
+    cube.attrs.update(
+        mne_dyad_params=params_attr,
+        x_role=roles[0],
+        y_role=roles[1],
+        method=method,
+        title=f"mne-dyad {method} synchrony cube",
+    )
+    return cube
+
+
 def assemble_cube(results, keys):
     """Stack per-session results (``compute_synchrony`` outputs) into a cube."""
     dyads = _sorted_ids([k[0] for k in keys], "dyad")
@@ -311,45 +358,105 @@ def assemble_cube(results, keys):
         for var in first.data_vars
     }
     for key, res in zip(keys, results, strict=True):
-        roles = (res.attrs["x_role"], res.attrs["y_role"])
-        if roles != first_roles:
+        _check_same_roles(key, (res.attrs["x_role"], res.attrs["y_role"]), first_roles)
+        if "lag" in first.coords and not np.array_equal(res.lag.values, first.lag.values):
             raise ValueError(
-                f"Dyad {key[0]}, session {key[1]} has roles {roles}, but other sessions "
-                f"have {first_roles}. Use the same role names for every session."
+                f"Dyad {key[0]}, session {key[1]} has other lags than the first session "
+                "(a different sampling rate?): resample all sessions to one rate first."
             )
         i, j = dyads.index(key[0]), session_ids.index(key[1])
         for var in arrays:
             arrays[var][i, j] = res[var].values
         if "therapist" in res.attrs:
-            t = str(res.attrs["therapist"])
-            if therapists.setdefault(key[0], t) != t:
-                raise ValueError(
-                    f"Dyad {key[0]} has sessions with different therapists "
-                    f"({therapists[key[0]]!r} and {t!r}). A dyad is one client with one "
-                    "therapist: give each pairing its own dyad id."
-                )
-    dyad_dtype = object if isinstance(dyads[0], str) else None
-    coords = {
-        "dyad": ("dyad", np.array(dyads, dtype=dyad_dtype), {"long_name": "dyad"}),
-        "session": ("session", session_ids, {"long_name": "session"}),
-        "segment": ("segment", first.segment.values, {"long_name": "segment label"}),
-    }
-    if "lag" in first.coords:
-        coords["lag"] = first.lag
-    if therapists:
-        coords["therapist"] = ("dyad", np.array([therapists.get(d, "") for d in dyads], object))
+            _check_therapist(therapists, key[0], res.attrs["therapist"])
     cube = xr.Dataset(
         {
             var: (("dyad", "session", *first[var].dims), arr, first[var].attrs)
             for var, arr in arrays.items()
         },
-        coords=coords,
+        coords=_cube_coords(
+            dyads,
+            session_ids,
+            first.segment.values,
+            first.lag if "lag" in first.coords else None,
+            therapists,
+        ),
     )
-    cube.attrs.update(
-        {k: first.attrs[k] for k in ("mne_dyad_params", "x_role", "y_role", "method")}
+    return _cube_attrs(cube, first.attrs["mne_dyad_params"], first_roles, first.attrs["method"])
+
+
+def _session_values(result, var):
+    return result[var].values[None, None]
+
+
+def _lazy_cube(sessions, keys, method, segments, roles, params, chunks):
+    """The cube as dask arrays: one task per session, computed when asked."""
+    dask = _soft_import("dask", "synchrony_cube(chunks=...)")
+    da = _soft_import("dask.array", "synchrony_cube(chunks=...)")
+    spec, checked = _check_method(method, params)
+    sfreqs = sorted({sessions[k].info["sfreq"] for k in keys})
+    if len(sfreqs) > 1:
+        raise ValueError(
+            f"Sessions have different sampling rates {sfreqs}; a lazy cube needs one "
+            "(resample with mne_dyad.io.combine_dyad(..., sfreq=...))."
+        )
+    samples = spec.samples(checked, sfreqs[0])
+    lags = spec.lags(samples, sfreqs[0])
+    first_roles, therapists = None, {}
+    for key in keys:
+        key_roles = _session_roles(sessions[key], roles)
+        first_roles = first_roles or key_roles
+        _check_same_roles(key, key_roles, first_roles)
+        meta = get_session_info(sessions[key])
+        if "therapist" in meta:
+            _check_therapist(therapists, key[0], meta["therapist"])
+    dyads = _sorted_ids([k[0] for k in keys], "dyad")
+    session_ids = _sorted_ids([k[1] for k in keys], "session")
+    tasks = {
+        key: dask.delayed(compute_synchrony, pure=False)(
+            sessions[key],
+            method=method,
+            segments=segments,
+            roles=roles,
+            verbose="error",
+            **params,
+        )
+        for key in keys
+    }
+    data = {}
+    for name, (source, long_name, units) in _variable_names(spec, first_roles).items():
+        shape = (len(segments), lags.size) if source in spec.lag_variables else (len(segments),)
+        rows = []
+        for d in dyads:
+            row = [
+                da.from_delayed(
+                    dask.delayed(_session_values)(tasks[(d, s)], name),
+                    shape=(1, 1, *shape),
+                    dtype=float,
+                )
+                if (d, s) in tasks
+                else da.full((1, 1, *shape), np.nan)
+                for s in session_ids
+            ]
+            rows.append(da.concatenate(row, axis=1))
+        dims = ("dyad", "session", "segment", "lag")[: 2 + len(shape)]
+        arr = da.concatenate(rows, axis=0)
+        arr = arr.rechunk({i: chunks.get(dim, -1) for i, dim in enumerate(dims)})
+        data[name] = (dims, arr, {"long_name": long_name, "units": units})
+    lag = None
+    if lags is not None:
+        lag = (
+            "lag",
+            lags,
+            {
+                "units": "s",
+                "long_name": f"lag (positive: {first_roles[1]} follows {first_roles[0]})",
+            },
+        )
+    cube = xr.Dataset(data, coords=_cube_coords(dyads, session_ids, segments, lag, therapists))
+    return _cube_attrs(
+        cube, _params_attr(method, segments, first_roles, checked), first_roles, method
     )
-    cube.attrs["title"] = f"mne-dyad {first.attrs['method']} synchrony cube"
-    return cube
 
 
 @verbose
@@ -361,6 +468,7 @@ def synchrony_cube(
     segments=("IM", "CB"),
     roles=None,
     n_jobs=1,
+    chunks=None,
     verbose=None,
     **params,
 ):
@@ -377,6 +485,12 @@ def synchrony_cube(
     roles : None | tuple of str
         The two role channels; by default those stored by ``combine_dyad``.
     %(n_jobs)s
+    chunks : None | dict
+        If given (for example ``{"dyad": 8}``), return a lazy cube backed by dask
+        arrays with these chunk sizes (dims not named are whole); each session is
+        one dask task, computed on ``cube.compute()`` by the active scheduler,
+        for example a ``dask.distributed.Client``. Needs dask (``pip install
+        "dask[distributed]"``).
     %(verbose)s
     **params
         Method parameters (see :func:`compute_synchrony`).
@@ -403,6 +517,13 @@ def synchrony_cube(
     _check_method(method, params)
     segments = _check_segments(segments)
     keys = list(sessions)
+    if chunks is not None:
+        _validate_type(chunks, dict, "chunks")
+        bad = sorted(set(chunks) - {"dyad", "session", "segment", "lag"})
+        if bad:
+            raise ValueError(f"chunks names unknown dims {bad}; use dyad, session, segment, lag.")
+        logger.info(f"Lazy {method} cube of {len(keys)} sessions (dask, chunks {chunks}).")
+        return _lazy_cube(sessions, keys, method, segments, roles, params, chunks)
     logger.info(
         f"Computing {method} synchrony for {len(keys)} sessions in segments {list(segments)}."
     )

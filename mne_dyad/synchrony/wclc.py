@@ -179,8 +179,9 @@ def pool_windows(per_annotation):
 
     Parameters
     ----------
-    per_annotation : list of (dict, ndarray)
-        For each annotation, the per-window summaries and the (window, lag) values.
+    per_annotation : list of (dict, ndarray, ndarray)
+        For each annotation: the per-window summaries, and the per-lag sum and
+        count of the finite (window, lag) values (see :func:`lag_sums`).
 
     Returns
     -------
@@ -192,15 +193,22 @@ def pool_windows(per_annotation):
     if not per_annotation:
         return None
     out = {}
-    stacked = np.concatenate([v for _, v in per_annotation])
-    with warnings.catch_warnings():
+    lag_sum = np.sum([p[1] for p in per_annotation], axis=0)
+    lag_count = np.sum([p[2] for p in per_annotation], axis=0)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         for key in WINDOW_SUMMARIES:
-            out[key] = float(np.nanmean(np.concatenate([s[key] for s, _ in per_annotation])))
-        out["grand_mean"] = float(np.nanmean(stacked))
-        out["profile"] = np.nanmean(stacked, axis=0)
-    out["n_windows"] = float(sum(int(np.isfinite(s["all_lags"]).sum()) for s, _ in per_annotation))
+            out[key] = float(np.nanmean(np.concatenate([p[0][key] for p in per_annotation])))
+        out["grand_mean"] = float(lag_sum.sum() / lag_count.sum())
+        out["profile"] = lag_sum / lag_count
+    out["n_windows"] = float(sum(int(np.isfinite(p[0]["all_lags"]).sum()) for p in per_annotation))
     return out
+
+
+def lag_sums(values):
+    """Per-lag sum and count of the finite values of a (window, lag) array."""
+    finite = np.isfinite(values)
+    return np.where(finite, values, 0.0).sum(axis=0), finite.sum(axis=0)
 
 
 def _check_lag_window(params):
@@ -244,7 +252,8 @@ class WCLCMethod(SyncMethod):
     def compute(self, x, y, sfreq, samples):
         r = lagged_corr(x, y, samples["w"], samples["L"], samples["s"])
         z = _transform(r, samples["fisher_z"], samples["absolute"])
-        return window_summaries(z, self.lags(samples, sfreq)), z
+        # keep per-window summaries and per-lag sums, not the window x lag table
+        return (window_summaries(z, self.lags(samples, sfreq)), *lag_sums(z))
 
     def pool(self, partials, sfreq, samples):
         return pool_windows(partials)
@@ -252,8 +261,10 @@ class WCLCMethod(SyncMethod):
     main_summary = "all_lags"
 
     def reduce(self, partial, summary):
-        per_window, z = partial
-        values = z if summary == "grand_mean" else per_window.get(summary)
+        per_window, lag_sum, lag_count = partial
+        if summary == "grand_mean":
+            return float(lag_sum.sum()), int(lag_count.sum())
+        values = per_window.get(summary)
         if values is None:
             return None
         finite = np.isfinite(values)
