@@ -390,7 +390,7 @@ def _session_values(result, var):
 
 
 def _lazy_cube(sessions, keys, method, segments, roles, params, chunks):
-    """The cube as dask arrays: one task per session, computed when asked."""
+    """Build the cube from dask arrays: one task per session, computed when asked."""
     dask = _soft_import("dask", "synchrony_cube(chunks=...)")
     da = _soft_import("dask.array", "synchrony_cube(chunks=...)")
     spec, checked = _check_method(method, params)
