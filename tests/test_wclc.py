@@ -173,3 +173,30 @@ def test_affine_invariance_and_range(seed, scale, shift):
     moved = wclc(x * scale + shift, y, 2.0, lag=2, window=20, step=10)
     np.testing.assert_allclose(moved.values, base.values, atol=1e-7)
     assert np.all((base.values >= 0) & (base.values <= 10))
+
+
+def test_independent_white_noise_closed_form():
+    """For independent white noise z ~ N(0, 1/(w - 3)): E|z| = sqrt(2 / pi) / sqrt(w - 3)."""
+    rng = np.random.default_rng(11)
+    x, y = rng.standard_normal(20000), rng.standard_normal(20000)
+    z = wclc(x, y, 1.0, lag=5, window=100, step=100, absolute=False)
+    expected = math.sqrt(2 / math.pi) / math.sqrt(100 - 3)
+    assert float(np.abs(z).mean()) == pytest.approx(expected, rel=0.05)
+    assert abs(float(z.mean())) < 0.01  # centred on zero
+    assert float(z.std()) == pytest.approx(1 / math.sqrt(97), rel=0.05)
+
+
+def test_peak_picking_identical_and_noise():
+    rng = np.random.default_rng(12)
+    x = np.convolve(rng.standard_normal(4000), np.ones(6) / 6, mode="same")
+    same = md_peaks(x, x)
+    np.testing.assert_array_equal(same.peak_lag, 0.0)
+    np.testing.assert_allclose(same.peak_r, 1.0)
+    noise = md_peaks(x, np.convolve(rng.standard_normal(4000), np.ones(6) / 6, mode="same"))
+    assert float(np.abs(noise.peak_r).mean()) < 0.3
+
+
+def md_peaks(x, y):
+    from mne_dyad.synchrony import peak_picking
+
+    return peak_picking(x, y, 4.0, lag=3.0, window=30.0, step=15.0)

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
+from scipy.fft import irfft, next_fast_len, rfft
 from mne.utils import _validate_type, verbose
 
 from ..utils._checks import _check_1d_pair, _check_positive, _check_rng, _is_int
@@ -47,19 +48,35 @@ def _cut(x, y, S):
     return x[: n * S].reshape(n, S), y[: n * S].reshape(n, S)
 
 
+#: Pair x frequency elements transformed at once (bounds the memory of SUSY).
+_FFT_BLOCK = 2_000_000
+
+
 def _pair_ccf(a, b, M, i_idx, h_idx, norm, all_pairs):
     """R's ccf(a_i, b_h) at lags -M..M for the given pairs: (n_lags, n_pairs).
 
-    With ``all_pairs`` the pairs are every (i, h) in row-major order.
+    Cross-correlations of every pair at every lag come from zero-padded FFT
+    cross-spectra, computed in blocks of pairs. With ``all_pairs`` the pairs are
+    every (i, h) in row-major order.
     """
-    S = a.shape[1]
+    n, S = a.shape
+    nfft = next_fast_len(2 * S - 1)
+    fa = rfft(a, nfft, axis=1)
+    fb = rfft(b, nfft, axis=1)
+    lag_index = np.r_[np.arange(nfft - M, nfft), np.arange(M + 1)]  # k = -M..M
     out = np.empty((2 * M + 1, i_idx.size))
-    for j, k in enumerate(range(-M, M + 1)):  # one matrix product per lag
-        ak, bk = (a[:, k:], b[:, : S - k]) if k >= 0 else (a[:, : S + k], b[:, -k:])
-        if all_pairs:
-            out[j] = (ak @ bk.T).ravel()
-        else:
-            out[j] = np.einsum("pt,pt->p", ak[i_idx], bk[h_idx])
+    if all_pairs:  # blocks of rows i against every h
+        rows = max(1, _FFT_BLOCK // (n * fa.shape[1]))
+        for i0 in range(0, n, rows):
+            i1 = min(i0 + rows, n)
+            cc = irfft(fa[i0:i1, None, :] * np.conj(fb[None, :, :]), nfft, axis=-1)
+            out[:, i0 * n : i1 * n] = cc[..., lag_index].reshape(-1, 2 * M + 1).T
+    else:
+        step = max(1, _FFT_BLOCK // fa.shape[1])
+        for p0 in range(0, i_idx.size, step):
+            sel = slice(p0, p0 + step)
+            cc = irfft(fa[i_idx[sel]] * np.conj(fb[h_idx[sel]]), nfft, axis=-1)
+            out[:, sel] = cc[:, lag_index].T
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.clip(out / norm, -1.0, 1.0)
 
