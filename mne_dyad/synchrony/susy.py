@@ -4,8 +4,8 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from scipy.fft import irfft, next_fast_len, rfft
 from mne.utils import _validate_type, verbose
+from scipy.fft import irfft, next_fast_len, rfft
 
 from ..utils._checks import _check_1d_pair, _check_positive, _check_rng, _is_int
 from ._kernels import CONSTANT_RTOL
