@@ -3,5 +3,13 @@
 from .centering import within_between
 from .models import fit_alliance_model
 from .results import AllianceFit, read_alliance_fit
+from .variance import variance_decomposition, variance_table
 
-__all__ = ["AllianceFit", "fit_alliance_model", "read_alliance_fit", "within_between"]
+__all__ = [
+    "AllianceFit",
+    "fit_alliance_model",
+    "read_alliance_fit",
+    "variance_decomposition",
+    "variance_table",
+    "within_between",
+]

@@ -5,12 +5,14 @@ import logging
 import sys
 import warnings
 
+import numpy as np
+import xarray as xr
 from mne.utils import _check_option, logger, warn
 
 from ..utils._checks import _is_int
 from ..utils._imports import _soft_import
 
-SAMPLERS = ("nutpie", "pymc")
+SAMPLERS = ("nutpie", "pymc", "numpyro")
 
 
 def check_sampling(draws, tune, chains, sampler):
@@ -33,10 +35,92 @@ def _pymc_log_level(level):
         pymc_logger.setLevel(old)
 
 
-def sample(model, *, draws, tune, chains, sampler, seed, target_accept=None):
-    """Draw from a PyMC model's posterior; returns the ArviZ ``DataTree``."""
-    pm = _soft_import("pymc", "Sampling")
+#: Compiled nutpie models of this process, by structure (see ``sample(cache_key=...)``).
+_NUTPIE_CACHE: dict = {}
+_NUTPIE_CACHE_SIZE = 16
+
+
+def _nutpie(model, *, draws, tune, chains, seed, target_accept, progress, cache_key, data):
+    """Sample with nutpie, reusing a compiled model of the same structure if cached."""
+    nutpie = _soft_import("nutpie", "sampler='nutpie'")
+    compiled = _NUTPIE_CACHE.get(cache_key) if cache_key is not None else None
+    if compiled is None:
+        logger.info("Compiling the model for nutpie (numba) ...")
+        compiled = nutpie.compile_pymc_model(model)
+        if cache_key is not None:
+            if len(_NUTPIE_CACHE) >= _NUTPIE_CACHE_SIZE:
+                _NUTPIE_CACHE.pop(next(iter(_NUTPIE_CACHE)))
+            _NUTPIE_CACHE[cache_key] = compiled
+    elif data:
+        logger.info("Reusing the compiled model with new data.")
+        compiled = compiled.with_data(**data)
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    kwargs = {} if target_accept is None else {"target_accept": target_accept}
+    tree = nutpie.sample(
+        compiled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=chains,
+        seed=int(seed),
+        save_warmup=False,
+        progress_bar=progress,
+        **kwargs,
+    )
+    stats = tree["sample_stats"].to_dataset()
+    objects = [k for k, v in stats.data_vars.items() if v.dtype == object]
+    if objects:  # messages (None or text) cannot be written to netCDF
+        tree["sample_stats"] = xr.DataTree(stats.drop_vars(objects))
+    return tree
+
+
+def _observed_data(model):
+    """Collect the observed values of a model as a Dataset (nutpie does not store them)."""
+    out = {}
+    for rv in model.observed_RVs:
+        value = model.rvs_to_values[rv]
+        arr = value.get_value() if hasattr(value, "get_value") else np.asarray(value.data)
+        dims = model.named_vars_to_dims.get(rv.name) or tuple(
+            f"{rv.name}_dim_{i}" for i in range(arr.ndim)
+        )
+        out[rv.name] = (dims, arr)
+    coords = {
+        dim: np.asarray(list(model.coords[dim]))
+        for dims, _ in out.values()
+        for dim in dims
+        if model.coords.get(dim) is not None
+    }
+    return xr.Dataset(out, coords=coords)
+
+
+def sample(model, *, draws, tune, chains, sampler, seed, target_accept=None, cache_key=None):
+    """Draw from a PyMC model's posterior; returns the ArviZ ``DataTree``.
+
+    With ``sampler="nutpie"`` and a hashable ``cache_key`` describing the
+    model's structure (shapes, options, coordinate labels), a compiled model is
+    reused in this process: only its ``pm.Data`` values are swapped.
+    """
     progress = logger.level <= logging.INFO and sys.stderr.isatty()
+    if sampler == "nutpie":
+        data = {v.name: v.get_value() for v in model.data_vars} if cache_key is not None else {}
+        with warnings.catch_warnings(), _pymc_log_level(logger.level):
+            warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+            tree = _nutpie(
+                model,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                seed=seed,
+                target_accept=target_accept,
+                progress=progress,
+                cache_key=cache_key,
+                data=data,
+            )
+        if model.observed_RVs:
+            tree["observed_data"] = xr.DataTree(_observed_data(model))
+        return tree
+    pm = _soft_import("pymc", "Sampling")
     with model, warnings.catch_warnings(), _pymc_log_level(logger.level):
         # PyTensor's C backend warns at compile time when pip's numpy exposes no BLAS;
         # the models are small and NUTS (nutpie: numba) does not depend on it.
@@ -45,9 +129,9 @@ def sample(model, *, draws, tune, chains, sampler, seed, target_accept=None):
             draws=draws,
             tune=tune,
             chains=chains,
-            # nutpie samples chains in threads; PyMC's own sampler would fork this
-            # (often multi-threaded) process, which can deadlock: run its chains in turn
-            cores=1 if sampler == "pymc" else chains,
+            # PyMC's own sampler would fork this (often multi-threaded) process, which
+            # can deadlock: run its chains in turn
+            cores=1,
             nuts_sampler=sampler,
             random_seed=seed,
             progressbar=progress,

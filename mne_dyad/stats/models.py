@@ -1,17 +1,21 @@
 """Bayesian multilevel model of alliance on within/between-dyad synchrony."""
 
+import hashlib
+
 import numpy as np
 import xarray as xr
-from mne.utils import _validate_type, logger, verbose
+from mne.utils import _check_option, _validate_type, logger, verbose
 
 from .._version import __version__
-from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ._sampling import check_sampling, diagnose, sample
 from .results import AllianceFit
 
 LEVELS = ("within", "between")
+#: Default prior scales (on standardised data): normal SDs of alpha, beta, gamma;
+#: half-normal SDs of every variance component; the LKJ shape.
+DEFAULT_PRIORS = {"alpha": 1.0, "beta": 1.0, "gamma": 1.0, "sigma": 1.0, "lkj_eta": 2.0}
 
 
 def _check_ids(cube, alliance):
@@ -30,6 +34,43 @@ def _check_ids(cube, alliance):
     return dyads, sessions
 
 
+def _check_priors(priors):
+    _validate_type(priors, (None, dict), "priors")
+    out = dict(DEFAULT_PRIORS)
+    if priors:
+        unknown = sorted(set(priors) - set(DEFAULT_PRIORS))
+        if unknown:
+            raise ValueError(f"Unknown prior(s) {unknown}; set any of {sorted(DEFAULT_PRIORS)}.")
+        for key, value in priors.items():
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+                raise ValueError(f"Prior {key!r} must be a positive number, got {value!r}.")
+        out.update({k: float(v) for k, v in priors.items()})
+    return out
+
+
+def _therapist_of(therapist, cube, alliance, dyads):
+    """Map each dyad to its therapist id, or None."""
+    if therapist is None or therapist is False:
+        return None
+    if therapist is True:
+        for ds in (cube, alliance):
+            if "therapist" in ds.coords:
+                mapping = dict(zip(ds.dyad.values, ds.therapist.values, strict=True))
+                break
+        else:
+            raise ValueError(
+                "therapist=True needs a 'therapist' coordinate on the cube or the alliance "
+                "data; pass therapist={dyad: therapist} instead."
+            )
+    else:
+        _validate_type(therapist, dict, "therapist")
+        mapping = dict(therapist)
+    missing = [d for d in dyads if d not in mapping or mapping[d] in ("", None)]
+    if missing:
+        raise ValueError(f"No therapist is known for dyad(s) {missing[:5]}.")
+    return {d: str(mapping[d]) for d in dyads}
+
+
 def prepare_alliance_data(
     cube,
     alliance,
@@ -38,14 +79,22 @@ def prepare_alliance_data(
     segments=("IM", "CB"),
     outcomes=("bond", "task", "goal"),
     standardize=True,
+    missing="drop",
+    complete_on=None,
+    measurement_error=False,
+    therapist=None,
 ):
-    """Long-format model data: complete cases, standardised, within/between split.
+    """Long-format model data: standardised, within/between split.
 
-    Returns an ``xarray.Dataset`` on ``obs`` with ``X`` (obs, level, segment),
-    ``y`` (obs, outcome), ``session_c`` (obs), ``dyad_idx`` and the transform in
-    ``x_mean``/``x_sd`` (segment), ``y_mean``/``y_sd`` (outcome),
+    Returns an ``xarray.Dataset`` on ``obs`` with ``P`` (obs, segment: the
+    standardised predictor, NaN where a segment is missing and ``missing="impute"``),
+    ``P_se`` (its standard error, with ``measurement_error``), ``X`` (obs, level,
+    segment: within/between parts of ``P``, NaN-free when nothing is latent),
+    ``y`` (obs, outcome), ``session_c``, ``dyad_idx`` (and ``therapist_idx``), and
+    the transform ``x_mean``/``x_sd``, ``y_mean``/``y_sd``,
     ``session_mean``/``session_sd``.
     """
+    _check_option("missing", missing, ("drop", "impute"))
     if summary not in cube.data_vars:
         raise ValueError(f"The cube has no summary {summary!r}; it has {sorted(cube.data_vars)}.")
     missing_seg = [s for s in segments if s not in list(cube.segment.values)]
@@ -59,38 +108,67 @@ def prepare_alliance_data(
             f"The alliance data has no scale(s) {missing_out}; it has "
             f"{sorted(alliance.data_vars)}. Pass outcomes= with the scales you have."
         )
+    se_name = f"{summary}_se"
+    if measurement_error and se_name not in cube.data_vars:
+        raise ValueError(
+            f"measurement_error=True needs the cube variable {se_name!r} (the standard "
+            "error of the window values); compute the cube with method='wclc'."
+        )
+    complete_on = tuple(segments if complete_on is None else complete_on)
+    extra = [s for s in complete_on if s not in list(cube.segment.values)]
+    if extra:
+        raise ValueError(
+            f"complete_on names segment(s) {extra} the cube does not have "
+            f"({list(cube.segment.values)})."
+        )
     dyads, sessions = _check_ids(cube, alliance)
-    P = cube[summary].sel(dyad=dyads, session=sessions, segment=list(segments))
+    sel = dict(dyad=dyads, session=sessions, segment=list(segments))
+    P = cube[summary].sel(**sel).transpose("dyad", "session", "segment").values
+    SE = (
+        cube[se_name].sel(**sel).transpose("dyad", "session", "segment").values
+        if (measurement_error)
+        else None
+    )
     Y = alliance[list(outcomes)].sel(dyad=dyads, session=sessions).to_dataarray("outcome")
-    Y = Y.transpose("dyad", "session", "outcome")
-    p_ok = np.isfinite(P.values).all(axis=-1)
-    y_ok = np.isfinite(Y.values).all(axis=-1)
+    Y = Y.transpose("dyad", "session", "outcome").values
     for k, seg in enumerate(segments):
-        if not np.isfinite(P.values[..., k]).any():
+        if not np.isfinite(P[..., k]).any():
             raise ValueError(
                 f"No session has a {seg!r} {summary} value: every session lacks this "
                 "segment. Drop it from segments=."
             )
-    ok = p_ok & y_ok
-    n_any = int((np.isfinite(P.values).any(-1) | np.isfinite(Y.values).any(-1)).sum())
+    p_ok = np.isfinite(P)
+    if SE is not None:
+        p_ok &= np.isfinite(SE) & (SE > 0)
+    y_ok = np.isfinite(Y).all(axis=-1)
+    required = cube[summary].sel(dyad=dyads, session=sessions, segment=list(complete_on))
+    has_required = np.isfinite(required.transpose("dyad", "session", "segment").values).all(-1)
+    if missing == "drop":
+        keep = y_ok & has_required & p_ok.all(axis=-1)
+    else:  # impute: any session with every outcome and at least one segment
+        keep = y_ok & p_ok.any(axis=-1)
+    n_any = int((np.isfinite(P).any(-1) | np.isfinite(Y).any(-1)).sum())
+    n_imputed = int((~p_ok[keep]).sum()) if missing == "impute" else 0
     logger.info(
-        f"Alliance model data: {int(ok.sum())} complete (dyad, session) of {n_any} with "
-        f"any data; dropped {int((y_ok & ~p_ok).sum())} lacking synchrony in a segment "
-        f"of {list(segments)} and {int((p_ok & ~y_ok).sum())} lacking an alliance scale."
+        f"Alliance model data: {int(keep.sum())} (dyad, session) kept of {n_any} with any "
+        f"data; dropped {int((y_ok & ~keep).sum())} lacking synchrony in a segment of "
+        f"{list(segments)} and {int((~y_ok & np.isfinite(P).any(-1)).sum())} lacking an "
+        f"alliance scale"
+        + (f"; {n_imputed} missing values imputed." if missing == "impute" else ".")
     )
-    di, si = np.nonzero(ok)
+    di, si = np.nonzero(keep)
     used_dyads = sorted(set(di))
     if len(used_dyads) < 3:
         raise ValueError(
-            f"Only {len(used_dyads)} dyad(s) have complete data (synchrony in all of "
-            f"{list(segments)} and every scale of {list(outcomes)}); a multilevel model "
+            f"Only {len(used_dyads)} dyad(s) have complete data (synchrony in "
+            f"{list(complete_on)} and every scale of {list(outcomes)}); a multilevel model "
             "needs at least 3 dyads."
         )
-    p = P.values[di, si]  # (obs, segment)
-    y = Y.values[di, si]  # (obs, outcome)
+    p = np.where(p_ok[di, si], P[di, si], np.nan)
+    y = Y[di, si]
     sess = np.asarray(sessions, float)[si]
     if standardize:
-        x_mean, x_sd = p.mean(0), p.std(0, ddof=1)
+        x_mean, x_sd = np.nanmean(p, 0), np.nanstd(p, 0, ddof=1)
         y_mean, y_sd = y.mean(0), y.std(0, ddof=1)
     else:
         x_mean, x_sd = np.zeros(p.shape[1]), np.ones(p.shape[1])
@@ -99,18 +177,20 @@ def prepare_alliance_data(
         flat = [n for n, v in zip(names, sd, strict=True) if not v > 0]
         if flat:
             raise ValueError(f"The {what} {flat} does not vary across sessions: cannot model it.")
-    s_mean, s_sd = sess.mean(), sess.std(ddof=1) if sess.std() > 0 else 1.0
+    s_mean = sess.mean()
+    s_sd = sess.std(ddof=1) if sess.std() > 0 else 1.0
     pz = (p - x_mean) / x_sd
     remap = {d: k for k, d in enumerate(used_dyads)}
     dyad_idx = np.array([remap[d] for d in di])
     dyad_mean = np.zeros((len(used_dyads), pz.shape[1]))
-    np.add.at(dyad_mean, dyad_idx, pz)
-    dyad_mean /= np.bincount(dyad_idx)[:, None]
+    np.add.at(dyad_mean, dyad_idx, np.nan_to_num(pz))
+    dyad_mean /= np.maximum(np.bincount(dyad_idx, minlength=len(used_dyads)), 1)[:, None]
     within = pz - dyad_mean[dyad_idx]
-    between = dyad_mean[dyad_idx] - pz.mean(0)
+    between = dyad_mean[dyad_idx] - np.nanmean(pz, 0)
     dyad_labels = np.array([dyads[d] for d in used_dyads], dtype=object)
-    return xr.Dataset(
+    out = xr.Dataset(
         {
+            "P": (("obs", "segment"), pz),
             "X": (("obs", "level", "segment"), np.stack([within, between], axis=1)),
             "y": (("obs", "outcome"), (y - y_mean) / y_sd),
             "session_c": ("obs", (sess - s_mean) / s_sd),
@@ -131,54 +211,166 @@ def prepare_alliance_data(
             "outcome": np.array(outcomes, dtype=object),
             "dyad": dyad_labels,
         },
-        attrs={"summary": summary, "standardize": int(standardize)},
+        attrs={
+            "summary": summary,
+            "standardize": int(standardize),
+            "missing": missing,
+            "n_imputed": n_imputed,
+            "complete_on": ",".join(complete_on),
+        },
+    )
+    if measurement_error:
+        out["P_se"] = (("obs", "segment"), np.where(p_ok[di, si], SE[di, si], np.nan) / x_sd)
+    ther = _therapist_of(therapist, cube, alliance, list(dyad_labels))
+    if ther is not None:
+        names = sorted(set(ther.values()))
+        out = out.assign_coords(therapist=np.array(names, dtype=object))
+        idx = [names.index(ther[d]) for d in out.obs_dyad.values]
+        out["therapist_idx"] = ("obs", np.array(idx))
+    return out
+
+
+def _latent_predictor(pm, pt, data, priors):
+    """Latent synchrony for measurement error and/or imputation; returns P (obs, seg)."""
+    P = data["P"].values
+    observed = np.isfinite(P)
+    mu_p = pm.Normal("mu_P", 0.0, 1.0, dims="segment")
+    sd_p = pm.HalfNormal("sd_P", priors["sigma"], dims="segment")
+    obs_i, seg_i = np.nonzero(observed)
+    if "P_se" in data:  # every value latent, observed with its standard error
+        # centred: the window-based errors are small next to the spread of synchrony,
+        # so the data pin each latent value down (a non-centred form mixes badly)
+        latent = pm.Normal("P_true", mu_p, sd_p, dims=("obs", "segment"))
+        pm.Normal(
+            "P_obs",
+            mu=latent[obs_i, seg_i],
+            sigma=data["P_se"].values[obs_i, seg_i],
+            observed=P[obs_i, seg_i],
+        )
+        return latent
+    # imputation only: observed values inform mu_P/sd_P; missing ones are parameters
+    miss_i, miss_g = np.nonzero(~observed)
+    pm.Normal("P_obs", mu=mu_p[seg_i], sigma=sd_p[seg_i], observed=P[obs_i, seg_i])
+    z_miss = pm.Normal("z_P_missing", 0.0, 1.0, shape=miss_i.size)
+    return pt.set_subtensor(
+        pt.as_tensor(np.nan_to_num(P))[miss_i, miss_g], mu_p[miss_g] + z_miss * sd_p[miss_g]
     )
 
 
-def build_alliance_model(data, *, session_covariate=True, prior_sd=1.0, lkj_eta=2.0):
+def build_alliance_model(
+    data,
+    *,
+    multivariate=True,
+    random_slopes=False,
+    session_covariate=True,
+    priors=None,
+):
     """Build the PyMC model of METHODS.md section 7 for prepared data.
 
-    ``y[obs, o] = alpha[o] + sum_{l, g} beta[l, g, o] X[obs, l, g]
-    + gamma[o] session[obs] + u[dyad, o] + e[obs, o]`` with ``u`` and ``e``
-    multivariate normal across outcomes (LKJ priors), ``u`` non-centred.
+    ``y[obs, o] = alpha[o] + sum_{l, g} beta[l, g, o] X[obs, l, g] + gamma[o] session[obs]
+    + u[dyad, o] (+ therapist effect) + e[obs, o]``; ``u`` and ``e`` multivariate
+    normal across outcomes with LKJ priors (``multivariate``) or independent;
+    ``u`` non-centred. The data decide the rest: ``therapist_idx`` adds a
+    therapist level, missing ``P`` (imputation) or ``P_se`` (measurement error)
+    make synchrony latent.
     """
     pm = _soft_import("pymc", "The alliance model")
+    pt = _soft_import("pytensor.tensor", "The alliance model")
+    priors = _check_priors(priors)
     coords = {k: data[k].values for k in ("obs", "level", "segment", "outcome", "dyad")}
+    if "therapist_idx" in data:
+        coords["therapist"] = data.therapist.values
     n_out = data.sizes["outcome"]
+    dyad_np = data["dyad_idx"].values
+    latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
     with pm.Model(coords=coords) as model:
-        X = pm.Data("X", data["X"].values, dims=("obs", "level", "segment"))
-        sess = pm.Data("session_c", data["session_c"].values, dims="obs")
-        dyad_idx = pm.Data("dyad_idx", data["dyad_idx"].values, dims="obs")
-        alpha = pm.Normal("alpha", 0.0, prior_sd, dims="outcome")
-        beta = pm.Normal("beta", 0.0, prior_sd, dims=("level", "segment", "outcome"))
+        dyad_idx = pm.Data("dyad_idx", dyad_np, dims="obs")
+        y_obs = pm.Data("y_obs", data["y"].values, dims=("obs", "outcome"))
+        if latent:  # within/between parts of the latent synchrony
+            P = _latent_predictor(pm, pt, data, priors)
+            n_dyad = data.sizes["dyad"]
+            member = np.zeros((n_dyad, dyad_np.size))
+            member[dyad_np, np.arange(dyad_np.size)] = 1.0
+            member /= member.sum(axis=1, keepdims=True)
+            dyad_mean = pt.dot(pt.as_tensor(member), P)
+            X = pt.stack([P - dyad_mean[dyad_np], dyad_mean[dyad_np] - P.mean(axis=0)], axis=1)
+        else:
+            X = pm.Data("X", data["X"].values, dims=("obs", "level", "segment"))
+        alpha = pm.Normal("alpha", 0.0, priors["alpha"], dims="outcome")
+        beta = pm.Normal("beta", 0.0, priors["beta"], dims=("level", "segment", "outcome"))
         mu = alpha + (X[:, :, :, None] * beta[None]).sum(axis=(1, 2))
+        if random_slopes:
+            sigma_slope = pm.HalfNormal("sigma_slope", priors["sigma"], dims=("segment", "outcome"))
+            z_slope = pm.Normal("z_slope", 0.0, 1.0, dims=("dyad", "segment", "outcome"))
+            slope = pm.Deterministic(
+                "slope_dyad", z_slope * sigma_slope, dims=("dyad", "segment", "outcome")
+            )
+            mu = mu + (X[:, 0, :, None] * slope[dyad_idx]).sum(axis=1)
         if session_covariate:
-            gamma = pm.Normal("gamma", 0.0, prior_sd, dims="outcome")
+            sess = pm.Data("session_c", data["session_c"].values, dims="obs")
+            gamma = pm.Normal("gamma", 0.0, priors["gamma"], dims="outcome")
             mu = mu + sess[:, None] * gamma
-        chol_u, _, _ = pm.LKJCholeskyCov(
-            "chol_dyad",
-            n=n_out,
-            eta=lkj_eta,
-            sd_dist=pm.HalfNormal.dist(prior_sd, shape=n_out),
-            compute_corr=True,
-        )
+        if "therapist_idx" in data:
+            ther_idx = pm.Data("therapist_idx", data["therapist_idx"].values, dims="obs")
+            sigma_t = pm.HalfNormal("sigma_therapist", priors["sigma"], dims="outcome")
+            z_t = pm.Normal("z_therapist", 0.0, 1.0, dims=("therapist", "outcome"))
+            mu = mu + (z_t * sigma_t)[ther_idx]
         z_u = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "outcome"))
-        u = pm.Deterministic("u_dyad", z_u @ chol_u.T, dims=("dyad", "outcome"))
-        chol_e, _, _ = pm.LKJCholeskyCov(
-            "chol_resid",
-            n=n_out,
-            eta=lkj_eta,
-            sd_dist=pm.HalfNormal.dist(prior_sd, shape=n_out),
-            compute_corr=True,
-        )
-        pm.MvNormal(
-            "y",
-            mu=mu + u[dyad_idx],
-            chol=chol_e,
-            observed=data["y"].values,
-            dims=("obs", "outcome"),
-        )
+        if multivariate:
+            chol_u, _, _ = pm.LKJCholeskyCov(
+                "chol_dyad",
+                n=n_out,
+                eta=priors["lkj_eta"],
+                sd_dist=pm.HalfNormal.dist(priors["sigma"], shape=n_out),
+                compute_corr=True,
+            )
+            u = pm.Deterministic("u_dyad", z_u @ chol_u.T, dims=("dyad", "outcome"))
+            chol_e, _, _ = pm.LKJCholeskyCov(
+                "chol_resid",
+                n=n_out,
+                eta=priors["lkj_eta"],
+                sd_dist=pm.HalfNormal.dist(priors["sigma"], shape=n_out),
+                compute_corr=True,
+            )
+            pm.MvNormal(
+                "y", mu=mu + u[dyad_idx], chol=chol_e, observed=y_obs, dims=("obs", "outcome")
+            )
+        else:
+            sigma_u = pm.HalfNormal("sigma_dyad", priors["sigma"], dims="outcome")
+            u = pm.Deterministic("u_dyad", z_u * sigma_u, dims=("dyad", "outcome"))
+            sigma_e = pm.HalfNormal("sigma_resid", priors["sigma"], dims="outcome")
+            pm.Normal(
+                "y", mu=mu + u[dyad_idx], sigma=sigma_e, observed=y_obs, dims=("obs", "outcome")
+            )
     return model
+
+
+def _cache_key(data, options):
+    """Describe what decides the compiled model: options, sizes, labels, baked-in data."""
+    priors = tuple(sorted(options["priors"].items()))
+    labels = tuple(
+        (dim, tuple(map(str, data[dim].values)))
+        for dim in ("segment", "outcome", "dyad", "therapist")
+        if dim in data.coords
+    )
+    key = (
+        "alliance",
+        options["multivariate"],
+        options["random_slopes"],
+        options["session_covariate"],
+        priors,
+        data.sizes["obs"],
+        labels,
+        "therapist_idx" in data,
+    )
+    latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
+    if latent:  # latent synchrony: its data are constants of the graph
+        raw = np.ascontiguousarray(np.nan_to_num(data["P"].values, nan=np.inf))
+        extra = data["P_se"].values.tobytes() if "P_se" in data else b""
+        key += (
+            hashlib.sha1(raw.tobytes() + extra + data["dyad_idx"].values.tobytes()).hexdigest(),
+        )
+    return key
 
 
 @verbose
@@ -190,9 +382,15 @@ def fit_alliance_model(
     summary="all_lags",
     segments=("IM", "CB"),
     outcomes=("bond", "task", "goal"),
+    multivariate=True,
+    random_slopes=False,
+    therapist=None,
+    measurement_error=False,
+    missing="drop",
+    complete_on=None,
     session_covariate=True,
     standardize=True,
-    prior_sd=1.0,
+    priors=None,
     draws=1000,
     tune=1000,
     chains=2,
@@ -200,20 +398,18 @@ def fit_alliance_model(
     seed=None,
     verbose=None,
 ):
-    """Fit the multivariate multilevel model of alliance on synchrony.
+    """Fit the multilevel model of alliance on within/between-dyad synchrony.
 
-    For each dyad ``d``, session ``s`` and outcome ``o`` (METHODS.md section 7)::
+    For dyad ``d``, session ``s`` and outcome ``o`` (METHODS.md section 7)::
 
         y[d,s,o] = alpha[o]
                    + sum_g beta[within, g, o] * P_w[d,s,g] + beta[between, g, o] * P_b[d,g]
                    + gamma[o] * session[d,s] + u[d,o] + e[d,s,o]
 
     where ``g`` runs over the segment types, ``P_w`` is a session's synchrony
-    minus its dyad's mean and ``P_b`` the dyad mean minus the grand mean. The
-    dyad effects ``u`` and residuals ``e`` are multivariate normal across
-    outcomes with LKJ(2) priors on their correlations and half-normal SDs; ``u``
-    is non-centred. Sessions lacking a segment or a scale are dropped (the count
-    is logged).
+    minus its dyad's mean and ``P_b`` the dyad mean minus the grand mean. By
+    default the dyad effects ``u`` and residuals ``e`` are multivariate normal
+    across outcomes with LKJ priors on their correlations; ``u`` is non-centred.
 
     Parameters
     ----------
@@ -226,32 +422,66 @@ def fit_alliance_model(
         Segment types entering as predictors.
     outcomes : sequence of str
         Alliance scales modelled jointly.
+    multivariate : bool
+        True (default): dyad effects and residuals correlated across outcomes
+        (LKJ). False: outcomes independent (each with its own variances).
+    random_slopes : bool
+        Let each dyad have its own within-dyad slopes around ``beta[within]``
+        (independent normal deviations with SD ``sigma_slope[segment, outcome]``).
+    therapist : None | bool | dict
+        Add a therapist level (``sigma_therapist[outcome]``): True uses the
+        ``therapist`` coordinate of the cube or the alliance data, or pass
+        ``{dyad: therapist}``.
+    measurement_error : bool
+        Treat each session's synchrony as latent, observed with the standard
+        error of its window values (cube variable ``<summary>_se``).
+    missing : str
+        ``"drop"`` (default): sessions lacking a segment are left out, and the
+        count is logged. ``"impute"``: missing synchrony becomes a parameter with
+        a normal prior learnt from the observed values.
+    complete_on : None | sequence of str
+        With ``missing="drop"``, the segments a session must have (default: all
+        of ``segments``). Use the same value in models you compare by LOO so
+        they see the same sessions (for example ``complete_on=("IM", "CB")`` in
+        an IM-only model).
     session_covariate : bool
         Include the session number (standardised) as covariate.
     standardize : bool
         Standardise predictors (per segment, before the within/between split)
         and outcomes, so betas are in SD units; the transform is stored.
-    prior_sd : float
-        SD of the normal priors on alpha, beta, gamma and of the half-normal
-        priors on the dyad and residual SDs.
+    priors : None | dict
+        Prior scales, any of ``alpha``, ``beta``, ``gamma`` (normal SDs,
+        default 1), ``sigma`` (half-normal SD of every variance component,
+        default 1) and ``lkj_eta`` (default 2). The defaults are weakly
+        informative on standardised data.
     draws, tune, chains : int
         Posterior draws and tuning steps per chain, and the number of chains.
     sampler : str
-        ``"nutpie"`` (default, compiled with numba, chains in parallel threads) or
-        ``"pymc"`` (PyMC's NUTS, chains one after another).
+        ``"nutpie"`` (default, compiled with numba, chains in parallel threads),
+        ``"pymc"`` (PyMC's NUTS, chains one after another) or ``"numpyro"`` (if
+        numpyro and jax are installed).
     %(seed)s
     %(verbose)s
 
     Returns
     -------
     fit : AllianceFit
-        Posterior (``fit.posterior``, an :class:`xarray.DataTree`), the model data
-        and the standardisation; see :meth:`AllianceFit.summary`.
+        Posterior (``fit.posterior``, an :class:`xarray.DataTree` with a
+        ``log_likelihood`` group for LOO), the model data and the
+        standardisation; see :meth:`AllianceFit.summary`.
     """
     _validate_type(cube, xr.Dataset, "cube")
     _validate_type(alliance, xr.Dataset, "alliance")
     check_sampling(draws, tune, chains, sampler)
-    prior_sd = _check_positive(prior_sd, "prior_sd")
+    if sampler == "numpyro":
+        _soft_import("numpyro", "sampler='numpyro'")
+    for flag, name in (
+        (multivariate, "multivariate"),
+        (random_slopes, "random_slopes"),
+        (measurement_error, "measurement_error"),
+    ):
+        _validate_type(flag, bool, name)
+    priors = _check_priors(priors)
     segments = tuple(segments)
     outcomes = tuple(outcomes)
     data = prepare_alliance_data(
@@ -261,22 +491,50 @@ def fit_alliance_model(
         segments=segments,
         outcomes=outcomes,
         standardize=standardize,
+        missing=missing,
+        complete_on=complete_on,
+        measurement_error=measurement_error,
+        therapist=therapist,
     )
-    model = build_alliance_model(data, session_covariate=session_covariate, prior_sd=prior_sd)
+    options = {
+        "multivariate": multivariate,
+        "random_slopes": random_slopes,
+        "session_covariate": session_covariate,
+        "priors": priors,
+    }
+    model = build_alliance_model(data, **options)
     logger.info(
         f"Sampling the alliance model ({data.sizes['obs']} sessions, "
         f"{data.sizes['dyad']} dyads, outcomes {list(outcomes)}) with {sampler}: "
         f"{chains} chains x {draws} draws after {tune} tuning steps."
     )
-    tree = sample(model, draws=draws, tune=tune, chains=chains, sampler=sampler, seed=seed)
+    # latent synchrony observed with small errors makes a narrow funnel: smaller steps
+    tree = sample(
+        model,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        sampler=sampler,
+        seed=seed,
+        target_accept=0.95 if measurement_error else None,
+        cache_key=_cache_key(data, options),
+    )
+    pm = _soft_import("pymc", "The alliance model")
+    with model:
+        pm.compute_log_likelihood(
+            tree, var_names=["y"], extend_inferencedata=True, progressbar=False
+        )
     diagnostics = diagnose(tree, ("beta", "alpha"), "alliance model")
     params = {
         "summary": summary,
         "segments": list(segments),
         "outcomes": list(outcomes),
-        "session_covariate": session_covariate,
+        **options,
+        "therapist": "therapist_idx" in data,
+        "measurement_error": measurement_error,
+        "missing": missing,
+        "complete_on": list(complete_on or segments),
         "standardize": standardize,
-        "prior_sd": prior_sd,
         "draws": draws,
         "tune": tune,
         "chains": chains,

@@ -175,6 +175,140 @@ class AllianceFit:
         out.index.name = "effect"
         return out
 
+    def _model(self):
+        """Rebuild the PyMC model from the stored data and options."""
+        from .models import build_alliance_model
+
+        p = self.params
+        return build_alliance_model(
+            self.data,
+            multivariate=p.get("multivariate", True),
+            random_slopes=p.get("random_slopes", False),
+            session_covariate=p.get("session_covariate", True),
+            priors=p.get("priors"),
+        )
+
+    def plot_effects(self, *, ci_prob=0.89, show=True):
+        """Forest plot of the betas; see :func:`mne_dyad.viz.plot_alliance_effects`.
+
+        Parameters
+        ----------
+        ci_prob : float
+            Probability of the equal-tailed interval drawn.
+        show : bool
+            Show the figure.
+
+        Returns
+        -------
+        fig : matplotlib.figure.Figure
+            The figure.
+        """
+        from ..viz import plot_alliance_effects
+
+        return plot_alliance_effects(self, ci_prob=ci_prob, show=show)
+
+    def posterior_predictive(self, *, seed=None, ci_prob=0.89):
+        """Posterior predictive check: observed statistics against replicated data.
+
+        Replicated outcomes are drawn from the posterior (and stored in
+        ``fit.posterior["posterior_predictive"]``). For each outcome, the mean,
+        SD, minimum, maximum and the SD of the dyad means of the observed scale
+        are compared with their distribution over replications.
+
+        Parameters
+        ----------
+        seed : None | int
+            Random seed of the replications.
+        ci_prob : float
+            Probability of the equal-tailed interval of the replicated statistics.
+
+        Returns
+        -------
+        checks : pandas.DataFrame
+            One row per (outcome, statistic) in the outcomes' own units:
+            ``observed``, ``replicated_mean``, ``lower``, ``upper`` and ``p_value``
+            = P(replicated >= observed); values near 0 or 1 flag misfit.
+        """
+        pm = _soft_import("pymc", "AllianceFit.posterior_predictive")
+        with self._model():
+            pp = pm.sample_posterior_predictive(self.posterior, random_seed=seed, progressbar=False)
+        rep = pp["posterior_predictive"]["y"]
+        self.posterior["posterior_predictive"] = xr.DataTree(rep.to_dataset(name="y"))
+        scale, shift = self.data.y_sd, self.data.y_mean
+        observed = self.data.y * scale + shift
+        replicated = rep * scale + shift
+        dyad = xr.DataArray(self.data.dyad_idx.values, dims="obs")
+
+        def stats(values):
+            dyad_means = values.groupby(dyad.rename("dyad_of_obs")).mean("obs")
+            return {
+                "mean": values.mean("obs"),
+                "sd": values.std("obs", ddof=1),
+                "min": values.min("obs"),
+                "max": values.max("obs"),
+                "sd_dyad_means": dyad_means.std("dyad_of_obs", ddof=1),
+            }
+
+        obs_stats, rep_stats = stats(observed), stats(replicated)
+        tail = (1 - ci_prob) / 2
+        rows = []
+        for outcome in [str(o) for o in self.data.outcome.values]:
+            for name in obs_stats:
+                o = float(obs_stats[name].sel(outcome=outcome))
+                r = rep_stats[name].sel(outcome=outcome)
+                rows.append(
+                    {
+                        "outcome": outcome,
+                        "statistic": name,
+                        "observed": o,
+                        "replicated_mean": float(r.mean()),
+                        "lower": float(r.quantile(tail)),
+                        "upper": float(r.quantile(1 - tail)),
+                        "p_value": float((r >= o).mean()),
+                    }
+                )
+        table = pd.DataFrame(rows).set_index(["outcome", "statistic"])
+        table.attrs["ci_prob"] = ci_prob
+        return table
+
+    def compare(self, others, *, names=None):
+        """Compare this fit with others by PSIS-LOO (ArviZ ``compare``).
+
+        Parameters
+        ----------
+        others : AllianceFit | sequence of AllianceFit
+            Fits of other models to the same sessions (same dyads and sessions in
+            the same order: fit them with the same ``complete_on``).
+        names : None | sequence of str
+            Names of the models, this one first; default ``model0``, ``model1``...
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            ArviZ's comparison: rank, ``elpd``, ``elpd_diff``, its SE (``dse``),
+            ``p`` (effective parameters) and stacking ``weight`` per model.
+        """
+        az = _soft_import("arviz", "AllianceFit.compare")
+        others = [others] if isinstance(others, AllianceFit) else list(others)
+        fits = [self, *others]
+        names = [f"model{k}" for k in range(len(fits))] if names is None else list(names)
+        if len(names) != len(fits) or len(set(names)) != len(names):
+            raise ValueError(f"names must be {len(fits)} distinct strings, got {names!r}.")
+        for name, fit in zip(names[1:], others, strict=True):
+            _validate_type(fit, AllianceFit, name)
+            same = np.array_equal(
+                fit.data.obs_dyad.values, self.data.obs_dyad.values
+            ) and np.array_equal(fit.data.obs_session.values, self.data.obs_session.values)
+            if not same:
+                raise ValueError(
+                    f"Model {name!r} was fitted to other sessions ({fit.data.sizes['obs']} vs "
+                    f"{self.data.sizes['obs']}); LOO compares models of the same data. Fit "
+                    "them with the same complete_on= (for example ('IM', 'CB'))."
+                )
+            if "log_likelihood" not in fit.posterior.children:
+                raise ValueError(f"Model {name!r} has no log-likelihood: refit it.")
+        return az.compare(dict(zip(names, [f.posterior for f in fits], strict=True)))
+
     @verbose
     @fill_doc
     def to_netcdf(self, fname, *, overwrite=False, verbose=None):

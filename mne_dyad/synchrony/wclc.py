@@ -198,7 +198,11 @@ def pool_windows(per_annotation):
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         for key in WINDOW_SUMMARIES:
-            out[key] = float(np.nanmean(np.concatenate([p[0][key] for p in per_annotation])))
+            values = np.concatenate([p[0][key] for p in per_annotation])
+            out[key] = float(np.nanmean(values))
+            n = int(np.isfinite(values).sum())
+            # standard error of the window mean (for measurement-error models)
+            out[f"{key}_se"] = float(np.nanstd(values, ddof=1) / np.sqrt(n)) if n > 1 else np.nan
         out["grand_mean"] = float(lag_sum.sum() / lag_count.sum())
         out["profile"] = lag_sum / lag_count
     out["n_windows"] = float(sum(int(np.isfinite(p[0]["all_lags"]).sum()) for p in per_annotation))
@@ -224,9 +228,20 @@ class WCLCMethod(SyncMethod):
 
     name = "wclc"
     defaults = {"lag": 10.0, "window": 30.0, "step": 15.0, "fisher_z": True, "absolute": True}
-    variables = {k: v for k, v in SUMMARY_DOCS.items()}
+    variables = {
+        **SUMMARY_DOCS,
+        **{
+            f"{k}_se": (f"standard error over windows of: {SUMMARY_DOCS[k][0]}", SUMMARY_DOCS[k][1])
+            for k in WINDOW_SUMMARIES
+        },
+    }
     lag_variables = ("profile",)
-    role_aliases = {"x_leads": "{x}_leads", "y_leads": "{y}_leads"}
+    role_aliases = {
+        "x_leads": "{x}_leads",
+        "y_leads": "{y}_leads",
+        "x_leads_se": "{x}_leads_se",
+        "y_leads_se": "{y}_leads_se",
+    }
 
     def _validate(self, params):
         for key in ("fisher_z", "absolute"):

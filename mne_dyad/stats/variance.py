@@ -1,0 +1,220 @@
+"""Variance decomposition of synchrony: dyads, sessions (and therapists)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from mne.utils import _validate_type, logger, verbose, warn
+
+from .._version import __version__
+from ..utils._docs import fill_doc
+from ..utils._imports import _soft_import
+from ._sampling import check_sampling, diagnose, sample
+
+SAMPLE_DIMS = ("chain", "draw")
+COMPONENTS = ("icc_therapist", "icc_dyad", "session_share")
+
+
+def _long_format(cube, variable, segments, therapist):
+    values = cube[variable].sel(segment=list(segments)).transpose("dyad", "session", "segment")
+    ok = np.isfinite(values.values)
+    di, si, gi = np.nonzero(ok)
+    dyads = list(cube.dyad.values)
+    for g, seg in enumerate(segments):
+        n_dyads = len(set(di[gi == g]))
+        if n_dyads < 3:
+            raise ValueError(
+                f"Only {n_dyads} dyad(s) have a {seg!r} {variable} value; a variance "
+                "decomposition needs at least 3."
+            )
+    ther = None
+    if therapist is not None and therapist is not False:
+        if therapist is True:
+            if "therapist" not in cube.coords:
+                raise ValueError("therapist=True needs a 'therapist' coordinate on the cube.")
+            mapping = dict(zip(dyads, cube.therapist.values, strict=True))
+        else:
+            _validate_type(therapist, dict, "therapist")
+            mapping = dict(therapist)
+        unknown = [d for d in set(dyads[i] for i in di) if mapping.get(d) in (None, "")]
+        if unknown:
+            raise ValueError(f"No therapist is known for dyad(s) {sorted(unknown)[:5]}.")
+        ther = mapping
+    return values.values[ok], di, gi, ther, dyads
+
+
+@verbose
+@fill_doc
+def variance_decomposition(
+    cube,
+    *,
+    variable="all_lags",
+    segments=None,
+    therapist=None,
+    ci_prob=0.89,
+    draws=1000,
+    tune=1000,
+    chains=2,
+    sampler="nutpie",
+    seed=None,
+    verbose=None,
+):
+    """Split synchrony into dyad-level and session-level variance (METHODS.md 6).
+
+    Per segment type ``g``: ``sync[d, s] = mu + u_d + e_ds`` with ``u ~ N(0,
+    tau^2)``, ``e ~ N(0, sigma^2)`` (plus ``v_t ~ N(0, phi^2)`` for the therapist
+    of dyad ``d`` when ``therapist`` is given), fitted on the standardised
+    variable (shares do not depend on the scale) with half-normal(1) priors on
+    the SDs and non-centred effects. ``ICC_dyad = tau^2 / total`` and the session
+    share ``sigma^2 / total`` (with therapists, ``ICC_therapist = phi^2 / total``).
+
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        A synchrony cube.
+    variable : str
+        The cube variable to decompose.
+    segments : None | sequence of str
+        Segment types (default: every segment of the cube).
+    therapist : None | bool | dict
+        Add a therapist level: True uses the cube's ``therapist`` coordinate, or
+        pass ``{dyad: therapist}``.
+    ci_prob : float
+        Probability mass of the equal-tailed intervals of the summary.
+    draws, tune, chains, sampler
+        Sampling (see :func:`mne_dyad.stats.fit_alliance_model`).
+    %(seed)s
+    %(verbose)s
+
+    Returns
+    -------
+    result : xarray.DataTree
+        ArviZ groups (``posterior`` with ``icc_dyad``, ``session_share`` and
+        ``icc_therapist`` per segment, ``sample_stats``, ``observed_data``) and a
+        ``summary`` group: a tidy table on ``segment x component`` with ``mean``,
+        ``sd``, ``ci_lower``, ``ci_upper`` (as a DataFrame: :func:`variance_table`).
+
+    Examples
+    --------
+    >>> import mne_dyad as md
+    >>> study = md.simulation.simulate_study(n_dyads=8, n_sessions=3, n_usable=20,
+    ...                                      duration=600, seed=0)
+    >>> cube = md.synchrony_cube(study.raws, verbose=False)
+    >>> vd = md.stats.variance_decomposition(cube, sampler="pymc", seed=1, verbose="error")
+    >>> table = md.stats.variance_table(vd)
+    >>> list(table.columns), list(table.loc["IM"].index)
+    (['mean', 'sd', 'ci_lower', 'ci_upper'], ['icc_dyad', 'session_share'])
+    """
+    _validate_type(cube, xr.Dataset, "cube")
+    if variable not in cube.data_vars:
+        raise ValueError(f"The cube has no variable {variable!r}; it has {sorted(cube.data_vars)}.")
+    if set(cube[variable].dims) != {"dyad", "session", "segment"}:
+        raise ValueError(
+            f"{variable!r} has dims {cube[variable].dims}: pick a per-segment summary."
+        )
+    segments = list(cube.segment.values) if segments is None else list(segments)
+    missing = [s for s in segments if s not in list(cube.segment.values)]
+    if missing:
+        raise ValueError(f"The cube has no segment(s) {missing}.")
+    check_sampling(draws, tune, chains, sampler)
+    y, di, gi, ther, dyads = _long_format(cube, variable, segments, therapist)
+    pm = _soft_import("pymc", "variance_decomposition")
+    mean = np.array([y[gi == g].mean() for g in range(len(segments))])
+    sd = np.array([y[gi == g].std(ddof=1) for g in range(len(segments))])
+    z = (y - mean[gi]) / sd[gi]
+    used = sorted(set(di))
+    remap = {d: k for k, d in enumerate(used)}
+    d_idx = np.array([remap[d] for d in di])
+    coords = {"segment": segments, "dyad": [dyads[d] for d in used], "obs": np.arange(y.size)}
+    if ther is not None:
+        names = sorted({str(ther[dyads[d]]) for d in used})
+        coords["therapist"] = names
+        t_idx = np.array([names.index(str(ther[dyads[d]])) for d in di])
+    with pm.Model(coords=coords) as model:
+        mu = pm.Normal("mu", 0.0, 1.0, dims="segment")
+        tau = pm.HalfNormal("tau", 1.0, dims="segment")
+        sigma = pm.HalfNormal("sigma", 1.0, dims="segment")
+        z_u = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "segment"))
+        loc = mu[gi] + z_u[d_idx, gi] * tau[gi]
+        total = tau**2 + sigma**2
+        if ther is not None:
+            phi = pm.HalfNormal("phi", 1.0, dims="segment")
+            z_t = pm.Normal("z_therapist", 0.0, 1.0, dims=("therapist", "segment"))
+            loc = loc + z_t[t_idx, gi] * phi[gi]
+            total = total + phi**2
+            pm.Deterministic("icc_therapist", phi**2 / total, dims="segment")
+        pm.Deterministic("icc_dyad", tau**2 / total, dims="segment")
+        pm.Deterministic("session_share", sigma**2 / total, dims="segment")
+        pm.Normal("y", loc, sigma[gi], observed=z, dims="obs")
+    logger.info(
+        f"Variance decomposition of {variable} ({y.size} sessions, {len(used)} dyads"
+        + (f", {len(coords['therapist'])} therapists" if ther is not None else "")
+        + f") per segment {segments}."
+    )
+    tree = sample(
+        model, draws=draws, tune=tune, chains=chains, sampler=sampler, seed=seed, target_accept=0.95
+    )
+    diagnostics = diagnose(tree, ("icc_dyad", "mu"), "variance decomposition")
+    post = tree["posterior"]
+    comps = [c for c in COMPONENTS if c in post]
+    tail = (1 - ci_prob) / 2
+    table = {
+        k: np.full((len(segments), len(comps)), np.nan)
+        for k in ("mean", "sd", "ci_lower", "ci_upper")
+    }
+    for j, comp in enumerate(comps):
+        draws_c = post[comp]
+        table["mean"][:, j] = draws_c.mean(SAMPLE_DIMS).values
+        table["sd"][:, j] = draws_c.std(SAMPLE_DIMS, ddof=1).values
+        q = draws_c.quantile([tail, 1 - tail], dim=SAMPLE_DIMS).values
+        table["ci_lower"][:, j], table["ci_upper"][:, j] = q[0], q[1]
+    summary = xr.Dataset(
+        {k: (("segment", "component"), v) for k, v in table.items()},
+        coords={"segment": segments, "component": comps},
+        attrs={
+            "ci_prob": ci_prob,
+            "variable": variable,
+            "mne_dyad_params": json.dumps(
+                {
+                    "variable": variable,
+                    "segments": segments,
+                    "therapist": ther is not None,
+                    "draws": draws,
+                    "tune": tune,
+                    "chains": chains,
+                    "sampler": sampler,
+                    "seed": seed,
+                    "mne_dyad_version": __version__,
+                },
+                default=str,
+            ),
+            "mne_dyad_diagnostics": json.dumps(diagnostics),
+        },
+    )
+    tree["summary"] = xr.DataTree(summary)
+    share = summary["mean"].sel(component="session_share").values
+    if np.any(share < 0.05):
+        warn(
+            "A segment's session share is under 5 percent: check the variable varies within dyads."
+        )
+    return tree
+
+
+def variance_table(result):
+    """Return the tidy summary of :func:`variance_decomposition` as a DataFrame.
+
+    Parameters
+    ----------
+    result : xarray.DataTree
+        The output of :func:`variance_decomposition`.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Rows (segment, component): ``mean``, ``sd``, ``ci_lower``, ``ci_upper``.
+    """
+    _validate_type(result, xr.DataTree, "result")
+    if "summary" not in result.children:
+        raise ValueError("result has no 'summary' group: pass variance_decomposition's output.")
+    return pd.DataFrame(result["summary"].to_dataset().to_dataframe())

@@ -1,0 +1,235 @@
+"""Alliance model options, variance decomposition, and validation against the truth."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import mne_dyad as md
+from mne_dyad.stats.models import build_alliance_model, prepare_alliance_data
+
+TRUTH = {("within", "IM", "bond"): 0.5, ("between", "IM", "bond"): 0.4}
+
+
+def _data(**kwargs):
+    cube, alliance = md.simulation.simulate_model_data(n_dyads=8, n_sessions=4, seed=0)
+    cube["all_lags_se"] = xr.full_like(cube.all_lags, 0.05)
+    cube = cube.assign_coords(therapist=("dyad", [f"T{i % 3}" for i in range(8)]))
+    return cube, alliance
+
+
+def _model(**kwargs):
+    cube, alliance = _data()
+    prep = {k: kwargs.pop(k) for k in ("measurement_error", "missing", "therapist") if k in kwargs}
+    if prep.get("missing") == "impute":
+        cube["all_lags"][0, 1, 0] = np.nan
+        cube["all_lags"][3, 2, 1] = np.nan
+    data = prepare_alliance_data(cube, alliance, **prep)
+    return data, build_alliance_model(data, **kwargs)
+
+
+def test_options_change_the_model_as_documented():
+    _, base = _model()
+    assert {"chol_dyad", "chol_resid"} <= set(base.named_vars)
+    assert "sigma_dyad" not in base.named_vars
+    _, uni = _model(multivariate=False)
+    assert {"sigma_dyad", "sigma_resid"} <= set(uni.named_vars)
+    assert "chol_dyad" not in uni.named_vars
+    _, slopes = _model(random_slopes=True)
+    assert slopes.named_vars_to_dims["sigma_slope"] == ("segment", "outcome")
+    assert slopes.named_vars_to_dims["slope_dyad"] == ("dyad", "segment", "outcome")
+    data, ther = _model(therapist=True)
+    assert ther.named_vars_to_dims["sigma_therapist"] == ("outcome",)
+    assert list(ther.coords["therapist"]) == ["T0", "T1", "T2"]
+    assert data.therapist_idx.max() == 2
+    _, me = _model(measurement_error=True)
+    assert me.named_vars_to_dims["P_true"] == ("obs", "segment")
+    assert "P_obs" in [rv.name for rv in me.observed_RVs]
+    data, imp = _model(missing="impute")
+    assert int(np.isnan(data.P).sum()) == 2
+    assert imp["z_P_missing"].eval().shape == (2,)
+    _, plain = _model(session_covariate=False)
+    assert "gamma" not in plain.named_vars
+
+
+def test_priors_set_the_prior_scales():
+    import pymc as pm
+
+    _, model = _model(priors={"beta": 0.25, "lkj_eta": 4.0})
+    draws = pm.draw(model["beta"], draws=4000, random_seed=1)
+    assert draws.std() == pytest.approx(0.25, rel=0.05)
+    with pytest.raises(ValueError, match=r"Unknown prior\(s\) \['slope'\]"):
+        _model(priors={"slope": 1.0})
+    with pytest.raises(ValueError, match="must be a positive number"):
+        _model(priors={"beta": -1.0})
+
+
+def test_prepare_errors_name_what_is_missing():
+    cube, alliance = _data()
+    with pytest.raises(ValueError, match="needs the cube variable 'all_lags_se'"):
+        prepare_alliance_data(cube.drop_vars("all_lags_se"), alliance, measurement_error=True)
+    with pytest.raises(ValueError, match="therapist=True needs a 'therapist' coordinate"):
+        prepare_alliance_data(cube.drop_vars("therapist"), alliance, therapist=True)
+    with pytest.raises(ValueError, match=r"complete_on names segment\(s\) \['REST'\]"):
+        prepare_alliance_data(cube, alliance, complete_on=("IM", "REST"))
+    with pytest.raises(ValueError, match="'missing' parameter"):
+        prepare_alliance_data(cube, alliance, missing="mean")
+
+
+def test_complete_on_keeps_the_same_sessions():
+    cube, alliance = _data()
+    cube["all_lags"][2, 3, 1] = np.nan  # one session lacks CB
+    im_only = prepare_alliance_data(cube, alliance, segments=("IM",))
+    im_same = prepare_alliance_data(cube, alliance, segments=("IM",), complete_on=("IM", "CB"))
+    both = prepare_alliance_data(cube, alliance)
+    assert im_only.sizes["obs"] == 32 and im_same.sizes["obs"] == both.sizes["obs"] == 31
+
+
+def _vd_cube(tau, sigma, phi=None, n_dyads=40, n_sessions=6, seed=0):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(0, tau, (n_dyads, 1, 1)) + rng.normal(0, sigma, (n_dyads, n_sessions, 1))
+    therapists = [f"T{i % 8}" for i in range(n_dyads)]
+    if phi is not None:
+        t_eff = rng.normal(0, phi, 8)
+        values = values + t_eff[[int(t[1:]) for t in therapists]][:, None, None]
+    return xr.Dataset(
+        {"all_lags": (("dyad", "session", "segment"), 0.4 + 0.1 * values)},
+        coords={
+            "dyad": [f"D{i}" for i in range(n_dyads)],
+            "session": np.arange(n_sessions),
+            "segment": ["IM"],
+            "therapist": ("dyad", therapists),
+        },
+    )
+
+
+@pytest.mark.slow
+def test_variance_decomposition_recovers_known_shares():
+    cube = _vd_cube(tau=0.5, sigma=1.0, n_dyads=60)  # ICC_dyad = 0.25 / 1.25 = 0.2
+    vd = md.stats.variance_decomposition(cube, seed=1, ci_prob=0.95)
+    table = md.stats.variance_table(vd)
+    icc = table.loc[("IM", "icc_dyad")]
+    assert icc["ci_lower"] < 0.2 < icc["ci_upper"]
+    post = vd["posterior"]
+    np.testing.assert_allclose(post["icc_dyad"] + post["session_share"], 1.0, atol=1e-12)
+    assert vd["summary"].attrs["ci_prob"] == 0.95
+    ther = md.stats.variance_decomposition(_vd_cube(0.5, 1.0, phi=1.0), therapist=True, seed=1)
+    t = md.stats.variance_table(ther).loc["IM"]
+    assert list(t.index) == ["icc_therapist", "icc_dyad", "session_share"]
+    shares = ther["posterior"].to_dataset()[["icc_therapist", "icc_dyad", "session_share"]]
+    np.testing.assert_allclose(sum(shares.data_vars.values()), 1.0, atol=1e-12)
+    assert t.loc["icc_therapist", "mean"] > 0.1  # phi^2 / total = 1 / 2.25 = 0.44
+
+
+def test_variance_decomposition_bad_input():
+    cube = _vd_cube(0.5, 1.0)
+    with pytest.raises(ValueError, match="no variable 'peak'"):
+        md.stats.variance_decomposition(cube, variable="peak")
+    with pytest.raises(ValueError, match="needs at least 3"):
+        md.stats.variance_decomposition(cube.isel(dyad=[0, 1]))
+    with pytest.raises(ValueError, match="therapist=True needs"):
+        md.stats.variance_decomposition(cube.drop_vars("therapist"), therapist=True)
+
+
+def _fit(seed, betas, **kwargs):
+    cube, alliance = md.simulation.simulate_model_data(
+        n_dyads=20, n_sessions=5, betas=betas, seed=seed
+    )
+    fit = md.stats.fit_alliance_model(
+        cube,
+        alliance,
+        standardize=False,
+        session_covariate=False,
+        seed=seed,
+        verbose="error",
+        **kwargs,
+    )
+    return json.loads(cube.attrs["mne_dyad_truth"]), fit.summary()
+
+
+@pytest.mark.slow
+def test_recovery_and_null_calibration():
+    """89% intervals cover the simulated betas in >= 8 of 10 replications; with every
+    beta zero, at most 20 percent of the intervals exclude zero."""
+    covered, excluded = [], []
+    for seed in range(10):
+        truth, table = _fit(seed, TRUTH)
+        covered.append([table.ci_lower[k] <= v <= table.ci_upper[k] for k, v in truth.items()])
+        _, null = _fit(100 + seed, None)
+        excluded.append(((null.ci_lower > 0) | (null.ci_upper < 0)).to_numpy())
+    covered = pd.DataFrame(covered, columns=list(truth))
+    for level, seg, out in TRUTH:
+        assert covered[f"beta[{level}, {seg}, {out}]"].sum() >= 8
+    assert covered.to_numpy().mean() >= 0.8
+    assert np.mean(excluded) <= 0.2
+
+
+@pytest.mark.slow
+def test_agrees_with_statsmodels_mixedlm():
+    """Univariate random-intercept model, diffuse priors: posterior means within 0.1
+    posterior SD of the MixedLM estimates on the same data."""
+    smf = pytest.importorskip("statsmodels.formula.api")  # in the test extras
+    cube, alliance = md.simulation.simulate_model_data(
+        n_dyads=31, n_sessions=5, betas={("within", "IM", "bond"): 0.4}, seed=1
+    )
+    fit = md.stats.fit_alliance_model(
+        cube,
+        alliance,
+        outcomes=("bond",),
+        multivariate=False,
+        standardize=False,
+        priors={"alpha": 10.0, "beta": 10.0, "gamma": 10.0, "sigma": 5.0},
+        draws=2000,
+        seed=1,
+    )
+    d = fit.data
+    df = pd.DataFrame(
+        {
+            "y": d.y.sel(outcome="bond").values,
+            "dyad": d.obs_dyad.values,
+            "session": d.session_c.values,
+        }
+    )
+    terms = []
+    for level in ("within", "between"):
+        for seg in ("IM", "CB"):
+            df[f"{level}_{seg}"] = d.X.sel(level=level, segment=seg).values
+            terms.append(f"{level}_{seg}")
+    ml = smf.mixedlm("y ~ " + " + ".join(terms) + " + session", df, groups=df["dyad"]).fit()
+    table = fit.summary(("beta", "gamma"))
+    for term in terms:
+        level, seg = term.split("_")
+        row = table.loc[f"beta[{level}, {seg}, bond]"]
+        assert abs(row["mean"] - ml.params[term]) < 0.1 * row["sd"], term
+    row = table.loc["gamma[bond]"]
+    assert abs(row["mean"] - ml.params["session"]) < 0.1 * row["sd"]
+
+
+@pytest.mark.slow
+def test_posterior_predictive_and_loo_compare():
+    cube, alliance = md.simulation.simulate_model_data(
+        n_dyads=20, n_sessions=5, betas=TRUTH, seed=4
+    )
+    both = md.stats.fit_alliance_model(cube, alliance, seed=1, verbose="error")
+    cb = md.stats.fit_alliance_model(
+        cube, alliance, segments=("CB",), complete_on=("IM", "CB"), seed=1, verbose="error"
+    )
+    checks = both.posterior_predictive(seed=2)
+    assert checks.shape == (15, 5)  # 3 outcomes x 5 statistics
+    assert checks.p_value.between(0.02, 0.98).all()  # the model generated the data
+    mean = checks.loc[("bond", "mean")]
+    assert mean["lower"] < mean["observed"] < mean["upper"]
+    assert "posterior_predictive" in both.posterior.children
+    table = both.compare(cb, names=["IM+CB", "CB only"])
+    assert table.index[0] == "IM+CB"  # the true model predicts better
+    assert (
+        table.loc["CB only", "elpd_diff"] > 0
+        or table.loc["CB only", "elpd"] < table.loc["IM+CB", "elpd"]
+    )
+    im_own = md.stats.fit_alliance_model(
+        cube.where(cube.session != 1), alliance, segments=("IM",), seed=1, verbose="error"
+    )
+    with pytest.raises(ValueError, match="fitted to other sessions"):
+        both.compare(im_own)
