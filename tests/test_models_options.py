@@ -208,7 +208,7 @@ def test_agrees_with_statsmodels_mixedlm():
 
 
 @pytest.mark.slow
-def test_posterior_predictive_and_loo_compare():
+def test_posterior_predictive_and_loo_compare(tmp_path):
     cube, alliance = md.simulation.simulate_model_data(
         n_dyads=20, n_sessions=5, betas=TRUTH, seed=4
     )
@@ -222,6 +222,8 @@ def test_posterior_predictive_and_loo_compare():
     mean = checks.loc[("bond", "mean")]
     assert mean["lower"] < mean["observed"] < mean["upper"]
     assert "posterior_predictive" in both.posterior.children
+    back = md.stats.read_alliance_fit(both.to_netcdf(tmp_path / "fit.nc"))
+    assert {"posterior_predictive", "log_likelihood"} <= set(back.posterior.children)
     table = both.compare(cb, names=["IM+CB", "CB only"])
     assert table.index[0] == "IM+CB"  # the true model predicts better
     assert (
@@ -233,3 +235,14 @@ def test_posterior_predictive_and_loo_compare():
     )
     with pytest.raises(ValueError, match="fitted to other sessions"):
         both.compare(im_own)
+
+
+def test_numpyro_needs_its_package():
+    import importlib.util
+
+    cube, alliance = _data()
+    if importlib.util.find_spec("numpyro") is None:
+        with pytest.raises(ImportError, match="pip install numpyro"):
+            md.stats.fit_alliance_model(cube, alliance, sampler="numpyro")
+    with pytest.raises(ValueError, match="'sampler' parameter"):
+        md.stats.fit_alliance_model(cube, alliance, sampler="stan")

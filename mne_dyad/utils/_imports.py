@@ -9,6 +9,7 @@ _INSTALL_HINT = {
     "dask": "pip install 'dask[distributed]'",
     "bioread": "pip install bioread",
     "neurokit2": "pip install neurokit2",
+    "numpyro": "pip install numpyro",
 }
 
 
