@@ -178,7 +178,7 @@ def compute_synchrony(
         - ``"concordance"``: slope concordance and the single session index
           (Marci et al. 2007); ``slope_window`` (5 s), ``slope_step`` (1 s),
           ``corr_window`` (15 s).
-        - ``"phase"``: phase-locking value and mean 1 - sin(|dphi|/2) of the
+        - ``"phase"``: phase-locking value and mean ``1 - sin(|dphi| / 2)`` of the
           Hilbert phases of band-passed signals; ``band`` ((0.05, 0.5) Hz),
           ``window`` (30 s), ``step`` (15 s).
     %(segments)s
