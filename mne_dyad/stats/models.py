@@ -48,26 +48,30 @@ def _check_priors(priors):
     return out
 
 
-def _therapist_of(therapist, cube, alliance, dyads):
-    """Map each dyad to its therapist id, or None."""
+def therapist_of(therapist, dyads, *datasets):
+    """Map each dyad to its therapist id, or None when ``therapist`` is None/False.
+
+    ``therapist=True`` reads the ``therapist`` coordinate of the first dataset that
+    has one; a dict maps dyads to therapists directly.
+    """
     if therapist is None or therapist is False:
         return None
     if therapist is True:
-        for ds in (cube, alliance):
+        for ds in datasets:
             if "therapist" in ds.coords:
                 mapping = dict(zip(ds.dyad.values, ds.therapist.values, strict=True))
                 break
         else:
             raise ValueError(
-                "therapist=True needs a 'therapist' coordinate on the cube or the alliance "
-                "data; pass therapist={dyad: therapist} instead."
+                "therapist=True needs a 'therapist' coordinate on the cube (or the alliance "
+                "data); pass therapist={dyad: therapist} instead."
             )
     else:
         _validate_type(therapist, dict, "therapist")
         mapping = dict(therapist)
     missing = [d for d in dyads if d not in mapping or mapping[d] in ("", None)]
     if missing:
-        raise ValueError(f"No therapist is known for dyad(s) {missing[:5]}.")
+        raise ValueError(f"No therapist is known for dyad(s) {sorted(missing)[:5]}.")
     return {d: str(mapping[d]) for d in dyads}
 
 
@@ -221,7 +225,7 @@ def prepare_alliance_data(
     )
     if measurement_error:
         out["P_se"] = (("obs", "segment"), np.where(p_ok[di, si], SE[di, si], np.nan) / x_sd)
-    ther = _therapist_of(therapist, cube, alliance, list(dyad_labels))
+    ther = therapist_of(therapist, list(dyad_labels), cube, alliance)
     if ther is not None:
         names = sorted(set(ther.values()))
         out = out.assign_coords(therapist=np.array(names, dtype=object))

@@ -16,7 +16,7 @@ _DATA_GROUP = "mne_dyad_data"
 SAMPLE_DIMS = ("chain", "draw")
 
 
-def _interval(draws, ci_prob):
+def interval(draws, ci_prob):
     """Equal-tailed interval over the sample dims."""
     tail = (1 - ci_prob) / 2
     q = draws.quantile([tail, 1 - tail], dim=SAMPLE_DIMS)
@@ -135,7 +135,7 @@ class AllianceFit:
             raise ValueError(f"level must be 'within' or 'between', got {level!r}.")
         beta = self._draws("beta").sel(level=level)
         diff = beta.sel(segment=parts[0]) - beta.sel(segment=parts[1])
-        lo, hi = _interval(diff, ci_prob)
+        lo, hi = interval(diff, ci_prob)
         table = pd.DataFrame(
             {
                 "mean": diff.mean(SAMPLE_DIMS).values,

@@ -11,8 +11,9 @@ from .._version import __version__
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ._sampling import check_sampling, diagnose, sample
+from .models import therapist_of
+from .results import SAMPLE_DIMS, interval
 
-SAMPLE_DIMS = ("chain", "draw")
 COMPONENTS = ("icc_therapist", "icc_dyad", "session_share")
 
 
@@ -28,19 +29,7 @@ def _long_format(cube, variable, segments, therapist):
                 f"Only {n_dyads} dyad(s) have a {seg!r} {variable} value; a variance "
                 "decomposition needs at least 3."
             )
-    ther = None
-    if therapist is not None and therapist is not False:
-        if therapist is True:
-            if "therapist" not in cube.coords:
-                raise ValueError("therapist=True needs a 'therapist' coordinate on the cube.")
-            mapping = dict(zip(dyads, cube.therapist.values, strict=True))
-        else:
-            _validate_type(therapist, dict, "therapist")
-            mapping = dict(therapist)
-        unknown = [d for d in set(dyads[i] for i in di) if mapping.get(d) in (None, "")]
-        if unknown:
-            raise ValueError(f"No therapist is known for dyad(s) {sorted(unknown)[:5]}.")
-        ther = mapping
+    ther = therapist_of(therapist, sorted({dyads[i] for i in di}, key=str), cube)
     return values.values[ok], di, gi, ther, dyads
 
 
@@ -158,7 +147,6 @@ def variance_decomposition(
     diagnostics = diagnose(tree, ("icc_dyad", "mu"), "variance decomposition")
     post = tree["posterior"]
     comps = [c for c in COMPONENTS if c in post]
-    tail = (1 - ci_prob) / 2
     table = {
         k: np.full((len(segments), len(comps)), np.nan)
         for k in ("mean", "sd", "ci_lower", "ci_upper")
@@ -167,8 +155,8 @@ def variance_decomposition(
         draws_c = post[comp]
         table["mean"][:, j] = draws_c.mean(SAMPLE_DIMS).values
         table["sd"][:, j] = draws_c.std(SAMPLE_DIMS, ddof=1).values
-        q = draws_c.quantile([tail, 1 - tail], dim=SAMPLE_DIMS).values
-        table["ci_lower"][:, j], table["ci_upper"][:, j] = q[0], q[1]
+        lower, upper = interval(draws_c, ci_prob)
+        table["ci_lower"][:, j], table["ci_upper"][:, j] = lower.values, upper.values
     summary = xr.Dataset(
         {k: (("segment", "component"), v) for k, v in table.items()},
         coords={"segment": segments, "component": comps},

@@ -14,6 +14,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from .._version import __version__
 from ..stats._sampling import check_sampling, diagnose, sample
+from ..stats.results import interval
 from ..synchrony._registry import SpanTooShort
 from ..synchrony.api import (
     _check_method,
@@ -32,7 +33,6 @@ from .pseudo_dyads import _labels_present, draw_partners
 from .shuffle import _check_n, shift_offsets, shuffle_segments
 
 KINDS = ("pseudo_dyads", "circular_shift", "segment_shuffle", "iaaft")
-SAMPLE_DIMS = ("chain", "draw")
 
 
 def _default_scale(method, params, what):
@@ -426,12 +426,11 @@ def _group_level(out, draws, tune, chains, sampler, seed, ci_prob):
         )
         diagnose(tree, ("delta",), "chance model")
         delta = tree["posterior"]["delta"]
-        tail = (1 - ci_prob) / 2
-        q = delta.quantile([tail, 1 - tail], dim=SAMPLE_DIMS).values
+        lower, upper = interval(delta, ci_prob)
         for g in usable:
             stats["delta_mean"][g] = float(delta[..., g].mean())
             stats["delta_sd"][g] = float(delta[..., g].std(ddof=1))
-            stats["delta_lower"][g], stats["delta_upper"][g] = q[0, g], q[1, g]
+            stats["delta_lower"][g], stats["delta_upper"][g] = lower[g], upper[g]
             stats["p_delta_gt_0"][g] = float((delta[..., g] > 0).mean())
     docs = {
         "delta_mean": "posterior mean of the group excess over chance",
