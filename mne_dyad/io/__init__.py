@@ -1,5 +1,16 @@
 """Reading recordings and combining them into dyadic session Raws."""
 
+from .bids import read_raw_bids_physio
 from .dyad import combine_dyad, get_session_info
+from .e4 import read_raw_e4
+from .generic import read_raw_mne
+from .tabular import read_raw_tabular
 
-__all__ = ["combine_dyad", "get_session_info"]
+__all__ = [
+    "combine_dyad",
+    "get_session_info",
+    "read_raw_bids_physio",
+    "read_raw_e4",
+    "read_raw_mne",
+    "read_raw_tabular",
+]

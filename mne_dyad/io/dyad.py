@@ -22,6 +22,9 @@ _EDA_NAME = re.compile(r"(eda|gsr|gsc|scl|scr|skin|electrodermal|conductance)", 
 def _describe(raw):
     """Name a Raw for error messages: its file name when it has one."""
     fnames = [f for f in getattr(raw, "filenames", ()) if f]
+    if not fnames:
+        source = get_session_info(raw).get("source")
+        fnames = [source] if source else []
     return f"recording {fnames[0]!s}" if fnames else "in-memory recording"
 
 

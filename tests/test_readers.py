@@ -1,0 +1,182 @@
+"""Round trips of every reader on files written in its format, and their errors."""
+
+import datetime as dt
+import gzip
+import json
+import warnings
+import zipfile
+
+import mne
+import numpy as np
+import pytest
+
+import mne_dyad as md
+
+START = 1_600_000_000.0  # 2020-09-13 12:26:40 UTC
+VALUES_US = 2.0 + 0.5 * np.sin(np.arange(400) / 20)
+
+
+def _e4_text(values=VALUES_US, start=START, rate=4.0):
+    return f"{start}\n{rate}\n" + "".join(f"{v:.6f}\n" for v in values)
+
+
+def test_e4_csv_with_tags(tmp_path):
+    (tmp_path / "EDA.csv").write_text(_e4_text())
+    (tmp_path / "tags.csv").write_text(f"{START + 10.5}\n{START + 60}\n{START + 5000}\n")
+    raw = md.io.read_raw_e4(tmp_path / "EDA.csv")
+    assert raw.info["sfreq"] == 4.0 and raw.get_channel_types() == ["gsr"]
+    assert raw.info["meas_date"] == dt.datetime.fromtimestamp(START, tz=dt.UTC)
+    np.testing.assert_allclose(raw.get_data()[0], VALUES_US * 1e-6, atol=1e-12)
+    np.testing.assert_allclose(raw.annotations.onset - raw.first_time, [10.5, 60.0])
+    assert set(raw.annotations.description) == {"E4_tag"}  # the tag after the end is dropped
+    assert md.io.get_session_info(raw)["device"] == "Empatica E4"
+
+
+def test_e4_zip_export(tmp_path):
+    path = tmp_path / "1600000000_A01234.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("EDA.csv", _e4_text())
+        zf.writestr("tags.csv", f"{START + 20}\n")
+        zf.writestr("BVP.csv", "1\n64\n0\n")
+    raw = md.io.read_raw_e4(path)
+    np.testing.assert_allclose(raw.get_data()[0], VALUES_US * 1e-6, atol=1e-12)
+    assert list(raw.annotations.onset - raw.first_time) == [20.0]
+
+
+def test_tabular_time_column_and_units(tmp_path):
+    path = tmp_path / "eda.csv"
+    t = np.arange(320) / 32.0
+    rows = "".join(f"{a},{b * 1000:.6f},1\n" for a, b in zip(t, VALUES_US[:320]))
+    path.write_text("time,EDA_nS,marker\n" + rows)
+    raw = md.io.read_raw_tabular(path, time_column="time", unit="nS")
+    assert raw.info["sfreq"] == pytest.approx(32.0)
+    np.testing.assert_allclose(raw.get_data()[0], VALUES_US[:320] * 1e-6, atol=1e-12)
+    tsv = tmp_path / "eda.tsv"
+    tsv.write_text("gsr\n" + "".join(f"{v}\n" for v in VALUES_US))
+    raw = md.io.read_raw_tabular(tsv, sfreq=8.0)
+    assert raw.n_times == 400 and raw.info["sfreq"] == 8.0
+
+
+def _bids(tmp_path, columns=("cardiac", "eda"), units=None, values=VALUES_US):
+    path = tmp_path / "sub-01_task-therapy_physio.tsv.gz"
+    data = np.column_stack([np.zeros(values.size), values])
+    with gzip.open(path, "wt") as fid:
+        fid.write("".join("\t".join(f"{v}" for v in row) + "\n" for row in data))
+    meta = {"SamplingFrequency": 4.0, "StartTime": -1.5, "Columns": list(columns)}
+    if units:
+        meta["eda"] = {"Units": units}
+    path.with_name("sub-01_task-therapy_physio.json").write_text(json.dumps(meta))
+    return path
+
+
+def test_bids_physio(tmp_path):
+    raw = md.io.read_raw_bids_physio(_bids(tmp_path))
+    np.testing.assert_allclose(raw.get_data()[0], VALUES_US * 1e-6, atol=1e-12)
+    assert md.io.get_session_info(raw)["start_time_s"] == -1.5
+    raw = md.io.read_raw_bids_physio(_bids(tmp_path, units="nS", values=VALUES_US * 1000))
+    np.testing.assert_allclose(raw.get_data()[0], VALUES_US * 1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "fmt, ext", [("edf", ".edf"), ("brainvision", ".vhdr"), ("fif", "_raw.fif")]
+)
+def test_mne_formats_round_trip(tmp_path, fmt, ext):
+    sfreq = 32.0
+    data = np.vstack([np.sin(np.arange(640) / 5) * 1e-4, VALUES_US[np.arange(640) % 400] * 1e-6])
+    info = mne.create_info(["ECG", "GSR"], sfreq, ["ecg", "gsr"])
+    src = mne.io.RawArray(data, info, verbose=False)
+    src.set_meas_date(dt.datetime(2021, 3, 1, 9, 30, tzinfo=dt.UTC))
+    src.set_annotations(mne.Annotations([5.0], [10.0], ["IM"]))
+    path = tmp_path / f"rec{ext}"
+    if fmt == "fif":
+        src.save(path, verbose=False)
+    else:
+        with warnings.catch_warnings():  # BrainVision: float32 and no siemens unit
+            warnings.simplefilter("ignore")
+            mne.export.export_raw(path, src, fmt=fmt, verbose=False)
+    raw = md.io.read_raw_mne(path, channel="GSR")
+    assert raw.ch_names == ["GSR"] and raw.get_channel_types() == ["gsr"]
+    assert raw.info["meas_date"] == src.info["meas_date"]
+    np.testing.assert_allclose(raw.get_data()[0], data[1], rtol=1e-3, atol=1e-9)
+    # BrainVision keeps marker types: "Comment/IM" (map labels when reading segments)
+    assert list(raw.annotations.description) == ["Comment/IM" if fmt == "brainvision" else "IM"]
+    np.testing.assert_allclose(raw.annotations.onset - raw.first_time, [5.0], atol=1 / sfreq)
+
+
+def test_e4_and_amplifier_combine(tmp_path):
+    """A 4 Hz wristband and a 32 Hz amplifier starting 30 s later, a clock offset, a gap."""
+    (tmp_path / "EDA.csv").write_text(_e4_text(values=np.r_[VALUES_US, VALUES_US]))
+    client = md.io.read_raw_e4(tmp_path / "EDA.csv")
+    amp = np.r_[VALUES_US, VALUES_US][np.repeat(np.arange(800), 8)] * 1e-6
+    amp[32 * 60 : 32 * 70] = np.nan  # a 10 s gap
+    therapist = mne.io.RawArray(
+        amp[np.newaxis], mne.create_info(["EDA"], 32.0, "gsr"), verbose=False
+    )
+    therapist.set_meas_date(dt.datetime.fromtimestamp(START + 30, tz=dt.UTC))
+    raw = md.io.combine_dyad(client, therapist, offset=0.0)
+    assert raw.info["sfreq"] == 4.0
+    assert raw.info["meas_date"] == dt.datetime.fromtimestamp(START + 30, tz=dt.UTC)
+    meta = md.io.get_session_info(raw)["alignment"]
+    assert meta["cropped"]["client"]["start_s"] == 30.0
+    gap = np.isnan(raw.get_data()[1])
+    assert gap[4 * 61 : 4 * 69].all() and gap.sum() < 4 * 12
+
+
+BAD = [
+    ("EDA.csv", "", ValueError, "0 non-empty line"),
+    ("EDA.csv", "1600000000\nfour\n1\n2\n", ValueError, "first two rows must be"),
+    ("EDA.csv", "1600000000\n-4\n1\n2\n", ValueError, "sampling rate row reads -4"),
+    ("EDA.csv", "1600000000\n0\n1\n2\n", ValueError, "sampling rate row reads 0"),
+    ("EDA.csv", "1600000000\n4\n1.0\nabc\n2.0\n", ValueError, r"'abc' at data row 2"),
+    ("EDA.csv", "1600000000\n4\nnan\nnan\nnan\n", ValueError, "every EDA value is missing"),
+    (
+        "EDA.csv",
+        "1600000000\n4\n2000000\n2000000\n2000000\n",
+        ValueError,
+        "looks like microsiemens",
+    ),
+]
+
+
+@pytest.mark.parametrize("name, text, error, match", BAD)
+def test_e4_bad_files(tmp_path, name, text, error, match):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(error, match=match) as info:
+        md.io.read_raw_e4(path)
+    assert str(path) in str(info.value)
+
+
+def test_other_bad_files(tmp_path):
+    zpath = tmp_path / "session.zip"
+    zpath.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ValueError, match="not a readable zip archive"):
+        md.io.read_raw_e4(zpath)
+    with pytest.raises(FileNotFoundError, match="No E4 file at"):
+        md.io.read_raw_e4(tmp_path / "missing.csv")
+    table = tmp_path / "t.csv"
+    table.write_text("time,eda\n0,1\n0.25,1\n0.25,1\n")
+    with pytest.raises(ValueError, match="time 0.25 is duplicated at data row 3"):
+        md.io.read_raw_tabular(table, time_column="time")
+    table.write_text("time,eda\n0,1\n0.5,1\n0.25,1\n")
+    with pytest.raises(ValueError, match="non-monotonic"):
+        md.io.read_raw_tabular(table, time_column="time")
+    table.write_text("time,eda\n")
+    with pytest.raises(ValueError, match="no data rows"):
+        md.io.read_raw_tabular(table, sfreq=4.0)
+    table.write_text("time,heart\n0,1\n")
+    with pytest.raises(ValueError, match="column.* named like EDA"):
+        md.io.read_raw_tabular(table, sfreq=4.0)
+    with pytest.raises(ValueError, match="needs sfreq= or time_column="):
+        md.io.read_raw_tabular(table)
+    path = _bids(tmp_path)
+    path.with_name("sub-01_task-therapy_physio.json").unlink()
+    with pytest.raises(FileNotFoundError, match="has no JSON sidecar"):
+        md.io.read_raw_bids_physio(path)
+    path = _bids(tmp_path, columns=("eda",))
+    with pytest.raises(ValueError, match="has 2 columns but its sidecar lists 1"):
+        md.io.read_raw_bids_physio(path)
+    with pytest.raises(ValueError, match="has no channel 'EDA'"):
+        src = mne.io.RawArray(np.ones((1, 10)) * 1e-6, mne.create_info(["GSR"], 4.0, "gsr"))
+        src.save(tmp_path / "x_raw.fif", verbose=False)
+        md.io.read_raw_mne(tmp_path / "x_raw.fif", channel="EDA")
