@@ -1,6 +1,7 @@
 """Reading recordings and combining them into dyadic session Raws."""
 
 from .bids import read_raw_bids_physio
+from .coding import read_segments
 from .dyad import combine_dyad, get_session_info
 from .e4 import read_raw_e4
 from .generic import read_raw_mne
@@ -13,4 +14,5 @@ __all__ = [
     "read_raw_e4",
     "read_raw_mne",
     "read_raw_tabular",
+    "read_segments",
 ]

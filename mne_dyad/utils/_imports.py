@@ -10,6 +10,7 @@ _INSTALL_HINT = {
     "bioread": "pip install bioread",
     "neurokit2": "pip install neurokit2",
     "numpyro": "pip install numpyro",
+    "openpyxl": "pip install openpyxl",
 }
 
 
