@@ -79,3 +79,33 @@ def test_bad_key_and_missing_file(tmp_path):
         md.alliance.read_sai(pd.DataFrame(WAI), key="wai")
     with pytest.raises(FileNotFoundError, match="nope.csv does not exist"):
         md.alliance.read_sai(tmp_path / "nope.csv")
+
+
+def test_wide_layout_equals_long(tmp_path):
+    long = pd.DataFrame(WAI)
+    wide = {"dyad": ["A", "B"]}
+    for i in range(1, 13):
+        wide[f"item{i}_s1"] = [long.loc[0, f"item{i}"], long.loc[2, f"item{i}"]]
+        wide[f"item{i}_s2"] = [long.loc[1, f"item{i}"], np.nan]
+    path = tmp_path / "wai_wide.xlsx"
+    pd.DataFrame(wide).to_excel(path, index=False)
+    from_wide = md.alliance.read_sai(path, key="wai-sr")
+    from_long = md.alliance.read_sai(long, key="wai-sr")
+    for scale in ("task", "bond", "goal"):
+        np.testing.assert_array_equal(from_wide[scale].values, from_long[scale].values)
+    # the session-first naming works too
+    renamed = pd.DataFrame(wide).rename(
+        columns=lambda c: c if c == "dyad" else "s" + c.split("_s")[1] + "_" + c.split("_s")[0]
+    )
+    again = md.alliance.read_sai(renamed, key="wai-sr", layout="wide")
+    np.testing.assert_array_equal(again.bond.values, from_long.bond.values)
+    with pytest.raises(ValueError, match="column 'notes' is not <item>_<session>"):
+        md.alliance.read_sai(pd.DataFrame(wide).assign(notes="x"), key="wai-sr")
+
+
+def test_reverse_keyed_items():
+    df = pd.DataFrame({"dyad": ["A"], "session": [1], "q1": [2], "q2": [6], "q3": [1]})
+    out = md.alliance.read_sai(df, key={"bond": [1, -2], "task": ["q3", "-q1"]}, scale=(1, 7))
+    assert float(out.bond.squeeze()) == (2 + (1 + 7 - 6)) / 2  # item 2 reversed: 8 - 6 = 2
+    assert float(out.task.squeeze()) == (1 + (8 - 2)) / 2
+    assert out.bond.attrs["long_name"] == "bond scale (mean of items [1, '-2'])"

@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from mne.utils import _validate_type, logger, verbose
+from mne.utils import _check_option, _validate_type, logger, verbose
 
 from ..utils._docs import fill_doc
+from ..utils._imports import _soft_import
 
 #: Item keys and response ranges of the built-in questionnaires.
 PRESETS = {
@@ -25,6 +26,64 @@ PRESETS = {
         "scale": (1, 7),
     },
 }
+
+
+_WIDE = (
+    re.compile(r"^(?P<item>.+?)[_.](?:s|session)?(?P<session>\d+)$", re.IGNORECASE),
+    re.compile(r"^(?:s|session)(?P<session>\d+)[_.](?P<item>.+)$", re.IGNORECASE),
+)
+
+
+def _read(path, where):
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xls"):
+            _soft_import("openpyxl", "Reading .xlsx alliance tables")
+            return pd.read_excel(path)
+        return pd.read_csv(path, sep="\t" if suffix in (".tsv", ".tab") else ",")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise ValueError(f"{where} could not be read as a table ({exc}).") from None
+
+
+def _wide_to_long(df, dyad_col, session_col, where):
+    """One row per dyad with item-session columns -> one row per dyad and session."""
+    if dyad_col not in df.columns:
+        raise ValueError(f"{where} has no {dyad_col!r} column (columns: {list(df.columns)}).")
+    parts = {}
+    for col in df.columns:
+        if col == dyad_col:
+            continue
+        match = next((m for m in (p.match(str(col)) for p in _WIDE) if m), None)
+        if match is None:
+            raise ValueError(
+                f"{where}: column {col!r} is not <item>_<session> (wide layout) and there "
+                f"is no {session_col!r} column (long layout). Rename the columns or pass "
+                "session_col=."
+            )
+        parts[col] = (match["item"], int(match["session"]))
+    long = df.melt(id_vars=[dyad_col], value_vars=list(parts), var_name="_col")
+    long[session_col] = long["_col"].map(lambda c: parts[c][1])
+    long["_item"] = long["_col"].map(lambda c: parts[c][0])
+    out = long.pivot_table(
+        index=[dyad_col, session_col],
+        columns="_item",
+        values="value",
+        aggfunc="first",
+        dropna=False,
+    ).reset_index()
+    out.columns.name = None
+    out = out.dropna(how="all", subset=[c for c in out.columns if c not in (dyad_col, session_col)])
+    logger.info(f"Read a wide alliance table: {len(out)} (dyad, session) rows.")
+    return out
+
+
+def _item_spec(item):
+    """``(item, reversed)`` from ``7``, ``-7``, ``"item7"`` or ``"-item7"``."""
+    if isinstance(item, str) and item.startswith("-"):
+        return item[1:], True
+    if isinstance(item, (int, np.integer)) and item < 0:
+        return int(-item), True
+    return item, False
 
 
 def _item_columns(df, items, id_cols, where):
@@ -59,6 +118,7 @@ def read_sai(
     scale=None,
     dyad_col="dyad",
     session_col="session",
+    layout="auto",
     verbose=None,
 ):
     """Score per-session alliance items into scale means per dyad and session.
@@ -67,16 +127,22 @@ def read_sai(
     ----------
     path_or_dataframe : path-like | pandas.DataFrame
         A long table with one row per dyad and session: a dyad column, a session
-        column and one column per item (``item1``, ``q1``, ``1`` ...). CSV or TSV
-        files are read by extension.
+        column and one column per item (``item1``, ``q1``, ``1`` ...); or a wide
+        table with one row per dyad and columns ``<item>_<session>`` (``item3_s2``,
+        ``q3_2``) or ``s<session>_<item>``. CSV, TSV or XLSX files are read by
+        extension.
     key : str | dict
         ``"sai"`` (default), ``"wai-sr"``, or ``{scale_name: [items]}`` where items
-        are item numbers or column names.
+        are item numbers or column names; a reverse-keyed item is written negative
+        (``-7``) or with a leading minus (``"-item7"``) and counts as
+        ``low + high - rating``.
     scale : None | tuple of (int, int)
         Allowed response range ``(low, high)``; ``None`` uses the preset's range
         (SAI 1-7, WAI-SR 1-5), and is required with a custom key.
     dyad_col, session_col : str
         Names of the id columns.
+    layout : str
+        ``"long"``, ``"wide"`` or ``"auto"`` (wide when there is no session column).
     %(verbose)s
 
     Returns
@@ -105,8 +171,7 @@ def read_sai(
         where = f"Alliance file {path}"
         if not path.is_file():
             raise FileNotFoundError(f"{where} does not exist.")
-        sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-        df = pd.read_csv(path, sep=sep)
+        df = _read(path, where)
     _validate_type(key, (str, dict), "key")
     if isinstance(key, str):
         preset = PRESETS.get(key.lower())
@@ -121,6 +186,9 @@ def read_sai(
         if scale is None:
             raise ValueError("With a custom key, pass scale=(low, high), the response range.")
     low, high = scale
+    _check_option("layout", layout, ("auto", "long", "wide"))
+    if layout == "wide" or (layout == "auto" and session_col not in df.columns):
+        df = _wide_to_long(df, dyad_col, session_col, where)
     for col in (dyad_col, session_col):
         if col not in df.columns:
             raise ValueError(
@@ -131,7 +199,8 @@ def read_sai(
     if dup.any():
         rows = df.loc[dup, [dyad_col, session_col]].drop_duplicates().values.tolist()
         raise ValueError(f"{where} has more than one row for (dyad, session) {rows}.")
-    items = sorted({i for v in key_map.values() for i in v}, key=str)
+    key_map = {name: [_item_spec(i) for i in items] for name, items in key_map.items()}
+    items = sorted({i for v in key_map.values() for i, _ in v}, key=str)
     cols = _item_columns(df, items, (dyad_col, session_col), where)
     ratings = {}
     for item, col in cols.items():
@@ -158,8 +227,12 @@ def read_sai(
     si = np.searchsorted(sessions, df[session_col].to_numpy())
     dyad_dtype = object if isinstance(dyads[0], str) else None
     out = xr.Dataset(coords={"dyad": np.array(dyads, dtype=dyad_dtype), "session": sessions})
-    for name, scale_items in key_map.items():
-        stacked = np.column_stack([ratings[i] for i in scale_items])
+    for name, specs in key_map.items():
+        # reverse-keyed items count as low + high - rating
+        stacked = np.column_stack(
+            [low + high - ratings[i] if rev else ratings[i] for i, rev in specs]
+        )
+        scale_items = [f"-{i}" if rev else i for i, rev in specs]
         incomplete = np.isnan(stacked).any(axis=1)
         if incomplete.any():
             logger.info(f"{int(incomplete.sum())} session(s) lack an item of {name!r}: NaN.")
