@@ -79,9 +79,20 @@ def _segment_spans(raw, label):
     return spans
 
 
-def _session_signals(raw, roles):
+SIGNALS = ("raw", "clean", "tonic", "phasic")
+
+
+def _session_signals(raw, roles, signal="raw"):
     """Both roles' signals with samples inside BAD_* annotations set to NaN."""
-    data = raw.get_data(picks=[raw.ch_names.index(r) for r in roles])
+    names = list(roles) if signal == "raw" else [f"{r}-{signal}" for r in roles]
+    missing = [n for n in names if n not in raw.ch_names]
+    if missing:
+        step = "clean_eda" if signal == "clean" else "decompose_eda"
+        raise ValueError(
+            f"{_session_label(raw)} has no {missing} channel(s) for signal={signal!r}: run "
+            f"mne_dyad.preprocessing.{step} on it first."
+        )
+    data = raw.get_data(picks=[raw.ch_names.index(n) for n in names])
     bad = np.zeros(raw.n_times, bool)
     for label in set(raw.annotations.description):
         if label.upper().startswith("BAD"):
@@ -154,7 +165,14 @@ def _empty_values(spec, n_lags):
 @verbose
 @fill_doc
 def compute_synchrony(
-    raw, *, method="wclc", segments=("IM", "CB"), roles=None, verbose=None, **params
+    raw,
+    *,
+    method="wclc",
+    segments=("IM", "CB"),
+    roles=None,
+    signal="raw",
+    verbose=None,
+    **params,
 ):
     """Compute synchrony inside the segments of one dyadic session.
 
@@ -184,6 +202,9 @@ def compute_synchrony(
     %(segments)s
     roles : None | tuple of str
         The two role channels; by default those stored by ``combine_dyad``.
+    signal : str
+        ``"raw"`` (the role channels), or ``"clean"``, ``"tonic"``, ``"phasic"``:
+        the ``<role>-<signal>`` channels of :mod:`mne_dyad.preprocessing`.
     %(verbose)s
     **params
         The method's parameters (see ``method``); durations in seconds.
@@ -214,7 +235,8 @@ def compute_synchrony(
     where = _session_label(raw)
     sfreq = raw.info["sfreq"]
     samples = spec.samples(params, sfreq)
-    raw_x, raw_y = _session_signals(raw, roles)
+    _check_option("signal", signal, SIGNALS)
+    raw_x, raw_y = _session_signals(raw, roles, signal)
     x, y = spec.prepare(raw_x, raw_y, sfreq, samples)
     lags = spec.lags(samples, sfreq)
     n_lags = 0 if lags is None else lags.size
@@ -270,7 +292,9 @@ def compute_synchrony(
             {"units": "s", "long_name": f"lag (positive: {roles[1]} follows {roles[0]})"},
         )
     ds = xr.Dataset(data, coords=coords)
-    ds.attrs["mne_dyad_params"] = _params_attr(method, segments, roles, params)
+    ds.attrs["mne_dyad_params"] = _params_attr(
+        method, segments, roles, {**params, "signal": signal}
+    )
     ds.attrs["x_role"], ds.attrs["y_role"] = roles
     ds.attrs["method"] = method
     meta = get_session_info(raw)
@@ -389,7 +413,7 @@ def _session_values(result, var):
     return result[var].values[None, None]
 
 
-def _lazy_cube(sessions, keys, method, segments, roles, params, chunks):
+def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal):
     """Build the cube from dask arrays: one task per session, computed when asked."""
     dask = _soft_import("dask", "synchrony_cube(chunks=...)")
     da = _soft_import("dask.array", "synchrony_cube(chunks=...)")
@@ -418,6 +442,7 @@ def _lazy_cube(sessions, keys, method, segments, roles, params, chunks):
             method=method,
             segments=segments,
             roles=roles,
+            signal=signal,
             verbose="error",
             **params,
         )
@@ -455,7 +480,10 @@ def _lazy_cube(sessions, keys, method, segments, roles, params, chunks):
         )
     cube = xr.Dataset(data, coords=_cube_coords(dyads, session_ids, segments, lag, therapists))
     return _cube_attrs(
-        cube, _params_attr(method, segments, first_roles, checked), first_roles, method
+        cube,
+        _params_attr(method, segments, first_roles, {**checked, "signal": signal}),
+        first_roles,
+        method,
     )
 
 
@@ -467,6 +495,7 @@ def synchrony_cube(
     method="wclc",
     segments=("IM", "CB"),
     roles=None,
+    signal="raw",
     n_jobs=1,
     chunks=None,
     verbose=None,
@@ -484,6 +513,8 @@ def synchrony_cube(
     %(segments)s
     roles : None | tuple of str
         The two role channels; by default those stored by ``combine_dyad``.
+    signal : str
+        Which EDA to use (see :func:`compute_synchrony`).
     %(n_jobs)s
     chunks : None | dict
         If given (for example ``{"dyad": 8}``), return a lazy cube backed by dask
@@ -515,6 +546,7 @@ def synchrony_cube(
     """
     _check_sessions(sessions)
     _check_method(method, params)
+    _check_option("signal", signal, SIGNALS)
     segments = _check_segments(segments)
     keys = list(sessions)
     if chunks is not None:
@@ -523,7 +555,7 @@ def synchrony_cube(
         if bad:
             raise ValueError(f"chunks names unknown dims {bad}; use dyad, session, segment, lag.")
         logger.info(f"Lazy {method} cube of {len(keys)} sessions (dask, chunks {chunks}).")
-        return _lazy_cube(sessions, keys, method, segments, roles, params, chunks)
+        return _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal)
     logger.info(
         f"Computing {method} synchrony for {len(keys)} sessions in segments {list(segments)}."
     )
@@ -534,6 +566,7 @@ def synchrony_cube(
             method=method,
             segments=segments,
             roles=roles,
+            signal=signal,
             verbose=logger.level,
             **params,
         )
