@@ -1,37 +1,73 @@
-"""The ``mne-dyad`` command line."""
+"""The ``mne-dyad`` command line: ``demo`` and ``run``."""
 
 import argparse
 import os
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 from ._version import __version__
 
-DEMO_FILES = ("cube.nc", "posterior.nc", "summary.csv", "report.html")
+OUTPUT_FILES = ("cube.nc", "posterior.nc", "summary.csv", "report.html")
+DEMO_FILES = OUTPUT_FILES
 
 
-def _demo(args):
+def _write_outputs(out, cube, fit, raws, title):
+    """Write cube, posterior, summary and report into ``out``, all or nothing."""
+    from . import report as md_report
+    from .synchrony import write_cube
+
+    out.mkdir(parents=True, exist_ok=True)
+    names = ["cube.nc", "report.html"] + (["posterior.nc", "summary.csv"] if fit else [])
+    with tempfile.TemporaryDirectory(dir=out, prefix=".mne-dyad-") as tmp:
+        tmp = Path(tmp)
+        write_cube(cube, tmp / "cube.nc")
+        if fit is not None:
+            fit.to_netcdf(tmp / "posterior.nc")
+            fit.summary().to_csv(tmp / "summary.csv", index_label="coefficient")
+        rep = md_report.make_report(cube, raws=raws, fit=fit, title=title)
+        rep.save(tmp / "report.html", open_browser=False, overwrite=True, verbose=False)
+        for name in names:  # moved only once every file exists
+            os.replace(tmp / name, out / name)
+    return [out / name for name in OUTPUT_FILES if name in names]
+
+
+def _print_result(fit, paths, header, truth=None):
+    print(f"\n{header}")
+    if fit is not None:
+        summary = fit.params.get("summary")
+        print(f"Synchrony ({summary}) -> alliance, posterior mean [89% interval], SD units:")
+        print(fit.effects_table().to_string())
+    if truth is not None:
+        print(f"Simulated truth: within-dyad IM coupling effects {truth} (scale points per SD).")
+    print("Wrote:")
+    for path in paths:
+        print(f"  {path}")
+
+
+def _setup(args):
     import matplotlib
 
     matplotlib.use("Agg")
     import mne
 
-    from . import report as md_report
+    mne.set_log_level("INFO" if not args.quiet else "WARNING")
+    return mne
+
+
+def _demo(args):
+    mne = _setup(args)
     from .simulation import simulate_study
     from .stats import fit_alliance_model
-    from .synchrony import synchrony_cube, write_cube
+    from .synchrony import synchrony_cube
 
-    mne.set_log_level("INFO" if not args.quiet else "WARNING")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     if args.quick:
         sim = dict(n_dyads=12, n_sessions=4, n_usable=40, duration=1200.0)
-        sampling = dict(draws=1000, tune=1000, chains=2)
     else:
         sim = dict()  # the 2019 design: 31 dyads, 128 sessions of 50 min
-        sampling = dict(draws=1000, tune=1000, chains=2)
+    sampling = dict(draws=1000, tune=1000, chains=2)
     t0 = time.perf_counter()
     mne.utils.logger.info("[1/4] Simulating the study ...")
     study = simulate_study(seed=args.seed, **sim)
@@ -40,33 +76,77 @@ def _demo(args):
     mne.utils.logger.info("[3/4] Bayesian alliance model ...")
     fit = fit_alliance_model(cube, study.alliance, seed=args.seed, sampler=args.sampler, **sampling)
     mne.utils.logger.info("[4/4] Writing outputs ...")
-    # write everything into a scratch folder first: no half-written results
-    with tempfile.TemporaryDirectory(dir=out, prefix=".mne-dyad-") as tmp:
-        tmp = Path(tmp)
-        write_cube(cube, tmp / "cube.nc")
-        fit.to_netcdf(tmp / "posterior.nc")
-        fit.summary().to_csv(tmp / "summary.csv", index_label="coefficient")
-        rep = md_report.make_report(
-            cube,
-            raws=study.raws,
-            fit=fit,
-            title="mne-dyad demo: simulated 2019 imagery/alliance study",
-        )
-        rep.save(tmp / "report.html", open_browser=False, overwrite=True, verbose=False)
-        for name in DEMO_FILES:
-            os.replace(tmp / name, out / name)
-    elapsed = time.perf_counter() - t0
-    truth = study.params["betas"]
-    print(
-        f"\nmne-dyad {__version__} demo: {len(study.raws)} sessions, "
-        f"{cube.sizes['dyad']} dyads, {elapsed:.0f} s"
+    paths = _write_outputs(
+        Path(args.out),
+        cube,
+        fit,
+        study.raws,
+        "mne-dyad demo: simulated 2019 imagery/alliance study",
     )
-    print("Synchrony (all_lags) -> alliance, posterior mean [89% interval], SD units:")
-    print(fit.effects_table().to_string())
-    print(f"Simulated truth: within-dyad IM coupling effects {truth} (scale points per SD).")
-    print("Wrote:")
-    for name in DEMO_FILES:
-        print(f"  {out / name}")
+    _print_result(
+        fit,
+        paths,
+        f"mne-dyad {__version__} demo: {len(study.raws)} sessions, {cube.sizes['dyad']} "
+        f"dyads, {time.perf_counter() - t0:.0f} s",
+        truth=study.params["betas"],
+    )
+    return 0
+
+
+def _load_config(path):
+    if path is None:
+        return {}
+    path = Path(path)
+    if not path.is_file():
+        raise SystemExit(f"mne-dyad run: no config file at {path}")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SystemExit(f"mne-dyad run: {path} is not valid TOML ({exc})") from None
+
+
+def _run(args):
+    mne = _setup(args)
+    from .alliance import read_sai
+    from .io import read_study
+    from .stats import fit_alliance_model
+    from .synchrony import synchrony_cube
+
+    config = _load_config(args.config)
+    sync = dict(config.get("synchrony", {}))
+    model = dict(config.get("model", {}))
+    t0 = time.perf_counter()
+    try:
+        study = read_study(
+            args.manifest,
+            options={k: config.get(k, {}) for k in ("readers", "segments", "combine")},
+        )
+        mne.utils.logger.info(f"[1/3] Synchrony cube for {len(study.raws)} sessions ...")
+        cube = synchrony_cube(study, **sync)
+        fit = None
+        if study.alliance_file is not None:
+            mne.utils.logger.info("[2/3] Alliance scores and Bayesian model ...")
+            alliance = read_sai(study.alliance_file, **config.get("alliance", {}))
+            fit = fit_alliance_model(cube, alliance, **model)
+        else:
+            mne.utils.logger.info("[2/3] No alliance_file in the manifest: no model.")
+        mne.utils.logger.info("[3/3] Writing outputs ...")
+        paths = _write_outputs(
+            Path(args.out),
+            cube,
+            fit,
+            study.raws,
+            f"mne-dyad analysis of {Path(args.manifest).name}",
+        )
+    except (ValueError, FileNotFoundError, TypeError, KeyError) as exc:
+        print(f"mne-dyad run: {exc}", file=sys.stderr)
+        return 2
+    _print_result(
+        fit,
+        paths,
+        f"mne-dyad {__version__} run: {len(study.raws)} sessions, "
+        f"{cube.sizes['dyad']} dyads, {time.perf_counter() - t0:.0f} s",
+    )
     return 0
 
 
@@ -82,7 +162,7 @@ def main(argv=None):
     )
     demo.add_argument("--out", default="mne_dyad_demo", help="output folder (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=2019, help="random seed (default: %(default)s)")
-    demo.add_argument("--quick", action="store_true", help="a smaller study and shorter sampling")
+    demo.add_argument("--quick", action="store_true", help="a smaller study")
     demo.add_argument(
         "--sampler",
         choices=("nutpie", "pymc"),
@@ -90,10 +170,17 @@ def main(argv=None):
         help="NUTS implementation (default: %(default)s)",
     )
     demo.add_argument("--quiet", action="store_true", help="log warnings only")
+    run = sub.add_parser("run", help="analyse the sessions listed in a manifest")
+    run.add_argument("manifest", help="CSV/TSV or TOML manifest of the study's files")
+    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument(
+        "--config",
+        help="TOML with [synchrony], [model], [alliance], [readers], "
+        "[segments] and [combine] options",
+    )
+    run.add_argument("--quiet", action="store_true", help="log warnings only")
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return _demo(args)
-    parser.error(f"unknown command {args.command}")  # pragma: no cover
+    return _demo(args) if args.command == "demo" else _run(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

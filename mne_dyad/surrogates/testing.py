@@ -5,7 +5,6 @@ estimate (METHODS.md section 5).
 """
 
 import json
-from collections.abc import Mapping
 
 import mne
 import numpy as np
@@ -17,6 +16,7 @@ from ..stats._sampling import check_sampling, diagnose, sample
 from ..stats.results import interval
 from ..synchrony._registry import SpanTooShort
 from ..synchrony.api import (
+    _as_mapping,
     _check_method,
     _check_segments,
     _check_sessions,
@@ -145,8 +145,7 @@ def _group_model(d, dyad_idx, seg_idx, dyads, segments):
 
 
 def _as_sessions(sessions):
-    if not isinstance(sessions, Mapping) and hasattr(sessions, "raws"):
-        sessions = sessions.raws
+    sessions = _as_mapping(sessions)
     _check_sessions(sessions)
     return sessions
 

@@ -314,6 +314,13 @@ def _sorted_ids(ids, what):
         ) from None
 
 
+def _as_mapping(sessions):
+    """Return the sessions mapping of a Study (or of any object with ``raws``)."""
+    if not isinstance(sessions, Mapping) and hasattr(sessions, "raws"):
+        return sessions.raws
+    return sessions
+
+
 def _check_sessions(sessions):
     _validate_type(sessions, Mapping, "sessions")
     if not sessions:
@@ -505,9 +512,10 @@ def synchrony_cube(
 
     Parameters
     ----------
-    sessions : mapping
+    sessions : mapping | Study
         ``{(dyad, session): raw}`` with one session Raw per dyad and session
-        (for example ``simulate_study(...).raws``).
+        (for example ``simulate_study(...).raws``), or a
+        :class:`~mne_dyad.io.Study` from :func:`~mne_dyad.io.read_study`.
     method : str
         Synchrony index (see :func:`compute_synchrony`).
     %(segments)s
@@ -544,6 +552,7 @@ def synchrony_cube(
     >>> dict(cube.all_lags.sizes)
     {'dyad': 3, 'session': 2, 'segment': 2}
     """
+    sessions = _as_mapping(sessions)
     _check_sessions(sessions)
     _check_method(method, params)
     _check_option("signal", signal, SIGNALS)

@@ -1,0 +1,227 @@
+"""A study manifest: which files hold which dyad's session."""
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+from mne.utils import _validate_type, logger, verbose
+
+from ..utils._docs import fill_doc
+from .bids import read_raw_bids_physio
+from .coding import read_segments
+from .dyad import combine_dyad
+from .e4 import read_raw_e4
+from .generic import read_raw_mne
+from .tabular import read_raw_tabular
+
+REQUIRED = ("dyad", "session", "client_file", "therapist_file", "coding_file")
+FILE_COLUMNS = ("client_file", "therapist_file", "coding_file")
+
+
+def read_recording(path, options=None):
+    """Read one person's EDA file with the reader its name calls for.
+
+    ``*.zip`` and ``EDA.csv`` are Empatica E4 exports, ``*_physio.tsv.gz`` BIDS
+    physio, other ``.csv``/``.tsv``/``.txt`` tables (``options["tabular"]`` are
+    passed to :func:`read_raw_tabular`), anything else goes to MNE
+    (``options["mne"]``, which needs ``channel``).
+    """
+    options = options or {}
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith(".zip") or name == "eda.csv":
+        return read_raw_e4(path, verbose=False)
+    if name.endswith("_physio.tsv.gz"):
+        return read_raw_bids_physio(path, verbose=False, **options.get("bids", {}))
+    if path.suffix.lower() in (".csv", ".tsv", ".txt"):
+        return read_raw_tabular(path, verbose=False, **options.get("tabular", {}))
+    mne_options = options.get("mne", {})
+    if "channel" not in mne_options:
+        raise ValueError(
+            f"Reading {path} with MNE needs the EDA channel name: set "
+            "[readers.mne] channel = '...' in the config."
+        )
+    return read_raw_mne(path, verbose=False, **mne_options)
+
+
+class _LazySessions(Mapping):
+    """``{(dyad, session): raw}`` that reads and combines files on first access."""
+
+    def __init__(self, study):
+        self._study = study
+        self._cache = {}
+
+    def __getitem__(self, key):
+        if key not in self._cache:
+            self._cache[key] = self._study.load_session(key)
+        return self._cache[key]
+
+    def __iter__(self):
+        return iter(self._study.keys())
+
+    def __len__(self):
+        return len(self._study.table)
+
+
+class Study:
+    """Sessions of a dyadic study, listed by a manifest and read on demand.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per session: ``dyad``, ``session``, ``therapist`` (if given) and
+        the absolute paths of ``client_file``, ``therapist_file``, ``coding_file``.
+    alliance_file : pathlib.Path | None
+        The alliance questionnaire table, if the manifest names one.
+    options : dict
+        Reader, segment and combination options (see :func:`read_study`).
+    raws : mapping
+        ``{(dyad, session): raw}``, each session read and combined on first use.
+    """
+
+    def __init__(self, table, alliance_file=None, options=None, source=None):
+        self.table = table
+        self.alliance_file = alliance_file
+        self.options = dict(options or {})
+        self.source = source
+        self.raws = _LazySessions(self)
+
+    def __repr__(self):
+        return (
+            f"<Study | {self.table.dyad.nunique()} dyads, {len(self.table)} sessions"
+            f"{', alliance' if self.alliance_file else ''}>"
+        )
+
+    def keys(self):
+        """Return the (dyad, session) keys, in manifest order."""
+        return list(zip(self.table.dyad, self.table.session, strict=True))
+
+    def load_session(self, key):
+        """Read, combine and annotate one session (see :func:`read_study`)."""
+        rows = self.table[(self.table.dyad == key[0]) & (self.table.session == key[1])]
+        if rows.empty:
+            raise KeyError(f"The study has no dyad {key[0]!r}, session {key[1]!r}.")
+        row = rows.iloc[0]
+        readers = self.options.get("readers", {})
+        client = read_recording(row.client_file, readers)
+        therapist = read_recording(row.therapist_file, readers)
+        combine = self.options.get("combine", {})
+        raw = combine_dyad(
+            client,
+            therapist,
+            dyad=key[0],
+            session=key[1],
+            therapist_id=row.get("therapist") if "therapist" in row else None,
+            verbose=False,
+            **combine,
+        )
+        segments = read_segments(
+            row.coding_file, raw=raw, verbose=False, **self.options.get("segments", {})
+        )
+        raw.set_annotations(raw.annotations + segments)
+        logger.info(f"Loaded dyad {key[0]}, session {key[1]}.")
+        return raw
+
+
+def _manifest_table(path):
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        try:
+            doc = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"Manifest {path} is not valid TOML ({exc}).") from None
+        rows = doc.get("session") or doc.get("sessions")
+        if not isinstance(rows, list) or not rows:
+            raise ValueError(f"Manifest {path} has no [[session]] tables.")
+        return pd.DataFrame(rows), doc.get("alliance_file")
+    sep = "\t" if suffix in (".tsv", ".tab") else ","
+    try:
+        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise ValueError(f"Manifest {path} could not be read as a table ({exc}).") from None
+    alliance = None
+    if "alliance_file" in table.columns:
+        values = {v for v in table.pop("alliance_file") if v}
+        if len(values) > 1:
+            raise ValueError(f"Manifest {path} names several alliance files {sorted(values)}.")
+        alliance = values.pop() if values else None
+    return table, alliance
+
+
+@verbose
+@fill_doc
+def read_study(manifest, *, options=None, verbose=None):
+    """Read a study manifest and check it before any recording is loaded.
+
+    Parameters
+    ----------
+    manifest : path-like
+        A CSV/TSV table with columns ``dyad, session, client_file,
+        therapist_file, coding_file`` (and optionally ``therapist`` and an
+        ``alliance_file`` column), or a TOML file with ``[[session]]`` tables of
+        the same keys and a top-level ``alliance_file``. Paths are relative to
+        the manifest's folder.
+    options : None | dict
+        ``{"readers": {...}, "segments": {...}, "combine": {...}}``: options of
+        :func:`read_recording` (per reader: ``tabular``, ``bids``, ``mne``), of
+        :func:`read_segments` (``mapping``, ``labels``, ``time_format``,
+        ``reference``) and of :func:`combine_dyad` (``sfreq``, ``offset``, ``pick``).
+    %(verbose)s
+
+    Returns
+    -------
+    study : Study
+        The sessions; ``study.raws[(dyad, session)]`` reads one when first used.
+        Pass ``study.raws`` (or the study) to :func:`mne_dyad.synchrony_cube`.
+    """
+    _validate_type(manifest, "path-like", "manifest")
+    path = Path(manifest)
+    if not path.is_file():
+        raise FileNotFoundError(f"No manifest file at {path}.")
+    table, alliance = _manifest_table(path)
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"Manifest {path} lacks column(s) {missing}; it has {list(table.columns)}."
+        )
+    if table.empty:
+        raise ValueError(f"Manifest {path} lists no sessions.")
+    table = table.copy()
+    table["dyad"] = table["dyad"].astype(str).str.strip()
+    sessions = pd.to_numeric(table["session"], errors="coerce")
+    if sessions.isna().any():
+        row = int(sessions.isna().to_numpy().argmax())
+        raise ValueError(
+            f"Manifest {path}: session {table.session.iloc[row]!r} in row "
+            f"{row + 1} is not a number."
+        )
+    table["session"] = sessions.astype(int)
+    dup = table.duplicated(["dyad", "session"], keep=False)
+    if dup.any():
+        pairs = sorted(set(zip(table.dyad[dup], table.session[dup], strict=True)))
+        raise ValueError(f"Manifest {path} lists (dyad, session) {pairs} more than once.")
+    root = path.parent
+    problems = []
+    for col in FILE_COLUMNS:
+        resolved = []
+        for i, value in enumerate(table[col]):
+            target = (root / str(value)).resolve()
+            if not str(value).strip() or not target.is_file():
+                problems.append(f"row {i + 1} {col} {value!r}")
+            resolved.append(target)
+        table[col] = resolved
+    if alliance is not None:
+        alliance = (root / alliance).resolve()
+        if not alliance.is_file():
+            problems.append(f"alliance_file {str(alliance)!r}")
+    if problems:
+        raise FileNotFoundError(
+            f"Manifest {path} names {len(problems)} missing file(s): "
+            + "; ".join(problems[:10])
+            + (" ..." if len(problems) > 10 else "")
+            + ". Paths are relative to the manifest's folder."
+        )
+    study = Study(table, alliance, options, source=path)
+    logger.info(f"Read manifest {path}: {study!r}.")
+    return study

@@ -1,0 +1,156 @@
+"""A study folder on disk: manifest, device files, coding sheets, alliance, `mne-dyad run`."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mne_dyad as md
+from mne_dyad.cli import OUTPUT_FILES
+
+
+def _write_e4(path, raw, role):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    start = raw.info["meas_date"].timestamp()
+    values = raw.get_data(picks=role)[0] * 1e6
+    path.write_text(f"{start}\n{raw.info['sfreq']}\n" + "".join(f"{v:.6f}\n" for v in values))
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory):
+    """Four dyads x two sessions written as E4 exports, coding sheets and an SAI table."""
+    import datetime as dt
+
+    root = tmp_path_factory.mktemp("study")
+    sim = md.simulation.simulate_study(n_dyads=4, n_sessions=2, n_usable=8, duration=600.0, seed=5)
+    rows, sai = [], []
+    for k, ((dyad, session), raw) in enumerate(sim.raws.items()):
+        raw = raw.copy().set_meas_date(
+            dt.datetime(2019, 1, 1, 9, tzinfo=dt.UTC) + dt.timedelta(days=k)
+        )
+        folder = Path(f"{dyad}_s{session}")
+        _write_e4(root / folder / "client" / "EDA.csv", raw, "client")
+        _write_e4(root / folder / "therapist" / "EDA.csv", raw, "therapist")
+        ann = raw.annotations
+        pd.DataFrame(
+            {
+                "segment": ["imagery" if d == "IM" else "cognitive" for d in ann.description],
+                "onset": ann.onset - raw.first_time,
+                "duration": ann.duration,
+            }
+        ).to_csv(root / folder / "coding.csv", index=False)
+        rows.append(
+            {
+                "dyad": dyad,
+                "session": session,
+                "therapist": f"T{int(dyad[1:]) % 2}",  # one therapist per dyad
+                "client_file": str(folder / "client" / "EDA.csv"),
+                "therapist_file": str(folder / "therapist" / "EDA.csv"),
+                "coding_file": str(folder / "coding.csv"),
+            }
+        )
+        scores = sim.alliance.sel(dyad=dyad, session=session)
+        sai.append(
+            {
+                "dyad": dyad,
+                "session": session,
+                **{o: float(scores[o]) for o in ("bond", "task", "goal")},
+            }
+        )
+    pd.DataFrame(rows).assign(alliance_file="sai.csv").to_csv(root / "manifest.csv", index=False)
+    pd.DataFrame(sai).to_csv(root / "sai.csv", index=False)
+    (root / "config.toml").write_text(
+        '[synchrony]\nlag = 5.0\n\n[segments]\nmapping = {imagery = "IM", cognitive = "CB"}\n\n'
+        '[alliance]\nkey = {bond = ["bond"], task = ["task"], goal = ["goal"]}\nscale = [0, 10]\n'
+        '\n[model]\ndraws = 300\ntune = 300\nsampler = "pymc"\nseed = 1\n'
+    )
+    return root, sim
+
+
+def test_read_study_loads_sessions_lazily(study_dir):
+    root, sim = study_dir
+    options = {"segments": {"mapping": {"imagery": "IM", "cognitive": "CB"}}}
+    study = md.io.read_study(root / "manifest.csv", options=options)
+    assert len(study.raws) == 8 and study.alliance_file == (root / "sai.csv").resolve()
+    assert study.raws._cache == {}  # nothing read yet
+    key = next(iter(sim.raws))
+    raw = study.raws[key]
+    assert raw.ch_names == ["client", "therapist"] and len(study.raws._cache) == 1
+    np.testing.assert_allclose(raw.get_data(), sim.raws[key].get_data(), atol=1e-12)
+    assert sorted(set(raw.annotations.description)) == ["CB", "IM"]
+    assert md.io.get_session_info(raw)["therapist"] in ("T0", "T1")
+    cube = md.synchrony_cube(study, lag=5.0)
+    direct = md.synchrony_cube(sim.raws, lag=5.0)
+    # the files keep 6 decimals of microsiemens: synchrony agrees to about 1e-6
+    np.testing.assert_allclose(cube.all_lags.values, direct.all_lags.values, atol=1e-5)
+
+
+def test_toml_manifest(study_dir):
+    root, _ = study_dir
+    table = pd.read_csv(root / "manifest.csv")
+    lines = ['alliance_file = "sai.csv"\n']
+    for _, row in table.iterrows():
+        lines.append(
+            "[[session]]\n"
+            + "".join(
+                f'{c} = "{row[c]}"\n' if c != "session" else f"session = {row[c]}\n"
+                for c in ("dyad", "session", "client_file", "therapist_file", "coding_file")
+            )
+        )
+    (root / "manifest.toml").write_text("\n".join(lines))
+    study = md.io.read_study(root / "manifest.toml")
+    assert len(study.raws) == 8 and study.alliance_file is not None
+
+
+def test_manifest_errors(study_dir, tmp_path):
+    root, _ = study_dir
+    table = pd.read_csv(root / "manifest.csv")
+    bad = root / "dup.csv"
+    pd.concat([table, table.iloc[:1]]).to_csv(bad, index=False)
+    with pytest.raises(ValueError, match=r"lists \(dyad, session\) \[\('D0\d', \d\)\] more than"):
+        md.io.read_study(bad)
+    bad = root / "missing.csv"
+    table.assign(coding_file=table.coding_file.where(table.index != 2, "nope.csv")).to_csv(
+        bad, index=False
+    )
+    with pytest.raises(
+        FileNotFoundError, match=r"1 missing file\(s\): row 3 coding_file 'nope.csv'"
+    ):
+        md.io.read_study(bad)
+    bad = root / "nocol.csv"
+    table.drop(columns="coding_file").to_csv(bad, index=False)
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['coding_file'\]"):
+        md.io.read_study(bad)
+    with pytest.raises(FileNotFoundError, match="No manifest file"):
+        md.io.read_study(tmp_path / "none.csv")
+
+
+def _run(*args):
+    script = Path(sys.executable).with_name("mne-dyad")
+    return subprocess.run(
+        [str(script), "run", *map(str, args)], capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.mark.slow
+def test_run_cli_writes_outputs(study_dir, tmp_path):
+    root, _ = study_dir
+    out = tmp_path / "results"
+    proc = _run(root / "manifest.csv", "--out", out, "--config", root / "config.toml", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
+    cube = md.read_cube(out / "cube.nc")
+    assert '"lag": 5.0' in cube.attrs["mne_dyad_params"]
+    assert "within IM" in proc.stdout
+    # a broken manifest: a clear message, exit 2, no partial outputs
+    bad = tmp_path / "bad.csv"
+    pd.read_csv(root / "manifest.csv").assign(client_file="missing/EDA.csv").to_csv(
+        bad, index=False
+    )
+    out2 = tmp_path / "never"
+    proc = _run(bad, "--out", out2)
+    assert proc.returncode == 2 and "missing file(s)" in proc.stderr
+    assert "Traceback" not in proc.stderr and not out2.exists()
