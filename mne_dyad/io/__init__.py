@@ -1,5 +1,6 @@
 """Reading recordings and combining them into dyadic session Raws."""
 
+from .acq import read_raw_acq
 from .bids import read_raw_bids_physio
 from .coding import read_segments
 from .dyad import combine_dyad, get_session_info
@@ -12,6 +13,7 @@ __all__ = [
     "Study",
     "combine_dyad",
     "get_session_info",
+    "read_raw_acq",
     "read_raw_bids_physio",
     "read_raw_e4",
     "read_raw_mne",

@@ -8,6 +8,7 @@ import pandas as pd
 from mne.utils import _validate_type, logger, verbose
 
 from ..utils._docs import fill_doc
+from .acq import read_raw_acq
 from .bids import read_raw_bids_physio
 from .coding import read_segments
 from .dyad import combine_dyad
@@ -24,7 +25,8 @@ def read_recording(path, options=None):
 
     ``*.zip`` and ``EDA.csv`` are Empatica E4 exports, ``*_physio.tsv.gz`` BIDS
     physio, other ``.csv``/``.tsv``/``.txt`` tables (``options["tabular"]`` are
-    passed to :func:`read_raw_tabular`), anything else goes to MNE
+    passed to :func:`read_raw_tabular`), ``.acq`` to :func:`read_raw_acq`
+    (``options["acq"]``), anything else goes to MNE
     (``options["mne"]``, which needs ``channel``).
     """
     options = options or {}
@@ -36,6 +38,8 @@ def read_recording(path, options=None):
         return read_raw_bids_physio(path, verbose=False, **options.get("bids", {}))
     if path.suffix.lower() in (".csv", ".tsv", ".txt"):
         return read_raw_tabular(path, verbose=False, **options.get("tabular", {}))
+    if path.suffix.lower() == ".acq":
+        return read_raw_acq(path, verbose=False, **options.get("acq", {}))
     mne_options = options.get("mne", {})
     if "channel" not in mne_options:
         raise ValueError(
