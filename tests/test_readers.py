@@ -180,3 +180,15 @@ def test_other_bad_files(tmp_path):
         src = mne.io.RawArray(np.ones((1, 10)) * 1e-6, mne.create_info(["GSR"], 4.0, "gsr"))
         src.save(tmp_path / "x_raw.fif", verbose=False)
         md.io.read_raw_mne(tmp_path / "x_raw.fif", channel="EDA")
+
+
+def test_single_column_tables_are_not_split(tmp_path):
+    """A one-column table must not be split on a letter by delimiter sniffing."""
+    for name in ("eda.csv", "eda.txt"):
+        path = tmp_path / name
+        path.write_text("eda\n1.5\n2.5\n3.5\n")
+        raw = md.io.read_raw_tabular(path, sfreq=2.0)
+        np.testing.assert_allclose(raw.get_data()[0], [1.5e-6, 2.5e-6, 3.5e-6])
+    semi = tmp_path / "semi.txt"
+    semi.write_text("time;eda\n0;1\n0.5;2\n1;3\n")
+    assert md.io.read_raw_tabular(semi, time_column="time").info["sfreq"] == 2.0

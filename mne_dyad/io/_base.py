@@ -79,3 +79,20 @@ def _pick_column(columns, eda_column, where):
             f"({found or list(columns)}); pass eda_column=."
         )
     return found[0]
+
+
+def table_separator(path):
+    """Column separator of a text table: by extension, else sniffed among , tab ;."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".tsv", ".tab"):
+        return "\t"
+    if suffix == ".csv":
+        return ","
+    import csv
+
+    with open(path, newline="", errors="replace") as fid:
+        sample = fid.read(4096)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;").delimiter
+    except csv.Error:
+        return ","

@@ -11,6 +11,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose
 
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
+from ._base import table_separator
 
 _CLOCK = re.compile(r"^\s*(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d*)?)\s*$")
 LABEL_COLUMNS = ("label", "segment", "type", "description", "condition", "code")
@@ -57,8 +58,7 @@ def _read_table(path, sheet):
     if suffix in (".xlsx", ".xls"):
         _soft_import("openpyxl", "Reading .xlsx coding sheets")
         return pd.read_excel(path, sheet_name=sheet or 0, dtype=str)
-    sep = "\t" if suffix in (".tsv", ".tab") else None
-    return pd.read_csv(path, sep=sep, engine="python", dtype=str)
+    return pd.read_csv(path, sep=table_separator(path), dtype=str)
 
 
 @verbose
