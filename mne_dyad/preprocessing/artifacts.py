@@ -46,8 +46,7 @@ def annotate_artifacts(
         (electrode movement) are artifacts.
     margin : float
         Seconds added on both sides of every artifact.
-    roles : None | tuple of str
-        The two role channels; by default those stored by ``combine_dyad``.
+    %(session_roles)s
     %(verbose)s
 
     Returns

@@ -59,8 +59,7 @@ def clean_eda(raw, *, method="neurokit", roles=None, verbose=None):
         or ``"none"``. Below 7 Hz neurokit2 cannot low-pass at 3 Hz and returns
         the signal unfiltered: a warning says so (wristbands such as the E4
         already smooth their 4 Hz output).
-    roles : None | tuple of str
-        The two role channels; by default those stored by ``combine_dyad``.
+    %(session_roles)s
     %(verbose)s
 
     Returns
@@ -114,8 +113,7 @@ def decompose_eda(raw, *, method="highpass", signal="clean", roles=None, verbose
     signal : str
         ``"clean"`` uses the ``<role>-clean`` channels when present (else the raw
         EDA, with a log line), ``"raw"`` the role channels.
-    roles : None | tuple of str
-        The two role channels; by default those stored by ``combine_dyad``.
+    %(session_roles)s
     %(verbose)s
 
     Returns

@@ -203,8 +203,7 @@ def test_above_chance(
     n_surrogates : int
         Surrogates per session and segment.
     %(segments)s
-    roles : None | tuple of str
-        The two role channels; by default those stored by ``combine_dyad``.
+    %(session_roles)s
     min_shift, shuffle_segment : None | float
         Seconds; defaults: twice the maximum lag (or the window) and the window
         (or SUSY segment).

@@ -200,8 +200,7 @@ def compute_synchrony(
           Hilbert phases of band-passed signals; ``band`` ((0.05, 0.5) Hz),
           ``window`` (30 s), ``step`` (15 s).
     %(segments)s
-    roles : None | tuple of str
-        The two role channels; by default those stored by ``combine_dyad``.
+    %(session_roles)s
     signal : str
         ``"raw"`` (the role channels), or ``"clean"``, ``"tonic"``, ``"phasic"``:
         the ``<role>-<signal>`` channels of :mod:`mne_dyad.preprocessing`.
@@ -519,8 +518,7 @@ def synchrony_cube(
     method : str
         Synchrony index (see :func:`compute_synchrony`).
     %(segments)s
-    roles : None | tuple of str
-        The two role channels; by default those stored by ``combine_dyad``.
+    %(session_roles)s
     signal : str
         Which EDA to use (see :func:`compute_synchrony`).
     %(n_jobs)s

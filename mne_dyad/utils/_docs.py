@@ -15,6 +15,10 @@ roles : tuple of str
     Raw and define the sign of lags: a positive lag means the **second** role
     follows the first. Default ``("client", "therapist")``."""
 
+docdict["session_roles"] = """
+roles : None | tuple of str
+    The two role channels; by default those stored by ``combine_dyad``."""
+
 docdict["segments"] = """
 segments : str | sequence of str
     Annotation descriptions to compute synchrony in (for example ``("IM", "CB")``).
