@@ -2,6 +2,7 @@ import matplotlib.pyplot as plt
 import mne
 import numpy as np
 import pytest
+import xarray as xr
 
 import mne_dyad as md
 
@@ -46,3 +47,64 @@ def test_plot_cube_panels(small_cube):
     with pytest.raises(ValueError, match="no variable 'nope'"):
         md.viz.plot_cube(small_cube, "nope", show=False)
     plt.close("all")
+
+
+def test_plot_lag_map_peak_path():
+    rng = np.random.default_rng(0)
+    x = np.convolve(rng.standard_normal(4000), np.ones(6) / 6, mode="same")
+    sync = md.synchrony.wclc(x, np.roll(x, 16), 8.0, lag=5.0, window=30.0, step=15.0)
+    fig = md.viz.plot_lag_map(sync, show=False)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Window start (min)"
+    assert ax.get_ylabel() == "Lag (s): > 0 therapist follows client"
+    path = ax.get_lines()[0]
+    np.testing.assert_allclose(path.get_ydata(), 2.0)  # y follows x by 2 s in every window
+    np.testing.assert_allclose(path.get_xdata(), sync.window.values / 60)
+    assert fig.axes[1].get_ylabel().startswith("windowed cross-lagged correlation")
+    with pytest.raises(ValueError, match=r"dims \(window, lag\)"):
+        md.viz.plot_lag_map(sync.mean("lag"), show=False)
+
+
+def _fake_chance():
+    rng = np.random.default_rng(1)
+    dims = ("dyad", "session", "segment")
+    return xr.Dataset(
+        {
+            "observed": (dims, rng.normal(0.5, 0.05, (4, 2, 2))),
+            "surrogates": ((*dims, "surrogate"), rng.normal(0.4, 0.05, (4, 2, 2, 20))),
+            "delta_mean": ("segment", [0.1, 0.08]),
+            "delta_lower": ("segment", [0.05, 0.02]),
+            "delta_upper": ("segment", [0.15, 0.13]),
+            "p_delta_gt_0": ("segment", [1.0, 0.99]),
+        },
+        coords={"segment": ["IM", "CB"]},
+        attrs={"summary": "all_lags", "kind": "pseudo_dyads"},
+    )
+
+
+def test_plot_surrogates():
+    fig = md.viz.plot_surrogates(_fake_chance(), show=False)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0] == "IM: delta +0.100 [+0.050, +0.150], P>0=1.00"
+    assert fig.axes[0].get_xlabel() == "all_lags (pseudo_dyads)"
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["surrogates (n=160)", "real dyads (n=8)"]
+    with pytest.raises(ValueError, match="test_above_chance's output"):
+        md.viz.plot_surrogates(_fake_chance().drop_vars("surrogates"), show=False)
+
+
+def test_plot_variance():
+    rng = np.random.default_rng(2)
+    icc = rng.beta(2, 8, (2, 100, 1))
+    post = xr.Dataset(
+        {
+            "icc_dyad": (("chain", "draw", "segment"), icc),
+            "session_share": (("chain", "draw", "segment"), 1 - icc),
+        },
+        coords={"segment": ["IM"]},
+    )
+    fig = md.viz.plot_variance(xr.DataTree.from_dict({"posterior": post}), show=False)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [f"dyad (mean {icc.mean():.2f})", f"session (mean {1 - icc.mean():.2f})"]
+    assert ax.get_xlabel() == "Share of synchrony variance" and ax.get_title() == "IM"

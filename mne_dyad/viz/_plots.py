@@ -164,3 +164,158 @@ def plot_alliance_effects(fit, *, ci_prob=0.89, show=True):
     if show:
         plt.show()
     return fig
+
+
+def plot_lag_map(sync, *, roles=("client", "therapist"), peak_path=True, show=True):
+    """Heat map of windowed cross-lagged synchrony over window start and lag.
+
+    Parameters
+    ----------
+    sync : xarray.DataArray
+        The output of :func:`mne_dyad.synchrony.wclc` (dims ``window``, ``lag``).
+    roles : tuple of str
+        The first and second role, for the lag axis label.
+    peak_path : bool
+        Draw the lag of each window's maximum.
+    show : bool
+        Show the figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Lag (s) on the y axis, window start (min) on the x axis.
+    """
+    _validate_type(sync, xr.DataArray, "sync")
+    if set(sync.dims) != {"window", "lag"}:
+        raise ValueError(f"sync must have dims (window, lag), got {sync.dims}.")
+    sync = sync.transpose("window", "lag")
+    minutes = sync.window.values / 60.0
+    lags = sync.lag.values
+    fig, ax = plt.subplots(figsize=(10, 3.5), layout="constrained")
+    mesh = ax.pcolormesh(minutes, lags, sync.values.T, shading="nearest", cmap="magma")
+    fig.colorbar(mesh, ax=ax, label=sync.attrs.get("long_name", "synchrony"))
+    if peak_path:
+        values = np.where(np.isfinite(sync.values), sync.values, -np.inf)
+        best = lags[np.argmax(values, axis=1)]
+        best[~np.isfinite(sync.values).any(axis=1)] = np.nan
+        ax.plot(minutes, best, color="c", lw=1.2, label="lag of the maximum")
+        ax.legend(loc="upper right", fontsize="small")
+    ax.axhline(0, color="w", lw=0.6, ls=":")
+    ax.set_xlabel("Window start (min)")
+    ax.set_ylabel(f"Lag (s): > 0 {roles[1]} follows {roles[0]}")
+    if show:
+        plt.show()
+    return fig
+
+
+def plot_surrogates(result, *, show=True):
+    """Real dyads' synchrony against the surrogate distribution, per segment type.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        The output of :func:`mne_dyad.surrogates.test_above_chance`.
+    show : bool
+        Show the figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One panel per segment type: histograms of all surrogate values and of
+        the observed values, with the group-level excess over chance (delta).
+    """
+    _validate_type(result, xr.Dataset, "result")
+    for var in ("observed", "surrogates", "delta_mean"):
+        if var not in result:
+            raise ValueError(f"result has no {var!r}: pass test_above_chance's output.")
+    segments = list(result.segment.values)
+    fig, axes = plt.subplots(
+        1,
+        len(segments),
+        figsize=(4.5 * len(segments), 3.2),
+        layout="constrained",
+        squeeze=False,
+        sharey=True,
+    )
+    summary = result.attrs.get("summary", "synchrony")
+    for ax, seg in zip(axes[0], segments, strict=True):
+        sur = result.surrogates.sel(segment=seg).values.ravel()
+        obs = result["observed"].sel(segment=seg).values.ravel()
+        sur, obs = sur[np.isfinite(sur)], obs[np.isfinite(obs)]
+        bins = np.histogram_bin_edges(np.r_[sur, obs], bins=30)
+        ax.hist(sur, bins=bins, density=True, color="0.6", label=f"surrogates (n={sur.size})")
+        ax.hist(
+            obs,
+            bins=bins,
+            density=True,
+            histtype="step",
+            lw=2,
+            color=SEGMENT_COLORS.get(seg, "k"),
+            label=f"real dyads (n={obs.size})",
+        )
+        row = result.sel(segment=seg)
+        ax.set_title(
+            f"{seg}: delta {float(row.delta_mean):+.3f} "
+            f"[{float(row.delta_lower):+.3f}, {float(row.delta_upper):+.3f}], "
+            f"P>0={float(row.p_delta_gt_0):.2f}",
+            fontsize="small",
+        )
+        ax.set_xlabel(f"{summary} ({result.attrs.get('kind', 'surrogates')})")
+        ax.legend(fontsize="x-small")
+    axes[0, 0].set_ylabel("Density")
+    if show:
+        plt.show()
+    return fig
+
+
+def plot_variance(result, *, show=True):
+    """Posterior distributions of the variance shares, per segment type.
+
+    Parameters
+    ----------
+    result : xarray.DataTree
+        The output of :func:`mne_dyad.stats.variance_decomposition`.
+    show : bool
+        Show the figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One panel per segment type with the posterior of each share (dyad,
+        session, and therapist when modelled) between 0 and 1.
+    """
+    _validate_type(result, xr.DataTree, "result")
+    post = result["posterior"].to_dataset()
+    shares = [s for s in ("icc_therapist", "icc_dyad", "session_share") if s in post]
+    if not shares:
+        raise ValueError("result has no variance shares: pass variance_decomposition's output.")
+    segments = [str(s) for s in post.segment.values]
+    labels = {"icc_therapist": "therapist", "icc_dyad": "dyad", "session_share": "session"}
+    colors = {"icc_therapist": "tab:purple", "icc_dyad": "tab:green", "session_share": "tab:red"}
+    fig, axes = plt.subplots(
+        1,
+        len(segments),
+        figsize=(4.5 * len(segments), 3),
+        layout="constrained",
+        squeeze=False,
+        sharey=True,
+    )
+    bins = np.linspace(0, 1, 51)
+    for ax, seg in zip(axes[0], segments, strict=True):
+        for share in shares:
+            draws = post[share].sel(segment=seg).values.ravel()
+            ax.hist(
+                draws,
+                bins=bins,
+                density=True,
+                alpha=0.6,
+                color=colors[share],
+                label=f"{labels[share]} (mean {draws.mean():.2f})",
+            )
+        ax.set_title(seg)
+        ax.set_xlabel("Share of synchrony variance")
+        ax.legend(fontsize="x-small")
+    axes[0, 0].set_ylabel("Posterior density")
+    if show:
+        plt.show()
+    return fig
