@@ -6,15 +6,26 @@ import xarray as xr
 from mne.utils import _validate_type, logger, verbose
 
 from .stats.results import AllianceFit
+from .stats.variance import variance_table
 from .utils._docs import fill_doc
-from .viz import plot_alliance_effects, plot_cube, plot_dyad
+from .viz import plot_alliance_effects, plot_cube, plot_dyad, plot_surrogates, plot_variance
 
 __all__ = ["make_report"]
 
 
 @verbose
 @fill_doc
-def make_report(cube, *, raws=None, fit=None, title="mne-dyad analysis", n_traces=1, verbose=None):
+def make_report(
+    cube,
+    *,
+    raws=None,
+    fit=None,
+    chance=None,
+    variance=None,
+    title="mne-dyad analysis",
+    n_traces=1,
+    verbose=None,
+):
     """Assemble an HTML report of the data, the synchrony cube and the alliance model.
 
     Parameters
@@ -26,6 +37,10 @@ def make_report(cube, *, raws=None, fit=None, title="mne-dyad analysis", n_trace
         dyad traces with their segments shaded.
     fit : None | AllianceFit
         A fitted alliance model: its effects are plotted and tabulated.
+    chance : None | xarray.Dataset
+        The output of :func:`mne_dyad.surrogates.test_above_chance`.
+    variance : None | xarray.DataTree
+        The output of :func:`mne_dyad.stats.variance_decomposition`.
     title : str
         Report title.
     n_traces : int
@@ -39,6 +54,8 @@ def make_report(cube, *, raws=None, fit=None, title="mne-dyad analysis", n_trace
     """
     _validate_type(cube, xr.Dataset, "cube")
     _validate_type(fit, (None, AllianceFit), "fit")
+    _validate_type(chance, (None, xr.Dataset), "chance")
+    _validate_type(variance, (None, xr.DataTree), "variance")
     report = mne.Report(title=title, verbose=False)
     if raws:
         for key in list(raws)[:n_traces]:
@@ -58,6 +75,25 @@ def make_report(cube, *, raws=None, fit=None, title="mne-dyad analysis", n_trace
         section="Synchrony",
         tags=("synchrony",),
     )
+    if chance is not None:
+        fig = plot_surrogates(chance, show=False)
+        report.add_figure(fig, title="Synchrony against chance", section="Chance", tags=("chance",))
+        plt.close(fig)
+    if variance is not None:
+        fig = plot_variance(variance, show=False)
+        report.add_figure(
+            fig,
+            title="Dyad and session shares of synchrony variance",
+            section="Variance",
+            tags=("variance",),
+        )
+        plt.close(fig)
+        report.add_html(
+            variance_table(variance).round(3).to_html(),
+            title="Variance shares",
+            section="Variance",
+            tags=("variance",),
+        )
     if fit is not None:
         fig = plot_alliance_effects(fit, show=False)
         report.add_figure(fig, title="Alliance effects", section="Alliance", tags=("alliance",))

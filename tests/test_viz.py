@@ -108,3 +108,34 @@ def test_plot_variance():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == [f"dyad (mean {icc.mean():.2f})", f"session (mean {1 - icc.mean():.2f})"]
     assert ax.get_xlabel() == "Share of synchrony variance" and ax.get_title() == "IM"
+
+
+def test_report_sections(small_study, small_cube, tmp_path):
+    rng = np.random.default_rng(3)
+    icc = rng.beta(2, 8, (2, 50, 2))
+    variance = xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset(
+                {
+                    "icc_dyad": (("chain", "draw", "segment"), icc),
+                    "session_share": (("chain", "draw", "segment"), 1 - icc),
+                },
+                coords={"segment": ["IM", "CB"]},
+            ),
+            "summary": xr.Dataset(
+                {
+                    k: (("segment", "component"), np.full((2, 2), 0.5))
+                    for k in ("mean", "sd", "ci_lower", "ci_upper")
+                },
+                coords={"segment": ["IM", "CB"], "component": ["icc_dyad", "session_share"]},
+            ),
+        }
+    )
+    report = md.report.make_report(
+        small_cube, raws=small_study.raws, chance=_fake_chance(), variance=variance
+    )
+    report.save(tmp_path / "r.html", open_browser=False, verbose=False)
+    html = (tmp_path / "r.html").read_text()
+    for section in ("Data", "Synchrony", "Chance", "Variance"):
+        assert f">{section}<" in html or f'"{section}"' in html, section
+    assert "Synchrony against chance" in html and "Variance shares" in html
