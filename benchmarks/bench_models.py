@@ -49,12 +49,24 @@ def report(name, compile_s, sample_s, tree, var_names=("beta",)):
     return compile_s + sample_s, ess / sample_s
 
 
+def time_nutpie(model):
+    """Compile a model for nutpie and sample it: (compile s, sampling s, tree)."""
+    import nutpie
+
+    t0 = time.perf_counter()
+    compiled = nutpie.compile_pymc_model(model)
+    t_compile = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tree = nutpie.sample(
+        compiled, draws=DRAWS, tune=TUNE, chains=CHAINS, seed=1, progress_bar=False
+    )
+    return t_compile, time.perf_counter() - t0, tree
+
+
 def main():
     mne.set_log_level("ERROR")
     warnings.simplefilter("ignore")
     logging.getLogger("pymc").setLevel(logging.ERROR)
-    import nutpie
-
     study = md.simulation.simulate_study(seed=2019)
     cube = md.synchrony_cube(study.raws)
     data = prepare_alliance_data(cube, study.alliance)
@@ -64,15 +76,8 @@ def main():
     )
 
     # multivariate, nutpie
-    model = build_alliance_model(data)
-    t0 = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model)
-    t_compile = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tree = nutpie.sample(
-        compiled, draws=DRAWS, tune=TUNE, chains=CHAINS, seed=1, progress_bar=False
-    )
-    nut_total, nut_rate = report("multivariate, nutpie", t_compile, time.perf_counter() - t0, tree)
+    t_compile, t_sample, tree = time_nutpie(build_alliance_model(data))
+    nut_total, nut_rate = report("multivariate, nutpie", t_compile, t_sample, tree)
 
     # multivariate, PyMC's default sampler (chains in parallel processes)
     model = build_alliance_model(data)
@@ -111,15 +116,8 @@ def main():
 
     # univariate random intercept: nutpie vs bambi
     uni = prepare_alliance_data(cube, study.alliance, outcomes=("bond",))
-    model = build_alliance_model(uni, multivariate=False)
-    t0 = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model)
-    t_compile = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tree = nutpie.sample(
-        compiled, draws=DRAWS, tune=TUNE, chains=CHAINS, seed=1, progress_bar=False
-    )
-    ours, _ = report("univariate, mne-dyad + nutpie", t_compile, time.perf_counter() - t0, tree)
+    t_compile, t_sample, tree = time_nutpie(build_alliance_model(uni, multivariate=False))
+    ours, _ = report("univariate, mne-dyad + nutpie", t_compile, t_sample, tree)
     import bambi
 
     df = pd.DataFrame(

@@ -13,6 +13,16 @@ from .viz import plot_alliance_effects, plot_cube, plot_dyad, plot_surrogates, p
 __all__ = ["make_report"]
 
 
+def _add_figure(report, fig, title, section):
+    """Add a figure to its section (tagged by the section) and free it."""
+    report.add_figure(fig, title=title, section=section, tags=(section.lower(),))
+    plt.close(fig)
+
+
+def _add_html(report, html, title, section):
+    report.add_html(html, title=title, section=section, tags=(section.lower(),))
+
+
 @verbose
 @fill_doc
 def make_report(
@@ -59,50 +69,32 @@ def make_report(
     report = mne.Report(title=title, verbose=False)
     if raws:
         for key in list(raws)[:n_traces]:
-            fig = plot_dyad(raws[key], show=False)
-            report.add_figure(
-                fig, title=f"Dyad {key[0]}, session {key[1]}", section="Data", tags=("data",)
+            _add_figure(
+                report, plot_dyad(raws[key], show=False), f"Dyad {key[0]}, session {key[1]}", "Data"
             )
-            plt.close(fig)
-    fig = plot_cube(cube, show=False)
-    report.add_figure(
-        fig, title="Synchrony cube (all_lags)", section="Synchrony", tags=("synchrony",)
-    )
-    plt.close(fig)
-    report.add_html(
+    _add_figure(report, plot_cube(cube, show=False), "Synchrony cube (all_lags)", "Synchrony")
+    _add_html(
+        report,
         f"<pre>{cube.attrs.get('mne_dyad_params', '')}</pre>",
-        title="Synchrony parameters",
-        section="Synchrony",
-        tags=("synchrony",),
+        "Synchrony parameters",
+        "Synchrony",
     )
     if chance is not None:
-        fig = plot_surrogates(chance, show=False)
-        report.add_figure(fig, title="Synchrony against chance", section="Chance", tags=("chance",))
-        plt.close(fig)
-    if variance is not None:
-        fig = plot_variance(variance, show=False)
-        report.add_figure(
-            fig,
-            title="Dyad and session shares of synchrony variance",
-            section="Variance",
-            tags=("variance",),
+        _add_figure(
+            report, plot_surrogates(chance, show=False), "Synchrony against chance", "Chance"
         )
-        plt.close(fig)
-        report.add_html(
-            variance_table(variance).round(3).to_html(),
-            title="Variance shares",
-            section="Variance",
-            tags=("variance",),
+    if variance is not None:
+        _add_figure(
+            report,
+            plot_variance(variance, show=False),
+            "Dyad and session shares of synchrony variance",
+            "Variance",
+        )
+        _add_html(
+            report, variance_table(variance).round(3).to_html(), "Variance shares", "Variance"
         )
     if fit is not None:
-        fig = plot_alliance_effects(fit, show=False)
-        report.add_figure(fig, title="Alliance effects", section="Alliance", tags=("alliance",))
-        plt.close(fig)
-        report.add_html(
-            fit.summary().round(3).to_html(),
-            title="Posterior summary",
-            section="Alliance",
-            tags=("alliance",),
-        )
+        _add_figure(report, plot_alliance_effects(fit, show=False), "Alliance effects", "Alliance")
+        _add_html(report, fit.summary().round(3).to_html(), "Posterior summary", "Alliance")
     logger.info(f"Report with {len(report.html)} items.")
     return report

@@ -12,6 +12,7 @@ from scipy.signal import resample_poly
 
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
+from ..utils._signal import bridge_gaps
 
 #: Plausible EDA range in siemens: 0.001 to 1000 microsiemens.
 _SIEMENS_MAX_MEDIAN = 1e-3
@@ -129,11 +130,7 @@ def _resample_nan_aware(data, sfreq_from, sfreq_to):
     if sfreq_from == sfreq_to:
         return data.copy()
     ratio = Fraction(sfreq_to / sfreq_from).limit_denominator(1000)
-    missing = ~np.isfinite(data)
-    filled = data
-    if missing.any():
-        idx = np.arange(data.size)
-        filled = np.interp(idx, idx[~missing], data[~missing])
+    filled, missing = bridge_gaps(data)
     out = resample_poly(filled, ratio.numerator, ratio.denominator, padtype="line")
     if missing.any():
         t_in = np.arange(data.size) / sfreq_from

@@ -15,6 +15,7 @@ from ..io.dyad import _set_session_info, get_session_info
 from ..synchrony.api import _session_label, _session_roles
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
+from ..utils._signal import bridge_gaps
 
 #: Below this rate neurokit2's default cleaning cannot apply its 3 Hz low-pass.
 MIN_CLEAN_SFREQ = 7.0
@@ -22,13 +23,9 @@ DECOMPOSE_METHODS = ("highpass", "smoothmedian", "cvxeda")
 
 
 def _bridge(x):
-    missing = ~np.isfinite(x)
-    if not missing.any():
-        return x, missing
-    if missing.all():
+    if not np.isfinite(x).any():
         raise ValueError("the signal is entirely missing (NaN)")
-    idx = np.arange(x.size)
-    return np.interp(idx, idx[~missing], x[~missing]), missing
+    return bridge_gaps(x)
 
 
 def _add_channels(raw, names, data):

@@ -7,6 +7,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import butter, hilbert, sosfiltfilt
 
 from ..utils._checks import _check_positive
+from ..utils._signal import bridge_gaps
 from ._kernels import CONSTANT_RTOL, n_windows
 from ._registry import SyncMethod
 
@@ -39,10 +40,7 @@ def instantaneous_phase(x, sfreq, band, order=4):
     missing = ~np.isfinite(x)
     if missing.all():
         return np.full(x.shape, np.nan)
-    filled = x
-    if missing.any():
-        idx = np.arange(x.size)
-        filled = np.interp(idx, idx[~missing], x[~missing])
+    filled, _ = bridge_gaps(x)
     sos = butter(order, band, btype="bandpass", fs=sfreq, output="sos")
     phase = np.angle(hilbert(sosfiltfilt(sos, filled - filled.mean())))
     with warnings.catch_warnings():
