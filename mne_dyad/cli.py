@@ -14,7 +14,7 @@ OUTPUT_FILES = ("cube.nc", "posterior.nc", "summary.csv", "report.html")
 DEMO_FILES = OUTPUT_FILES
 
 
-def _write_outputs(out, cube, fit, raws, title):
+def _write_outputs(out, cube, fit, raws, title, surrogates=None, variance=None):
     """Write cube, posterior, summary and report into ``out``, all or nothing."""
     from . import report as md_report
     from .synchrony import write_cube
@@ -27,7 +27,9 @@ def _write_outputs(out, cube, fit, raws, title):
         if fit is not None:
             fit.to_netcdf(tmp / "posterior.nc")
             fit.summary().to_csv(tmp / "summary.csv", index_label="coefficient")
-        rep = md_report.make_report(cube, raws=raws, fit=fit, title=title)
+        rep = md_report.make_report(
+            cube, raws=raws, fit=fit, surrogates=surrogates, variance=variance, title=title
+        )
         rep.save(tmp / "report.html", open_browser=False, overwrite=True, verbose=False)
         for name in names:  # moved only once every file exists
             os.replace(tmp / name, out / name)
@@ -60,7 +62,8 @@ def _setup(args):
 def _demo(args):
     mne = _setup(args)
     from .simulation import simulate_study
-    from .stats import fit_alliance_model
+    from .stats import fit_alliance_model, variance_decomposition
+    from .surrogates import test_above_chance
     from .synchrony import synchrony_cube
 
     if args.quick:
@@ -69,19 +72,31 @@ def _demo(args):
         sim = dict()  # the 2019 design: 31 dyads, 128 sessions of 50 min
     sampling = dict(draws=1000, tune=1000, chains=2)
     t0 = time.perf_counter()
-    mne.utils.logger.info("[1/4] Simulating the study ...")
+    mne.utils.logger.info("[1/6] Simulating the study ...")
     study = simulate_study(seed=args.seed, **sim)
-    mne.utils.logger.info(f"[2/4] Synchrony cube for {len(study.raws)} sessions ...")
+    mne.utils.logger.info(f"[2/6] Synchrony cube for {len(study.raws)} sessions ...")
     cube = synchrony_cube(study.raws, n_jobs=1)
-    mne.utils.logger.info("[3/4] Bayesian alliance model ...")
+    mne.utils.logger.info("[3/6] Synchrony against pseudo-dyad surrogates ...")
+    chance = test_above_chance(
+        study.raws,
+        n_surrogates=50 if args.quick else 200,
+        seed=args.seed,
+        sampler=args.sampler,
+        **sampling,
+    )
+    mne.utils.logger.info("[4/6] Dyad and session shares of synchrony ...")
+    variance = variance_decomposition(cube, seed=args.seed, sampler=args.sampler, **sampling)
+    mne.utils.logger.info("[5/6] Bayesian alliance model ...")
     fit = fit_alliance_model(cube, study.alliance, seed=args.seed, sampler=args.sampler, **sampling)
-    mne.utils.logger.info("[4/4] Writing outputs ...")
+    mne.utils.logger.info("[6/6] Writing outputs ...")
     paths = _write_outputs(
         Path(args.out),
         cube,
         fit,
         study.raws,
         "mne-dyad demo: simulated 2019 imagery/alliance study",
+        surrogates=chance,
+        variance=variance,
     )
     _print_result(
         fit,
@@ -109,34 +124,63 @@ def _run(args):
     mne = _setup(args)
     from .alliance import read_sai
     from .io import read_study
-    from .stats import fit_alliance_model
+    from .stats import fit_alliance_model, variance_decomposition
+    from .surrogates import test_above_chance
     from .synchrony import synchrony_cube
 
     config = _load_config(args.config)
     sync = dict(config.get("synchrony", {}))
     model = dict(config.get("model", {}))
+    chance_opts = dict(config.get("chance", {}))
+    variance_opts = dict(config.get("variance", {}))
+    do_chance = chance_opts.pop("enabled", True)
+    do_variance = variance_opts.pop("enabled", True)
     t0 = time.perf_counter()
     try:
         study = read_study(
             args.manifest,
             options={k: config.get(k, {}) for k in ("readers", "segments", "combine")},
         )
-        mne.utils.logger.info(f"[1/3] Synchrony cube for {len(study.raws)} sessions ...")
+        mne.utils.logger.info(f"[1/5] Synchrony cube for {len(study.raws)} sessions ...")
         cube = synchrony_cube(study, **sync)
-        fit = None
+        n_dyads = int(cube.sizes["dyad"])
+        chance = variance = fit = None
+        if do_chance:
+            mne.utils.logger.info("[2/5] Synchrony against surrogates ...")
+            kind = chance_opts.get("kind", "pseudo_dyads")
+            if kind == "pseudo_dyads" and n_dyads < 2:
+                mne.utils.warn(
+                    f"No chance test: pseudo-dyads need at least 2 dyads and "
+                    f"{args.manifest} has {n_dyads}. Set [chance] kind = "
+                    '"circular_shift" in the config to test against shifted partners.'
+                )
+            else:
+                sync_params = {k: v for k, v in sync.items() if k != "chunks"}
+                chance = test_above_chance(study, **{**sync_params, **chance_opts})
+        if do_variance:
+            mne.utils.logger.info("[3/5] Dyad and session shares of synchrony ...")
+            if n_dyads < 2:
+                mne.utils.warn(
+                    f"No variance decomposition: {args.manifest} has {n_dyads} dyad; "
+                    "dyad and session shares need at least 2."
+                )
+            else:
+                variance = variance_decomposition(cube, **variance_opts)
         if study.alliance_file is not None:
-            mne.utils.logger.info("[2/3] Alliance scores and Bayesian model ...")
+            mne.utils.logger.info("[4/5] Alliance scores and Bayesian model ...")
             alliance = read_sai(study.alliance_file, **config.get("alliance", {}))
             fit = fit_alliance_model(cube, alliance, **model)
         else:
-            mne.utils.logger.info("[2/3] No alliance_file in the manifest: no model.")
-        mne.utils.logger.info("[3/3] Writing outputs ...")
+            mne.utils.logger.info("[4/5] No alliance_file in the manifest: no model.")
+        mne.utils.logger.info("[5/5] Writing outputs ...")
         paths = _write_outputs(
             Path(args.out),
             cube,
             fit,
             study.raws,
             f"mne-dyad analysis of {Path(args.manifest).name}",
+            surrogates=chance,
+            variance=variance,
         )
     except (ValueError, FileNotFoundError, TypeError, KeyError) as exc:
         print(f"mne-dyad run: {exc}", file=sys.stderr)
@@ -175,8 +219,9 @@ def main(argv=None):
     run.add_argument("--out", required=True, help="output folder")
     run.add_argument(
         "--config",
-        help="TOML with [synchrony], [model], [alliance], [readers], "
-        "[segments] and [combine] options",
+        help="TOML with [synchrony], [chance], [variance], [model], [alliance], "
+        "[readers], [segments] and [combine] options ([chance] and [variance] take "
+        "enabled = false to skip those steps)",
     )
     run.add_argument("--quiet", action="store_true", help="log warnings only")
     args = parser.parse_args(argv)

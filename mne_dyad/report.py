@@ -1,7 +1,13 @@
 """HTML reports of a dyadic analysis (``mne.Report``)."""
 
+import html
+import json
+from collections.abc import Mapping
+
 import matplotlib.pyplot as plt
 import mne
+import numpy as np
+import pandas as pd
 import xarray as xr
 from mne.utils import _validate_type, logger, verbose
 
@@ -10,79 +16,220 @@ from .stats.variance import variance_table
 from .utils._docs import fill_doc
 from .viz import plot_alliance_effects, plot_cube, plot_dyad, plot_surrogates, plot_variance
 
-__all__ = ["make_report"]
+__all__ = ["make_report", "SECTIONS"]
+
+#: The report's sections, in order. ``Data`` and ``Synchrony`` are always there;
+#: the others appear when their input is given.
+SECTIONS = ("Data", "Traces", "Synchrony", "Chance", "Variance", "Alliance")
 
 
-def _add_figure(report, fig, title, section):
-    """Add a figure to its section (tagged by the section) and free it."""
-    report.add_figure(fig, title=title, section=section, tags=(section.lower(),))
-    plt.close(fig)
+def _add_figure(report, fig, title, section, caption=None):
+    """Add one figure, or several as a slider, to a section (tagged by it) and free them."""
+    report.add_figure(fig, title=title, caption=caption, section=section, tags=(section.lower(),))
+    for f in fig if isinstance(fig, list) else [fig]:
+        plt.close(f)
 
 
-def _add_html(report, html, title, section):
-    report.add_html(html, title=title, section=section, tags=(section.lower(),))
+def _add_html(report, content, title, section):
+    report.add_html(content, title=title, section=section, tags=(section.lower(),))
+
+
+def _split_input(study_or_cube, raws, params):
+    """Return ``(cube, raws)`` from a cube, a study or a mapping of sessions."""
+    from .synchrony import synchrony_cube
+
+    if isinstance(study_or_cube, xr.Dataset):
+        if params:
+            raise TypeError(
+                "make_report got synchrony parameters "
+                f"({', '.join(sorted(params))}) together with a ready cube; pass them to "
+                "synchrony_cube instead, or pass the study to make_report."
+            )
+        return study_or_cube, raws
+    sessions = getattr(study_or_cube, "raws", study_or_cube)
+    if not isinstance(sessions, Mapping):
+        raise TypeError(
+            "make_report needs a synchrony cube (xarray.Dataset), a study with a .raws "
+            "mapping (read_study, simulate_study) or a {(dyad, session): raw} mapping, "
+            f"got {type(study_or_cube).__name__}."
+        )
+    logger.info(f"Computing the synchrony cube of {len(sessions)} sessions for the report ...")
+    cube = synchrony_cube(study_or_cube, **params)
+    return cube, sessions if raws is None else raws
+
+
+def _main_variable(cube, fit=None):
+    """Pick the cube variable to show: the model's summary, else the method's main one."""
+    preferred = [fit.params.get("summary")] if fit is not None else []
+    candidates = (
+        preferred
+        + ["all_lags"]
+        + [
+            name
+            for name, da in cube.data_vars.items()
+            if da.dims == ("dyad", "session", "segment")
+            and name not in ("segment_duration", "n_windows")
+            and not name.endswith("_se")
+        ]
+    )
+    for name in candidates:
+        if name in cube.data_vars:
+            return name
+    raise ValueError(
+        "The cube has no dyad x session x segment variable to report; it has "
+        f"{sorted(cube.data_vars)}."
+    )
+
+
+def _overview(cube, main):
+    """Tables of the study's shape and of each session's segments, from the cube."""
+    dur = cube["segment_duration"] if "segment_duration" in cube else None
+    has = np.isfinite(cube[main]) if dur is None else np.isfinite(dur) & (dur > 0)
+    study = pd.DataFrame(
+        {
+            "dyads with data": has.any("session").sum("dyad").to_series(),
+            "sessions with data": has.sum(("dyad", "session")).to_series(),
+            "synchrony values": np.isfinite(cube[main]).sum(("dyad", "session")).to_series(),
+        }
+    )
+    if dur is not None:
+        study["total minutes"] = (dur.sum(("dyad", "session")) / 60).to_series().round(1)
+        study["median minutes per session"] = (
+            (dur.where(has).median(("dyad", "session")) / 60).to_series().round(1)
+        )
+    # one row per dyad, one column per segment and session: compact for 30+ dyads
+    values = (dur / 60).round(1) if dur is not None else cube[main].round(3)
+    sessions = values.where(has).to_series().unstack(["segment", "session"])
+    sessions = sessions.dropna(how="all").dropna(axis=1, how="all")
+    order = {seg: i for i, seg in enumerate(cube.segment.values)}
+    sessions = sessions[sorted(sessions.columns, key=lambda c: (order[c[0]], c[1]))]
+    sessions.columns.names = ["segment", "session"]
+    return study, sessions
+
+
+def _html_table(df):
+    return df.to_html(classes="table table-sm table-striped table-hover", border=0, na_rep="-")
+
+
+def _traces(sessions, n_traces):
+    keys = list(sessions)
+    shown = keys if n_traces is None else keys[:n_traces]
+    figs, captions = [], []
+    with plt.rc_context({"figure.max_open_warning": 0}):  # closed once in the report
+        for key in shown:
+            figs.append(plot_dyad(sessions[key], show=False))
+            captions.append(f"Dyad {key[0]}, session {key[1]}")
+    return figs, captions, len(keys)
+
+
+def _params_html(cube):
+    raw = cube.attrs.get("mne_dyad_params", "{}")
+    try:
+        params = json.loads(raw)
+    except (TypeError, ValueError):
+        return f"<pre>{html.escape(str(raw))}</pre>"
+    rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in params.items()
+    )
+    return f'<table class="table table-sm">{rows}</table>'
 
 
 @verbose
 @fill_doc
 def make_report(
-    cube,
+    study_or_cube,
     *,
     raws=None,
     fit=None,
-    chance=None,
+    surrogates=None,
     variance=None,
     title="mne-dyad analysis",
-    n_traces=1,
+    n_traces=24,
     verbose=None,
+    **params,
 ):
-    """Assemble an HTML report of the data, the synchrony cube and the alliance model.
+    """Assemble an HTML report of a dyadic analysis.
+
+    The report has a section per stage: ``Data`` (the study's shape and every
+    session's segments), ``Traces`` (each session's dyad traces with their
+    segments shaded, as a slider), ``Synchrony`` (the cube and its parameters),
+    ``Chance`` (synchrony against its surrogates), ``Variance`` (dyad and session
+    shares) and ``Alliance`` (the model's effects). The last three appear when
+    their results are given.
 
     Parameters
     ----------
-    cube : xarray.Dataset
-        A synchrony cube.
+    study_or_cube : xarray.Dataset | Study | SimulatedStudy | mapping
+        A synchrony cube, or a study (:func:`mne_dyad.io.read_study`,
+        :func:`mne_dyad.simulation.simulate_study`) or ``{(dyad, session): raw}``
+        mapping, whose cube is then computed with :func:`mne_dyad.synchrony_cube`
+        and ``**params``.
     raws : None | mapping
-        ``{(dyad, session): raw}``; the first ``n_traces`` sessions are shown as
-        dyad traces with their segments shaded.
+        ``{(dyad, session): raw}`` to draw as traces when ``study_or_cube`` is a
+        cube. Ignored sessions are never loaded, so a lazy
+        :class:`mne_dyad.io.Study` costs only the sessions shown.
     fit : None | AllianceFit
         A fitted alliance model: its effects are plotted and tabulated.
-    chance : None | xarray.Dataset
+    surrogates : None | xarray.Dataset
         The output of :func:`mne_dyad.surrogates.test_above_chance`.
     variance : None | xarray.DataTree
         The output of :func:`mne_dyad.stats.variance_decomposition`.
     title : str
         Report title.
-    n_traces : int
-        Number of sessions to show as traces.
+    n_traces : int | None
+        Number of sessions to draw as traces (in the order of ``raws``); ``None``
+        draws them all. Each trace adds about 100 kB to the HTML file.
     %(verbose)s
+    **params
+        Synchrony parameters for :func:`mne_dyad.synchrony_cube` when
+        ``study_or_cube`` is a study.
 
     Returns
     -------
     report : mne.Report
         Save it with ``report.save("report.html")``.
+
+    See Also
+    --------
+    mne_dyad.report.SECTIONS
     """
-    _validate_type(cube, xr.Dataset, "cube")
     _validate_type(fit, (None, AllianceFit), "fit")
-    _validate_type(chance, (None, xr.Dataset), "chance")
+    _validate_type(surrogates, (None, xr.Dataset), "surrogates")
     _validate_type(variance, (None, xr.DataTree), "variance")
+    _validate_type(n_traces, (None, "int-like"), "n_traces")
+    if n_traces is not None and n_traces < 0:
+        raise ValueError(f"n_traces must be >= 0 or None, got {n_traces}.")
+    cube, sessions = _split_input(study_or_cube, raws, params)
     report = mne.Report(title=title, verbose=False)
-    if raws:
-        for key in list(raws)[:n_traces]:
-            _add_figure(
-                report, plot_dyad(raws[key], show=False), f"Dyad {key[0]}, session {key[1]}", "Data"
-            )
-    _add_figure(report, plot_cube(cube, show=False), "Synchrony cube (all_lags)", "Synchrony")
-    _add_html(
-        report,
-        f"<pre>{cube.attrs.get('mne_dyad_params', '')}</pre>",
-        "Synchrony parameters",
-        "Synchrony",
-    )
-    if chance is not None:
+
+    main = _main_variable(cube, fit)
+    study_table, session_table = _overview(cube, main)
+    _add_html(report, _html_table(study_table), "Study", "Data")
+    what = "Minutes" if "segment_duration" in cube else main
+    _add_html(report, _html_table(session_table), f"{what} per segment and session", "Data")
+    if sessions and n_traces != 0:
+        figs, captions, n_all = _traces(sessions, n_traces)
+        shown = f"{len(figs)} of {n_all}" if len(figs) < n_all else f"all {n_all}"
         _add_figure(
-            report, plot_surrogates(chance, show=False), "Synchrony against chance", "Chance"
+            report,
+            figs if len(figs) > 1 else figs[0],
+            f"Dyad traces ({shown} sessions)",
+            "Traces",
+            caption=captions if len(figs) > 1 else captions[0],
         )
+
+    _add_figure(report, plot_cube(cube, main, show=False), f"Synchrony cube ({main})", "Synchrony")
+    _add_html(report, _params_html(cube), "Synchrony parameters", "Synchrony")
+    if surrogates is not None:
+        _add_figure(
+            report, plot_surrogates(surrogates, show=False), "Synchrony against chance", "Chance"
+        )
+        cols = ("delta_mean", "delta_lower", "delta_upper", "p_delta_gt_0")
+        cols = [c for c in cols if c in surrogates]
+        if cols:
+            table = surrogates[cols].to_dataframe().round(3)
+            _add_html(report, _html_table(table), "Group difference from chance", "Chance")
     if variance is not None:
         _add_figure(
             report,
@@ -91,10 +238,10 @@ def make_report(
             "Variance",
         )
         _add_html(
-            report, variance_table(variance).round(3).to_html(), "Variance shares", "Variance"
+            report, _html_table(variance_table(variance).round(3)), "Variance shares", "Variance"
         )
     if fit is not None:
         _add_figure(report, plot_alliance_effects(fit, show=False), "Alliance effects", "Alliance")
-        _add_html(report, fit.summary().round(3).to_html(), "Posterior summary", "Alliance")
+        _add_html(report, _html_table(fit.summary().round(3)), "Posterior summary", "Alliance")
     logger.info(f"Report with {len(report.html)} items.")
     return report

@@ -68,7 +68,13 @@ def test_demo_quick_writes_all_outputs(tmp_path):
     parser.close()
     assert parser.open_tags == 1 and html.rstrip().endswith("</html>")
     alts = [alt for alt, _ in parser.images]
-    for title in ("Dyad D", "Synchrony cube", "Alliance effects"):
+    for title in (
+        "Dyad traces",
+        "Synchrony cube",
+        "Synchrony against chance",
+        "Dyad and session shares",
+        "Alliance effects",
+    ):
         assert any(alt.startswith(title) for alt in alts), alts
     magic = {"png": (0, b"\x89PNG\r\n\x1a\n"), "webp": (8, b"WEBP")}
     for _, src in parser.images:  # each a real image of the type it declares

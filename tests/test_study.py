@@ -66,6 +66,8 @@ def study_dir(tmp_path_factory):
         '[synchrony]\nlag = 5.0\n\n[segments]\nmapping = {imagery = "IM", cognitive = "CB"}\n\n'
         '[alliance]\nkey = {bond = ["bond"], task = ["task"], goal = ["goal"]}\nscale = [0, 10]\n'
         '\n[model]\ndraws = 300\ntune = 300\nsampler = "pymc"\nseed = 1\n'
+        '\n[chance]\nn_surrogates = 20\ndraws = 200\ntune = 200\nsampler = "pymc"\nseed = 2\n'
+        '\n[variance]\ndraws = 200\ntune = 200\nsampler = "pymc"\nseed = 3\n'
     )
     return root, sim
 
@@ -145,6 +147,22 @@ def test_run_cli_writes_outputs(study_dir, tmp_path):
     cube = md.read_cube(out / "cube.nc")
     assert '"lag": 5.0' in cube.attrs["mne_dyad_params"]
     assert "within IM" in proc.stdout
+    html = (out / "report.html").read_text()
+    for title in ("Synchrony against chance", "Variance shares", "Alliance effects"):
+        assert title in html, title
+    # steps can be switched off in the config
+    config = root / "config.toml"
+    off = tmp_path / "off.toml"
+    off.write_text(
+        config.read_text()
+        .replace("[chance]\n", "[chance]\nenabled = false\n")
+        .replace("[variance]\n", "[variance]\nenabled = false\n")
+    )
+    out_off = tmp_path / "off"
+    proc = _run(root / "manifest.csv", "--out", out_off, "--config", off, "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    html = (out_off / "report.html").read_text()
+    assert "Synchrony against chance" not in html and "Variance shares" not in html
     # a broken manifest: a clear message, exit 2, no partial outputs
     bad = tmp_path / "bad.csv"
     pd.read_csv(root / "manifest.csv").assign(client_file="missing/EDA.csv").to_csv(

@@ -150,3 +150,19 @@ def test_bad_input(small_study):
         md.surrogates.test_above_chance(mixed)
     with pytest.raises(ValueError, match="n_surrogates must be a positive integer"):
         md.surrogates.test_above_chance(small_study, n_surrogates=0)
+
+
+@pytest.mark.slow
+def test_chance_on_a_preprocessed_signal(small_study):
+    keys = list(small_study.raws)[:6]
+    clean = {k: md.preprocessing.clean_eda(small_study.raws[k], verbose=False) for k in keys}
+    kw = dict(n_surrogates=5, draws=100, tune=100, sampler="pymc", seed=0, verbose="error")
+    res = md.surrogates.test_above_chance(clean, signal="clean", **kw)
+    # the observed values are the cube's on the cleaned signal, not on the raw one
+    cube = md.synchrony_cube(clean, signal="clean", verbose=False)
+    np.testing.assert_allclose(res["observed"].values, cube.all_lags.values, rtol=1e-12)
+    raw_cube = md.synchrony_cube(clean, verbose=False)
+    assert not np.allclose(res["observed"].values, raw_cube.all_lags.values, equal_nan=True)
+    assert '"signal": "clean"' in res.attrs["mne_dyad_params"]
+    with pytest.raises(ValueError, match="run mne_dyad.preprocessing.decompose_eda"):
+        md.surrogates.test_above_chance(clean, signal="phasic", **kw)

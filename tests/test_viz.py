@@ -110,10 +110,10 @@ def test_plot_variance():
     assert ax.get_xlabel() == "Share of synchrony variance" and ax.get_title() == "IM"
 
 
-def test_report_sections(small_study, small_cube, tmp_path):
+def _fake_variance():
     rng = np.random.default_rng(3)
     icc = rng.beta(2, 8, (2, 50, 2))
-    variance = xr.DataTree.from_dict(
+    return xr.DataTree.from_dict(
         {
             "posterior": xr.Dataset(
                 {
@@ -131,11 +131,55 @@ def test_report_sections(small_study, small_cube, tmp_path):
             ),
         }
     )
+
+
+def _sections(report):
+    return list(dict.fromkeys(el.section for el in report._content))
+
+
+def _titles(report, section):
+    return [el.name for el in report._content if el.section == section]
+
+
+def test_report_sections(small_study, small_cube, tmp_path):
     report = md.report.make_report(
-        small_cube, raws=small_study.raws, chance=_fake_chance(), variance=variance
+        small_cube,
+        raws=small_study.raws,
+        surrogates=_fake_chance(),
+        variance=_fake_variance(),
+        n_traces=4,
     )
+    assert _sections(report) == ["Data", "Traces", "Synchrony", "Chance", "Variance"]
+    assert list(md.report.SECTIONS) == [*_sections(report), "Alliance"]
+    assert _titles(report, "Traces") == ["Dyad traces (4 of 15 sessions)"]
+    assert _titles(report, "Chance") == ["Synchrony against chance", "Group difference from chance"]
     report.save(tmp_path / "r.html", open_browser=False, verbose=False)
     html = (tmp_path / "r.html").read_text()
-    for section in ("Data", "Synchrony", "Chance", "Variance"):
-        assert f">{section}<" in html or f'"{section}"' in html, section
-    assert "Synchrony against chance" in html and "Variance shares" in html
+    # the traces are a slider of one image per session, captioned by dyad and session
+    keys = list(small_study.raws)[:4]
+    for dyad, session in keys:
+        assert f"Dyad {dyad}, session {session}" in html
+    fifth = list(small_study.raws)[4]
+    assert f"Dyad {fifth[0]}, session {fifth[1]}" not in html
+    assert html.count('class="carousel-item') == 4
+    # the data overview: segment minutes per dyad and session, from the cube
+    dur = small_cube.segment_duration.sel(dyad=keys[0][0], session=keys[0][1], segment="IM")
+    assert f"{float(dur) / 60:.1f}" in html
+    assert "Variance shares" in html and "delta_mean" in html
+
+
+def test_report_from_study(small_study):
+    raws = {k: small_study.raws[k] for k in list(small_study.raws)[:5]}
+    report = md.report.make_report(raws, n_traces=None, window=20.0, lag=5.0, step=10.0)
+    assert _sections(report) == ["Data", "Traces", "Synchrony"]
+    assert _titles(report, "Traces") == ["Dyad traces (all 5 sessions)"]
+    params = next(el for el in report._content if el.name == "Synchrony parameters").html
+    assert "<th>window</th><td>20.0</td>" in params and "<th>lag</th><td>5.0</td>" in params
+    none = md.report.make_report(raws, n_traces=0)
+    assert _sections(none) == ["Data", "Synchrony"]
+    with pytest.raises(TypeError, match="together with a ready cube"):
+        md.report.make_report(md.synchrony_cube(raws, verbose=False), window=20.0)
+    with pytest.raises(TypeError, match="needs a synchrony cube"):
+        md.report.make_report([1, 2])
+    with pytest.raises(ValueError, match="n_traces must be >= 0"):
+        md.report.make_report(raws, n_traces=-1)

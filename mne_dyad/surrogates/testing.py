@@ -16,6 +16,7 @@ from ..stats._sampling import check_sampling, diagnose, sample
 from ..stats.results import interval
 from ..synchrony._registry import SpanTooShort
 from ..synchrony.api import (
+    SIGNALS,
     _as_mapping,
     _check_method,
     _check_segments,
@@ -161,6 +162,7 @@ def test_above_chance(
     n_surrogates=100,
     segments=("IM", "CB"),
     roles=None,
+    signal="raw",
     min_shift=None,
     shuffle_segment=None,
     ci_prob=0.89,
@@ -204,6 +206,9 @@ def test_above_chance(
         Surrogates per session and segment.
     %(segments)s
     %(session_roles)s
+    signal : str
+        Which EDA to use (see :func:`mne_dyad.synchrony.compute_synchrony`); the
+        surrogates are drawn from the same signal.
     min_shift, shuffle_segment : None | float
         Seconds; defaults: twice the maximum lag (or the window) and the window
         (or SUSY segment).
@@ -239,6 +244,7 @@ def test_above_chance(
     spec, params = _check_method(method, params)
     segments = _check_segments(segments)
     _check_option("kind", kind, KINDS)
+    _check_option("signal", signal, SIGNALS)
     n_sur = _check_n(n_surrogates)
     check_sampling(draws, tune, chains, sampler)
     summary = spec.main_summary if summary is None else summary
@@ -277,7 +283,7 @@ def test_above_chance(
         raw = sessions[key]
         r = _session_roles(raw, roles)
         first_roles = first_roles or r
-        x, y = _session_signals(raw, r)
+        x, y = _session_signals(raw, r, signal)
         for label in segments:
             found = _segment_spans(raw, label)
             if found:
@@ -380,6 +386,7 @@ def test_above_chance(
                 "n_surrogates": n_sur,
                 "segments": list(segments),
                 "roles": list(first_roles),
+                "signal": signal,
                 "seed": seed,
                 "min_shift_samples": kind_samples if kind == "circular_shift" else None,
                 "shuffle_segment_samples": kind_samples if kind == "segment_shuffle" else None,

@@ -87,7 +87,7 @@ def plot_cube(cube, variable="all_lags", *, show=True):
         raise ValueError(f"The cube has no variable {variable!r}; it has {sorted(cube.data_vars)}.")
     da = cube[variable]
     segments = list(cube.segment.values)
-    size = (3 + 2.5 * len(segments), 0.5 + 0.18 * cube.sizes["dyad"])
+    size = (3 + 2.5 * len(segments), max(2.5, 0.8 + 0.18 * cube.sizes["dyad"]))
     fig, axes = plt.subplots(
         1, len(segments), sharey=True, figsize=size, layout="constrained", squeeze=False
     )
