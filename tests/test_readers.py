@@ -133,7 +133,7 @@ BAD = [
         "EDA.csv",
         "1600000000\n4\n2000000\n2000000\n2000000\n",
         ValueError,
-        "looks like microsiemens",
+        "implausible for skin conductance",
     ),
 ]
 
@@ -192,3 +192,16 @@ def test_single_column_tables_are_not_split(tmp_path):
     semi = tmp_path / "semi.txt"
     semi.write_text("time;eda\n0;1\n0.5;2\n1;3\n")
     assert md.io.read_raw_tabular(semi, time_column="time").info["sfreq"] == 2.0
+
+
+def test_tabular_wrong_unit_names_the_file_and_the_fix(tmp_path):
+    path = tmp_path / "therapist.csv"
+    path.write_text("eda\n" + "2.5\n" * 20)  # microsiemens
+    with pytest.raises(ValueError) as info:
+        md.io.read_raw_tabular(path, sfreq=4.0, unit="S")
+    msg = str(info.value)
+    assert str(path) in msg and "read as S, the EDA median is 2.5 S" in msg
+    assert "smaller unit than S: pass unit= one of ['mS', 'uS', 'nS']" in msg
+    path.write_text("eda\n" + "2.5e-12\n" * 20)  # converted to siemens twice
+    with pytest.raises(ValueError, match=r"peak is 2.5e-18 S.*larger unit than uS.*\['S', 'mS'\]"):
+        md.io.read_raw_tabular(path, sfreq=4.0)

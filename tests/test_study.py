@@ -172,3 +172,29 @@ def test_run_cli_writes_outputs(study_dir, tmp_path):
     proc = _run(bad, "--out", out2)
     assert proc.returncode == 2 and "missing file(s)" in proc.stderr
     assert "Traceback" not in proc.stderr and not out2.exists()
+
+
+def test_device_markers_and_coded_segments_together(study_dir):
+    """E4 tags (annotations on the meas_date clock) merge with session-relative segments."""
+    root, _ = study_dir
+    row = pd.read_csv(root / "manifest.csv").iloc[0]
+    client = root / row.client_file
+    start = float(client.read_text().split("\n", 1)[0])
+    tags = client.parent / "tags.csv"
+    tags.write_text(f"{start + 100.0}\n")
+    options = {"segments": {"mapping": {"imagery": "IM", "cognitive": "CB"}}}
+    try:
+        study = md.io.read_study(root / "manifest.csv", options=options)
+        raw = study.raws[(row.dyad, int(row.session))]
+    finally:
+        tags.unlink()
+    coding = pd.read_csv(root / row.coding_file)
+    ann = raw.annotations
+    seconds = ann.onset - raw.first_time  # both on the session's clock
+    marker = [s for s, d in zip(seconds, ann.description, strict=True) if d not in ("IM", "CB")]
+    np.testing.assert_allclose(marker, [100.0], atol=1 / raw.info["sfreq"])
+    np.testing.assert_allclose(
+        np.sort(seconds[ann.description == "IM"]),
+        np.sort(coding.onset[coding.segment == "imagery"]),
+        atol=1e-6,
+    )

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from mne.utils import _check_option, _validate_type
 
-from .dyad import _EDA_NAME, _check_siemens, _set_session_info
+from .dyad import _EDA_NAME, _set_session_info, _siemens_problem
 
 #: Factors from a unit to siemens.
 UNITS = {"S": 1.0, "mS": 1e-3, "uS": 1e-6, "µS": 1e-6, "nS": 1e-9}
@@ -43,20 +43,39 @@ def _numeric(values, where, column):
     return parsed.to_numpy(float)
 
 
-def _make_raw(eda, sfreq, *, unit, where, ch_name="EDA", start=None, extra=None):
-    """One-channel gsr Raw in siemens from values in ``unit``."""
+def _make_raw(eda, sfreq, *, unit, where, ch_name="EDA", start=None, extra=None, unit_option=True):
+    """One-channel gsr Raw in siemens from values in ``unit``.
+
+    ``unit_option`` says whether the reader takes ``unit=`` (formats with a fixed
+    unit, such as the E4's microsiemens, do not).
+    """
     _check_option("unit", unit, tuple(UNITS))
     if eda.size < 2:
         raise ValueError(f"{where} holds {eda.size} EDA sample(s); a recording needs more.")
     if not np.isfinite(eda).any():
         raise ValueError(f"{where}: every EDA value is missing (NaN). Check the file.")
     data = eda * UNITS[unit]
-    try:
-        _check_siemens(data, "person", ch_name, where)
-    except ValueError as exc:
+    problem = _siemens_problem(data)
+    if problem is not None:
+        kind, value = problem
+        guess = "smaller" if kind == "microsiemens" else "larger"
+        factor = UNITS[unit]
+        others = [
+            u
+            for u, f in UNITS.items()
+            if u != "µS" and (f < factor if guess == "smaller" else f > factor)
+        ]
         raise ValueError(
-            f"{exc} (The reader took the values as {unit}; pass unit= to change.)"
-        ) from None
+            f"{where}: read as {unit}, the EDA {'median' if guess == 'smaller' else 'peak'} "
+            f"is {value:.4g} S, implausible for skin conductance (about 1e-7 to 1e-4 S). "
+            + (
+                f"The file's values are probably in a {guess} unit than {unit}: pass "
+                f"unit= one of {others} to the reader."
+                if unit_option
+                else f"The format (or its sidecar) says {unit}, so the file is probably "
+                "damaged, mislabelled or not an EDA export: check it in a text editor."
+            )
+        )
     info = mne.create_info([ch_name], sfreq, ["gsr"])
     raw = mne.io.RawArray(data[np.newaxis], info, verbose=False)
     if start is not None:

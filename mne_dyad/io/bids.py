@@ -76,4 +76,5 @@ def read_raw_bids_physio(path, *, eda_column=None, verbose=None):
         where=where,
         ch_name="EDA",
         extra={"start_time_s": float(meta.get("StartTime", 0.0))},
+        unit_option=False,  # the sidecar's Units decide
     )

@@ -95,29 +95,47 @@ def _pick_eda(raw, role, pick):
     return candidates[0]
 
 
-def _check_siemens(data, role, ch_name, where):
-    """Raise if EDA values cannot be in siemens."""
+def _siemens_problem(data):
+    """Say why EDA values cannot be in siemens.
+
+    Returns None, or ``(kind, value)`` with kind ``"empty"``, ``"microsiemens"``
+    (the median is too large) or ``"twice"`` (the peak is too small).
+    """
     finite = data[np.isfinite(data)]
     if finite.size == 0:
+        return "empty", np.nan
+    med = float(np.median(np.abs(finite)))
+    peak = float(np.max(np.abs(finite)))
+    if med > _SIEMENS_MAX_MEDIAN:
+        return "microsiemens", med
+    if 0 < peak < _SIEMENS_MIN_MAX:
+        return "twice", peak
+    return None
+
+
+def _check_siemens(data, role, ch_name, where):
+    """Raise if EDA values cannot be in siemens."""
+    problem = _siemens_problem(data)
+    if problem is None:
+        return
+    kind, value = problem
+    if kind == "empty":
         raise ValueError(
             f"The {role}'s EDA channel {ch_name!r} in the {where} holds no finite "
             "values (all NaN or infinite). Check the file or pick another channel."
         )
-    med = float(np.median(np.abs(finite)))
-    peak = float(np.max(np.abs(finite)))
-    if med > _SIEMENS_MAX_MEDIAN:
+    if kind == "microsiemens":
         raise ValueError(
             f"The {role}'s EDA channel {ch_name!r} in the {where} has a median of "
-            f"{med:.4g}, implausible for siemens (EDA is about 1e-7 to 1e-4 S). It "
+            f"{value:.4g}, implausible for siemens (EDA is about 1e-7 to 1e-4 S). It "
             "looks like microsiemens: convert with raw.apply_function(lambda x: x * "
             f"1e-6, picks=[{ch_name!r}]) before combining."
         )
-    if 0 < peak < _SIEMENS_MIN_MAX:
-        raise ValueError(
-            f"The {role}'s EDA channel {ch_name!r} in the {where} peaks at {peak:.4g} "
-            "S, implausibly small: it was probably converted to siemens twice. "
-            f"Multiply by 1e6 (raw.apply_function(lambda x: x * 1e6, picks=[{ch_name!r}]))."
-        )
+    raise ValueError(
+        f"The {role}'s EDA channel {ch_name!r} in the {where} peaks at {value:.4g} "
+        "S, implausibly small: it was probably converted to siemens twice. "
+        f"Multiply by 1e6 (raw.apply_function(lambda x: x * 1e6, picks=[{ch_name!r}]))."
+    )
 
 
 def _resample_nan_aware(data, sfreq_from, sfreq_to):

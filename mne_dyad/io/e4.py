@@ -96,7 +96,13 @@ def read_raw_e4(path, *, verbose=None):
     start, sfreq, values = _e4_from_text(text, where)
     meas_date = _dt.datetime.fromtimestamp(start, tz=_dt.UTC)
     raw = _make_raw(
-        values, sfreq, unit="uS", where=where, start=meas_date, extra={"device": "Empatica E4"}
+        values,
+        sfreq,
+        unit="uS",
+        where=where,
+        start=meas_date,
+        extra={"device": "Empatica E4"},
+        unit_option=False,
     )
     if tags:
         onsets = [t for t in _e4_tags(tags, start) if 0 <= t <= raw.times[-1]]

@@ -4,6 +4,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+import mne
 import pandas as pd
 from mne.utils import _validate_type, logger, verbose
 
@@ -123,9 +124,23 @@ class Study:
         segments = read_segments(
             row.coding_file, raw=raw, verbose=False, **self.options.get("segments", {})
         )
-        raw.set_annotations(raw.annotations + segments)
+        raw.set_annotations(_merge_annotations(raw, segments))
         logger.info(f"Loaded dyad {key[0]}, session {key[1]}.")
         return raw
+
+
+def _merge_annotations(raw, segments):
+    """Add session-relative segments to a Raw's annotations, whatever their time base."""
+    current = raw.annotations
+    if current.orig_time is not None and segments.orig_time is None:
+        # segments count from the first sample; the Raw's annotations from meas_date
+        segments = mne.Annotations(
+            segments.onset + raw.first_time,
+            segments.duration,
+            segments.description,
+            orig_time=current.orig_time,
+        )
+    return current + segments
 
 
 def _manifest_table(path):
