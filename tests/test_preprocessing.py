@@ -52,6 +52,29 @@ def test_decompose_tonic_plus_phasic(session):
         md.preprocessing.decompose_eda(session, method="cvxeda")
 
 
+def test_smoothmedian_window(session):
+    """A longer median keeps more of each response in the phasic part."""
+    phasic = {}
+    for seconds in (4.0, 10.0):
+        out = md.preprocessing.decompose_eda(
+            session, method="smoothmedian", signal="raw", smoothing=seconds
+        )
+        phasic[seconds] = out.get_data(picks="client-phasic")[0]
+        assert md.io.get_session_info(out)["preprocessing"] == {
+            "decompose": "smoothmedian",
+            "smoothing_s": seconds,
+        }
+    # the default is neurokit2's 4 s
+    default = md.preprocessing.decompose_eda(session, method="smoothmedian", signal="raw")
+    np.testing.assert_allclose(default.get_data(picks="client-phasic")[0], phasic[4.0])
+    area = {k: np.abs(v).sum() for k, v in phasic.items()}
+    assert area[10.0] > 1.2 * area[4.0], area
+    with pytest.raises(ValueError, match="nothing for method='highpass'"):
+        md.preprocessing.decompose_eda(session, smoothing=8.0)
+    with pytest.raises(ValueError, match="smoothing"):
+        md.preprocessing.decompose_eda(session, method="smoothmedian", smoothing=-1.0)
+
+
 def test_gaps_stay_gaps(session):
     data = session.get_data()
     data[1, 1600:1760] = np.nan

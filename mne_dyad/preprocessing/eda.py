@@ -13,6 +13,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from ..io.dyad import _set_session_info, get_session_info
 from ..synchrony.api import _session_label, _session_roles
+from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ..utils._signal import bridge_gaps
@@ -96,7 +97,9 @@ def clean_eda(raw, *, method="neurokit", roles=None, verbose=None):
 
 @verbose
 @fill_doc
-def decompose_eda(raw, *, method="highpass", signal="clean", roles=None, verbose=None):
+def decompose_eda(
+    raw, *, method="highpass", signal="clean", smoothing=None, roles=None, verbose=None
+):
     """Split each role's EDA into tonic and phasic parts with neurokit2.
 
     Parameters
@@ -105,11 +108,17 @@ def decompose_eda(raw, *, method="highpass", signal="clean", roles=None, verbose
         A session Raw.
     method : str
         neurokit2's ``eda_phasic`` method: ``"highpass"`` (0.05 Hz high-pass,
-        default), ``"smoothmedian"`` (4 s median), or ``"cvxeda"`` (convex
-        optimisation; needs ``cvxopt``).
+        default), ``"smoothmedian"`` (a running median of ``smoothing``
+        seconds), or ``"cvxeda"`` (convex optimisation; needs ``cvxopt``).
     signal : str
         ``"clean"`` uses the ``<role>-clean`` channels when present (else the raw
         EDA, with a log line), ``"raw"`` the role channels.
+    smoothing : None | float
+        Seconds of the running median of ``method="smoothmedian"`` (neurokit2's
+        ``smoothing_factor``; default 4 s). The median must span more than a
+        skin conductance response, or the tonic part takes in the responses'
+        slow recovery and the phasic part keeps only their rises: with responses
+        that recover over several seconds, try 8-10 s.
     %(session_roles)s
     %(verbose)s
 
@@ -121,6 +130,14 @@ def decompose_eda(raw, *, method="highpass", signal="clean", roles=None, verbose
     _validate_type(raw, mne.io.BaseRaw, "raw")
     _check_option("method", method, DECOMPOSE_METHODS)
     _check_option("signal", signal, ("clean", "raw"))
+    kwargs = {}
+    if smoothing is not None:
+        if method != "smoothmedian":
+            raise ValueError(
+                f"smoothing sets the median window of method='smoothmedian'; it does "
+                f"nothing for method={method!r}. Drop it or use method='smoothmedian'."
+            )
+        kwargs["smoothing_factor"] = _check_positive(smoothing, "smoothing")
     nk = _soft_import("neurokit2", "decompose_eda")
     if method == "cvxeda":
         _soft_import("cvxopt", "decompose_eda(method='cvxeda')")
@@ -138,7 +155,7 @@ def decompose_eda(raw, *, method="highpass", signal="clean", roles=None, verbose
             raise ValueError(f"{_session_label(raw)}: the {role}'s EDA: {exc}.") from None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parts = nk.eda_phasic(filled, sampling_rate=sfreq, method=method)
+            parts = nk.eda_phasic(filled, sampling_rate=sfreq, method=method, **kwargs)
         for part in ("tonic", "phasic"):
             values = np.asarray(parts[f"EDA_{part.capitalize()}"], float)
             values[missing] = np.nan
@@ -146,7 +163,12 @@ def decompose_eda(raw, *, method="highpass", signal="clean", roles=None, verbose
             data.append(values * 1e-6)
     out = _add_channels(raw, names, data)
     _set_session_info(
-        out, preprocessing={**get_session_info(raw).get("preprocessing", {}), "decompose": method}
+        out,
+        preprocessing={
+            **get_session_info(raw).get("preprocessing", {}),
+            "decompose": method,
+            **({"smoothing_s": kwargs["smoothing_factor"]} if kwargs else {}),
+        },
     )
     logger.info(f"Decomposed EDA of {list(roles)} into tonic and phasic ({method}).")
     return out
