@@ -54,6 +54,17 @@ if [ "$mode" = demo ]; then
 fi
 echo ">> installing mne-dyad with its test extras"
 "${pip[@]}" install --quiet -e "$here[test]"
+# The docs tests open pages in headless Chromium: Debian's package, when we can install it.
+if [ -z "${MNE_DYAD_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo ">> installing chromium (apt-get) for the rendering tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo ">> warning: no chromium; the rendering tests will fail. Install Debian's" >&2
+    echo "   'chromium' package or set MNE_DYAD_CHROMIUM=/path/to/chromium." >&2
+  fi
+fi
 cd "$here"
 echo ">> pytest"
 export MPLBACKEND=Agg
