@@ -1,7 +1,10 @@
 """Alliance model options, variance decomposition, and validation against the truth."""
 
 import json
+import logging
+import warnings
 
+import mne
 import numpy as np
 import pandas as pd
 import pytest
@@ -208,7 +211,7 @@ def test_agrees_with_statsmodels_mixedlm():
 
 
 @pytest.mark.slow
-def test_posterior_predictive_and_loo_compare(tmp_path):
+def test_posterior_predictive_and_loo_compare(tmp_path, caplog):
     cube, alliance = md.simulation.simulate_model_data(
         n_dyads=20, n_sessions=5, betas=TRUTH, seed=4
     )
@@ -216,7 +219,9 @@ def test_posterior_predictive_and_loo_compare(tmp_path):
     cb = md.stats.fit_alliance_model(
         cube, alliance, segments=("CB",), complete_on=("IM", "CB"), seed=1, verbose="error"
     )
-    checks = both.posterior_predictive(seed=2)
+    with caplog.at_level(logging.INFO, logger="pymc"), mne.utils.use_log_level("WARNING"):
+        checks = both.posterior_predictive(seed=2)
+    assert not [r for r in caplog.records if r.name.startswith("pymc")]  # quiet as mne
     assert checks.shape == (15, 5)  # 3 outcomes x 5 statistics
     assert checks.p_value.between(0.02, 0.98).all()  # the model generated the data
     mean = checks.loc[("bond", "mean")]
@@ -224,7 +229,15 @@ def test_posterior_predictive_and_loo_compare(tmp_path):
     assert "posterior_predictive" in both.posterior.children
     back = md.stats.read_alliance_fit(both.to_netcdf(tmp_path / "fit.nc"))
     assert {"posterior_predictive", "log_likelihood"} <= set(back.posterior.children)
-    table = both.compare(cb, names=["IM+CB", "CB only"])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        table = both.compare(cb, names=["IM+CB", "CB only"])
+    high = table["n_high_k"]
+    assert high.between(0, both.data.sizes["obs"]).all()
+    loo_warnings = [str(w.message) for w in record if "PSIS-LOO is unreliable" in str(w.message)]
+    assert len(loo_warnings) == int((high > 0).any())  # one summary, not one per model
+    for name, n in high[high > 0].items():
+        assert f"{name}: {n} of {both.data.sizes['obs']}" in loo_warnings[0]
     assert table.index[0] == "IM+CB"  # the true model predicts better
     assert (
         table.loc["CB only", "elpd_diff"] > 0
@@ -246,3 +259,34 @@ def test_numpyro_needs_its_package():
             md.stats.fit_alliance_model(cube, alliance, sampler="numpyro")
     with pytest.raises(ValueError, match="'sampler' parameter"):
         md.stats.fit_alliance_model(cube, alliance, sampler="stan")
+
+
+@pytest.mark.slow
+def test_group_models_reuse_their_compiled_nutpie_model(small_study):
+    """A second study of the same shape swaps data into the cached model: same draws."""
+    from mne_dyad.stats import _sampling
+
+    other = md.simulation.simulate_study(
+        n_dyads=6, n_sessions=3, n_usable=15, duration=600.0, seed=8, verbose=False
+    )
+    cubes = [md.synchrony_cube(s, verbose=False) for s in (small_study, other)]
+    kw = dict(draws=200, tune=200, seed=3, verbose="error")
+    _sampling._NUTPIE_CACHE.clear()
+    md.stats.variance_decomposition(cubes[0], **kw)
+    md.surrogates.test_above_chance(small_study, n_surrogates=5, **kw)
+    assert {k[0] for k in _sampling._NUTPIE_CACHE} == {"variance", "chance"}
+    cached = (
+        md.stats.variance_decomposition(cubes[1], **kw),
+        md.surrogates.test_above_chance(other, n_surrogates=5, **kw),
+    )
+    assert len(_sampling._NUTPIE_CACHE) == 2  # reused, not recompiled
+    _sampling._NUTPIE_CACHE.clear()
+    fresh = (
+        md.stats.variance_decomposition(cubes[1], **kw),
+        md.surrogates.test_above_chance(other, n_surrogates=5, **kw),
+    )
+    xr.testing.assert_equal(cached[0].posterior.icc_dyad, fresh[0].posterior.icc_dyad)
+    np.testing.assert_array_equal(cached[1].delta_mean, fresh[1].delta_mean)
+    # the data did change: the other study has its own estimates
+    first = md.stats.variance_decomposition(cubes[0], **kw)
+    assert not np.allclose(first.posterior.icc_dyad, fresh[0].posterior.icc_dyad)

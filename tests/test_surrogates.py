@@ -166,3 +166,29 @@ def test_chance_on_a_preprocessed_signal(small_study):
     assert '"signal": "clean"' in res.attrs["mne_dyad_params"]
     with pytest.raises(ValueError, match="run mne_dyad.preprocessing.decompose_eda"):
         md.surrogates.test_above_chance(clean, signal="phasic", **kw)
+
+
+@pytest.mark.slow
+def test_identical_surrogates_give_nan_effect_sizes():
+    """Two shuffle pieces have one reordering: ES is NaN with a warning, never infinite."""
+    study = md.simulation.simulate_study(
+        n_dyads=4, n_sessions=2, n_usable=6, duration=400.0, seed=0, verbose=False
+    )
+    with pytest.warns(RuntimeWarning) as record:
+        res = md.surrogates.test_above_chance(
+            study,
+            kind="segment_shuffle",
+            n_surrogates=10,
+            draws=100,
+            tune=100,
+            sampler="pymc",
+            seed=1,
+        )
+    messages = [str(w.message) for w in record]
+    same = [m for m in messages if m.startswith("All 10 surrogates are identical")]
+    assert len(same) == 1 and "use a shorter shuffle_segment" in same[0]
+    spread = res.surrogates.max("surrogate") - res.surrogates.min("surrogate")
+    constant = (spread < 1e-12) & np.isfinite(res.observed)
+    assert int(constant.sum()) == 3 and f"{int(constant.sum())} cell(s)" in same[0]
+    assert np.isnan(res.es.where(constant)).sum() == np.isnan(res.es.where(constant)).size
+    assert not np.isinf(res.es.values).any()

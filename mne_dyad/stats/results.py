@@ -1,16 +1,18 @@
 """AllianceFit: the result of an alliance model, with tables and I/O."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from mne.utils import _validate_type, logger, verbose
+from mne.utils import _validate_type, logger, verbose, warn
 
 from ..synchrony.cube_io import _atomic_write
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
+from ._sampling import _pymc_log_level
 
 _DATA_GROUP = "mne_dyad_data"
 SAMPLE_DIMS = ("chain", "draw")
@@ -230,7 +232,7 @@ class AllianceFit:
             = P(replicated >= observed); values near 0 or 1 flag misfit.
         """
         pm = _soft_import("pymc", "AllianceFit.posterior_predictive")
-        with self._model():
+        with self._model(), _pymc_log_level(logger.level):  # no "Sampling: [y]" when quiet
             pp = pm.sample_posterior_predictive(self.posterior, random_seed=seed, progressbar=False)
         rep = pp["posterior_predictive"]["y"]
         self.posterior["posterior_predictive"] = xr.DataTree(rep.to_dataset(name="y"))
@@ -286,7 +288,11 @@ class AllianceFit:
         -------
         table : pandas.DataFrame
             ArviZ's comparison: rank, ``elpd``, ``elpd_diff``, its SE (``dse``),
-            ``p`` (effective parameters) and stacking ``weight`` per model.
+            ``p`` (effective parameters) and stacking ``weight`` per model, plus
+            ``n_high_k``: the sessions whose Pareto k exceeds ArviZ's threshold
+            (``good_k``, 0.7 for large samples). LOO is unreliable for those
+            sessions; with more than a few, read the ranking as indicative and
+            prefer cross-validation that leaves out whole dyads.
         """
         az = _soft_import("arviz", "AllianceFit.compare")
         others = [others] if isinstance(others, AllianceFit) else list(others)
@@ -307,7 +313,26 @@ class AllianceFit:
                 )
             if "log_likelihood" not in fit.posterior.children:
                 raise ValueError(f"Model {name!r} has no log-likelihood: refit it.")
-        return az.compare(dict(zip(names, [f.posterior for f in fits], strict=True)))
+        with warnings.catch_warnings():  # summarised in n_high_k and one warning below
+            warnings.simplefilter("ignore")
+            loos = {
+                name: az.loo(f.posterior, pointwise=True)
+                for name, f in zip(names, fits, strict=True)
+            }
+            table = az.compare(loos)
+        table["n_high_k"] = pd.Series(
+            {name: int((np.asarray(loo.pareto_k) > loo.good_k).sum()) for name, loo in loos.items()}
+        )
+        flagged = table["n_high_k"][table["n_high_k"] > 0]
+        if len(flagged):
+            warn(
+                "PSIS-LOO is unreliable for some sessions (Pareto k above "
+                f"{min(loo.good_k for loo in loos.values()):.2f}): "
+                + ", ".join(f"{n}: {k} of {self.data.sizes['obs']}" for n, k in flagged.items())
+                + ". Read the ranking as indicative; leave-one-dyad-out cross-validation "
+                "is the robust check."
+            )
+        return table
 
     @verbose
     @fill_doc

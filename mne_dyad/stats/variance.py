@@ -121,6 +121,9 @@ def variance_decomposition(
         coords["therapist"] = names
         t_idx = np.array([names.index(str(ther[dyads[d]])) for d in di])
     with pm.Model(coords=coords) as model:
+        # data as pm.Data: a compiled nutpie model is reused for same-shaped data
+        gi = pm.Data("segment_idx", gi, dims="obs")
+        d_idx = pm.Data("dyad_idx", d_idx, dims="obs")
         mu = pm.Normal("mu", 0.0, 1.0, dims="segment")
         tau = pm.HalfNormal("tau", 1.0, dims="segment")
         sigma = pm.HalfNormal("sigma", 1.0, dims="segment")
@@ -130,19 +133,34 @@ def variance_decomposition(
         if ther is not None:
             phi = pm.HalfNormal("phi", 1.0, dims="segment")
             z_t = pm.Normal("z_therapist", 0.0, 1.0, dims=("therapist", "segment"))
+            t_idx = pm.Data("therapist_idx", t_idx, dims="obs")
             loc = loc + z_t[t_idx, gi] * phi[gi]
             total = total + phi**2
             pm.Deterministic("icc_therapist", phi**2 / total, dims="segment")
         pm.Deterministic("icc_dyad", tau**2 / total, dims="segment")
         pm.Deterministic("session_share", sigma**2 / total, dims="segment")
-        pm.Normal("y", loc, sigma[gi], observed=z, dims="obs")
+        pm.Normal("y", loc, sigma[gi], observed=pm.Data("z", z, dims="obs"), dims="obs")
     logger.info(
-        f"Variance decomposition of {variable} ({y.size} sessions, {len(used)} dyads"
+        f"Variance decomposition of {variable} ({y.size} session values, {len(used)} dyads"
         + (f", {len(coords['therapist'])} therapists" if ther is not None else "")
         + f") per segment {segments}."
     )
+    key = (
+        "variance",
+        tuple(map(str, coords["segment"])),
+        tuple(map(str, coords["dyad"])),
+        tuple(coords.get("therapist", ())),
+        y.size,
+    )
     tree = sample(
-        model, draws=draws, tune=tune, chains=chains, sampler=sampler, seed=seed, target_accept=0.95
+        model,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        sampler=sampler,
+        seed=seed,
+        target_accept=0.95,
+        cache_key=key,
     )
     diagnostics = diagnose(tree, ("icc_dyad", "mu"), "variance decomposition")
     post = tree["posterior"]

@@ -135,14 +135,20 @@ def _group_model(d, dyad_idx, seg_idx, dyads, segments):
     scale[~(scale > 0)] = 1.0
     coords = {"segment": list(segments), "dyad": list(dyads), "obs": np.arange(d.size)}
     with pm.Model(coords=coords) as model:
+        # data as pm.Data: a compiled nutpie model is reused for same-shaped data
+        d_z = pm.Data("d_z", d / scale[seg_idx], dims="obs")
+        seg_idx = pm.Data("segment_idx", seg_idx, dims="obs")
+        dyad_idx = pm.Data("dyad_idx", dyad_idx, dims="obs")
+        scale = pm.Data("scale", scale, dims="segment")
         delta_z = pm.Normal("delta_z", 0.0, 1.0, dims="segment")
         sigma_u = pm.HalfNormal("sigma_dyad_z", 1.0, dims="segment")
         sigma_e = pm.HalfNormal("sigma_session_z", 1.0, dims="segment")
         z_u = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "segment"))
         mu = delta_z[seg_idx] + z_u[dyad_idx, seg_idx] * sigma_u[seg_idx]
-        pm.Normal("d", mu=mu, sigma=sigma_e[seg_idx], observed=d / scale[seg_idx], dims="obs")
+        pm.Normal("d", mu=mu, sigma=sigma_e[seg_idx], observed=d_z, dims="obs")
         pm.Deterministic("delta", delta_z * scale, dims="segment")
-    return model
+    key = ("chance", tuple(map(str, segments)), tuple(map(str, dyads)), d.size)
+    return model, key
 
 
 def _as_sessions(sessions):
@@ -350,9 +356,28 @@ def test_above_chance(
             np.nansum((surrogates - sur_mean[..., None]) ** 2, -1) / np.maximum(n_valid - 1, 1)
         )
         sur_sd[n_valid < 2] = np.nan
-        es = (real - sur_mean) / sur_sd
+        # all surrogates equal (e.g. a span of two shuffle pieces has one reordering)
+        constant = sur_sd <= 1e-12 * np.maximum(1.0, np.abs(sur_mean))
+        es = np.where(constant, np.nan, (real - sur_mean) / sur_sd)
         p = (1 + (surrogates >= real[..., None]).sum(-1)) / (1 + n_valid)
     p[~np.isfinite(real) | (n_valid == 0)] = np.nan
+
+    if constant.any():
+        cells = [
+            f"dyad {dyads[i]}, session {session_ids[j]}, {segments[k]}"
+            for i, j, k in zip(*np.nonzero(constant), strict=True)
+        ]
+        hint = (
+            " A segment that holds only two shuffle pieces has a single reordering: use "
+            "a shorter shuffle_segment, or kind='pseudo_dyads'."
+            if kind == "segment_shuffle"
+            else ""
+        )
+        warn(
+            f"All {n_sur} surrogates are identical in {len(cells)} cell(s) "
+            f"({'; '.join(cells[:5])}{' ...' if len(cells) > 5 else ''}): their effect "
+            f"size is NaN, not infinite.{hint}"
+        )
 
     dims = ("dyad", "session", "segment")
     out = xr.Dataset(
@@ -418,7 +443,7 @@ def _group_level(out, draws, tune, chains, sampler, seed, ci_prob):
     if usable:
         di, si, gi = np.nonzero(ok[..., usable])
         gi = np.asarray(usable)[gi]
-        model = _group_model(d[di, si, gi], di, gi, out.dyad.values, segments)
+        model, key = _group_model(d[di, si, gi], di, gi, out.dyad.values, segments)
         # a small dyad variance makes a funnel: take smaller steps
         tree = sample(
             model,
@@ -428,6 +453,7 @@ def _group_level(out, draws, tune, chains, sampler, seed, ci_prob):
             sampler=sampler,
             seed=seed,
             target_accept=0.95,
+            cache_key=key,
         )
         diagnose(tree, ("delta",), "chance model")
         delta = tree["posterior"]["delta"]
