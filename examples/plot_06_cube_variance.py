@@ -130,8 +130,9 @@ with tempfile.TemporaryDirectory() as tmp:
 # ``e_ds ~ N(0, sigma^2)`` (session within dyad), on the standardised variable,
 # with half-normal priors on the SDs (PyMC). The dyad share (an intraclass
 # correlation) is ``tau^2 / (tau^2 + sigma^2)``; the session share is the rest.
-# The model is small: ``sampler="pymc"`` reuses PyTensor's on-disk compilation
-# cache and is quicker here than nutpie, which compiles each new model with numba.
+# The model is small: ``sampler="pymc"`` (PyTensor's C code, cached on disk between
+# runs) starts faster here than nutpie, which compiles each model structure with
+# numba once per Python process before its much faster sampling.
 sampling = dict(draws=1000, tune=1000, sampler="pymc", seed=1)
 vd = md.stats.variance_decomposition(cube, variable="x_leads", **sampling)
 print(md.stats.variance_table(vd).round(3))

@@ -45,7 +45,7 @@ def built_docs(tmp_path_factory):
         env=env,
         capture_output=True,
         text=True,
-        timeout=1800,
+        timeout=900,  # CI's budget for the docs: the quick gallery takes about 1.5 min
     )
     assert proc.returncode == 0, f"sphinx-build failed:\n{proc.stderr[-6000:]}"
     return out

@@ -48,7 +48,7 @@ def test_example_runs(path, tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=240,  # quick mode takes < 30 s here; the gallery's budget is 2 minutes
     )
     assert proc.returncode == 0, f"{path.name} failed:\n{proc.stderr[-4000:]}"
     n_figures = int(re.search(r"N_FIGURES=(\d+)", proc.stdout).group(1))
