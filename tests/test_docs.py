@@ -140,6 +140,8 @@ def report_html(tmp_path_factory, small_study, small_cube):
     report = md.report.make_report(
         small_cube, raws=small_study.raws, surrogates=chance, variance=variance, fit=fit
     )
+    # every section, in order
+    assert list(dict.fromkeys(el.section for el in report._content)) == list(md.report.SECTIONS)
     path = tmp_path_factory.mktemp("report") / "report.html"
     report.save(path, open_browser=False, verbose=False)
     return path
