@@ -126,7 +126,7 @@ def _run(args):
     from .io import read_study
     from .stats import fit_alliance_model, variance_decomposition
     from .surrogates import test_above_chance
-    from .synchrony import synchrony_cube
+    from .synchrony import METHODS, synchrony_cube
 
     config = _load_config(args.config)
     sync = dict(config.get("synchrony", {}))
@@ -135,6 +135,14 @@ def _run(args):
     variance_opts = dict(config.get("variance", {}))
     do_chance = chance_opts.pop("enabled", True)
     do_variance = variance_opts.pop("enabled", True)
+    method = sync.get("method", "wclc")
+    if method not in METHODS:
+        print(f"mne-dyad run: [synchrony] method must be one of {list(METHODS)}", file=sys.stderr)
+        return 2
+    # every step reads the method's main summary unless the config names another
+    model.setdefault("summary", METHODS[method].main_summary)
+    variance_opts.setdefault("variable", model["summary"])
+    chance_opts.setdefault("summary", model["summary"])
     t0 = time.perf_counter()
     try:
         study = read_study(
