@@ -27,8 +27,11 @@ finding is shown next to what the data were built to contain.
 # %%
 # The study
 # ---------
-# 31 dyads with up to six sessions, 128 of them with usable recordings; 50-minute
-# sessions at 8 Hz with IM and CB segments of several minutes. Coupling (the share of
+# The simulation follows the trial's design: 31 dyads with up to six sessions, 128
+# of them with usable recordings; 50-minute sessions at 8 Hz with IM and CB segments
+# of several minutes. (The quick build of these pages, ``MNE_DYAD_EXAMPLES_QUICK=1``,
+# simulates 12 dyads with 20-minute sessions instead, so its estimates are noisier.)
+# Coupling (the share of
 # the client's skin conductance responses the therapist follows, 3 s later) has a
 # dyad part and a larger session part, and the bond rating rises with a session's
 # IM coupling relative to the dyad's usual level. Task and goal do not depend on it,
@@ -48,7 +51,7 @@ mne.set_log_level("WARNING")
 design = dict(n_dyads=12, n_sessions=4, n_usable=40, duration=1200.0) if quick else {}
 study = md.simulation.simulate_study(seed=2019, **design)
 # four chains: R-hat compares chains, and four make its verdict more reliable than two
-sampling = dict(draws=500 if quick else 1000, tune=500 if quick else 1000, chains=4, seed=1)
+sampling = dict(draws=1000, tune=1000, chains=4, seed=1)
 print(study)
 print("true mean coupling per segment:", study.params["coupling_mean"])
 print("true betas (bond/task/goal per SD of within-dyad IM coupling):", study.params["betas"])
@@ -124,7 +127,7 @@ finding_a
 # dyads (``icc_dyad``) and between sessions of the same dyad. The same decomposition
 # of the *true* coupling shows what the data were built with. Synchrony measures
 # coupling with error, and that error adds session-level variance, so the dyad share
-# of synchrony can only be smaller than that of the coupling itself.
+# of synchrony tends to be smaller than that of the coupling itself.
 variance = md.stats.variance_decomposition(cube, **sampling)
 variance_true = md.stats.variance_decomposition(oracle, **sampling)
 fig = md.viz.plot_variance(variance)
@@ -146,7 +149,7 @@ finding_b
 # with error.
 fit = md.stats.fit_alliance_model(cube, study.alliance, **sampling)
 fit_true = md.stats.fit_alliance_model(oracle, study.alliance, **sampling)
-print(fit.effects_table())
+print(fit.effects_table().to_string())
 fig = md.viz.plot_alliance_effects(fit)
 
 # %%
@@ -168,8 +171,9 @@ finding_c.loc[[i for i in finding_c.index if "within" in i]]
 # %%
 # Read the table as the 2019 paper did: the within-dyad IM effect on bond is the
 # only one built in, and the only within effect whose interval lies clearly away
-# from zero. With five null effects and 89% intervals, one interval that reaches
-# or just crosses zero is what chance produces about every other study. The
+# from zero. With five null effects and 89% intervals, at least one interval
+# excludes zero in about every other study (1 - 0.89^5 = 0.44), and one that only
+# just reaches zero is more common still. The
 # between-dyad effects rest on few dyads (31 in the trial), so their intervals are
 # wide; even on the true coupling they are not zero, because a few dozen dyads'
 # random alliance levels happen to correlate with their coupling. The claim "IM,

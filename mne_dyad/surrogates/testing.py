@@ -205,9 +205,11 @@ def test_above_chance(
         (the second role rolled by at least ``min_shift`` each way),
         ``"segment_shuffle"`` (its ``shuffle_segment``-second segments permuted)
         or ``"iaaft"`` (amplitude-adjusted phase randomisation). IAAFT tests
-        against a linear Gaussian process: the skewed shape of skin conductance
-        responses violates that null, so with EDA it finds "synchrony" even in
-        uncoupled dyads; prefer pseudo-dyads or circular shifts to test coupling.
+        against a stationary linear Gaussian process seen through a monotone
+        rescaling: the time asymmetry (fast rise, slow recovery) and bursts of
+        skin conductance responses violate that null, so with EDA it finds
+        "synchrony" even in uncoupled dyads; prefer pseudo-dyads or circular
+        shifts to test coupling.
     n_surrogates : int
         Surrogates per session and segment.
     %(segments)s
