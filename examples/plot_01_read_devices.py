@@ -10,9 +10,11 @@ wristband (4 Hz) and the therapist a lab amplifier whose software exports a tabl
 (8 Hz). The two devices start at different moments, on clocks that disagree by a
 few seconds, and a coder notes the imagery (IM) and cognitive-behavioural (CB)
 segments in a separate sheet. This example writes such files from a simulated
-session, reads them back with :mod:`mne_dyad.io`, puts the two people on one time
-base with :func:`mne_dyad.io.combine_dyad`, and checks that nothing was lost on the
-way: the values, the segment times and the synchrony all match the simulation.
+session, reads them back with :func:`mne_dyad.io.read_raw_e4`,
+:func:`mne_dyad.io.read_raw_tabular` and :func:`mne_dyad.io.read_segments`, puts
+the two people on one time base with :func:`mne_dyad.io.combine_dyad`, and checks
+that nothing was lost on the way: the values, the segment times and the synchrony
+all match the simulation.
 """
 
 # %%
@@ -247,9 +249,12 @@ print(table.round(3))
 # The session from the files matches the simulation: the synchrony values differ
 # only by the 4 Hz resampling, and IM synchrony stays above CB synchrony as the
 # coupling (0.8 vs 0.2) says. Forgetting the offset moves the peak lag by the 2 s
-# skew, and lowers ``x_leads`` because part of the therapist's responses now fall
-# at lags near 0, outside the 1 to 8 s that ``x_leads`` averages: a clock skew
-# biases both who seems to lead and how much synchrony is found.
+# skew, to about 1 s, and lowers IM ``x_leads``. ``x_leads`` averages the lags
+# above 0 (0.25 to 8 s in steps of 0.25 s at 4 Hz); the raised part of the profile
+# around the peak is a few seconds wide, so with the peak this close to 0 part of
+# it now lies at lags of 0 or below, which ``x_leads`` leaves out (the figure
+# shows the shifted profile). A clock skew biases both who seems to lead and how
+# much synchrony is found.
 fig, ax = plt.subplots(figsize=(7, 3), layout="constrained")
 for name, sync in syncs.items():
     ax.plot(sync.lag, sync.profile.sel(segment="IM"), label=name)
@@ -291,7 +296,7 @@ except ValueError as err:
 #
 # For instance, the therapist's recording saved as FIF (as an acquisition program
 # built on MNE would) reads back with its clock time; FIF stores single precision,
-# hence differences of about 1e-13 S:
+# hence differences of a few 1e-13 S:
 fif = folder / "therapist_raw.fif"
 therapist.save(fif)
 from_fif = md.io.read_raw_mne(fif, channel="EDA")

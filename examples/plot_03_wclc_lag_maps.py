@@ -13,7 +13,7 @@ per segment. This example simulates a session in which the therapist follows the
 client's skin conductance responses 3 s later, computes the lag map of one imagery
 (IM) segment, recovers the lag, and shows how the window, lag and step settings
 change the result. mne-dyad follows the conventions of the rMEA R package (Kleinbub &
-Ramseyer 2020), so its numbers match published rMEA analyses.
+Ramseyer 2020), so on the same input its numbers match rMEA's ``MEAccf``.
 """
 
 # %%
@@ -204,12 +204,15 @@ ax.legend()
 # There is no universal setting; the signal and the question decide.
 #
 # **Window.** A skin conductance response rises over 1-3 s and recovers over several
-# seconds, so a response lasts roughly 5-10 s. A window must hold several responses of
-# both people to give a stable correlation: 30-60 s at typical rates of a few
-# responses per minute. Shorter windows track faster changes but give noisier
-# correlations and a higher chance level of ``|z|`` (sampling noise is never zero
-# after taking absolute values). Longer windows average over changes within a
-# segment and leave fewer windows in a short segment.
+# seconds, so a response lasts roughly 5-10 s. At typical rates of one to a few
+# responses per minute (4 per minute and person in this simulation), a 30 s window
+# holds only one to three responses of each person, a 60 s window a few more. A
+# single window's correlation therefore rests on very few responses and is noisy;
+# the segment summary becomes stable by averaging many windows. Shorter windows
+# track faster changes but often hold no response of one of the two people, so their
+# correlations are noisier still and the chance level of ``|z|`` is higher (sampling
+# noise is never zero after taking absolute values). Longer windows average over
+# changes within a segment and leave fewer windows in a short segment.
 #
 # **Lag.** Bound it by the response latency you expect: an EDA response follows its
 # trigger after 1-3 s, and perceiving the partner adds time; Prinz et al. (2021) used

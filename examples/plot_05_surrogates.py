@@ -72,23 +72,26 @@ print("uncoupled study, mean all_lags:", cube.all_lags.mean(("dyad", "session"))
 #   response falls within the lags searched). It keeps the whole signal, its
 #   SCRs, drift and autocorrelation, and destroys only the alignment. Null: "no
 #   time-locked coupling".
-# - :func:`~mne_dyad.surrogates.segment_shuffle` cuts it into pieces (default one
-#   WCLC window, 30 s) and permutes them so that none stays in place, as SUSY
-#   does (Tschacher & Meier 2020). The dynamics inside each piece are kept;
-#   slow trends are broken and jumps appear at the cuts. A span of ``k`` pieces
-#   has few such orders (1 for k = 2, 2 for 3, 9 for 4): short segments give a
-#   degenerate surrogate distribution, so keep the pieces well below the length
-#   of a segment.
+# - :func:`~mne_dyad.surrogates.segment_shuffle` cuts it into pieces (default
+#   one WCLC window, 30 s) and permutes them so that none stays in place
+#   (Ramseyer & Tschacher 2010), as SUSY does (Tschacher & Meier 2020). The
+#   dynamics inside each piece are kept; slow trends are broken and jumps appear
+#   at the cuts. A span of ``k`` pieces has few such orders (1 for k = 2, 2 for
+#   3, 9 for 4): short segments give a degenerate surrogate distribution, so
+#   keep the pieces well below the length of a segment.
 # - :func:`~mne_dyad.surrogates.iaaft` (Schreiber & Schmitz 2000) keeps the
-#   amplitude distribution and the power spectrum and randomises the Fourier
-#   phases. Null: "a rescaled *linear Gaussian* process, independent of the
-#   client". The sparse, time-asymmetric shape of SCRs goes too.
+#   exact values (so their skewed distribution) and, nearly, the power spectrum,
+#   and randomises the Fourier phases. Null: "a stationary *linear Gaussian*
+#   process, seen through a monotone rescaling that gives it the real values,
+#   independent of the client". What such a process cannot have goes too: the
+#   time asymmetry of SCRs (fast rise, slow decay), their bursty timing and slow
+#   drift.
 # - :func:`~mne_dyad.surrogates.pseudo_dyads` pairs the client with the
-#   therapist of *another* dyad in the same segment type (roles kept; Ramseyer &
-#   Tschacher 2010). Both signals are real, including what all sessions share
-#   (the protocol, the demands of the task). Null: "no more synchrony than
-#   between people who never met, in a similar session". It is the default and
-#   closest to the paper's question.
+#   therapist of *another* dyad in the same segment type (roles kept; Bernieri
+#   et al. 1988; Moulder et al. 2018). Both signals are real, including what all
+#   sessions share (the protocol, the demands of the task). Null: "no more
+#   synchrony than between people who never met, in a similar session". It is
+#   the default and closest to the paper's question.
 #
 # Here is one IM segment of the most strongly coupled session with one surrogate
 # of each kind. Each title gives the pair's WCLC synchrony, ``all_lags``.
@@ -231,8 +234,9 @@ with pd.option_context("display.width", 120, "display.max_columns", 10):
 
 # %%
 # Pseudo-dyads, circular shifts and segment shuffles find nothing in the
-# uncoupled study. Side by side with the coupled study, the pseudo-dyad test
-# separates the two:
+# uncoupled study. The pseudo-dyad test on the uncoupled study, to compare with
+# its figure for the coupled study above: the real dyads now lie among their
+# pseudo-dyads.
 fig = md.viz.plot_surrogates(null_res)
 
 # %%
@@ -244,11 +248,15 @@ fig = md.viz.plot_surrogates(null_res)
 fig = md.viz.plot_surrogates(iaaft_res)
 
 # %%
-# The surrogates are not wrong; they answer another question. IAAFT's null is a
-# linear Gaussian process, and EDA is not one: SCRs are sparse, skewed and
-# time-asymmetric (fast rise, slow decay). A window that holds one large
-# response from each person gives a large ``|z|`` by chance more often than a
-# window of phase-randomised, Gaussian-looking fluctuations does, so the real
-# pairs beat their IAAFT surrogates and the test rejects "linear Gaussian", not
-# "no coupling". With EDA, test coupling with pseudo-dyads or circular shifts, and
-# keep IAAFT for signals close to its null (or for testing nonlinearity itself).
+# The surrogates are not wrong; they answer another question. An IAAFT surrogate
+# has the therapist's exact, skewed values and nearly its spectrum, so neither
+# the value distribution nor the spectrum is what differs. Its null is a
+# stationary linear Gaussian process seen through a monotone rescaling, and EDA
+# is not one: SCRs are time-asymmetric (fast rise, slow decay), come in bursts at
+# irregular moments, and the level drifts, so the signal is not stationary. Two
+# independent EDA signals both have these features, and together they reach
+# larger chance correlations within 30 s windows than the client's signal does
+# with surrogates that lack them. So the real pairs beat their IAAFT surrogates,
+# and the test rejects the IAAFT null, not "no coupling". With EDA, test
+# coupling with pseudo-dyads or circular shifts, and keep IAAFT for signals close
+# to its null (or for testing nonlinearity itself).

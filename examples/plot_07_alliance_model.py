@@ -242,17 +242,28 @@ fits = {
 with warnings.catch_warnings():  # the n_high_k column says the same
     warnings.filterwarnings("ignore", message="PSIS-LOO is unreliable")
     loo = fit.compare(list(fits.values()), names=["IM + CB", *fits])
-print(loo[["rank", "elpd", "elpd_diff", "dse", "weight", "n_high_k"]])
+print(loo[["rank", "elpd", "se", "elpd_diff", "dse", "weight", "n_high_k"]])
 print(f"({fit.data.sizes['obs']} sessions per model)")
+with warnings.catch_warnings():  # Pareto k: counted in n_high_k above
+    warnings.simplefilter("ignore")
+    elpd = {n: float(az.loo(f.posterior).elpd) for n, f in {"IM + CB": fit, **fits}.items()}
+best = max(elpd.values())
+unrounded = "; ".join(f"{n} {e:.1f} ({e - best:+.1f})" for n, e in elpd.items())
+print("unrounded elpd (diff):", unrounded)
 
 # %%
 # Higher ``elpd`` (expected log predictive density of a left-out session) is
-# better; ArviZ rounds it to the precision its standard error supports.
-# ``elpd_diff`` is the distance to the best model, ``dse`` its standard error,
-# and ``weight`` the stacking weight. The models with IM synchrony rank above
-# the CB-only model. Read each difference against its standard error:
-# differences under about 4 are small, larger ones count when they are several
-# times ``dse`` (Sivula et al. 2025). With about a hundred sessions, LOO
+# better. ``elpd_diff`` is the distance to the best model, ``dse`` its standard
+# error, and ``weight`` the stacking weight. ArviZ rounds each number in the
+# table to the precision its standard error supports: ``elpd`` by its ``se``
+# (here to tens) and ``elpd_diff`` by its ``dse`` (to tens, too, once ``dse``
+# reaches 5). Each is rounded on its own from unrounded values, so the shown
+# ``elpd_diff`` need not equal the difference of the shown ``elpd`` values; the
+# line under the table gives each model's unrounded ``elpd`` and its distance to
+# the best. The models with IM synchrony rank above the CB-only model. Read each
+# difference against its standard error: differences under about 4 are small,
+# larger ones count when they are several times ``dse`` (Sivula, Magnusson,
+# Matamoros & Vehtari, arXiv:2008.10296). With about a hundred sessions, LOO
 # separates models only when effects are large.
 #
 # PSIS-LOO approximates refitting without each session. A session's Pareto k says
