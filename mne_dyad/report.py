@@ -116,9 +116,14 @@ def _traces(sessions, n_traces):
     shown = keys if n_traces is None else keys[:n_traces]
     figs, captions = [], []
     with plt.rc_context({"figure.max_open_warning": 0}):  # closed once in the report
-        for key in shown:
-            figs.append(plot_dyad(sessions[key], show=False))
-            captions.append(f"Dyad {key[0]}, session {key[1]}")
+        try:
+            for key in shown:
+                figs.append(plot_dyad(sessions[key], show=False))
+                captions.append(f"Dyad {key[0]}, session {key[1]}")
+        except Exception:
+            for fig in figs:  # no figures left open by a session that fails to load
+                plt.close(fig)
+            raise
     return figs, captions, len(keys)
 
 

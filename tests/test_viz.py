@@ -183,3 +183,28 @@ def test_report_from_study(small_study):
         md.report.make_report([1, 2])
     with pytest.raises(ValueError, match="n_traces must be >= 0"):
         md.report.make_report(raws, n_traces=-1)
+
+
+def test_report_leaves_no_figure_open_when_a_session_fails(small_study, small_cube):
+    from collections.abc import Mapping
+
+    import matplotlib.pyplot as plt
+
+    class Failing(Mapping):  # like a lazy study whose third file is unreadable
+        keys_ = list(small_study.raws)
+
+        def __getitem__(self, key):
+            if key == self.keys_[2]:
+                raise ValueError(f"cannot read dyad {key[0]}, session {key[1]}")
+            return small_study.raws[key]
+
+        def __iter__(self):
+            return iter(self.keys_)
+
+        def __len__(self):
+            return len(self.keys_)
+
+    plt.close("all")
+    with pytest.raises(ValueError, match="cannot read dyad"):
+        md.report.make_report(small_cube, raws=Failing())
+    assert plt.get_fignums() == []
