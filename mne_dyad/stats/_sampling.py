@@ -40,6 +40,21 @@ _NUTPIE_CACHE: dict = {}
 _NUTPIE_CACHE_SIZE = 16
 
 
+def structure_key(model, name):
+    """Key a compiled model by what its graph depends on besides the code building it.
+
+    For models whose data all live in ``pm.Data``, that is the coordinate labels
+    and the shapes and dtypes of the data; ``name`` tells the builders apart.
+    """
+    coords = tuple(
+        (dim, tuple(map(str, labels))) for dim, labels in model.coords.items() if labels is not None
+    )
+    data = tuple(
+        (var.name, var.get_value().shape, str(var.get_value().dtype)) for var in model.data_vars
+    )
+    return (name, coords, data)
+
+
 def _nutpie(model, *, draws, tune, chains, seed, target_accept, progress, cache_key, data):
     """Sample with nutpie, reusing a compiled model of the same structure if cached."""
     nutpie = _soft_import("nutpie", "sampler='nutpie'")

@@ -10,7 +10,7 @@ from mne.utils import _validate_type, logger, verbose, warn
 from .._version import __version__
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
-from ._sampling import check_sampling, diagnose, sample
+from ._sampling import check_sampling, diagnose, sample, structure_key
 from .models import therapist_of
 from .results import SAMPLE_DIMS, interval
 
@@ -145,13 +145,6 @@ def variance_decomposition(
         + (f", {len(coords['therapist'])} therapists" if ther is not None else "")
         + f") per segment {segments}."
     )
-    key = (
-        "variance",
-        tuple(map(str, coords["segment"])),
-        tuple(map(str, coords["dyad"])),
-        tuple(coords.get("therapist", ())),
-        y.size,
-    )
     tree = sample(
         model,
         draws=draws,
@@ -160,7 +153,7 @@ def variance_decomposition(
         sampler=sampler,
         seed=seed,
         target_accept=0.95,
-        cache_key=key,
+        cache_key=structure_key(model, "variance"),
     )
     diagnostics = diagnose(tree, ("icc_dyad", "mu"), "variance decomposition")
     post = tree["posterior"]

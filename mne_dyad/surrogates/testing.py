@@ -12,7 +12,7 @@ import xarray as xr
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from .._version import __version__
-from ..stats._sampling import check_sampling, diagnose, sample
+from ..stats._sampling import check_sampling, diagnose, sample, structure_key
 from ..stats.results import interval
 from ..synchrony._registry import SpanTooShort
 from ..synchrony.api import (
@@ -147,8 +147,7 @@ def _group_model(d, dyad_idx, seg_idx, dyads, segments):
         mu = delta_z[seg_idx] + z_u[dyad_idx, seg_idx] * sigma_u[seg_idx]
         pm.Normal("d", mu=mu, sigma=sigma_e[seg_idx], observed=d_z, dims="obs")
         pm.Deterministic("delta", delta_z * scale, dims="segment")
-    key = ("chance", tuple(map(str, segments)), tuple(map(str, dyads)), d.size)
-    return model, key
+    return model
 
 
 def _as_sessions(sessions):
@@ -445,7 +444,7 @@ def _group_level(out, draws, tune, chains, sampler, seed, ci_prob):
     if usable:
         di, si, gi = np.nonzero(ok[..., usable])
         gi = np.asarray(usable)[gi]
-        model, key = _group_model(d[di, si, gi], di, gi, out.dyad.values, segments)
+        model = _group_model(d[di, si, gi], di, gi, out.dyad.values, segments)
         # a small dyad variance makes a funnel: take smaller steps
         tree = sample(
             model,
@@ -455,7 +454,7 @@ def _group_level(out, draws, tune, chains, sampler, seed, ci_prob):
             sampler=sampler,
             seed=seed,
             target_accept=0.95,
-            cache_key=key,
+            cache_key=structure_key(model, "chance"),
         )
         diagnose(tree, ("delta",), "chance model")
         delta = tree["posterior"]["delta"]
