@@ -37,6 +37,7 @@ def _add_html(report, content, title, section):
 def _split_input(study_or_cube, raws, params):
     """Return ``(cube, raws)`` from a cube, a study or a mapping of sessions."""
     from .synchrony import synchrony_cube
+    from .synchrony.api import _as_mapping
 
     if isinstance(study_or_cube, xr.Dataset):
         if params:
@@ -46,7 +47,7 @@ def _split_input(study_or_cube, raws, params):
                 "synchrony_cube instead, or pass the study to make_report."
             )
         return study_or_cube, raws
-    sessions = getattr(study_or_cube, "raws", study_or_cube)
+    sessions = _as_mapping(study_or_cube)
     if not isinstance(sessions, Mapping):
         raise TypeError(
             "make_report needs a synchrony cube (xarray.Dataset), a study with a .raws "

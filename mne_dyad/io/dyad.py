@@ -64,6 +64,20 @@ def get_session_info(raw):
     return out if isinstance(out, dict) else {}
 
 
+def _session_annotations(raw, onsets, durations, descriptions):
+    """Annotations at session seconds (0 = first sample) on ``raw``'s own clock.
+
+    With a ``meas_date``, MNE counts onsets from it (so the first sample sits at
+    ``raw.first_time``); without one, ``orig_time=None`` onsets count from the
+    first sample itself.
+    """
+    meas_date = raw.info["meas_date"]
+    offset = raw.first_time if meas_date is not None else 0.0
+    return mne.Annotations(
+        np.asarray(onsets, float) + offset, durations, descriptions, orig_time=meas_date
+    )
+
+
 def _set_session_info(raw, **fields):
     """Merge fields into the JSON description of ``raw`` (in place, private)."""
     meta = get_session_info(raw)

@@ -4,7 +4,6 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-import mne
 import pandas as pd
 from mne.utils import _validate_type, logger, verbose
 
@@ -12,7 +11,7 @@ from ..utils._docs import fill_doc
 from .acq import read_raw_acq
 from .bids import read_raw_bids_physio
 from .coding import read_segments
-from .dyad import combine_dyad
+from .dyad import _session_annotations, combine_dyad
 from .e4 import read_raw_e4
 from .generic import read_raw_mne
 from .tabular import read_raw_tabular
@@ -124,23 +123,13 @@ class Study:
         segments = read_segments(
             row.coding_file, raw=raw, verbose=False, **self.options.get("segments", {})
         )
-        raw.set_annotations(_merge_annotations(raw, segments))
+        # coded segments count from the first sample; the Raw's annotations from its clock
+        raw.set_annotations(
+            raw.annotations
+            + _session_annotations(raw, segments.onset, segments.duration, segments.description)
+        )
         logger.info(f"Loaded dyad {key[0]}, session {key[1]}.")
         return raw
-
-
-def _merge_annotations(raw, segments):
-    """Add session-relative segments to a Raw's annotations, whatever their time base."""
-    current = raw.annotations
-    if current.orig_time is not None and segments.orig_time is None:
-        # segments count from the first sample; the Raw's annotations from meas_date
-        segments = mne.Annotations(
-            segments.onset + raw.first_time,
-            segments.duration,
-            segments.description,
-            orig_time=current.orig_time,
-        )
-    return current + segments
 
 
 def _manifest_table(path):

@@ -5,16 +5,17 @@ import numpy as np
 from mne.utils import _validate_type, logger, verbose
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
+from ..io.dyad import _session_annotations
 from ..synchrony.api import _session_label, _session_roles
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 
 
-def _spans(mask, sfreq, first_time):
+def _spans(mask, sfreq):
     """Onsets and durations (s) of the True runs of ``mask``."""
     edges = np.diff(np.r_[0, mask.astype(int), 0])
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return starts / sfreq + first_time, (stops - starts) / sfreq
+    return starts / sfreq, (stops - starts) / sfreq
 
 
 @verbose
@@ -97,10 +98,5 @@ def annotate_artifacts(
             bad = maximum_filter1d(bad.astype(np.uint8), 2 * pad + 1) > 0
         logger.info(f"{_session_label(raw)}: {bad.mean():.1%} of the {role}'s EDA is artifact.")
         total |= bad
-    # with a meas_date onsets count from it (first_time included); without one MNE
-    # counts orig_time=None onsets from the first sample itself
-    offset = raw.first_time if raw.info["meas_date"] is not None else 0.0
-    onsets, durations = _spans(total, sfreq, offset)
-    return mne.Annotations(
-        onsets, durations, ["BAD_artifact"] * len(onsets), orig_time=raw.info["meas_date"]
-    )
+    onsets, durations = _spans(total, sfreq)
+    return _session_annotations(raw, onsets, durations, ["BAD_artifact"] * len(onsets))
