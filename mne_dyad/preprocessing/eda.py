@@ -84,7 +84,8 @@ def clean_eda(raw, *, method="neurokit", roles=None, verbose=None):
             raise ValueError(f"{_session_label(raw)}: the {role}'s EDA: {exc}.") from None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # neurokit2's own low-rate warning, said above
-            y = np.asarray(nk.eda_clean(filled, sampling_rate=sfreq, method=method), float)
+            # a copy: pandas/neurokit2 may hand back read-only arrays (pandas 3 copy-on-write)
+            y = np.array(nk.eda_clean(filled, sampling_rate=sfreq, method=method), float)
         y[missing] = np.nan
         cleaned.append(y * 1e-6)
     out = _add_channels(raw, [f"{r}-clean" for r in roles], cleaned)
@@ -157,7 +158,8 @@ def decompose_eda(
             warnings.simplefilter("ignore")
             parts = nk.eda_phasic(filled, sampling_rate=sfreq, method=method, **kwargs)
         for part in ("tonic", "phasic"):
-            values = np.asarray(parts[f"EDA_{part.capitalize()}"], float)
+            # a writable copy: under copy-on-write a DataFrame column is a read-only view
+            values = np.array(parts[f"EDA_{part.capitalize()}"], float)
             values[missing] = np.nan
             names.append(f"{role}-{part}")
             data.append(values * 1e-6)
