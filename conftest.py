@@ -36,3 +36,33 @@ def _quiet_mne():
     mne.set_log_level("WARNING")
     yield
     matplotlib.pyplot.close("all")
+
+
+#: Draws per chain that a test or doctest not marked ``slow`` may take from a model.
+FAST_MAX_DRAWS = 300
+_SAMPLING_MODULES = (
+    "mne_dyad.stats.models",
+    "mne_dyad.stats.variance",
+    "mne_dyad.surrogates.testing",
+)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_sample_little(request, monkeypatch):
+    """Keep ``pytest -m "not slow"`` fast: only slow tests may sample long chains."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    import importlib
+
+    from mne_dyad.stats import _sampling
+
+    def guarded(model, *, draws, tune, **kwargs):
+        if max(draws, tune) > FAST_MAX_DRAWS:
+            raise AssertionError(
+                f"{request.node.nodeid} samples draws={draws}, tune={tune}: more than "
+                f"{FAST_MAX_DRAWS} belongs in a test marked @pytest.mark.slow."
+            )
+        return _sampling.sample(model, draws=draws, tune=tune, **kwargs)
+
+    for name in _SAMPLING_MODULES:
+        monkeypatch.setattr(importlib.import_module(name), "sample", guarded)

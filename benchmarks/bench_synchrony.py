@@ -4,7 +4,7 @@ A paper-sized simulated study: 128 sessions x 50 min x 8 Hz (31 dyads), WCLC
 with lag 10 s, window 30 s, step 15 s. Prints:
 
 - the WCLC cube time and its ratio against a per-window, per-lag loop written
-  from METHODS.md section 2 (target >= 50x, identical values);
+  from docs/methods.rst, section methods-wclc (target >= 50x, identical values);
 - SUSY (segment 30 s, max lag 10 s) against a loop over segment pairs, one
   cross-correlation each, as the SUSY R package computes it;
 - the time for 1,000 pseudo-dyad surrogates of every session and segment of the

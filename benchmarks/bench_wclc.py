@@ -1,4 +1,4 @@
-"""Vectorised WCLC against a plain per-window, per-lag loop (METHODS.md section 2).
+"""Vectorised WCLC against a plain per-window, per-lag loop (docs/methods.rst, methods-wclc).
 
 One simulated 50-minute session at 8 Hz, lag 10 s, window 30 s, step 15 s.
 Prints the speed ratio (loop time / vectorised time, best of several runs each,

@@ -206,9 +206,9 @@ def test_study(tmp_path, session):
         for role in ("client", "therapist"):
             values = session.get_data(picks=role)[0] * 1e6
             pd.DataFrame({"eda": values}).to_csv(folder / f"{role}.csv", index=False)
-        pd.DataFrame({"segment": ["IM", "CB"], "onset": [60.0, 330.0], "duration": [240.0] * 2}).to_csv(
-            folder / "coding.csv", index=False
-        )
+        pd.DataFrame(
+            {"segment": ["IM", "CB"], "onset": [60.0, 330.0], "duration": [240.0] * 2}
+        ).to_csv(folder / "coding.csv", index=False)
         rows.append(f"D1,{s},s{s}/client.csv,s{s}/therapist.csv,s{s}/coding.csv\n")
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("dyad,session,client_file,therapist_file,coding_file\n" + "".join(rows))

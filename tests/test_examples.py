@@ -38,7 +38,7 @@ def test_the_gallery_is_complete():
 
 
 @pytest.mark.slow
-@pytest.mark.docs
+@pytest.mark.examples
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_runs(path, tmp_path):
     env = {**os.environ, "MNE_DYAD_EXAMPLES_QUICK": "1", "MPLBACKEND": "Agg"}

@@ -88,19 +88,38 @@ def test_mne_formats_round_trip(tmp_path, fmt, ext):
     src.set_meas_date(dt.datetime(2021, 3, 1, 9, 30, tzinfo=dt.UTC))
     src.set_annotations(mne.Annotations([5.0], [10.0], ["IM"]))
     path = tmp_path / f"rec{ext}"
+    unit = "S"
     if fmt == "fif":
         src.save(path, verbose=False)
+    elif fmt == "edf":
+        # as an amplifier writes it, in microsiemens (MNE < 1.11's EDF export labels a
+        # gsr channel "uV" and so cannot make this file)
+        edfio = pytest.importorskip("edfio")
+        signals = [
+            edfio.EdfSignal(data[0] * 1e6, sfreq, label="ECG", physical_dimension="uV"),
+            edfio.EdfSignal(data[1] * 1e6, sfreq, label="GSR", physical_dimension="uS"),
+        ]
+        start = src.info["meas_date"]
+        edfio.Edf(
+            signals,
+            recording=edfio.Recording(startdate=start.date()),
+            starttime=start.time().replace(tzinfo=None),
+            annotations=[edfio.EdfAnnotation(5.0, 10.0, "IM")],
+        ).write(path)
+        unit = "uS"  # MNE leaves a uS channel unscaled: the reader's unit= converts
     else:
         with warnings.catch_warnings():  # BrainVision: float32 and no siemens unit
             warnings.simplefilter("ignore")
             mne.export.export_raw(path, src, fmt=fmt, verbose=False)
-    raw = md.io.read_raw_mne(path, channel="GSR")
+    raw = md.io.read_raw_mne(path, channel="GSR", unit=unit)
     assert raw.ch_names == ["GSR"] and raw.get_channel_types() == ["gsr"]
     assert raw.info["meas_date"] == src.info["meas_date"]
     np.testing.assert_allclose(raw.get_data()[0], data[1], rtol=1e-3, atol=1e-9)
     # BrainVision keeps marker types: "Comment/IM" (map labels when reading segments)
-    assert list(raw.annotations.description) == ["Comment/IM" if fmt == "brainvision" else "IM"]
-    np.testing.assert_allclose(raw.annotations.onset - raw.first_time, [5.0], atol=1 / sfreq)
+    # (MNE < 1.11 also reads BrainVision's "New Segment/" marker at the start)
+    ann = raw.annotations[raw.annotations.description != "New Segment/"]
+    assert ann.description.tolist() == ["Comment/IM" if fmt == "brainvision" else "IM"]
+    np.testing.assert_allclose(ann.onset - raw.first_time, [5.0], atol=1 / sfreq)
 
 
 def test_e4_and_amplifier_combine(tmp_path):

@@ -26,7 +26,9 @@ def test_plot_dyad_traces_and_shading():
     assert line.get_xdata()[-1] == pytest.approx(raw.times[-1] / 60)
     spans = [p for p in top.patches]
     assert len(spans) == 4  # 2 IM + 1 CB + 1 BAD
-    extents = sorted((round(p.get_x(), 3), round(p.get_width(), 3)) for p in spans)
+    # data x-range of each span: a Rectangle (matplotlib >= 3.9) or a Polygon (3.8)
+    xs = [p.get_patch_transform().transform(p.get_path().vertices)[:, 0] for p in spans]
+    extents = sorted((round(x.min(), 3), round(x.max() - x.min(), 3)) for x in xs)
     assert extents[0] == (1.0, 2.0)  # IM 60-180 s -> 1-3 min
     labels = [t.get_text() for t in top.get_legend().get_texts()]
     assert sorted(labels) == ["BAD_move", "CB", "IM"]

@@ -118,7 +118,7 @@ def read_segments(
     >>> sheet = pd.DataFrame({"segment": ["imagery", "cognitive"],
     ...                       "start": ["00:05:00", "00:20:30"], "end": ["00:12:00", "00:31:00"]})
     >>> ann = md.io.read_segments(sheet, mapping={"imagery": "IM", "cognitive": "CB"})
-    >>> list(ann.description), ann.onset.tolist(), ann.duration.tolist()
+    >>> ann.description.tolist(), ann.onset.tolist(), ann.duration.tolist()
     (['IM', 'CB'], [300.0, 1230.0], [420.0, 630.0])
     """
     _check_option("time_format", time_format, ("auto", "seconds", "clock"))

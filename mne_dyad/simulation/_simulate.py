@@ -124,7 +124,7 @@ def simulate_session(
     --------
     >>> import mne_dyad as md
     >>> raw = md.simulation.simulate_session(duration=600, coupling=0.8, seed=0)
-    >>> raw.ch_names, sorted(set(raw.annotations.description))
+    >>> raw.ch_names, sorted(set(raw.annotations.description.tolist()))
     (['client', 'therapist'], ['CB', 'IM'])
     """
     duration = _check_positive(duration, "duration")

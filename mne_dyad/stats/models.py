@@ -269,7 +269,7 @@ def build_alliance_model(
     session_covariate=True,
     priors=None,
 ):
-    """Build the PyMC model of METHODS.md section 7 for prepared data.
+    """Build the PyMC alliance model (docs/methods.rst, section methods-alliance) for prepared data.
 
     ``y[obs, o] = alpha[o] + sum_{l, g} beta[l, g, o] X[obs, l, g] + gamma[o] session[obs]
     + u[dyad, o] (+ therapist effect) + e[obs, o]``; ``u`` and ``e`` multivariate
@@ -404,7 +404,7 @@ def fit_alliance_model(
 ):
     """Fit the multilevel model of alliance on within/between-dyad synchrony.
 
-    For dyad ``d``, session ``s`` and outcome ``o`` (METHODS.md section 7)::
+    For dyad ``d``, session ``s`` and outcome ``o`` (see :ref:`methods-alliance`)::
 
         y[d,s,o] = alpha[o]
                    + sum_g beta[within, g, o] * P_w[d,s,g] + beta[between, g, o] * P_b[d,g]

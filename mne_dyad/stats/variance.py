@@ -49,7 +49,7 @@ def variance_decomposition(
     seed=None,
     verbose=None,
 ):
-    """Split synchrony into dyad-level and session-level variance (METHODS.md 6).
+    """Split synchrony into dyad-level and session-level variance (see :ref:`methods-variance`).
 
     Per segment type ``g``: ``sync[d, s] = mu + u_d + e_ds`` with ``u ~ N(0,
     tau^2)``, ``e ~ N(0, sigma^2)`` (plus ``v_t ~ N(0, phi^2)`` for the therapist
@@ -90,7 +90,8 @@ def variance_decomposition(
     >>> study = md.simulation.simulate_study(n_dyads=8, n_sessions=3, n_usable=20,
     ...                                      duration=600, seed=0)
     >>> cube = md.synchrony_cube(study.raws, verbose=False)
-    >>> vd = md.stats.variance_decomposition(cube, sampler="pymc", seed=1, verbose="error")
+    >>> vd = md.stats.variance_decomposition(cube, draws=200, tune=200, sampler="pymc",
+    ...                                      seed=1, verbose="error")
     >>> table = md.stats.variance_table(vd)
     >>> list(table.columns), list(table.loc["IM"].index)
     (['mean', 'sd', 'ci_lower', 'ci_upper'], ['icc_dyad', 'session_share'])

@@ -62,7 +62,7 @@ def circular_shift(y, sfreq, *, min_shift, n_surrogates=1, seed=None):
     """Circularly shifted copies of a signal.
 
     Each surrogate is ``y`` rolled by an offset drawn uniformly from
-    ``[min_shift, duration - min_shift]`` seconds (METHODS.md section 5 uses twice
+    ``[min_shift, duration - min_shift]`` s (:ref:`the chance test <methods-surrogates>` uses twice
     the maximum lag), which keeps the signal's own dynamics and destroys its
     alignment with the partner's.
 

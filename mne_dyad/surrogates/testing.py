@@ -1,7 +1,7 @@
 """Tests of synchrony against chance.
 
 Surrogate distributions, effect sizes, p-values and a group-level multilevel
-estimate (METHODS.md section 5).
+estimate (docs/methods.rst, section methods-surrogates).
 """
 
 import json
@@ -242,8 +242,8 @@ def test_above_chance(
     >>> import mne_dyad as md
     >>> study = md.simulation.simulate_study(n_dyads=5, n_sessions=2, n_usable=8,
     ...                                      duration=600, seed=0)
-    >>> res = md.surrogates.test_above_chance(study, n_surrogates=10, sampler="pymc",
-    ...                                       seed=1, verbose="error")
+    >>> res = md.surrogates.test_above_chance(study, n_surrogates=10, draws=200, tune=200,
+    ...                                       sampler="pymc", seed=1, verbose="error")
     >>> float(res.p.min()) > 0, res.delta_mean.dims  # NaN cells: missing sessions
     (True, ('segment',))
     """

@@ -1,8 +1,8 @@
 """Vectorised windowed lagged correlation: the hot path of mne-dyad.
 
 All windows and lags of a segment are computed with array operations on strided
-views: no Python loop runs over windows or lags. The rules follow METHODS.md
-section 2 (rMEA's convention):
+views: no Python loop runs over windows or lags. The rules follow docs/methods.rst,
+section methods-wclc (rMEA's convention):
 
 - ``K = ceil((N - w - L + 1) / s)`` windows; window ``k`` spans samples
   ``[k*s, k*s + w + L)``.

@@ -1,6 +1,6 @@
 """Slow, literal reference implementations used by the tests and benchmarks.
 
-They are written straight from METHODS.md, one window and one lag at a time,
+They are written straight from docs/methods.rst, one window and one lag at a time,
 so that the vectorised kernels can be checked (and timed) against them.
 """
 

@@ -46,7 +46,7 @@ def ssi(r):
 
 
 class ConcordanceMethod(SyncMethod):
-    """Slope concordance / SSI (METHODS.md section 4)."""
+    """Slope concordance / SSI (docs/methods.rst, section methods-other-indices)."""
 
     name = "concordance"
     defaults = {"slope_window": 5.0, "slope_step": 1.0, "corr_window": 15.0}

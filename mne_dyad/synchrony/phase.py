@@ -51,7 +51,7 @@ def instantaneous_phase(x, sfreq, band, order=4):
 
 
 class PhaseMethod(SyncMethod):
-    """Phase synchrony of band-passed signals (METHODS.md section 4)."""
+    """Phase synchrony of band-passed signals (docs/methods.rst, section methods-other-indices)."""
 
     name = "phase"
     defaults = {"band": (0.05, 0.5), "window": 30.0, "step": 15.0}

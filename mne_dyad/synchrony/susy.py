@@ -263,7 +263,7 @@ def _as_dataset(profiles, summaries, n_seg, M, sfreq):
 
 
 class SUSYMethod(SyncMethod):
-    """Surrogate synchrony (METHODS.md section 3)."""
+    """Surrogate synchrony (docs/methods.rst, section methods-susy)."""
 
     name = "susy"
     defaults = {"segment": 30.0, "max_lag": 10.0, "n_surrogates": None, "seed": None}

@@ -224,7 +224,7 @@ def _check_lag_window(params):
 
 
 class WCLCMethod(SyncMethod):
-    """Windowed cross-lagged correlation (METHODS.md section 2)."""
+    """Windowed cross-lagged correlation (docs/methods.rst, section methods-wclc)."""
 
     name = "wclc"
     defaults = {"lag": 10.0, "window": 30.0, "step": 15.0, "fisher_z": True, "absolute": True}
