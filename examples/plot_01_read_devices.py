@@ -177,11 +177,11 @@ coded = md.io.read_segments(
     reference="wallclock",
     raw=session,
 )
-# The session already holds the E4 tags (on its ``meas_date``); append the segments
-# to them in the session's time base.
-session.annotations.append(coded.onset, coded.duration, coded.description)
+# Read with ``raw=session``, the segments are on the session's clock, like the E4
+# tags it already holds, so the two simply add up.
+session.set_annotations(session.annotations + coded)
 print(session.annotations)
-shift = im_onsets - coded.onset[coded.description == "IM"]
+shift = im_onsets - (coded.onset[coded.description == "IM"] - session.first_time)
 print("IM onsets, simulation time minus session time:", shift, "s")
 
 # %%

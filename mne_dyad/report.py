@@ -36,8 +36,8 @@ def _add_html(report, content, title, section):
 
 def _split_input(study_or_cube, raws, params):
     """Return ``(cube, raws)`` from a cube, a study or a mapping of sessions."""
+    from .io._session import _as_mapping
     from .synchrony import synchrony_cube
-    from .synchrony.api import _as_mapping
 
     if isinstance(study_or_cube, xr.Dataset):
         if params:

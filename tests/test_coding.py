@@ -34,11 +34,12 @@ def test_onset_duration_seconds_every_file_type(tmp_path, suffix):
         df.to_excel(path, index=False)
     else:
         df.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
-    ann = md.io.read_segments(path, mapping=MAP, raw=_raw())
+    raw = _raw()
+    ann = md.io.read_segments(path, mapping=MAP, raw=raw)
     assert list(ann.description) == ["IM", "IM", "CB"]  # sorted by onset
-    np.testing.assert_allclose(ann.onset, [60.0, 600.5, 1500.0])
+    np.testing.assert_allclose(ann.onset - raw.first_time, [60.0, 600.5, 1500.0])
     np.testing.assert_allclose(ann.duration, [300.25, 400.0, 500.0])
-    assert ann.orig_time is None
+    assert ann.orig_time == raw.info["meas_date"]  # on the Raw's clock
 
 
 def test_start_end_clock_times():

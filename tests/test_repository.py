@@ -141,7 +141,11 @@ def test_setup_script_says_what_it_deletes_and_installs():
     deletes = [i for i, line in enumerate(lines) if re.search(r"\brm\b", line)]
     # one place deletes, and it first prints what it removes and why
     assert len(deletes) == 1 and 'echo ">> removing the environment' in lines[deletes[0] - 1]
-    installs = [i for i, line in enumerate(lines) if re.search(r"apt-get install -y -qq", line)]
+    installs = [
+        i
+        for i, line in enumerate(lines)
+        if re.search(r"apt-get install -y -qq --no-install-recommends", line)
+    ]
     assert len(installs) == 1
     assert any("installing system package" in line for line in lines[installs[0] - 5 : installs[0]])
     assert not re.search(r"\brm\b", (ROOT / ".ci" / "run").read_text())

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 import mne_dyad as md
+from mne_dyad.io._session import _segment_spans, _session_signals
 from mne_dyad.surrogates.testing import _pooled
-from mne_dyad.synchrony.api import METHODS, _segment_spans, _session_signals
+from mne_dyad.synchrony.api import METHODS
 
 
 def test_circular_shift_offsets_and_content():

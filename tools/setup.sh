@@ -50,8 +50,8 @@ install_system_package() {  # install_system_package NAME WHY: Debian's package,
   echo ">> installing system package: $1 (apt-get), $2"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  echo ">>   with the packages it needs: $(apt-get install -s -y "$1" | awk '/^Inst /{printf "%s ", $2}')"
-  apt-get install -y -qq "$1" >/dev/null
+  echo ">>   with the packages it needs: $(apt-get install -s -y --no-install-recommends "$1" | awk '/^Inst /{printf "%s ", $2}')"
+  apt-get install -y -qq --no-install-recommends "$1" >/dev/null
 }
 
 if [ "$mode" = test-oldest ]; then

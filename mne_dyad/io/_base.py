@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 from mne.utils import _check_option, _validate_type
 
-from .dyad import _EDA_NAME, _set_session_info, _siemens_problem
+from ._session import _set_session_info
+from ._units import _EDA_NAME, _siemens_problem
 
 #: Factors from a unit to siemens.
 UNITS = {"S": 1.0, "mS": 1e-3, "uS": 1e-6, "µS": 1e-6, "nS": 1e-9}

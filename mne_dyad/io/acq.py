@@ -10,7 +10,7 @@ from mne.utils import logger, verbose
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ._base import _make_raw, _path
-from .dyad import _EDA_NAME
+from ._units import _EDA_NAME
 
 _UNIT_NAMES = {
     "microsiemens": "uS",

@@ -12,6 +12,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ._base import table_separator
+from ._session import _session_annotations
 
 _CLOCK = re.compile(r"^\s*(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d*)?)\s*$")
 LABEL_COLUMNS = ("label", "segment", "type", "description", "condition", "code")
@@ -108,8 +109,11 @@ def read_segments(
     Returns
     -------
     annotations : mne.Annotations
-        One annotation per segment, onsets relative to the start of the
-        recording (``orig_time=None``), sorted by onset.
+        One annotation per segment, sorted by onset. With ``raw``, they are on
+        the Raw's own clock (its ``meas_date``, or none), so they add to
+        ``raw.annotations`` and to :func:`mne_dyad.preprocessing.annotate_artifacts`
+        as they are: ``raw.set_annotations(raw.annotations + segments)``. Without
+        ``raw``, onsets count from the start of the recording (``orig_time=None``).
 
     Examples
     --------
@@ -195,6 +199,8 @@ def read_segments(
         + ", ".join(f"{lab} {descs.count(lab)}" for lab in sorted(set(descs)))
         + "."
     )
+    if raw is not None:
+        return _session_annotations(raw, onsets, durations, descs)
     return mne.Annotations(onsets, durations, descs)
 
 

@@ -1,8 +1,6 @@
 """Combine two people's recordings into one dyadic session Raw."""
 
 import datetime as _dt
-import json
-import re
 from fractions import Fraction
 
 import mne
@@ -13,78 +11,8 @@ from scipy.signal import resample_poly
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ..utils._signal import bridge_gaps
-
-#: Plausible EDA range in siemens: 0.001 to 1000 microsiemens.
-_SIEMENS_MAX_MEDIAN = 1e-3
-_SIEMENS_MIN_MAX = 1e-12
-_EDA_NAME = re.compile(r"(eda|gsr|gsc|scl|scr|skin|electrodermal|conductance)", re.IGNORECASE)
-
-
-def _describe(raw):
-    """Name a Raw for error messages: its file name when it has one."""
-    fnames = [f for f in getattr(raw, "filenames", ()) if f]
-    if not fnames:
-        source = get_session_info(raw).get("source")
-        fnames = [source] if source else []
-    return f"recording {fnames[0]!s}" if fnames else "in-memory recording"
-
-
-def get_session_info(raw):
-    """Return the dyad/session metadata that mne-dyad stores in a Raw.
-
-    mne-dyad keeps a JSON object in ``raw.info["description"]`` with keys such
-    as ``dyad``, ``session``, ``therapist`` and ``roles``.
-
-    Parameters
-    ----------
-    raw : mne.io.Raw
-        A session Raw.
-
-    Returns
-    -------
-    info : dict
-        The stored metadata; empty if the description is not mne-dyad JSON.
-
-    Examples
-    --------
-    >>> import mne_dyad as md
-    >>> raw = md.simulation.simulate_session(duration=120, dyad="D01", session=1, seed=0)
-    >>> info = md.io.get_session_info(raw)
-    >>> info["dyad"], info["session"], info["roles"]
-    ('D01', 1, ['client', 'therapist'])
-    """
-    _validate_type(raw, mne.io.BaseRaw, "raw")
-    desc = raw.info.get("description")
-    if not desc:
-        return {}
-    try:
-        out = json.loads(desc)
-    except (TypeError, ValueError):
-        return {}
-    return out if isinstance(out, dict) else {}
-
-
-def _session_annotations(raw, onsets, durations, descriptions):
-    """Annotations at session seconds (0 = first sample) on ``raw``'s own clock.
-
-    With a ``meas_date``, MNE counts onsets from it (so the first sample sits at
-    ``raw.first_time``); without one, ``orig_time=None`` onsets count from the
-    first sample itself.
-    """
-    meas_date = raw.info["meas_date"]
-    offset = raw.first_time if meas_date is not None else 0.0
-    return mne.Annotations(
-        np.asarray(onsets, float) + offset, durations, descriptions, orig_time=meas_date
-    )
-
-
-def _set_session_info(raw, **fields):
-    """Merge fields into the JSON description of ``raw`` (in place, private)."""
-    meta = get_session_info(raw)
-    meta.update({k: v for k, v in fields.items() if v is not None})
-    with raw.info._unlock():
-        raw.info["description"] = json.dumps(meta, sort_keys=True, default=str)
-    return raw
+from ._session import _describe, _set_session_info
+from ._units import _EDA_NAME, _siemens_problem
 
 
 def _pick_eda(raw, role, pick):
@@ -107,24 +35,6 @@ def _pick_eda(raw, role, pick):
             "(client_channel, therapist_channel) tuple) to say which one holds the EDA."
         )
     return candidates[0]
-
-
-def _siemens_problem(data):
-    """Say why EDA values cannot be in siemens.
-
-    Returns None, or ``(kind, value)`` with kind ``"empty"``, ``"microsiemens"``
-    (the median is too large) or ``"twice"`` (the peak is too small).
-    """
-    finite = data[np.isfinite(data)]
-    if finite.size == 0:
-        return "empty", np.nan
-    med = float(np.median(np.abs(finite)))
-    peak = float(np.max(np.abs(finite)))
-    if med > _SIEMENS_MAX_MEDIAN:
-        return "microsiemens", med
-    if 0 < peak < _SIEMENS_MIN_MAX:
-        return "twice", peak
-    return None
 
 
 def _check_siemens(data, role, ch_name, where):

@@ -11,7 +11,7 @@ from ..utils._docs import fill_doc
 from .acq import read_raw_acq
 from .bids import read_raw_bids_physio
 from .coding import read_segments
-from .dyad import _session_annotations, combine_dyad
+from .dyad import combine_dyad
 from .e4 import read_raw_e4
 from .generic import read_raw_mne
 from .tabular import read_raw_tabular
@@ -123,11 +123,7 @@ class Study:
         segments = read_segments(
             row.coding_file, raw=raw, verbose=False, **self.options.get("segments", {})
         )
-        # coded segments count from the first sample; the Raw's annotations from its clock
-        raw.set_annotations(
-            raw.annotations
-            + _session_annotations(raw, segments.onset, segments.duration, segments.description)
-        )
+        raw.set_annotations(raw.annotations + segments)  # both on the Raw's clock
         logger.info(f"Loaded dyad {key[0]}, session {key[1]}.")
         return raw
 

@@ -5,8 +5,7 @@ import numpy as np
 from mne.utils import _validate_type, logger, verbose
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
-from ..io.dyad import _session_annotations
-from ..synchrony.api import _session_label, _session_roles
+from ..io._session import _session_annotations, _session_label, _session_roles
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 

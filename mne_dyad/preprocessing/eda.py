@@ -11,8 +11,7 @@ import mne
 import numpy as np
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
-from ..io.dyad import _set_session_info, get_session_info
-from ..synchrony.api import _session_label, _session_roles
+from ..io._session import _session_label, _session_roles, _set_session_info, get_session_info
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import

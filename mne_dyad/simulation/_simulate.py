@@ -12,7 +12,7 @@ from scipy.signal import oaconvolve
 from scipy.special import expit, logit
 
 from .._version import __version__
-from ..io.dyad import _set_session_info
+from ..io._session import _set_session_info
 from ..utils._checks import _check_positive, _check_rng, _is_int
 from ..utils._docs import fill_doc
 

@@ -9,13 +9,11 @@ from mne.utils import _check_option, _validate_type, logger, verbose
 from .._version import __version__
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
+from ._alliance_graph import _check_priors, build_alliance_model
 from ._sampling import check_sampling, diagnose, sample
 from .results import AllianceFit
 
 LEVELS = ("within", "between")
-#: Default prior scales (on standardised data): normal SDs of alpha, beta, gamma;
-#: half-normal SDs of every variance component; the LKJ shape.
-DEFAULT_PRIORS = {"alpha": 1.0, "beta": 1.0, "gamma": 1.0, "sigma": 1.0, "lkj_eta": 2.0}
 
 
 def _check_ids(cube, alliance):
@@ -32,20 +30,6 @@ def _check_ids(cube, alliance):
             f"{list(alliance.dyad.values)[:5]}...; check that both use the same ids."
         )
     return dyads, sessions
-
-
-def _check_priors(priors):
-    _validate_type(priors, (None, dict), "priors")
-    out = dict(DEFAULT_PRIORS)
-    if priors:
-        unknown = sorted(set(priors) - set(DEFAULT_PRIORS))
-        if unknown:
-            raise ValueError(f"Unknown prior(s) {unknown}; set any of {sorted(DEFAULT_PRIORS)}.")
-        for key, value in priors.items():
-            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
-                raise ValueError(f"Prior {key!r} must be a positive number, got {value!r}.")
-        out.update({k: float(v) for k, v in priors.items()})
-    return out
 
 
 def therapist_of(therapist, dyads, *datasets):
@@ -232,121 +216,6 @@ def prepare_alliance_data(
         idx = [names.index(ther[d]) for d in out.obs_dyad.values]
         out["therapist_idx"] = ("obs", np.array(idx))
     return out
-
-
-def _latent_predictor(pm, pt, data, priors):
-    """Latent synchrony for measurement error and/or imputation; returns P (obs, seg)."""
-    P = data["P"].values
-    observed = np.isfinite(P)
-    mu_p = pm.Normal("mu_P", 0.0, 1.0, dims="segment")
-    sd_p = pm.HalfNormal("sd_P", priors["sigma"], dims="segment")
-    obs_i, seg_i = np.nonzero(observed)
-    if "P_se" in data:  # every value latent, observed with its standard error
-        # centred: the window-based errors are small next to the spread of synchrony,
-        # so the data pin each latent value down (a non-centred form mixes badly)
-        latent = pm.Normal("P_true", mu_p, sd_p, dims=("obs", "segment"))
-        pm.Normal(
-            "P_obs",
-            mu=latent[obs_i, seg_i],
-            sigma=data["P_se"].values[obs_i, seg_i],
-            observed=P[obs_i, seg_i],
-        )
-        return latent
-    # imputation only: observed values inform mu_P/sd_P; missing ones are parameters
-    miss_i, miss_g = np.nonzero(~observed)
-    pm.Normal("P_obs", mu=mu_p[seg_i], sigma=sd_p[seg_i], observed=P[obs_i, seg_i])
-    z_miss = pm.Normal("z_P_missing", 0.0, 1.0, shape=miss_i.size)
-    return pt.set_subtensor(
-        pt.as_tensor(np.nan_to_num(P))[miss_i, miss_g], mu_p[miss_g] + z_miss * sd_p[miss_g]
-    )
-
-
-def build_alliance_model(
-    data,
-    *,
-    multivariate=True,
-    random_slopes=False,
-    session_covariate=True,
-    priors=None,
-):
-    """Build the PyMC alliance model (docs/methods.rst, section methods-alliance) for prepared data.
-
-    ``y[obs, o] = alpha[o] + sum_{l, g} beta[l, g, o] X[obs, l, g] + gamma[o] session[obs]
-    + u[dyad, o] (+ therapist effect) + e[obs, o]``; ``u`` and ``e`` multivariate
-    normal across outcomes with LKJ priors (``multivariate``) or independent;
-    ``u`` non-centred. The data decide the rest: ``therapist_idx`` adds a
-    therapist level, missing ``P`` (imputation) or ``P_se`` (measurement error)
-    make synchrony latent.
-    """
-    pm = _soft_import("pymc", "The alliance model")
-    pt = _soft_import("pytensor.tensor", "The alliance model")
-    priors = _check_priors(priors)
-    coords = {k: data[k].values for k in ("obs", "level", "segment", "outcome", "dyad")}
-    if "therapist_idx" in data:
-        coords["therapist"] = data.therapist.values
-    n_out = data.sizes["outcome"]
-    dyad_np = data["dyad_idx"].values
-    latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
-    with pm.Model(coords=coords) as model:
-        dyad_idx = pm.Data("dyad_idx", dyad_np, dims="obs")
-        y_obs = pm.Data("y_obs", data["y"].values, dims=("obs", "outcome"))
-        if latent:  # within/between parts of the latent synchrony
-            P = _latent_predictor(pm, pt, data, priors)
-            n_dyad = data.sizes["dyad"]
-            member = np.zeros((n_dyad, dyad_np.size))
-            member[dyad_np, np.arange(dyad_np.size)] = 1.0
-            member /= member.sum(axis=1, keepdims=True)
-            dyad_mean = pt.dot(pt.as_tensor(member), P)
-            X = pt.stack([P - dyad_mean[dyad_np], dyad_mean[dyad_np] - P.mean(axis=0)], axis=1)
-        else:
-            X = pm.Data("X", data["X"].values, dims=("obs", "level", "segment"))
-        alpha = pm.Normal("alpha", 0.0, priors["alpha"], dims="outcome")
-        beta = pm.Normal("beta", 0.0, priors["beta"], dims=("level", "segment", "outcome"))
-        mu = alpha + (X[:, :, :, None] * beta[None]).sum(axis=(1, 2))
-        if random_slopes:
-            sigma_slope = pm.HalfNormal("sigma_slope", priors["sigma"], dims=("segment", "outcome"))
-            z_slope = pm.Normal("z_slope", 0.0, 1.0, dims=("dyad", "segment", "outcome"))
-            slope = pm.Deterministic(
-                "slope_dyad", z_slope * sigma_slope, dims=("dyad", "segment", "outcome")
-            )
-            mu = mu + (X[:, 0, :, None] * slope[dyad_idx]).sum(axis=1)
-        if session_covariate:
-            sess = pm.Data("session_c", data["session_c"].values, dims="obs")
-            gamma = pm.Normal("gamma", 0.0, priors["gamma"], dims="outcome")
-            mu = mu + sess[:, None] * gamma
-        if "therapist_idx" in data:
-            ther_idx = pm.Data("therapist_idx", data["therapist_idx"].values, dims="obs")
-            sigma_t = pm.HalfNormal("sigma_therapist", priors["sigma"], dims="outcome")
-            z_t = pm.Normal("z_therapist", 0.0, 1.0, dims=("therapist", "outcome"))
-            mu = mu + (z_t * sigma_t)[ther_idx]
-        z_u = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "outcome"))
-        if multivariate:
-            chol_u, _, _ = pm.LKJCholeskyCov(
-                "chol_dyad",
-                n=n_out,
-                eta=priors["lkj_eta"],
-                sd_dist=pm.HalfNormal.dist(priors["sigma"], shape=n_out),
-                compute_corr=True,
-            )
-            u = pm.Deterministic("u_dyad", z_u @ chol_u.T, dims=("dyad", "outcome"))
-            chol_e, _, _ = pm.LKJCholeskyCov(
-                "chol_resid",
-                n=n_out,
-                eta=priors["lkj_eta"],
-                sd_dist=pm.HalfNormal.dist(priors["sigma"], shape=n_out),
-                compute_corr=True,
-            )
-            pm.MvNormal(
-                "y", mu=mu + u[dyad_idx], chol=chol_e, observed=y_obs, dims=("obs", "outcome")
-            )
-        else:
-            sigma_u = pm.HalfNormal("sigma_dyad", priors["sigma"], dims="outcome")
-            u = pm.Deterministic("u_dyad", z_u * sigma_u, dims=("dyad", "outcome"))
-            sigma_e = pm.HalfNormal("sigma_resid", priors["sigma"], dims="outcome")
-            pm.Normal(
-                "y", mu=mu + u[dyad_idx], sigma=sigma_e, observed=y_obs, dims=("obs", "outcome")
-            )
-    return model
 
 
 def _cache_key(data, options):

@@ -9,9 +9,10 @@ import pandas as pd
 import xarray as xr
 from mne.utils import _validate_type, logger, verbose, warn
 
-from ..synchrony.cube_io import _atomic_write
 from ..utils._docs import fill_doc
+from ..utils._files import _atomic_write
 from ..utils._imports import _soft_import
+from ._alliance_graph import build_alliance_model
 from ._sampling import _pymc_log_level
 
 _DATA_GROUP = "mne_dyad_data"
@@ -179,8 +180,6 @@ class AllianceFit:
 
     def _model(self):
         """Rebuild the PyMC model from the stored data and options."""
-        from .models import build_alliance_model
-
         p = self.params
         return build_alliance_model(
             self.data,

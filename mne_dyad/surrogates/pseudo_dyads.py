@@ -4,7 +4,7 @@ import numpy as np
 import xarray as xr
 from mne.utils import verbose
 
-from ..synchrony.api import _check_segments, _check_sessions, _segment_spans, _sorted_ids
+from ..io._session import _as_sessions, _check_segments, _segment_spans, _sorted_ids
 from ..utils._checks import _check_rng
 from .shuffle import _check_n
 
@@ -43,8 +43,10 @@ def pseudo_dyads(sessions, *, segments=("IM", "CB"), n_surrogates=100, seed=None
 
     Parameters
     ----------
-    sessions : mapping
-        ``{(dyad, session): raw}``.
+    sessions : Study | SimulatedStudy | dict
+        The sessions: a study (:func:`mne_dyad.io.read_study`,
+        :func:`mne_dyad.simulation.simulate_study`) or a ``{(dyad, session): raw}``
+        mapping.
     segments : str | sequence of str
         Segment labels to pair.
     n_surrogates : int
@@ -65,11 +67,11 @@ def pseudo_dyads(sessions, *, segments=("IM", "CB"), n_surrogates=100, seed=None
     >>> import mne_dyad as md
     >>> study = md.simulation.simulate_study(n_dyads=3, n_sessions=2, n_usable=4,
     ...                                      duration=300, seed=0)
-    >>> p = md.surrogates.pseudo_dyads(study.raws, n_surrogates=5, seed=1)
+    >>> p = md.surrogates.pseudo_dyads(study, n_surrogates=5, seed=1)
     >>> bool((p.partner_dyad != p.dyad).where(p.partner_session > 0, True).all())
     True
     """
-    _check_sessions(sessions)
+    sessions = _as_sessions(sessions)
     segments = _check_segments(segments)
     n_surrogates = _check_n(n_surrogates)
     rng = _check_rng(seed)

@@ -12,20 +12,19 @@ import xarray as xr
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from .._version import __version__
-from ..stats._sampling import check_sampling, diagnose, sample, structure_key
-from ..stats.results import interval
-from ..synchrony._registry import SpanTooShort
-from ..synchrony.api import (
+from ..io._session import (
     SIGNALS,
-    _as_mapping,
-    _check_method,
+    _as_sessions,
     _check_segments,
-    _check_sessions,
     _segment_spans,
     _session_roles,
     _session_signals,
     _sorted_ids,
 )
+from ..stats._sampling import check_sampling, diagnose, sample, structure_key
+from ..stats.results import interval
+from ..synchrony._registry import SpanTooShort
+from ..synchrony.api import _check_method
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
@@ -148,12 +147,6 @@ def _group_model(d, dyad_idx, seg_idx, dyads, segments):
         pm.Normal("d", mu=mu, sigma=sigma_e[seg_idx], observed=d_z, dims="obs")
         pm.Deterministic("delta", delta_z * scale, dims="segment")
     return model
-
-
-def _as_sessions(sessions):
-    sessions = _as_mapping(sessions)
-    _check_sessions(sessions)
-    return sessions
 
 
 @verbose

@@ -6,7 +6,6 @@ method of the registry: ``wclc``, ``peak_picking``, ``susy``, ``concordance`` an
 """
 
 import json
-from collections.abc import Mapping
 
 import mne
 import numpy as np
@@ -14,7 +13,17 @@ import xarray as xr
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from .._version import __version__
-from ..io.dyad import get_session_info
+from ..io._session import (
+    SIGNALS,
+    _as_sessions,
+    _check_segments,
+    _segment_spans,
+    _session_label,
+    _session_roles,
+    _session_signals,
+    _sorted_ids,
+    get_session_info,
+)
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ._registry import SpanTooShort, why_empty
@@ -30,95 +39,10 @@ METHODS = {
 EXTRA_VARIABLES = {"segment_duration": ("total duration of the segment's annotations", "s")}
 
 
-def _session_label(raw):
-    meta = get_session_info(raw)
-    if "dyad" in meta or "session" in meta:
-        return f"dyad {meta.get('dyad', '?')}, session {meta.get('session', '?')}"
-    fnames = [f for f in getattr(raw, "filenames", ()) if f]
-    return f"recording {fnames[0]}" if fnames else "in-memory session"
-
-
-def _session_roles(raw, roles):
-    """Return the two role channel names of a session Raw."""
-    where = _session_label(raw)
-    if roles is None:
-        roles = get_session_info(raw).get("roles")
-    if roles is None:
-        gsr = [raw.ch_names[i] for i in mne.pick_types(raw.info, gsr=True, exclude=[])]
-        gsr = [ch for ch in gsr if "-" not in ch]
-        if len(gsr) != 2:
-            raise ValueError(
-                f"Cannot tell the two roles of {where}: it has gsr channels {gsr}. "
-                "Build it with mne_dyad.io.combine_dyad or pass roles=(first, second)."
-            )
-        roles = gsr
-    roles = tuple(roles)
-    missing = [r for r in roles if r not in raw.ch_names]
-    if len(roles) != 2 or missing:
-        raise ValueError(
-            f"{where} has no channel(s) {missing or roles} for roles {roles}; its channels "
-            f"are {raw.ch_names}. Pass roles= matching two channel names."
-        )
-    return roles
-
-
-def _segment_spans(raw, label):
-    """(start, stop) sample indices of annotations with this description."""
-    ann = raw.annotations
-    sfreq = raw.info["sfreq"]
-    spans = []
-    for onset, duration, desc in zip(
-        ann.onset - raw.first_time, ann.duration, ann.description, strict=True
-    ):
-        if desc != label:
-            continue
-        start = max(int(round(onset * sfreq)), 0)
-        stop = min(int(round((onset + duration) * sfreq)), raw.n_times)
-        if stop > start:
-            spans.append((start, stop))
-    return spans
-
-
-SIGNALS = ("raw", "clean", "tonic", "phasic")
-
-
-def _session_signals(raw, roles, signal="raw"):
-    """Both roles' signals with samples inside BAD_* annotations set to NaN."""
-    names = list(roles) if signal == "raw" else [f"{r}-{signal}" for r in roles]
-    missing = [n for n in names if n not in raw.ch_names]
-    if missing:
-        step = "clean_eda" if signal == "clean" else "decompose_eda"
-        raise ValueError(
-            f"{_session_label(raw)} has no {missing} channel(s) for signal={signal!r}: run "
-            f"mne_dyad.preprocessing.{step} on it first."
-        )
-    data = raw.get_data(picks=[raw.ch_names.index(n) for n in names])
-    bad = np.zeros(raw.n_times, bool)
-    for label in set(raw.annotations.description):
-        if label.upper().startswith("BAD"):
-            for start, stop in _segment_spans(raw, label):
-                bad[start:stop] = True
-    if bad.any():
-        data = data.copy()
-        data[:, bad] = np.nan
-        logger.info(f"{_session_label(raw)}: {bad.mean():.1%} of samples inside BAD_* spans.")
-    return data[0], data[1]
-
-
 def _check_method(method, params):
     _check_option("method", method, tuple(METHODS))
     spec = METHODS[method]
     return spec, spec.check_params(params)
-
-
-def _check_segments(segments):
-    _validate_type(segments, (str, list, tuple), "segments")
-    segments = (segments,) if isinstance(segments, str) else tuple(segments)
-    if not segments or not all(isinstance(s, str) and s for s in segments):
-        raise ValueError(f"segments must be non-empty strings, got {segments!r}.")
-    if len(set(segments)) != len(segments):
-        raise ValueError(f"segments must be unique, got {segments!r}.")
-    return segments
 
 
 def _params_attr(method, segments, roles, params):
@@ -301,33 +225,6 @@ def compute_synchrony(
         if key in meta:
             ds.attrs[key] = meta[key]
     return ds
-
-
-def _sorted_ids(ids, what):
-    try:
-        return sorted(set(ids))
-    except TypeError:
-        raise TypeError(
-            f"{what} ids must all be of one type (all str or all int), got "
-            f"{sorted({type(i).__name__ for i in ids})}."
-        ) from None
-
-
-def _as_mapping(sessions):
-    """Return the sessions mapping of a Study (or of any object with ``raws``)."""
-    if not isinstance(sessions, Mapping) and hasattr(sessions, "raws"):
-        return sessions.raws
-    return sessions
-
-
-def _check_sessions(sessions):
-    _validate_type(sessions, Mapping, "sessions")
-    if not sessions:
-        raise ValueError("sessions is empty: pass at least one {(dyad, session): raw} item.")
-    for key, raw in sessions.items():
-        if not (isinstance(key, tuple) and len(key) == 2):
-            raise ValueError(f"sessions keys must be (dyad, session) tuples, got {key!r}.")
-        _validate_type(raw, mne.io.BaseRaw, f"sessions[{key!r}]")
 
 
 def _check_therapist(therapists, dyad, therapist):
@@ -550,8 +447,7 @@ def synchrony_cube(
     >>> dict(cube.all_lags.sizes)
     {'dyad': 3, 'session': 2, 'segment': 2}
     """
-    sessions = _as_mapping(sessions)
-    _check_sessions(sessions)
+    sessions = _as_sessions(sessions)
     _check_method(method, params)
     _check_option("signal", signal, SIGNALS)
     segments = _check_segments(segments)

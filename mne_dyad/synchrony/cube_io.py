@@ -1,7 +1,5 @@
 """Saving and reading synchrony cubes (netCDF4 via h5netcdf)."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +7,7 @@ import xarray as xr
 from mne.utils import _validate_type, logger, verbose
 
 from ..utils._docs import fill_doc
+from ..utils._files import _atomic_write
 
 _ATTR_TYPES = (str, int, float, np.integer, np.floating)
 
@@ -20,29 +19,6 @@ def _check_attrs(attrs, where):
                 f"Attribute {key!r} of {where} is a {type(value).__name__}; netCDF attrs "
                 "must be str, int or float. Store structured values as a JSON string."
             )
-
-
-def _atomic_write(write, fname, overwrite):
-    """Call ``write(tmp_path)`` and move the result to ``fname`` only on success."""
-    fname = Path(fname)
-    if fname.exists() and not overwrite:
-        raise FileExistsError(f"{fname} exists; pass overwrite=True to replace it.")
-    if not fname.parent.is_dir():
-        raise FileNotFoundError(
-            f"Cannot write {fname}: the folder {fname.parent} does not exist. Create it first."
-        )
-    fd, tmp = tempfile.mkstemp(suffix=fname.suffix, prefix=".tmp-", dir=fname.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual mode
-        os.replace(tmp, fname)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return fname
 
 
 @verbose

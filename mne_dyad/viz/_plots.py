@@ -6,7 +6,7 @@ import numpy as np
 import xarray as xr
 from mne.utils import _validate_type
 
-from ..synchrony.api import _segment_spans, _session_label, _session_roles
+from ..io._session import _segment_spans, _session_label, _session_roles
 
 SEGMENT_COLORS = {"IM": "tab:orange", "CB": "tab:blue"}
 _FALLBACK = ["tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]

@@ -1,0 +1,207 @@
+"""The session model: roles, segment spans, BAD masking and collections of sessions.
+
+A *session* is an :class:`mne.io.Raw` with the two roles' EDA as ``gsr`` channels
+(in siemens) and segments as annotations (see :func:`mne_dyad.io.combine_dyad`).
+*Sessions* are a ``{(dyad, session): raw}`` mapping, or any study that holds one
+in ``.raws`` (:func:`mne_dyad.io.read_study`,
+:func:`mne_dyad.simulation.simulate_study`). Every stage that reads sessions asks
+this module, so the rules live in one place.
+"""
+
+import json
+from collections.abc import Mapping
+
+import mne
+import numpy as np
+from mne.utils import _validate_type, logger
+
+
+def _describe(raw):
+    """Name a Raw for error messages: its file name when it has one."""
+    fnames = [f for f in getattr(raw, "filenames", ()) if f]
+    if not fnames:
+        source = get_session_info(raw).get("source")
+        fnames = [source] if source else []
+    return f"recording {fnames[0]!s}" if fnames else "in-memory recording"
+
+
+def get_session_info(raw):
+    """Return the dyad/session metadata that mne-dyad stores in a Raw.
+
+    mne-dyad keeps a JSON object in ``raw.info["description"]`` with keys such
+    as ``dyad``, ``session``, ``therapist`` and ``roles``.
+
+    Parameters
+    ----------
+    raw : mne.io.Raw
+        A session Raw.
+
+    Returns
+    -------
+    info : dict
+        The stored metadata; empty if the description is not mne-dyad JSON.
+
+    Examples
+    --------
+    >>> import mne_dyad as md
+    >>> raw = md.simulation.simulate_session(duration=120, dyad="D01", session=1, seed=0)
+    >>> info = md.io.get_session_info(raw)
+    >>> info["dyad"], info["session"], info["roles"]
+    ('D01', 1, ['client', 'therapist'])
+    """
+    _validate_type(raw, mne.io.BaseRaw, "raw")
+    desc = raw.info.get("description")
+    if not desc:
+        return {}
+    try:
+        out = json.loads(desc)
+    except (TypeError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def _session_annotations(raw, onsets, durations, descriptions):
+    """Annotations at session seconds (0 = first sample) on ``raw``'s own clock.
+
+    With a ``meas_date``, MNE counts onsets from it (so the first sample sits at
+    ``raw.first_time``); without one, ``orig_time=None`` onsets count from the
+    first sample itself.
+    """
+    meas_date = raw.info["meas_date"]
+    offset = raw.first_time if meas_date is not None else 0.0
+    return mne.Annotations(
+        np.asarray(onsets, float) + offset, durations, descriptions, orig_time=meas_date
+    )
+
+
+def _set_session_info(raw, **fields):
+    """Merge fields into the JSON description of ``raw`` (in place, private)."""
+    meta = get_session_info(raw)
+    meta.update({k: v for k, v in fields.items() if v is not None})
+    with raw.info._unlock():
+        raw.info["description"] = json.dumps(meta, sort_keys=True, default=str)
+    return raw
+
+
+def _session_label(raw):
+    meta = get_session_info(raw)
+    if "dyad" in meta or "session" in meta:
+        return f"dyad {meta.get('dyad', '?')}, session {meta.get('session', '?')}"
+    fnames = [f for f in getattr(raw, "filenames", ()) if f]
+    return f"recording {fnames[0]}" if fnames else "in-memory session"
+
+
+def _session_roles(raw, roles):
+    """Return the two role channel names of a session Raw."""
+    where = _session_label(raw)
+    if roles is None:
+        roles = get_session_info(raw).get("roles")
+    if roles is None:
+        gsr = [raw.ch_names[i] for i in mne.pick_types(raw.info, gsr=True, exclude=[])]
+        gsr = [ch for ch in gsr if "-" not in ch]
+        if len(gsr) != 2:
+            raise ValueError(
+                f"Cannot tell the two roles of {where}: it has gsr channels {gsr}. "
+                "Build it with mne_dyad.io.combine_dyad or pass roles=(first, second)."
+            )
+        roles = gsr
+    roles = tuple(roles)
+    missing = [r for r in roles if r not in raw.ch_names]
+    if len(roles) != 2 or missing:
+        raise ValueError(
+            f"{where} has no channel(s) {missing or roles} for roles {roles}; its channels "
+            f"are {raw.ch_names}. Pass roles= matching two channel names."
+        )
+    return roles
+
+
+def _segment_spans(raw, label):
+    """(start, stop) sample indices of annotations with this description."""
+    ann = raw.annotations
+    sfreq = raw.info["sfreq"]
+    spans = []
+    for onset, duration, desc in zip(
+        ann.onset - raw.first_time, ann.duration, ann.description, strict=True
+    ):
+        if desc != label:
+            continue
+        start = max(int(round(onset * sfreq)), 0)
+        stop = min(int(round((onset + duration) * sfreq)), raw.n_times)
+        if stop > start:
+            spans.append((start, stop))
+    return spans
+
+
+SIGNALS = ("raw", "clean", "tonic", "phasic")
+
+
+def _session_signals(raw, roles, signal="raw"):
+    """Both roles' signals with samples inside BAD_* annotations set to NaN."""
+    names = list(roles) if signal == "raw" else [f"{r}-{signal}" for r in roles]
+    missing = [n for n in names if n not in raw.ch_names]
+    if missing:
+        step = "clean_eda" if signal == "clean" else "decompose_eda"
+        raise ValueError(
+            f"{_session_label(raw)} has no {missing} channel(s) for signal={signal!r}: run "
+            f"mne_dyad.preprocessing.{step} on it first."
+        )
+    data = raw.get_data(picks=[raw.ch_names.index(n) for n in names])
+    bad = np.zeros(raw.n_times, bool)
+    for label in set(raw.annotations.description):
+        if label.upper().startswith("BAD"):
+            for start, stop in _segment_spans(raw, label):
+                bad[start:stop] = True
+    if bad.any():
+        data = data.copy()
+        data[:, bad] = np.nan
+        logger.info(f"{_session_label(raw)}: {bad.mean():.1%} of samples inside BAD_* spans.")
+    return data[0], data[1]
+
+
+def _check_segments(segments):
+    _validate_type(segments, (str, list, tuple), "segments")
+    segments = (segments,) if isinstance(segments, str) else tuple(segments)
+    if not segments or not all(isinstance(s, str) and s for s in segments):
+        raise ValueError(f"segments must be non-empty strings, got {segments!r}.")
+    if len(set(segments)) != len(segments):
+        raise ValueError(f"segments must be unique, got {segments!r}.")
+    return segments
+
+
+def _sorted_ids(ids, what):
+    try:
+        return sorted(set(ids))
+    except TypeError:
+        raise TypeError(
+            f"{what} ids must all be of one type (all str or all int), got "
+            f"{sorted({type(i).__name__ for i in ids})}."
+        ) from None
+
+
+def _as_mapping(sessions):
+    """Return the sessions mapping of a study (any object with ``raws``), else as is."""
+    if not isinstance(sessions, Mapping) and hasattr(sessions, "raws"):
+        return sessions.raws
+    return sessions
+
+
+def _as_sessions(sessions):
+    """Return the validated ``{(dyad, session): raw}`` of a study or a mapping."""
+    sessions = _as_mapping(sessions)
+    _check_sessions(sessions)
+    return sessions
+
+
+def _check_sessions(sessions):
+    if not isinstance(sessions, Mapping):
+        raise TypeError(
+            "sessions must be a study (mne_dyad.io.read_study, "
+            "mne_dyad.simulation.simulate_study) or a {(dyad, session): raw} mapping, "
+            f"got {type(sessions).__name__}."
+        )
+    if not sessions:
+        raise ValueError("sessions is empty: pass at least one {(dyad, session): raw} item.")
+    for key, raw in sessions.items():
+        if not (isinstance(key, tuple) and len(key) == 2):
+            raise ValueError(f"sessions keys must be (dyad, session) tuples, got {key!r}.")
+        _validate_type(raw, mne.io.BaseRaw, f"sessions[{key!r}]")
