@@ -40,6 +40,7 @@ def built_docs(tmp_path_factory):
         "MPLBACKEND": "Agg",
     }
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q"]
+    before = {p.name for p in (ROOT / "examples").iterdir()}
     proc = subprocess.run(
         [*cmd, "-d", str(doctrees), str(ROOT / "docs"), str(out)],
         env=env,
@@ -48,7 +49,20 @@ def built_docs(tmp_path_factory):
         timeout=900,  # CI's budget for the docs: the quick gallery takes about 1.5 min
     )
     assert proc.returncode == 0, f"sphinx-build failed:\n{proc.stderr[-6000:]}"
+    # sphinx-gallery runs each example in examples/: it must leave nothing there
+    _STRAY_FILES[:] = sorted(
+        {p.name for p in (ROOT / "examples").iterdir()} - before - {"__pycache__"}
+    )
     return out
+
+
+#: Files the examples left in their working directory during the docs build.
+_STRAY_FILES = []
+
+
+def test_examples_write_no_files(built_docs):
+    """What test_examples.py checks per script, for the examples run by the build."""
+    assert _STRAY_FILES == []
 
 
 def _is_png(path):
