@@ -19,11 +19,10 @@ import mne
 import numpy as np
 import pandas as pd
 import pytest
+from test_readers import START, VALUES_US, _e4_text  # the same files as the readers' tests
 
 import mne_dyad as md
 
-START = 1_600_000_000.0
-VALUES_US = 2.0 + 0.5 * np.sin(np.arange(400) / 20)
 #: The public functions this file covers; test_every_reader_is_covered keeps it complete.
 COVERED = {
     "io.read_raw_e4",
@@ -66,10 +65,6 @@ def test_fixture_makes_pandas_arrays_read_only():
     column = pd.DataFrame({"a": [1.0, 2.0]})["a"]
     assert not np.asarray(column).flags.writeable
     assert not column.to_numpy().flags.writeable
-
-
-def _e4_text(values=VALUES_US, start=START, rate=4.0):
-    return f"{start}\n{rate}\n" + "".join(f"{v:.6f}\n" for v in values)
 
 
 def test_e4(tmp_path):
