@@ -35,7 +35,9 @@ def _no_network(monkeypatch):
 def _quiet_mne():
     mne.set_log_level("WARNING")
     yield
-    matplotlib.pyplot.close("all")
+    import matplotlib.pyplot as plt  # mne_dyad itself imports pyplot only when it plots
+
+    plt.close("all")
 
 
 #: Draws per chain that a test or doctest not marked ``slow`` may take from a model.

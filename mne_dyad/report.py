@@ -4,7 +4,6 @@ import html
 import json
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import mne
 import numpy as np
 import pandas as pd
@@ -25,6 +24,8 @@ SECTIONS = ("Data", "Traces", "Synchrony", "Chance", "Variance", "Alliance")
 
 def _add_figure(report, fig, title, section, caption=None):
     """Add one figure, or several as a slider, to a section (tagged by it) and free them."""
+    import matplotlib.pyplot as plt
+
     report.add_figure(fig, title=title, caption=caption, section=section, tags=(section.lower(),))
     for f in fig if isinstance(fig, list) else [fig]:
         plt.close(f)
@@ -113,6 +114,8 @@ def _html_table(df):
 
 
 def _traces(sessions, n_traces):
+    import matplotlib.pyplot as plt
+
     keys = list(sessions)
     shown = keys if n_traces is None else keys[:n_traces]
     figs, captions = [], []

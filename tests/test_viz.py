@@ -65,6 +65,15 @@ def test_plot_lag_map_peak_path():
     assert fig.axes[1].get_ylabel().startswith("windowed cross-lagged correlation")
     with pytest.raises(ValueError, match=r"dims \(window, lag\)"):
         md.viz.plot_lag_map(sync.mean("lag"), show=False)
+    # into given axes (MNE's axes=): the same drawing, in the caller's figure
+    import matplotlib.pyplot as plt
+
+    own, (left, right) = plt.subplots(1, 2)
+    assert md.viz.plot_lag_map(sync, axes=right, show=False) is own
+    np.testing.assert_allclose(right.get_lines()[0].get_ydata(), 2.0)
+    assert left.get_lines() == [] and right.get_xlabel() == "Window start (min)"
+    with pytest.raises(TypeError, match="axes"):
+        md.viz.plot_lag_map(sync, axes="left", show=False)
 
 
 def _fake_chance():

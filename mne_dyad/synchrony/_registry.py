@@ -8,7 +8,6 @@ the segment's values. Values are scalars, or 1-D arrays along ``lag``.
 
 import numpy as np
 
-from ..utils._checks import _check_positive, _seconds_to_samples
 from ._kernels import CONSTANT_RTOL
 
 
@@ -83,16 +82,6 @@ class SyncMethod:
         this way (the caller pools the partials instead).
         """
         return None
-
-
-def seconds(params, key, sfreq, minimum=1):
-    """``params[key]`` seconds as samples (rounded), with a named error."""
-    return _seconds_to_samples(params[key], sfreq, key, minimum=minimum)
-
-
-def positive(params, key, allow_zero=False):
-    """Check that ``params[key]`` is a positive number."""
-    params[key] = _check_positive(params[key], key, allow_zero=allow_zero)
 
 
 def why_empty(x, y, names=("x", "y")):

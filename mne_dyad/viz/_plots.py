@@ -1,10 +1,10 @@
 """Figures: dyad traces with segments, cube grids and alliance effects."""
 
-import matplotlib.pyplot as plt
 import mne
 import numpy as np
 import xarray as xr
 from mne.utils import _validate_type
+from mne.viz.utils import plt_show
 
 from ..io._session import _segment_spans, _session_label, _session_roles
 
@@ -35,6 +35,8 @@ def plot_dyad(raw, *, roles=None, show=True):
     fig : matplotlib.figure.Figure
         One axis per role, EDA in microsiemens against time in minutes.
     """
+    import matplotlib.pyplot as plt
+
     _validate_type(raw, mne.io.BaseRaw, "raw")
     roles = _session_roles(raw, roles)
     data = raw.get_data(picks=list(roles)) * 1e6
@@ -60,8 +62,7 @@ def plot_dyad(raw, *, roles=None, show=True):
     axes[0].set_title(_session_label(raw))
     if raw.annotations:
         axes[0].legend(loc="upper right", fontsize="small", ncols=4, title="segments")
-    if show:
-        plt.show()
+    plt_show(show)
     return fig
 
 
@@ -82,6 +83,8 @@ def plot_cube(cube, variable="all_lags", *, show=True):
     fig : matplotlib.figure.Figure
         One heat map per segment (missing cells blank) with a shared colour bar.
     """
+    import matplotlib.pyplot as plt
+
     _validate_type(cube, xr.Dataset, "cube")
     if variable not in cube.data_vars:
         raise ValueError(f"The cube has no variable {variable!r}; it has {sorted(cube.data_vars)}.")
@@ -112,8 +115,7 @@ def plot_cube(cube, variable="all_lags", *, show=True):
     units = da.attrs.get("units", "")
     fig.colorbar(im, ax=axes[0, -1], label=f"{variable} ({units})" if units else variable)
     fig.suptitle(da.attrs.get("long_name", variable))
-    if show:
-        plt.show()
+    plt_show(show)
     return fig
 
 
@@ -135,6 +137,8 @@ def plot_alliance_effects(fit, *, ci_prob=0.89, show=True):
         One panel per outcome; each row a (level, segment) coefficient with its
         posterior mean and interval, in SD units when the model standardised.
     """
+    import matplotlib.pyplot as plt
+
     table = fit.summary(("beta",), ci_prob=ci_prob)
     outcomes = [str(o) for o in fit.data.outcome.values]
     rows = [(str(lv), str(sg)) for lv in fit.data.level.values for sg in fit.data.segment.values]
@@ -161,12 +165,11 @@ def plot_alliance_effects(fit, *, ci_prob=0.89, show=True):
     fig.suptitle(
         f"Synchrony ({fit.params.get('summary')}) -> alliance, {int(ci_prob * 100)}% intervals"
     )
-    if show:
-        plt.show()
+    plt_show(show)
     return fig
 
 
-def plot_lag_map(sync, *, roles=("client", "therapist"), peak_path=True, show=True):
+def plot_lag_map(sync, *, roles=("client", "therapist"), peak_path=True, axes=None, show=True):
     """Heat map of windowed cross-lagged synchrony over window start and lag.
 
     Parameters
@@ -177,6 +180,9 @@ def plot_lag_map(sync, *, roles=("client", "therapist"), peak_path=True, show=Tr
         The first and second role, for the lag axis label.
     peak_path : bool
         Draw the lag of each window's maximum.
+    axes : None | matplotlib.axes.Axes
+        Axes to draw in (the colour bar takes room beside it); ``None`` makes a
+        new figure.
     show : bool
         Show the figure.
 
@@ -185,13 +191,20 @@ def plot_lag_map(sync, *, roles=("client", "therapist"), peak_path=True, show=Tr
     fig : matplotlib.figure.Figure
         Lag (s) on the y axis, window start (min) on the x axis.
     """
+    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
+
     _validate_type(sync, xr.DataArray, "sync")
     if set(sync.dims) != {"window", "lag"}:
         raise ValueError(f"sync must have dims (window, lag), got {sync.dims}.")
     sync = sync.transpose("window", "lag")
     minutes = sync.window.values / 60.0
     lags = sync.lag.values
-    fig, ax = plt.subplots(figsize=(10, 3.5), layout="constrained")
+    if axes is None:
+        fig, ax = plt.subplots(figsize=(10, 3.5), layout="constrained")
+    else:
+        _validate_type(axes, Axes, "axes")
+        fig, ax = axes.figure, axes
     mesh = ax.pcolormesh(minutes, lags, sync.values.T, shading="nearest", cmap="magma")
     fig.colorbar(mesh, ax=ax, label=sync.attrs.get("long_name", "synchrony"))
     if peak_path:
@@ -203,8 +216,7 @@ def plot_lag_map(sync, *, roles=("client", "therapist"), peak_path=True, show=Tr
     ax.axhline(0, color="w", lw=0.6, ls=":")
     ax.set_xlabel("Window start (min)")
     ax.set_ylabel(f"Lag (s): > 0 {roles[1]} follows {roles[0]}")
-    if show:
-        plt.show()
+    plt_show(show)
     return fig
 
 
@@ -224,6 +236,8 @@ def plot_surrogates(result, *, show=True):
         One panel per segment type: histograms of all surrogate values and of
         the observed values, with the group-level excess over chance (delta).
     """
+    import matplotlib.pyplot as plt
+
     _validate_type(result, xr.Dataset, "result")
     for var in ("observed", "surrogates", "delta_mean"):
         if var not in result:
@@ -263,8 +277,7 @@ def plot_surrogates(result, *, show=True):
         ax.set_xlabel(f"{summary} ({result.attrs.get('kind', 'surrogates')})")
         ax.legend(fontsize="x-small")
     axes[0, 0].set_ylabel("Density")
-    if show:
-        plt.show()
+    plt_show(show)
     return fig
 
 
@@ -284,6 +297,8 @@ def plot_variance(result, *, show=True):
         One panel per segment type with the posterior of each share (dyad,
         session, and therapist when modelled) between 0 and 1.
     """
+    import matplotlib.pyplot as plt
+
     _validate_type(result, xr.DataTree, "result")
     post = result["posterior"].to_dataset()
     shares = [s for s in ("icc_therapist", "icc_dyad", "session_share") if s in post]
@@ -316,6 +331,5 @@ def plot_variance(result, *, show=True):
         ax.set_xlabel("Share of synchrony variance")
         ax.legend(fontsize="x-small")
     axes[0, 0].set_ylabel("Posterior density")
-    if show:
-        plt.show()
+    plt_show(show)
     return fig
