@@ -45,7 +45,7 @@ FAST_MAX_DRAWS = 300
 _SAMPLING_MODULES = (
     "mne_dyad.stats.models",
     "mne_dyad.stats.variance",
-    "mne_dyad.surrogates.testing",
+    "mne_dyad.stats._chance",
 )
 
 

@@ -115,7 +115,7 @@ def main():
 
     # surrogates
     t_sur, res = timed(
-        md.surrogates.test_above_chance,
+        md.stats.test_above_chance,
         study,
         n_surrogates=args.n_surrogates,
         kind="pseudo_dyads",

@@ -151,7 +151,7 @@ axes[-1].set_xlabel("Time in the IM segment (s)")
 #
 # Testing a whole study
 # ---------------------
-# :func:`mne_dyad.surrogates.test_above_chance` computes the synchrony summary
+# :func:`mne_dyad.stats.test_above_chance` computes the synchrony summary
 # (default ``all_lags``) of each real session and segment, and of
 # ``n_surrogates`` surrogates of it. Per cell it reports the effect size
 # ``es = (real - mean_sur) / sd_sur`` and ``p = (1 + #{sur >= real}) / (1 +
@@ -166,7 +166,7 @@ axes[-1].set_xlabel("Time in the IM segment (s)")
 # fraction of a second.
 n_sur = 10 if quick else 30
 sampling = dict(draws=500 if quick else 1000, tune=500 if quick else 1000, seed=1)
-res = md.surrogates.test_above_chance(
+res = md.stats.test_above_chance(
     coupled, kind="pseudo_dyads", n_surrogates=n_sur, **sampling, **wclc_params
 )
 print(res[["observed", "sur_mean", "es", "p"]].to_dataframe().dropna().head().round(3))
@@ -203,7 +203,7 @@ ax.legend(title="segment")
 rows = []
 for kind in md.surrogates.KINDS:
     iaaft = kind == "iaaft"
-    out = md.surrogates.test_above_chance(
+    out = md.stats.test_above_chance(
         uncoupled,
         kind=kind,
         n_surrogates=8 if iaaft else n_sur,

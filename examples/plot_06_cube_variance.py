@@ -134,7 +134,7 @@ with tempfile.TemporaryDirectory() as tmp:
 # runs) starts faster here than nutpie, which compiles each model structure with
 # numba once per Python process before its much faster sampling.
 sampling = dict(draws=1000, tune=1000, sampler="pymc", seed=1)
-vd = md.stats.variance_decomposition(cube, variable="x_leads", **sampling)
+vd = md.stats.variance_decomposition(cube, summary="x_leads", **sampling)
 print(md.stats.variance_table(vd).round(3))
 fig = md.viz.plot_variance(vd)
 
@@ -151,7 +151,7 @@ fig = md.viz.plot_variance(vd)
 # analysed (``study.truth.coupling``, NaN where there is no EDA) with the same
 # model.
 true_cube = study.truth[["coupling"]].where(study.truth.usable == 1)
-vd_true = md.stats.variance_decomposition(true_cube, variable="coupling", **sampling)
+vd_true = md.stats.variance_decomposition(true_cube, summary="coupling", **sampling)
 shares = pd.DataFrame(
     {
         "population (logit)": study.params["icc_dyad_logit"],
@@ -184,6 +184,6 @@ print(shares.round(2))
 # should be small. With only 6 therapists it is poorly identified: the posterior
 # stays wide and away from exactly zero, pulled by the prior, and it trades off
 # with the dyad share (each therapist sees only a few dyads).
-vd_ther = md.stats.variance_decomposition(cube, variable="x_leads", therapist=True, **sampling)
+vd_ther = md.stats.variance_decomposition(cube, summary="x_leads", therapist=True, **sampling)
 print(md.stats.variance_table(vd_ther).round(3))
 fig = md.viz.plot_variance(vd_ther)

@@ -88,7 +88,7 @@ print(f"synchrony vs true coupling: r = {np.corrcoef(obs[ok], true[ok])[0, 1]:.2
 # therapists of *other* dyads in the same segment type, who could not have been
 # coupled to them (Moulder et al., 2018). The group question is answered by a
 # multilevel model of the excess over chance, ``d = delta + u_dyad + e``.
-chance = md.surrogates.test_above_chance(
+chance = md.stats.test_above_chance(
     study, n_surrogates=50 if quick else 100, lag=10.0, window=30.0, step=15.0, **sampling
 )
 fig = md.viz.plot_surrogates(chance)

@@ -1,6 +1,17 @@
 """mne-dyad: dyadic physiological synchrony and therapeutic alliance for MNE-Python."""
 
-from . import alliance, io, preprocessing, report, simulation, stats, surrogates, synchrony, viz
+from . import (
+    alliance,
+    io,
+    pipeline,
+    preprocessing,
+    report,
+    simulation,
+    stats,
+    surrogates,
+    synchrony,
+    viz,
+)
 from ._version import __version__
 from .synchrony import read_cube, synchrony_cube, write_cube
 
@@ -8,6 +19,7 @@ __all__ = [
     "__version__",
     "alliance",
     "io",
+    "pipeline",
     "preprocessing",
     "read_cube",
     "report",

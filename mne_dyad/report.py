@@ -8,7 +8,7 @@ import mne
 import numpy as np
 import pandas as pd
 import xarray as xr
-from mne.utils import _validate_type, logger, verbose
+from mne.utils import _validate_type, logger, verbose, warn
 
 from .stats.results import AllianceFit
 from .stats.variance import variance_table
@@ -55,6 +55,13 @@ def _split_input(study_or_cube, raws, params):
             "mapping (read_study, simulate_study) or a {(dyad, session): raw} mapping, "
             f"got {type(study_or_cube).__name__}."
         )
+    warn(
+        "make_report(study) computes the synchrony cube itself, a second copy of the "
+        "pipeline's first step; pass the cube and raws=study instead, or use "
+        "mne_dyad.pipeline.run_pipeline(study, config).report(). Passing a study will "
+        "be removed in 0.3.",
+        FutureWarning,
+    )
     logger.info(f"Computing the synchrony cube of {len(sessions)} sessions for the report ...")
     cube = synchrony_cube(study_or_cube, **params)
     return cube, sessions if raws is None else raws
@@ -170,10 +177,10 @@ def make_report(
     Parameters
     ----------
     study_or_cube : xarray.Dataset | Study | SimulatedStudy | mapping
-        A synchrony cube, or a study (:func:`mne_dyad.io.read_study`,
-        :func:`mne_dyad.simulation.simulate_study`) or ``{(dyad, session): raw}``
-        mapping, whose cube is then computed with :func:`mne_dyad.synchrony_cube`
-        and ``**params``.
+        A synchrony cube. Passing a study (whose cube is then computed with
+        :func:`mne_dyad.synchrony_cube` and ``**params``) is deprecated: use
+        :func:`mne_dyad.pipeline.run_pipeline` and its results'
+        :meth:`~mne_dyad.pipeline.PipelineResults.report`.
     raws : None | mapping
         ``{(dyad, session): raw}`` to draw as traces when ``study_or_cube`` is a
         cube. Ignored sessions are never loaded, so a lazy
@@ -181,7 +188,7 @@ def make_report(
     fit : None | AllianceFit
         A fitted alliance model: its effects are plotted and tabulated.
     surrogates : None | xarray.Dataset
-        The output of :func:`mne_dyad.surrogates.test_above_chance`.
+        The output of :func:`mne_dyad.stats.test_above_chance`.
     variance : None | xarray.DataTree
         The output of :func:`mne_dyad.stats.variance_decomposition`.
     title : str
@@ -192,7 +199,7 @@ def make_report(
     %(verbose)s
     **params
         Synchrony parameters for :func:`mne_dyad.synchrony_cube` when
-        ``study_or_cube`` is a study.
+        ``study_or_cube`` is a study (deprecated).
 
     Returns
     -------

@@ -148,7 +148,7 @@ def _check_screenshot(path):
 def report_html(tmp_path_factory, small_study, small_cube):
     """A report from a real (small) run of every stage."""
     kw = dict(draws=200, tune=200, sampler="pymc", verbose="error")
-    chance = md.surrogates.test_above_chance(small_study, n_surrogates=10, seed=0, **kw)
+    chance = md.stats.test_above_chance(small_study, n_surrogates=10, seed=0, **kw)
     variance = md.stats.variance_decomposition(small_cube, seed=1, **kw)
     fit = md.stats.fit_alliance_model(small_cube, small_study.alliance, seed=2, **kw)
     report = md.report.make_report(

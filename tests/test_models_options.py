@@ -129,7 +129,13 @@ def test_variance_decomposition_recovers_known_shares():
 def test_variance_decomposition_bad_input():
     cube = _vd_cube(0.5, 1.0)
     with pytest.raises(ValueError, match="no variable 'peak'"):
-        md.stats.variance_decomposition(cube, variable="peak")
+        md.stats.variance_decomposition(cube, summary="peak")
+    # the old name still works, with a FutureWarning, and cannot be mixed with the new
+    with pytest.warns(FutureWarning, match="variable= was renamed summary="):
+        with pytest.raises(ValueError, match="no variable 'peak'"):
+            md.stats.variance_decomposition(cube, variable="peak")
+    with pytest.raises(TypeError, match="both summary= and its old name variable="):
+        md.stats.variance_decomposition(cube, summary="lag0", variable="peak")
     with pytest.raises(ValueError, match="needs at least 3"):
         md.stats.variance_decomposition(cube.isel(dyad=[0, 1]))
     with pytest.raises(ValueError, match="therapist=True needs"):
@@ -273,17 +279,17 @@ def test_group_models_reuse_their_compiled_nutpie_model(small_study):
     kw = dict(draws=200, tune=200, seed=3, verbose="error")
     _sampling._NUTPIE_CACHE.clear()
     md.stats.variance_decomposition(cubes[0], **kw)
-    md.surrogates.test_above_chance(small_study, n_surrogates=5, **kw)
+    md.stats.test_above_chance(small_study, n_surrogates=5, **kw)
     assert {k[0] for k in _sampling._NUTPIE_CACHE} == {"variance", "chance"}
     cached = (
         md.stats.variance_decomposition(cubes[1], **kw),
-        md.surrogates.test_above_chance(other, n_surrogates=5, **kw),
+        md.stats.test_above_chance(other, n_surrogates=5, **kw),
     )
     assert len(_sampling._NUTPIE_CACHE) == 2  # reused, not recompiled
     _sampling._NUTPIE_CACHE.clear()
     fresh = (
         md.stats.variance_decomposition(cubes[1], **kw),
-        md.surrogates.test_above_chance(other, n_surrogates=5, **kw),
+        md.stats.test_above_chance(other, n_surrogates=5, **kw),
     )
     xr.testing.assert_equal(cached[0].posterior.icc_dyad, fresh[0].posterior.icc_dyad)
     np.testing.assert_array_equal(cached[1].delta_mean, fresh[1].delta_mean)

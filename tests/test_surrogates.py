@@ -3,7 +3,7 @@ import pytest
 
 import mne_dyad as md
 from mne_dyad.io._session import _segment_spans, _session_signals
-from mne_dyad.surrogates.testing import _pooled
+from mne_dyad.surrogates._compare import _pooled
 from mne_dyad.synchrony.api import METHODS
 
 
@@ -193,3 +193,26 @@ def test_identical_surrogates_give_nan_effect_sizes():
     assert int(constant.sum()) == 3 and f"{int(constant.sum())} cell(s)" in same[0]
     assert np.isnan(res.es.where(constant)).sum() == np.isnan(res.es.where(constant)).size
     assert not np.isinf(res.es.values).any()
+
+
+def test_the_chance_test_is_its_two_halves(small_study):
+    """compare_with_surrogates (no sampling) + fit_chance_model == test_above_chance."""
+    kw = dict(n_surrogates=8, seed=5)
+    cells = md.surrogates.compare_with_surrogates(small_study, **kw)
+    assert not any(v.startswith("delta") for v in cells.data_vars)
+    assert cells.surrogates.sizes["surrogate"] == 8
+    sampling = dict(draws=100, tune=100, chains=1, sampler="pymc")
+    with pytest.warns(RuntimeWarning, match="sampler reports"):  # short chains
+        whole = md.stats.test_above_chance(small_study, **kw, **sampling)
+    for name in ("observed", "surrogates", "es", "p"):
+        np.testing.assert_array_equal(whole[name].values, cells[name].values)
+    with pytest.warns(RuntimeWarning, match="sampler reports"):
+        grouped = md.stats.fit_chance_model(cells, seed=5, **sampling)
+    np.testing.assert_allclose(grouped.delta_mean.values, whole.delta_mean.values, rtol=1e-12)
+    assert "delta_mean" not in cells  # fit_chance_model returns a copy
+    # the design's name in surrogates is the same function, loaded on first use
+    assert md.surrogates.test_above_chance is md.stats.test_above_chance
+    with pytest.raises(ValueError, match="compare_with_surrogates"):
+        md.stats.fit_chance_model(cells.drop_vars("sur_mean"))
+    with pytest.raises(ValueError, match="ci_prob must be between 0 and 1"):
+        md.stats.fit_chance_model(cells, ci_prob=1.5)

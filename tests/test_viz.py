@@ -48,6 +48,9 @@ def test_plot_cube_panels(small_cube):
     assert fig.axes[-1].get_ylabel() == "all_lags (1)"  # colour bar with units
     with pytest.raises(ValueError, match="no variable 'nope'"):
         md.viz.plot_cube(small_cube, "nope", show=False)
+    with pytest.warns(FutureWarning, match="plot_cube's variable= was renamed summary="):
+        old = md.viz.plot_cube(small_cube, variable="lag0", show=False)
+    assert old.axes[-1].get_ylabel().startswith("lag0")
     plt.close("all")
 
 
@@ -179,14 +182,16 @@ def test_report_sections(small_study, small_cube, tmp_path):
     assert "Variance shares" in html and "delta_mean" in html
 
 
-def test_report_from_study(small_study):
+def test_report_from_study_is_deprecated(small_study):
     raws = {k: small_study.raws[k] for k in list(small_study.raws)[:5]}
-    report = md.report.make_report(raws, n_traces=None, window=20.0, lag=5.0, step=10.0)
+    with pytest.warns(FutureWarning, match="run_pipeline"):
+        report = md.report.make_report(raws, n_traces=None, window=20.0, lag=5.0, step=10.0)
     assert _sections(report) == ["Data", "Traces", "Synchrony"]
     assert _titles(report, "Traces") == ["Dyad traces (all 5 sessions)"]
     params = next(el for el in report._content if el.name == "Synchrony parameters").html
     assert "<th>window</th><td>20.0</td>" in params and "<th>lag</th><td>5.0</td>" in params
-    none = md.report.make_report(raws, n_traces=0)
+    with pytest.warns(FutureWarning, match="run_pipeline"):
+        none = md.report.make_report(raws, n_traces=0)
     assert _sections(none) == ["Data", "Synchrony"]
     with pytest.raises(TypeError, match="together with a ready cube"):
         md.report.make_report(md.synchrony_cube(raws, verbose=False), window=20.0)

@@ -1,5 +1,6 @@
 """Multilevel models: within/between centring and the Bayesian alliance model."""
 
+from ._chance import fit_chance_model, test_above_chance
 from .centering import within_between
 from .models import fit_alliance_model
 from .results import AllianceFit, read_alliance_fit
@@ -8,7 +9,9 @@ from .variance import variance_decomposition, variance_table
 __all__ = [
     "AllianceFit",
     "fit_alliance_model",
+    "fit_chance_model",
     "read_alliance_fit",
+    "test_above_chance",
     "variance_decomposition",
     "variance_table",
     "within_between",

@@ -8,6 +8,7 @@ import xarray as xr
 from mne.utils import _validate_type, logger, verbose, warn
 
 from .._version import __version__
+from ..utils._checks import _renamed
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ._sampling import check_sampling, diagnose, sample, structure_key
@@ -38,7 +39,7 @@ def _long_format(cube, variable, segments, therapist):
 def variance_decomposition(
     cube,
     *,
-    variable="all_lags",
+    summary="all_lags",
     segments=None,
     therapist=None,
     ci_prob=0.89,
@@ -47,6 +48,7 @@ def variance_decomposition(
     chains=2,
     sampler="nutpie",
     seed=None,
+    variable=None,
     verbose=None,
 ):
     """Split synchrony into dyad-level and session-level variance (see :ref:`methods-variance`).
@@ -62,8 +64,8 @@ def variance_decomposition(
     ----------
     cube : xarray.Dataset
         A synchrony cube.
-    variable : str
-        The cube variable to decompose.
+    summary : str
+        The cube variable to decompose (a ``dyad x session x segment`` summary).
     segments : None | sequence of str
         Segment types (default: every segment of the cube).
     therapist : None | bool | dict
@@ -74,6 +76,8 @@ def variance_decomposition(
     draws, tune, chains, sampler
         Sampling (see :func:`mne_dyad.stats.fit_alliance_model`).
     %(seed)s
+    variable : None | str
+        Deprecated old name of ``summary``; it will be removed in 0.3.
     %(verbose)s
 
     Returns
@@ -97,6 +101,14 @@ def variance_decomposition(
     (['mean', 'sd', 'ci_lower', 'ci_upper'], ['icc_dyad', 'session_share'])
     """
     _validate_type(cube, xr.Dataset, "cube")
+    variable = _renamed(
+        summary,
+        variable,
+        old="variable",
+        new="summary",
+        func="variance_decomposition",
+        default="all_lags",
+    )
     if variable not in cube.data_vars:
         raise ValueError(f"The cube has no variable {variable!r}; it has {sorted(cube.data_vars)}.")
     if set(cube[variable].dims) != {"dyad", "session", "segment"}:
@@ -174,10 +186,10 @@ def variance_decomposition(
         coords={"segment": segments, "component": comps},
         attrs={
             "ci_prob": ci_prob,
-            "variable": variable,
+            "summary": variable,
             "mne_dyad_params": json.dumps(
                 {
-                    "variable": variable,
+                    "summary": variable,
                     "segments": segments,
                     "therapist": ther is not None,
                     "draws": draws,

@@ -54,3 +54,23 @@ def _check_rng(seed):
 
 def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _renamed(new_value, old_value, *, old, new, func, default, since="0.2", until="0.3"):
+    """Return the value of a renamed parameter, warning when the old name was used.
+
+    ``old_value`` is None when the caller did not use the old name; ``new_value``
+    equals ``default`` when the caller did not use the new one.
+    """
+    from mne.utils import warn
+
+    if old_value is None:
+        return new_value
+    if new_value != default:
+        raise TypeError(f"{func} got both {new}= and its old name {old}=; pass only {new}=.")
+    warn(
+        f"{func}'s {old}= was renamed {new}= in {since} (one name picks a cube variable "
+        f"everywhere); {old}= will be removed in {until}.",
+        FutureWarning,
+    )
+    return old_value

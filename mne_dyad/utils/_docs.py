@@ -15,6 +15,12 @@ roles : tuple of str
     Raw and define the sign of lags: a positive lag means the **second** role
     follows the first. Default ``("client", "therapist")``."""
 
+docdict["sessions"] = """
+sessions : Study | SimulatedStudy | dict
+    The sessions: a study from :func:`mne_dyad.io.read_study` or
+    :func:`mne_dyad.simulation.simulate_study`, or a ``{(dyad, session): raw}``
+    mapping of session Raws."""
+
 docdict["session_roles"] = """
 roles : None | tuple of str
     The two role channels; by default those stored by ``combine_dyad``."""

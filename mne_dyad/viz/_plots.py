@@ -7,6 +7,7 @@ from mne.utils import _validate_type
 from mne.viz.utils import plt_show
 
 from ..io._session import _segment_spans, _session_label, _session_roles
+from ..utils._checks import _renamed
 
 SEGMENT_COLORS = {"IM": "tab:orange", "CB": "tab:blue"}
 _FALLBACK = ["tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
@@ -66,17 +67,19 @@ def plot_dyad(raw, *, roles=None, show=True):
     return fig
 
 
-def plot_cube(cube, variable="all_lags", *, show=True):
+def plot_cube(cube, summary="all_lags", *, show=True, variable=None):
     """Plot a cube variable as a dyad x session grid, one panel per segment.
 
     Parameters
     ----------
     cube : xarray.Dataset
         A synchrony cube.
-    variable : str
-        The variable to show.
+    summary : str
+        The cube variable to show.
     show : bool
         Show the figure.
+    variable : None | str
+        Deprecated old name of ``summary``; it will be removed in 0.3.
 
     Returns
     -------
@@ -86,6 +89,9 @@ def plot_cube(cube, variable="all_lags", *, show=True):
     import matplotlib.pyplot as plt
 
     _validate_type(cube, xr.Dataset, "cube")
+    variable = _renamed(
+        summary, variable, old="variable", new="summary", func="plot_cube", default="all_lags"
+    )
     if variable not in cube.data_vars:
         raise ValueError(f"The cube has no variable {variable!r}; it has {sorted(cube.data_vars)}.")
     da = cube[variable]
@@ -226,7 +232,7 @@ def plot_surrogates(result, *, show=True):
     Parameters
     ----------
     result : xarray.Dataset
-        The output of :func:`mne_dyad.surrogates.test_above_chance`.
+        The output of :func:`mne_dyad.stats.test_above_chance`.
     show : bool
         Show the figure.
 

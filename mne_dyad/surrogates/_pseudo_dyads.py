@@ -6,7 +6,8 @@ from mne.utils import verbose
 
 from ..io._session import _as_sessions, _check_segments, _segment_spans, _sorted_ids
 from ..utils._checks import _check_rng
-from .shuffle import _check_n
+from ..utils._docs import fill_doc
+from ._shuffle import _check_n
 
 
 def _labels_present(sessions, segments):
@@ -32,6 +33,7 @@ def draw_partners(present, segments, n_surrogates, rng):
 
 
 @verbose
+@fill_doc
 def pseudo_dyads(sessions, *, segments=("IM", "CB"), n_surrogates=100, seed=None, verbose=None):
     """Draw pseudo-dyad partners: the first role of one dyad, the second of another.
 
@@ -39,14 +41,11 @@ def pseudo_dyads(sessions, *, segments=("IM", "CB"), n_surrogates=100, seed=None
     role (client) with the second role (therapist) of a randomly drawn session
     of a *different* dyad that has the same segment label. Roles are kept; the
     signals are truncated to the shorter length when synchrony is computed (see
-    :func:`test_above_chance`).
+    :func:`compare_with_surrogates`).
 
     Parameters
     ----------
-    sessions : Study | SimulatedStudy | dict
-        The sessions: a study (:func:`mne_dyad.io.read_study`,
-        :func:`mne_dyad.simulation.simulate_study`) or a ``{(dyad, session): raw}``
-        mapping.
+    %(sessions)s
     segments : str | sequence of str
         Segment labels to pair.
     n_surrogates : int

@@ -1,7 +1,8 @@
-"""Tests of synchrony against chance.
+"""Synchrony of the real dyads beside its surrogate distribution, per session.
 
-Surrogate distributions, effect sizes, p-values and a group-level multilevel
-estimate (docs/methods.rst, section methods-surrogates).
+Surrogate values, effect sizes and p-values per session and segment
+(docs/methods.rst, section methods-surrogates). The group-level model of the
+excess over chance is a PyMC model and lives in :mod:`mne_dyad.stats`.
 """
 
 import json
@@ -21,16 +22,13 @@ from ..io._session import (
     _session_signals,
     _sorted_ids,
 )
-from ..stats._sampling import check_sampling, diagnose, sample, structure_key
-from ..stats.results import interval
 from ..synchrony._registry import SpanTooShort
 from ..synchrony.api import _check_method
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
-from ..utils._imports import _soft_import
-from .iaaft import iaaft_nan
-from .pseudo_dyads import _labels_present, draw_partners
-from .shuffle import _check_n, shift_offsets, shuffle_segments
+from ._iaaft import iaaft_nan
+from ._pseudo_dyads import _labels_present, draw_partners
+from ._shuffle import _check_n, shift_offsets, shuffle_segments
 
 KINDS = ("pseudo_dyads", "circular_shift", "segment_shuffle", "iaaft")
 
@@ -127,31 +125,9 @@ def _run_cells(
     return out
 
 
-def _group_model(d, dyad_idx, seg_idx, dyads, segments):
-    """Build the model d = delta + u_dyad + e per segment type (non-centred, on d / SD)."""
-    pm = _soft_import("pymc", "The group-level chance model")
-    scale = np.array([np.std(d[seg_idx == g], ddof=1) for g in range(len(segments))])
-    scale[~(scale > 0)] = 1.0
-    coords = {"segment": list(segments), "dyad": list(dyads), "obs": np.arange(d.size)}
-    with pm.Model(coords=coords) as model:
-        # data as pm.Data: a compiled nutpie model is reused for same-shaped data
-        d_z = pm.Data("d_z", d / scale[seg_idx], dims="obs")
-        seg_idx = pm.Data("segment_idx", seg_idx, dims="obs")
-        dyad_idx = pm.Data("dyad_idx", dyad_idx, dims="obs")
-        scale = pm.Data("scale", scale, dims="segment")
-        delta_z = pm.Normal("delta_z", 0.0, 1.0, dims="segment")
-        sigma_u = pm.HalfNormal("sigma_dyad_z", 1.0, dims="segment")
-        sigma_e = pm.HalfNormal("sigma_session_z", 1.0, dims="segment")
-        z_u = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "segment"))
-        mu = delta_z[seg_idx] + z_u[dyad_idx, seg_idx] * sigma_u[seg_idx]
-        pm.Normal("d", mu=mu, sigma=sigma_e[seg_idx], observed=d_z, dims="obs")
-        pm.Deterministic("delta", delta_z * scale, dims="segment")
-    return model
-
-
 @verbose
 @fill_doc
-def test_above_chance(
+def compare_with_surrogates(
     sessions,
     *,
     method="wclc",
@@ -163,29 +139,23 @@ def test_above_chance(
     signal="raw",
     min_shift=None,
     shuffle_segment=None,
-    ci_prob=0.89,
-    draws=1000,
-    tune=1000,
-    chains=2,
-    sampler="nutpie",
     seed=None,
     n_jobs=1,
     verbose=None,
     **params,
 ):
-    """Test whether synchrony exceeds chance, per session and for the group.
+    """Compare each session's synchrony with its surrogate distribution.
 
     For each session and segment label, the synchrony ``summary`` of the real
     dyad is compared with its distribution over ``n_surrogates`` surrogates:
     ``ES = (real - mean_sur) / sd_sur`` and ``p = (1 + #{sur >= real}) / (1 +
-    n_sur)``. At the group level ``d = observed - mean_sur`` is modelled per segment
-    type as ``d = delta + u_dyad + e`` (dyad random intercept, non-centred; PyMC),
-    reporting the posterior of ``delta`` and ``P(delta > 0)``.
+    n_sur)``. This is the per-session half of
+    :func:`mne_dyad.stats.test_above_chance`, which adds the group-level estimate
+    (:func:`mne_dyad.stats.fit_chance_model`).
 
     Parameters
     ----------
-    sessions : mapping | SimulatedStudy
-        ``{(dyad, session): raw}`` (or an object with such a ``raws`` attribute).
+    %(sessions)s
     method : str
         Synchrony index (see :func:`mne_dyad.synchrony.compute_synchrony`).
     summary : None | str
@@ -212,10 +182,6 @@ def test_above_chance(
     min_shift, shuffle_segment : None | float
         Seconds; defaults: twice the maximum lag (or the window) and the window
         (or SUSY segment).
-    ci_prob : float
-        Probability mass of the equal-tailed interval of ``delta``.
-    draws, tune, chains, sampler
-        Sampling of the group model (see :func:`mne_dyad.stats.fit_alliance_model`).
     %(seed)s
     %(n_jobs)s
     %(verbose)s
@@ -226,19 +192,17 @@ def test_above_chance(
     -------
     result : xarray.Dataset
         On ``dyad x session x segment``: ``observed`` (the real dyads), ``sur_mean``, ``sur_sd``,
-        ``es``, ``p`` and ``surrogates`` (with a ``surrogate`` dim); on
-        ``segment``: ``delta_mean``, ``delta_sd``, ``delta_lower``,
-        ``delta_upper`` and ``p_delta_gt_0``.
+        ``es``, ``p`` and ``surrogates`` (with a ``surrogate`` dim).
 
     Examples
     --------
     >>> import mne_dyad as md
     >>> study = md.simulation.simulate_study(n_dyads=5, n_sessions=2, n_usable=8,
     ...                                      duration=600, seed=0)
-    >>> res = md.surrogates.test_above_chance(study, n_surrogates=10, draws=200, tune=200,
-    ...                                       sampler="pymc", seed=1, verbose="error")
-    >>> float(res.p.min()) > 0, res.delta_mean.dims  # NaN cells: missing sessions
-    (True, ('segment',))
+    >>> res = md.surrogates.compare_with_surrogates(study, n_surrogates=10, seed=1,
+    ...                                             verbose="error")
+    >>> float(res.p.min()) > 0, res.surrogates.dims  # NaN cells: missing sessions
+    (True, ('dyad', 'session', 'segment', 'surrogate'))
     """
     sessions = _as_sessions(sessions)
     spec, params = _check_method(method, params)
@@ -246,7 +210,6 @@ def test_above_chance(
     _check_option("kind", kind, KINDS)
     _check_option("signal", signal, SIGNALS)
     n_sur = _check_n(n_surrogates)
-    check_sampling(draws, tune, chains, sampler)
     summary = spec.main_summary if summary is None else summary
     if summary not in spec.variables or summary in spec.lag_variables:
         scalars = [v for v in spec.variables if v not in spec.lag_variables]
@@ -390,13 +353,11 @@ def test_above_chance(
             "surrogate": np.arange(n_sur),
         },
     )
-    _group_level(out, draws, tune, chains, sampler, seed, ci_prob)
     out.attrs.update(
         method=method,
         summary=summary,
         kind=kind,
         n_surrogates=n_sur,
-        ci_prob=ci_prob,
         mne_dyad_params=json.dumps(
             {
                 "method": method,
@@ -417,52 +378,3 @@ def test_above_chance(
         ),
     )
     return out
-
-
-test_above_chance.__test__ = False  # not a pytest test
-
-
-def _group_level(out, draws, tune, chains, sampler, seed, ci_prob):
-    """Add the posterior of delta per segment type to ``out``."""
-    d = (out["observed"] - out["sur_mean"]).transpose("dyad", "session", "segment").values
-    ok = np.isfinite(d)
-    segments = list(out.segment.values)
-    stats = {
-        k: np.full(len(segments), np.nan)
-        for k in ("delta_mean", "delta_sd", "delta_lower", "delta_upper", "p_delta_gt_0")
-    }
-    usable = [g for g in range(len(segments)) if ok[..., g].sum() >= 3]
-    for g in set(range(len(segments))) - set(usable):
-        warn(f"Fewer than 3 sessions with a {segments[g]!r} value: no group estimate.")
-    if usable:
-        di, si, gi = np.nonzero(ok[..., usable])
-        gi = np.asarray(usable)[gi]
-        model = _group_model(d[di, si, gi], di, gi, out.dyad.values, segments)
-        # a small dyad variance makes a funnel: take smaller steps
-        tree = sample(
-            model,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            sampler=sampler,
-            seed=seed,
-            target_accept=0.95,
-            cache_key=structure_key(model, "chance"),
-        )
-        diagnose(tree, ("delta",), "chance model")
-        delta = tree["posterior"]["delta"]
-        lower, upper = interval(delta, ci_prob)
-        for g in usable:
-            stats["delta_mean"][g] = float(delta[..., g].mean())
-            stats["delta_sd"][g] = float(delta[..., g].std(ddof=1))
-            stats["delta_lower"][g], stats["delta_upper"][g] = lower[g], upper[g]
-            stats["p_delta_gt_0"][g] = float((delta[..., g] > 0).mean())
-    docs = {
-        "delta_mean": "posterior mean of the group excess over chance",
-        "delta_sd": "posterior SD of the group excess over chance",
-        "delta_lower": f"lower end of the {ci_prob:.0%} equal-tailed interval of delta",
-        "delta_upper": f"upper end of the {ci_prob:.0%} equal-tailed interval of delta",
-        "p_delta_gt_0": "posterior probability that delta > 0",
-    }
-    for key, values in stats.items():
-        out[key] = ("segment", values, {"long_name": docs[key]})

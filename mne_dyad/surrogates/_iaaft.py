@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..utils._checks import _check_rng, _is_int
-from .shuffle import _as_dataarray, _check_n, _check_signal
+from ._shuffle import _as_dataarray, _check_n, _check_signal
 
 
 def iaaft_one(y, rng, n_iter=100):

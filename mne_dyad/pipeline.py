@@ -1,0 +1,870 @@
+"""One study run: a typed configuration and the pipeline that strings the stages together.
+
+:class:`PipelineConfig` holds every setting a run takes, one TOML table per stage.
+Each table's keys are the parameters of the function that runs the stage, read from
+its signature, so a new parameter of a stage is a new configuration key with no
+other change. :func:`run_pipeline` runs the stages in order and returns a
+:class:`PipelineResults`; ``mne-dyad demo``, ``mne-dyad run`` and
+:meth:`PipelineResults.report` all go through it.
+"""
+
+import copy
+import difflib
+import inspect
+import json
+import os
+import platform
+import re
+import tempfile
+import time
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import xarray as xr
+from mne.utils import _validate_type, logger, verbose, warn
+
+from ._version import __version__
+from .alliance import read_sai
+from .io import combine_dyad, read_raw_acq, read_raw_bids_physio, read_raw_mne, read_raw_tabular
+from .io import read_segments as _read_segments
+from .io._session import _as_mapping, _check_segments, _segment_spans, _session_roles
+from .io.study import Study
+from .stats import fit_alliance_model, test_above_chance, variance_decomposition
+from .stats._alliance_graph import _check_priors
+from .stats._sampling import check_sampling
+from .surrogates import KINDS
+from .surrogates._shuffle import _check_n
+from .synchrony import METHODS, synchrony_cube, write_cube
+from .utils._docs import fill_doc
+
+__all__ = [
+    "OUTPUT_FILES",
+    "PipelineConfig",
+    "PipelineResults",
+    "check_run",
+    "read_config",
+    "run_pipeline",
+]
+
+#: Files :meth:`PipelineResults.save` writes, in order; a step that did not run
+#: writes none of its files.
+OUTPUT_FILES = (
+    "cube.nc",
+    "chance.nc",
+    "variance.nc",
+    "posterior.nc",
+    "summary.csv",
+    "report.html",
+    "provenance.json",
+)
+
+# Each table: (the function whose keyword parameters are its keys, the parameters the
+# pipeline fills itself, extra keys). The parameters the pipeline fills come from
+# another table or from the data.
+_SAME_AS_SYNCHRONY = ("method", "segments", "roles", "signal")
+_TABLES = {
+    "synchrony": (synchrony_cube, ("sessions",), {}),
+    "chance": (test_above_chance, ("sessions", *_SAME_AS_SYNCHRONY), {"enabled": True}),
+    "variance": (variance_decomposition, ("cube", "variable"), {"enabled": True}),
+    "model": (fit_alliance_model, ("cube", "alliance"), {"enabled": True}),
+    "alliance": (read_sai, ("path_or_dataframe",), {}),
+    "segments": (_read_segments, ("path", "raw"), {}),
+    "combine": (combine_dyad, ("client", "therapist", "dyad", "session", "therapist_id"), {}),
+}
+_READERS = {
+    "tabular": read_raw_tabular,
+    "bids": read_raw_bids_physio,
+    "acq": read_raw_acq,
+    "mne": read_raw_mne,
+}
+_TOP_LEVEL = {"seed": None}
+_TABLE_ORDER = ("synchrony", "chance", "variance", "model", "alliance", "readers")
+_TABLE_ORDER += ("segments", "combine")
+_STOCHASTIC = ("chance", "variance", "model")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run: every problem, each naming its TOML table and key."""
+
+
+def _parameters(func, exclude):
+    """``{name: default}`` of a function's keyword options (no data, no verbose)."""
+    out = {}
+    for name, par in inspect.signature(func).parameters.items():
+        if name in exclude or name == "verbose" or par.kind is par.VAR_KEYWORD:
+            continue
+        if par.kind in (par.POSITIONAL_ONLY, par.VAR_POSITIONAL):
+            continue
+        out[name] = None if par.default is inspect.Parameter.empty else par.default
+    return out
+
+
+def _nearest(key, valid):
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else "."
+
+
+#: numpydoc type words -> (check, what to write in TOML)
+_DOC_TYPES = {
+    "none": (lambda v: v is None, None),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "float": (lambda v: isinstance(v, int | float) and not isinstance(v, bool), "a number"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "path-like": (lambda v: isinstance(v, str), "a path (string)"),
+    "dict": (lambda v: isinstance(v, dict), "a table"),
+    "mapping": (lambda v: isinstance(v, dict), "a table"),
+    "tuple": (lambda v: isinstance(v, list | tuple), "an array"),
+    "list": (lambda v: isinstance(v, list | tuple), "an array"),
+    "sequence": (lambda v: isinstance(v, list | tuple), "an array"),
+}
+
+
+def _doc_types(func):
+    """``{parameter: type text}`` from a function's numpydoc Parameters section."""
+    doc = inspect.getdoc(func) or ""
+    section = doc.split("Parameters\n----------", 1)[-1].split("\n\n\n", 1)[0]
+    section = re.split(r"\n(?:Returns|Yields|Raises|See Also|Notes|Examples)\n-{4,}", section)[0]
+    out = {}
+    for match in re.finditer(r"^(\w[\w, ]*) : (.+)$", section, re.M):
+        for name in match.group(1).split(","):
+            out[name.strip()] = match.group(2).strip()
+    return out
+
+
+def _type_problem(value, default, doc_type=None):
+    """Describe why ``value`` does not fit a parameter, or return None.
+
+    The type comes from the parameter's documented type (``None | float``,
+    ``str | sequence of str``, ...); without one, from its default. A type the
+    documentation names that TOML cannot express is left to the stage's own check.
+    """
+    if doc_type:
+        words = [w.strip().split(" of ")[0].split(" ")[0].lower() for w in doc_type.split("|")]
+        if any(w not in _DOC_TYPES for w in words):
+            return None
+        if any(_DOC_TYPES[w][0](value) for w in words):
+            return None
+        wants = [_DOC_TYPES[w][1] for w in words if _DOC_TYPES[w][1]]
+        return f"must be {' or '.join(dict.fromkeys(wants))}, got {value!r}"
+    if default is None:
+        return None  # any type: the stage's own check decides
+    for word, kind in (("bool", bool), ("int", int), ("float", float), ("str", str)):
+        if isinstance(default, kind):
+            return _type_problem(value, None, word)
+    if isinstance(default, tuple | list):
+        return _type_problem(value, None, "str | sequence")
+    if isinstance(default, dict):
+        return _type_problem(value, None, "dict")
+    return None
+
+
+def _plain(value):
+    """TOML/JSON-friendly copy: tuples become lists."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class PipelineConfig:
+    """Every setting of a study run, validated before any data loads.
+
+    One table per stage; each table's keys are the keyword parameters of the
+    function that runs the stage, with its defaults:
+
+    ========================  ===========================================================
+    ``[synchrony]``           :func:`mne_dyad.synchrony_cube` and the method's parameters
+                              (for example ``lag``, ``window``, ``step`` of ``wclc``)
+    ``[chance]``              :func:`mne_dyad.stats.test_above_chance` (+ ``enabled``);
+                              method, segments, roles and signal come from ``[synchrony]``
+    ``[variance]``            :func:`mne_dyad.stats.variance_decomposition` (+ ``enabled``)
+    ``[model]``               :func:`mne_dyad.stats.fit_alliance_model` (+ ``enabled``)
+    ``[alliance]``            :func:`mne_dyad.alliance.read_sai`
+    ``[readers.<format>]``    ``tabular``, ``bids``, ``acq`` and ``mne``: the options of
+                              :func:`mne_dyad.io.read_raw_tabular` and the others
+    ``[segments]``            :func:`mne_dyad.io.read_segments`
+    ``[combine]``             :func:`mne_dyad.io.combine_dyad`
+    ========================  ===========================================================
+
+    A top-level ``seed`` seeds every stochastic step that does not set its own.
+    ``summary`` of ``[chance]``, ``[variance]`` and ``[model]`` defaults to the
+    synchrony method's main summary (``all_lags`` for ``wclc``, ``Z`` for ``susy``).
+
+    Parameters
+    ----------
+    settings : None | dict
+        ``{table: {key: value}}`` as read from TOML; missing keys take their
+        defaults.
+    source : None | str
+        Where the settings came from, for error messages.
+
+    Raises
+    ------
+    mne_dyad.pipeline.ConfigError
+        Listing every problem: an unknown table or key (with the nearest valid
+        one), a value of the wrong type, or a value the stage rejects.
+
+    See Also
+    --------
+    read_config, run_pipeline
+
+    Examples
+    --------
+    >>> from mne_dyad.pipeline import PipelineConfig
+    >>> config = PipelineConfig({"synchrony": {"lag": 3.0}, "chance": {"n_surrogates": 50}})
+    >>> config.synchrony["lag"], config.chance["summary"], config.model["sampler"]
+    (3.0, 'all_lags', 'nutpie')
+    >>> PipelineConfig({"chance": {"n_surogates": 50}})
+    Traceback (most recent call last):
+    ...
+    mne_dyad.pipeline.ConfigError: The configuration has 1 problem:
+      [chance] has no key 'n_surogates'; did you mean 'n_surrogates'?
+    """
+
+    def __init__(self, settings=None, *, source=None):
+        _validate_type(settings, (None, dict), "settings")
+        self.source = source
+        settings = copy.deepcopy(settings or {})
+        problems = []
+        for table in settings:
+            if table in _TOP_LEVEL or table in _TABLE_ORDER:
+                continue
+            close = difflib.get_close_matches(table, _TABLE_ORDER, n=1, cutoff=0.6)
+            problems.append(
+                f"[{table}] is not a table of the configuration"
+                + (
+                    f"; did you mean [{close[0]}]?"
+                    if close
+                    else f". Tables: {', '.join(f'[{t}]' for t in _TABLE_ORDER)}."
+                )
+            )
+        for key, default in _TOP_LEVEL.items():
+            setattr(self, key, settings.get(key, default))
+        if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
+            problems.append(f"seed must be a non-negative integer, got {self.seed!r}")
+
+        sync_in = settings.get("synchrony", {})
+        method = sync_in.get("method", "wclc")
+        spec = METHODS.get(method) if isinstance(method, str) else None
+        for table in _TABLE_ORDER:
+            given = settings.get(table, {})
+            if not isinstance(given, dict):
+                problems.append(f"[{table}] must be a table, got {given!r}")
+                given = {}
+            if table == "readers":
+                resolved = self._readers(given, problems)
+            else:
+                func, filled, extra = _TABLES[table]
+                valid = {**extra, **_parameters(func, filled)}
+                if table == "synchrony" and spec is not None:
+                    valid.update(spec.defaults)
+                types = _doc_types(func)
+                resolved = self._table(table, given, valid, problems, method, types)
+            setattr(self, table, resolved)
+        segments = self.synchrony["segments"]
+        if isinstance(segments, str):
+            self.synchrony["segments"] = segments = (segments,)
+        if "segments" not in settings.get("model", {}):
+            self.model["segments"] = segments  # the model uses every segment by default
+        # every step reads the model's summary, by default the method's main one
+        if spec is not None and "summary" not in settings.get("model", {}):
+            self.model["summary"] = spec.main_summary
+        for table in _STOCHASTIC:
+            options = getattr(self, table)
+            if "summary" not in settings.get(table, {}):
+                options["summary"] = self.model["summary"]
+            if self.seed is not None and options.get("seed") is None:
+                options["seed"] = self.seed
+        self._given = {t: set(settings.get(t, {})) for t in _TABLE_ORDER}
+        self._check_values(spec, method, problems)
+        if problems:
+            where = f" in {source}" if source else ""
+            n = len(problems)
+            raise ConfigError(
+                f"The configuration{where} has {n} problem{'s' if n > 1 else ''}:\n  "
+                + "\n  ".join(problems)
+            )
+
+    @staticmethod
+    def _table(table, given, valid, problems, method, types):
+        resolved = {k: copy.deepcopy(v) for k, v in valid.items()}
+        for key, value in given.items():
+            if key not in valid:
+                hint = _nearest(key, valid)
+                owners = [m for m, s in METHODS.items() if key in s.defaults and m != method]
+                if table == "synchrony" and owners:
+                    hint = f": it is a parameter of method {owners[0]!r}, not of {method!r}."
+                elif table == "chance" and key in _SAME_AS_SYNCHRONY:
+                    hint = ": the chance test uses [synchrony]'s; set it there."
+                problems.append(f"[{table}] has no key {key!r}{hint}")
+                continue
+            bad = _type_problem(value, valid[key], types.get(key))
+            if bad:
+                problems.append(f"[{table}] {key} {bad}")
+                continue
+            resolved[key] = tuple(value) if isinstance(value, list) else value
+        return resolved
+
+    def _readers(self, given, problems):
+        out = {}
+        for name, func in _READERS.items():
+            valid = _parameters(func, ("path",))
+            sub = given.get(name, {})
+            if not isinstance(sub, dict):
+                problems.append(f"[readers.{name}] must be a table, got {sub!r}")
+                sub = {}
+            types = _doc_types(func)
+            out[name] = self._table(f"readers.{name}", sub, valid, problems, None, types)
+            # a reader's required options stay unset until given
+            out[name] = {k: v for k, v in out[name].items() if k in sub or v is not None}
+        for name in given:
+            if name not in _READERS:
+                problems.append(f"[readers.{name}] is not a reader{_nearest(name, _READERS)}")
+        return out
+
+    def _check_values(self, spec, method, problems):
+        """Run the stages' own checks on the settings alone."""
+
+        def check(table, func, *args, **kwargs):
+            try:
+                func(*args, **kwargs)
+            except (ValueError, TypeError) as exc:
+                problems.append(f"[{table}] {exc}")
+
+        sync = self.synchrony
+        if spec is None:
+            problems.append(f"[synchrony] method must be one of {list(METHODS)}, got {method!r}")
+            return
+        method_params = {k: sync[k] for k in spec.defaults}
+        check("synchrony", spec.check_params, method_params)
+        check("synchrony", _check_segments, sync["segments"])
+        check("synchrony", _check_choice, "signal", sync["signal"], ("raw", "clean", "phasic"))
+        scalars = [v for v in spec.variables if v not in spec.lag_variables]
+        for table in _STOCHASTIC:
+            options = getattr(self, table)
+            check(table, check_sampling, **{k: options[k] for k in _SAMPLING})
+            own = table == "model" or "summary" in self._given[table]
+            if own and options.get("summary") not in scalars:
+                scalars = [v for v in scalars if not v.endswith("_se") and v != "n_windows"]
+                problems.append(
+                    f"[{table}] summary {options.get('summary')!r} is not a scalar output of "
+                    f"{method}: {scalars}"
+                )
+            ci = options.get("ci_prob")
+            if ci is not None and not (isinstance(ci, int | float) and 0 < ci < 1):
+                problems.append(f"[{table}] ci_prob must be between 0 and 1, got {ci!r}")
+        check("chance", _check_choice, "kind", self.chance["kind"], KINDS)
+        check("chance", _check_n, self.chance["n_surrogates"])
+        check("model", _check_priors, self.model["priors"])
+        check("model", _check_choice, "missing", self.model["missing"], ("drop", "impute"))
+        extra = [s for s in self.model["segments"] if s not in sync["segments"]]
+        if extra:
+            problems.append(
+                f"[model] segments {extra} are not among [synchrony] segments "
+                f"{list(sync['segments'])}"
+            )
+
+    def to_dict(self):
+        """Return every setting as ``{table: {key: value}}`` (TOML/JSON types)."""
+        out = {k: getattr(self, k) for k in _TOP_LEVEL if getattr(self, k) is not None}
+        out.update({t: _plain(getattr(self, t)) for t in _TABLE_ORDER})
+        return out
+
+    def __repr__(self):
+        sync = self.synchrony
+        steps = [s for s in ("chance", "variance", "model") if getattr(self, s)["enabled"]]
+        return f"<PipelineConfig | {sync['method']} on {list(sync['segments'])}, steps {steps}>"
+
+    def study_options(self):
+        """Return the ``options`` of :func:`mne_dyad.io.read_study` for this run.
+
+        Returns
+        -------
+        options : dict
+            ``{"readers": ..., "segments": ..., "combine": ...}``.
+        """
+        return {"readers": self.readers, "segments": self.segments, "combine": self.combine}
+
+
+_SAMPLING = ("draws", "tune", "chains", "sampler")
+
+
+def _check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+
+
+@verbose
+def read_config(fname, *, verbose=None):
+    """Read and validate a run's configuration from a TOML file.
+
+    Parameters
+    ----------
+    fname : path-like
+        The TOML file (see :class:`PipelineConfig` for its tables).
+    %(verbose)s
+
+    Returns
+    -------
+    config : PipelineConfig
+        The validated configuration.
+    """
+    _validate_type(fname, "path-like", "fname")
+    fname = Path(fname)
+    if not fname.is_file():
+        raise FileNotFoundError(f"No configuration file at {fname}.")
+    try:
+        settings = tomllib.loads(fname.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{fname} is not valid TOML ({exc}).") from None
+    return PipelineConfig(settings, source=str(fname))
+
+
+def _as_config(config):
+    if config is None:
+        return PipelineConfig()
+    if isinstance(config, PipelineConfig):
+        return config
+    if isinstance(config, dict):
+        return PipelineConfig(config)
+    _validate_type(config, (None, dict, PipelineConfig, "path-like"), "config")
+    return read_config(config)
+
+
+def _package_versions():
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("mne", "numpy", "scipy", "xarray", "pandas", "neurokit2", "pymc", "arviz"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _alliance_of(study, given, config):
+    """Return a run's alliance scores: given > the study's own > its manifest's file."""
+    if given is not None:
+        _validate_type(given, xr.Dataset, "alliance")
+        return given, "given"
+    if isinstance(getattr(study, "alliance", None), xr.Dataset):
+        return study.alliance, "simulated"
+    path = getattr(study, "alliance_file", None)
+    if path is not None:
+        return read_sai(path, verbose=False, **config.alliance), str(path)
+    return None, None
+
+
+class PipelineResults:
+    """The outputs of :func:`run_pipeline`.
+
+    Attributes
+    ----------
+    cube : xarray.Dataset
+        The synchrony cube.
+    chance : None | xarray.Dataset
+        The chance test (:func:`mne_dyad.stats.test_above_chance`), if run.
+    variance : None | xarray.DataTree
+        The variance decomposition, if run.
+    fit : None | AllianceFit
+        The alliance model, if run.
+    alliance : None | xarray.Dataset
+        The alliance scores the model used.
+    config : PipelineConfig
+        The configuration of the run.
+    provenance : dict
+        Package and library versions, the configuration, the input, timings and
+        the steps left out with their reasons.
+    sessions : mapping
+        ``{(dyad, session): raw}`` of the run (a lazy study stays lazy).
+    """
+
+    def __init__(self, *, cube, chance, variance, fit, alliance, config, provenance, sessions):
+        self.cube = cube
+        self.chance = chance
+        self.variance = variance
+        self.fit = fit
+        self.alliance = alliance
+        self.config = config
+        self.provenance = provenance
+        self.sessions = sessions
+
+    def __repr__(self):
+        ran = [s for s in ("chance", "variance", "fit") if getattr(self, s) is not None]
+        sizes = dict(self.cube.sizes)
+        return f"<PipelineResults | cube {sizes}, {', '.join(ran) or 'no models'}>"
+
+    @fill_doc
+    def report(self, *, title=None, n_traces=24, verbose=None):
+        """Build the HTML report of this run.
+
+        Parameters
+        ----------
+        title : None | str
+            Report title (default: names the input).
+        n_traces : None | int
+            Sessions to draw as traces (``None``: all; default 24).
+        %(verbose)s
+
+        Returns
+        -------
+        report : mne.Report
+            See :func:`mne_dyad.report.make_report`.
+        """
+        from .report import make_report
+
+        if title is None:
+            title = f"mne-dyad analysis of {self.provenance.get('input', 'a study')}"
+        return make_report(
+            self.cube,
+            raws=self.sessions,
+            fit=self.fit,
+            surrogates=self.chance,
+            variance=self.variance,
+            title=title,
+            n_traces=n_traces,
+            verbose=verbose,
+        )
+
+    @verbose
+    def save(self, dirname, *, overwrite=False, title=None, verbose=None):
+        """Write every result and the report into a folder, all or nothing.
+
+        Files (those of a step that did not run are left out): ``cube.nc``,
+        ``chance.nc``, ``variance.nc``, ``posterior.nc``, ``summary.csv``,
+        ``report.html`` and ``provenance.json`` (versions, the whole
+        configuration and the steps left out). They are written to a temporary
+        folder inside ``dirname`` and moved into place only when all exist.
+
+        Parameters
+        ----------
+        dirname : path-like
+            The output folder; created if needed.
+        overwrite : bool
+            Replace files of an earlier run. Default False.
+        title : None | str
+            Report title.
+        %(verbose)s
+
+        Returns
+        -------
+        paths : list of pathlib.Path
+            The files written.
+        """
+        _validate_type(dirname, "path-like", "dirname")
+        out = Path(dirname)
+        names = self._names()
+        clash = [n for n in names if (out / n).exists()]
+        if clash and not overwrite:
+            raise FileExistsError(
+                f"{out} already holds {clash}; pass overwrite=True (CLI: --overwrite) to "
+                "replace them, or choose another folder."
+            )
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out, prefix=".mne-dyad-") as tmp:
+            tmp = Path(tmp)
+            write_cube(self.cube, tmp / "cube.nc", verbose=False)
+            if self.chance is not None:
+                write_cube(self.chance, tmp / "chance.nc", verbose=False)
+            if self.variance is not None:
+                self.variance.to_netcdf(tmp / "variance.nc", engine="h5netcdf")
+            if self.fit is not None:
+                self.fit.to_netcdf(tmp / "posterior.nc", verbose=False)
+                self.fit.summary().to_csv(tmp / "summary.csv", index_label="coefficient")
+            report = self.report(title=title, verbose=False)
+            report.save(tmp / "report.html", open_browser=False, overwrite=True, verbose=False)
+            (tmp / "provenance.json").write_text(
+                json.dumps(self.provenance, indent=2, sort_keys=True, default=str) + "\n"
+            )
+            for name in names:  # moved only once every file exists
+                os.replace(tmp / name, out / name)
+        logger.info(f"Wrote {len(names)} files to {out}.")
+        return [out / name for name in names]
+
+    def _names(self):
+        skip = set()
+        if self.chance is None:
+            skip.add("chance.nc")
+        if self.variance is None:
+            skip.add("variance.nc")
+        if self.fit is None:
+            skip |= {"posterior.nc", "summary.csv"}
+        return [n for n in OUTPUT_FILES if n not in skip]
+
+    def describe(self):
+        """Return a short text account of the run: shape, effects and steps left out."""
+        prov = self.provenance
+        lines = [
+            f"mne-dyad {__version__}: {prov['n_sessions']} sessions, {prov['n_dyads']} dyads, "
+            f"{prov['seconds']:.0f} s"
+        ]
+        if self.chance is not None and "delta_mean" in self.chance:
+            lines.append("Synchrony above chance (group excess, posterior mean [interval]):")
+            for seg in self.chance.segment.values:
+                row = self.chance.sel(segment=seg)
+                lines.append(
+                    f"  {seg}: {float(row.delta_mean):.3g} [{float(row.delta_lower):.3g}, "
+                    f"{float(row.delta_upper):.3g}], P(delta > 0) = {float(row.p_delta_gt_0):.2f}"
+                )
+        if self.fit is not None:
+            summary = self.fit.params.get("summary")
+            lines.append(
+                f"Synchrony ({summary}) -> alliance, posterior mean [89% interval], SD units:"
+            )
+            lines.append(self.fit.effects_table().to_string())
+        for step, why in prov["skipped"].items():
+            lines.append(f"Not run: {step} ({why})")
+        return "\n".join(lines)
+
+
+def _n_dyads(sessions):
+    return len({key[0] for key in sessions})
+
+
+@verbose
+def run_pipeline(study, config=None, *, alliance=None, verbose=None):
+    """Run a whole analysis: synchrony, chance, variance and the alliance model.
+
+    The stages run in order with the options of ``config``: the synchrony cube
+    (:func:`mne_dyad.synchrony_cube`), the chance test
+    (:func:`mne_dyad.stats.test_above_chance`), the dyad/session variance
+    decomposition (:func:`mne_dyad.stats.variance_decomposition`) and, when
+    alliance scores are known, the alliance model
+    (:func:`mne_dyad.stats.fit_alliance_model`). A step that cannot run on this
+    study (pseudo-dyads or a variance decomposition with too few dyads) is left
+    out with a warning and recorded in ``results.provenance["skipped"]``.
+
+    Parameters
+    ----------
+    study : Study | SimulatedStudy | dict
+        The sessions: a study from :func:`mne_dyad.io.read_study` (its
+        ``alliance_file`` is read with ``[alliance]``) or
+        :func:`mne_dyad.simulation.simulate_study` (its ``alliance`` is used), or
+        a ``{(dyad, session): raw}`` mapping.
+    config : None | PipelineConfig | dict | path-like
+        The configuration (a TOML file, a ``{table: {key: value}}`` dict or a
+        :class:`PipelineConfig`); default: every default.
+    alliance : None | xarray.Dataset
+        Alliance scores to use instead of the study's.
+    %(verbose)s
+
+    Returns
+    -------
+    results : PipelineResults
+        With ``cube``, ``chance``, ``variance``, ``fit``, ``provenance``,
+        :meth:`~PipelineResults.save` and :meth:`~PipelineResults.report`.
+
+    Examples
+    --------
+    >>> import mne_dyad as md
+    >>> study = md.simulation.simulate_study(n_dyads=4, n_sessions=2, n_usable=6,
+    ...                                      duration=600, seed=0)
+    >>> config = {"chance": {"enabled": False}, "variance": {"enabled": False},
+    ...           "model": {"enabled": False}}
+    >>> results = md.pipeline.run_pipeline(study, config, verbose="error")
+    >>> dict(results.cube.all_lags.sizes), sorted(results.provenance["skipped"])
+    ({'dyad': 4, 'session': 2, 'segment': 2}, ['chance', 'model', 'variance'])
+    """
+    config = _as_config(config)
+    t0 = time.perf_counter()
+    sessions = _as_mapping(study)
+    if isinstance(study, Study) and study.options != config.study_options():
+        study = Study(study.table, study.alliance_file, config.study_options(), study.source)
+        sessions = study.raws
+    sync = dict(config.synchrony)
+    n_dyads = _n_dyads(sessions)
+    skipped = {}
+    logger.info(f"[1/4] Synchrony cube for {len(sessions)} sessions ...")
+    cube = synchrony_cube(sessions, **sync)
+
+    chance = None
+    options = {k: v for k, v in config.chance.items() if k != "enabled"}
+    if not config.chance["enabled"]:
+        skipped["chance"] = "[chance] enabled = false"
+    elif options["kind"] == "pseudo_dyads" and n_dyads < 2:
+        skipped["chance"] = (
+            f"pseudo-dyads need at least 2 dyads and the study has {n_dyads}; set "
+            '[chance] kind = "circular_shift" to test against shifted partners'
+        )
+    else:
+        logger.info(f"[2/4] Synchrony against {options['kind']} surrogates ...")
+        # a method parameter that the chance test also takes (SUSY's own
+        # n_surrogates and seed) is the chance test's: [chance] sets it
+        own = inspect.signature(test_above_chance).parameters
+        method_params = {k: sync[k] for k in METHODS[sync["method"]].defaults if k not in own}
+        same = {k: sync[k] for k in _SAME_AS_SYNCHRONY}
+        chance = test_above_chance(sessions, **same, **method_params, **options)
+
+    variance = None
+    options = {k: v for k, v in config.variance.items() if k != "enabled"}
+    if not config.variance["enabled"]:
+        skipped["variance"] = "[variance] enabled = false"
+    elif n_dyads < 3:
+        skipped["variance"] = f"dyad and session shares need at least 3 dyads; there are {n_dyads}"
+    else:
+        logger.info("[3/4] Dyad and session shares of synchrony ...")
+        variance = variance_decomposition(cube, **options)
+
+    fit = None
+    scores, scores_from = _alliance_of(study, alliance, config)
+    options = {k: v for k, v in config.model.items() if k != "enabled"}
+    if not config.model["enabled"]:
+        skipped["model"] = "[model] enabled = false"
+    elif scores is None:
+        skipped["model"] = "no alliance scores (add alliance_file to the manifest)"
+    else:
+        logger.info("[4/4] Bayesian alliance model ...")
+        fit = fit_alliance_model(cube, scores, **options)
+    for step, why in skipped.items():
+        if "enabled = false" not in why:
+            warn(f"No {step} step: {why}.")
+    source = getattr(study, "source", None)
+    provenance = {
+        "mne_dyad_version": __version__,
+        "versions": _package_versions(),
+        "config": config.to_dict(),
+        "config_source": config.source,
+        "input": str(source) if source is not None else type(study).__name__,
+        "alliance": scores_from,
+        "n_sessions": len(sessions),
+        "n_dyads": n_dyads,
+        "skipped": skipped,
+        "seconds": time.perf_counter() - t0,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return PipelineResults(
+        cube=cube,
+        chance=chance,
+        variance=variance,
+        fit=fit,
+        alliance=scores,
+        config=config,
+        provenance=provenance,
+        sessions=sessions,
+    )
+
+
+@verbose
+def check_run(study, config=None, *, verbose=None):
+    """Check a run completely without computing it, and describe its plan.
+
+    Every session is read and combined (so every file's columns, units and
+    sampling rates are checked with the run's ``[readers]``, ``[combine]`` and
+    ``[segments]`` options), its segments are counted, and the alliance file is
+    read; every problem is collected rather than the first raised.
+
+    Parameters
+    ----------
+    study : Study | SimulatedStudy | dict
+        The sessions (see :func:`run_pipeline`).
+    config : None | PipelineConfig | dict | path-like
+        The configuration.
+    %(verbose)s
+
+    Returns
+    -------
+    plan : str
+        The plan: the study, the segments found, each step with its options and
+        the outputs.
+    problems : list of str
+        Each problem, naming the dyad, session or file; empty when the run can go.
+    """
+    config = _as_config(config)
+    if isinstance(study, Study):
+        study = Study(study.table, study.alliance_file, config.study_options(), study.source)
+        keys = study.keys()
+        load = study.load_session
+    else:
+        sessions = _as_mapping(study)
+        _validate_type(sessions, Mapping, "study")
+        keys = list(sessions)
+        load = sessions.__getitem__
+    sync = config.synchrony
+    labels = sync["segments"]
+    problems = []
+    found = {label: [0, 0, 0.0] for label in labels}  # sessions, spans, seconds
+    rates = set()
+    for key in keys:
+        try:
+            raw = load(key)
+            _session_roles(raw, sync["roles"])
+        except (ValueError, TypeError, KeyError, OSError) as exc:
+            problems.append(f"dyad {key[0]}, session {key[1]}: {exc}")
+            continue
+        rates.add(raw.info["sfreq"])
+        missing = []
+        for label in labels:
+            spans = _segment_spans(raw, label)
+            if spans:
+                found[label][0] += 1
+                found[label][1] += len(spans)
+                found[label][2] += sum(b - a for a, b in spans) / raw.info["sfreq"]
+            else:
+                missing.append(label)
+        if len(missing) == len(labels):
+            present = sorted(set(raw.annotations.description))
+            problems.append(
+                f"dyad {key[0]}, session {key[1]}: none of the segments {list(labels)}; its "
+                f"annotations are {present} (map them with [segments] mapping)"
+            )
+    if len(rates) > 1:
+        problems.append(
+            f"the sessions have different sampling rates {sorted(rates)} Hz; set [combine] "
+            "sfreq to analyse them at one rate"
+        )
+    scores = scores_from = None
+    try:
+        scores, scores_from = _alliance_of(study, None, config)
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        problems.append(f"alliance file: {exc}")
+    n_dyads = len({k[0] for k in keys})
+    lines = [f"Plan for {getattr(study, 'source', None) or type(study).__name__}:"]
+    lines.append(f"  {len(keys)} sessions of {n_dyads} dyads at {sorted(rates)} Hz")
+    for label, (n_sess, n_spans, secs) in found.items():
+        lines.append(
+            f"  segment {label!r}: in {n_sess} sessions, {n_spans} spans, {secs / 60:.1f} min"
+        )
+    if scores is not None:
+        lines.append(f"  alliance scores: {scores_from} ({', '.join(scores.data_vars)})")
+    method = sync["method"]
+    params = ", ".join(f"{k}={sync[k]}" for k in METHODS[method].defaults)
+    lines.append(f"  1. synchrony: {method} ({params}) of the {sync['signal']} EDA")
+    steps = (
+        ("chance", "2. chance", lambda o: f"{o['n_surrogates']} {o['kind']} surrogates per cell"),
+        ("variance", "3. variance", lambda o: f"dyad and session shares of {o['summary']}"),
+        ("model", "4. model", lambda o: f"alliance {list(o['outcomes'])} on {o['summary']}"),
+    )
+    for table, name, text in steps:
+        o = getattr(config, table)
+        if not o["enabled"]:
+            lines.append(f"  {name}: off ([{table}] enabled = false)")
+        elif table == "model" and scores is None:
+            lines.append(f"  {name}: off (no alliance scores)")
+        else:
+            lines.append(
+                f"  {name}: {text(o)}; {o['chains']} chains x {o['draws']} draws ({o['sampler']})"
+            )
+    lines.append(f"  outputs: {', '.join(OUTPUT_FILES)}")
+    return "\n".join(lines), problems
+
+
+def _demo_inputs(*, quick=False, seed=2019, sampler="nutpie"):
+    """Return the demo's simulated study and configuration."""
+    from .simulation import simulate_study
+
+    sim = dict(n_dyads=12, n_sessions=4, n_usable=40, duration=1200.0) if quick else {}
+    sampling = dict(draws=1000, tune=1000, chains=2, sampler=sampler)
+    config = PipelineConfig(
+        {
+            "seed": seed,
+            "chance": {"n_surrogates": 50 if quick else 200, **sampling},
+            "variance": sampling,
+            "model": sampling,
+        },
+        source="the demo",
+    )
+    return simulate_study(seed=seed, verbose=False, **sim), config

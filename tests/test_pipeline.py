@@ -1,0 +1,241 @@
+"""One pipeline: the typed configuration, run_pipeline, its results, and the CLI on top."""
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mne_dyad as md
+from mne_dyad.pipeline import ConfigError, PipelineConfig
+
+PACKAGE = Path(md.__file__).parent
+STAGES = {
+    "synchrony_cube",
+    "test_above_chance",
+    "variance_decomposition",
+    "fit_alliance_model",
+    "make_report",
+}
+
+
+def test_defaults_come_from_the_stage_functions():
+    config = PipelineConfig()
+    assert config.synchrony["method"] == "wclc" and config.synchrony["lag"] == 10.0
+    assert config.chance["kind"] == "pseudo_dyads" and config.chance["n_surrogates"] == 100
+    assert config.model["outcomes"] == ("bond", "task", "goal")
+    assert config.alliance["key"] == "sai"
+    # every step reads the method's main summary, and the model's when it is set
+    assert {config.chance["summary"], config.variance["summary"]} == {"all_lags"}
+    susy = PipelineConfig({"synchrony": {"method": "susy"}})
+    assert susy.model["summary"] == "Z" and susy.chance["summary"] == "Z"
+    assert "max_lag" in susy.synchrony and "lag" not in susy.synchrony
+    peak = PipelineConfig({"model": {"summary": "peak"}, "variance": {"summary": "lag0"}})
+    assert (peak.chance["summary"], peak.variance["summary"]) == ("peak", "lag0")
+    # the model uses the study's segment labels unless told otherwise
+    other = PipelineConfig({"synchrony": {"segments": ["talk", "rest"]}})
+    assert other.model["segments"] == ("talk", "rest")
+    # a top-level seed seeds every stochastic step that does not set its own
+    seeded = PipelineConfig({"seed": 7, "model": {"seed": 1}})
+    assert (seeded.chance["seed"], seeded.variance["seed"], seeded.model["seed"]) == (7, 7, 1)
+    # the whole configuration round-trips through plain types
+    again = PipelineConfig(json.loads(json.dumps(seeded.to_dict())))
+    assert again.to_dict() == seeded.to_dict()
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (
+            {"segment": {"labels": ["IM"]}},
+            r"\[segment\] is not a table .*did you mean \[segments\]",
+        ),
+        ({"chance": {"n_surogates": 5}}, r"\[chance\] has no key 'n_surogates'; did you mean "),
+        ({"model": {"random_slope": True}}, r"\[model\] has no key .*'random_slopes'"),
+        ({"synchrony": {"max_lag": 3.0}}, r"'max_lag': it is a parameter of method 'susy'"),
+        ({"chance": {"method": "susy"}}, r"\[chance\] has no key 'method': .*\[synchrony\]"),
+        ({"readers": {"tabular": {"sfrq": 4}}}, r"\[readers.tabular\] .*did you mean 'sfreq'"),
+        ({"readers": {"edf": {}}}, r"\[readers.edf\] is not a reader"),
+        ({"model": {"draws": "many"}}, r"\[model\] draws must be an integer, got 'many'"),
+        ({"chance": {"min_shift": "1 min"}}, r"\[chance\] min_shift must be a number"),
+        ({"model": {"multivariate": 1}}, r"\[model\] multivariate must be true or false"),
+        ({"synchrony": {"method": "granger"}}, r"method must be one of \['wclc'"),
+        ({"synchrony": {"lag": -1.0}}, r"\[synchrony\] lag must be"),
+        ({"chance": {"kind": "bootstrap"}}, r"\[chance\] kind must be one of"),
+        ({"model": {"summary": "profile"}}, r"\[model\] summary 'profile' is not a scalar"),
+        ({"model": {"priors": {"beta_sd": 1}}}, r"\[model\] Unknown prior\(s\) \['beta_sd'\]"),
+        ({"variance": {"ci_prob": 2}}, r"\[variance\] ci_prob must be between 0 and 1"),
+        ({"model": {"segments": ["IM", "XX"]}}, r"\[model\] segments \['XX'\] are not among"),
+        ({"seed": -3}, r"seed must be a non-negative integer"),
+    ],
+)
+def test_bad_settings_name_table_and_key(settings, message):
+    with pytest.raises(ConfigError, match=message):
+        PipelineConfig(settings)
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    path = tmp_path / "params.toml"
+    path.write_text('[segment]\nlabels = ["IM"]\n\n[chance]\nn_surogates = 5\nkind = "boot"\n')
+    with pytest.raises(ConfigError) as info:
+        md.pipeline.read_config(path)
+    text = str(info.value)
+    assert text.startswith(f"The configuration in {path} has 3 problems:")
+    for part in ("[segment] is not a table", "'n_surogates'", "kind must be one of"):
+        assert part in text
+    path.write_text("[chance\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        md.pipeline.read_config(path)
+    with pytest.raises(FileNotFoundError, match="No configuration file"):
+        md.pipeline.read_config(tmp_path / "none.toml")
+
+
+OFF = {"chance": {"enabled": False}, "variance": {"enabled": False}, "model": {"enabled": False}}
+
+
+def test_run_pipeline_is_the_stages_in_order(small_study, tmp_path):
+    sampling = {"draws": 150, "tune": 150, "chains": 1, "sampler": "pymc"}
+    config = {
+        "seed": 3,
+        "synchrony": {"lag": 5.0},
+        "chance": {"n_surrogates": 6, **sampling},
+        "variance": sampling,
+        "model": sampling,
+    }
+    with pytest.warns(RuntimeWarning):  # short chains: the samplers' diagnostics warn
+        results = md.pipeline.run_pipeline(small_study, config)
+    # each result is what the stage function gives with the same options
+    np.testing.assert_array_equal(
+        results.cube.all_lags.values, md.synchrony_cube(small_study, lag=5.0).all_lags.values
+    )
+    direct = md.surrogates.compare_with_surrogates(small_study, lag=5.0, n_surrogates=6, seed=3)
+    np.testing.assert_array_equal(results.chance.surrogates.values, direct.surrogates.values)
+    assert results.fit.params["summary"] == "all_lags" and results.fit.params["seed"] == 3
+    assert results.provenance["skipped"] == {} and results.provenance["alliance"] == "simulated"
+    assert results.provenance["config"]["synchrony"]["lag"] == 5.0
+    assert "within IM" in results.describe()
+
+    paths = results.save(tmp_path / "out")
+    assert [p.name for p in paths] == list(md.pipeline.OUTPUT_FILES)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        md.pipeline.OUTPUT_FILES
+    )  # nothing else is left behind
+    saved = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert saved["config"] == results.config.to_dict()
+    assert saved["versions"]["mne"] is not None
+    chance = md.read_cube(tmp_path / "out" / "chance.nc")
+    np.testing.assert_allclose(chance.delta_mean.values, results.chance.delta_mean.values)
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv", index_col="coefficient")
+    np.testing.assert_allclose(summary["mean"].values, results.fit.summary()["mean"].values)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        results.save(tmp_path / "out")
+    results.save(tmp_path / "out", overwrite=True)
+
+
+def test_steps_left_out_are_recorded(small_study, tmp_path):
+    results = md.pipeline.run_pipeline(small_study, OFF)
+    assert results.chance is None and results.variance is None and results.fit is None
+    assert set(results.provenance["skipped"]) == {"chance", "variance", "model"}
+    names = [p.name for p in results.save(tmp_path)]
+    assert names == ["cube.nc", "report.html", "provenance.json"]
+    # a study too small for a step: a warning, and the reason in the provenance
+    two = {k: v for k, v in small_study.raws.items() if k[0] in ("D01", "D02")}
+    config = {**OFF, "variance": {"enabled": True}}
+    with pytest.warns(RuntimeWarning, match="No variance step: .*at least 3 dyads"):
+        small = md.pipeline.run_pipeline(two, config)
+    assert "at least 3 dyads" in small.provenance["skipped"]["variance"]
+    assert small.provenance["skipped"]["model"] == "[model] enabled = false"
+
+
+def test_the_stages_are_strung_together_in_one_place():
+    """Only pipeline.py calls more than one stage; the CLI and the report call none."""
+    callers = {}
+    for path in PACKAGE.rglob("*.py"):
+        called = {
+            node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)
+        }
+        if len(called & STAGES) > 1:
+            callers[path.relative_to(PACKAGE).as_posix()] = sorted(called & STAGES)
+    # stats/_chance.py's test_above_chance is one stage in two halves
+    assert set(callers) == {"pipeline.py"}, callers
+    cli = ast.parse((PACKAGE / "cli.py").read_text())
+    names = {n.id for n in ast.walk(cli) if isinstance(n, ast.Name)}
+    names |= {n.attr for n in ast.walk(cli) if isinstance(n, ast.Attribute)}
+    assert not names & STAGES
+
+
+def _cli(*args):
+    script = Path(sys.executable).with_name("mne-dyad")
+    return subprocess.run(
+        [str(script), *map(str, args)], capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def tabular_study(tmp_path_factory):
+    """Three dyads x two sessions as CSV tables and coding sheets."""
+    root = tmp_path_factory.mktemp("tabular")
+    sim = md.simulation.simulate_study(n_dyads=3, n_sessions=2, n_usable=6, duration=300.0, seed=2)
+    rows = []
+    for (dyad, session), raw in sim.raws.items():
+        for role in ("client", "therapist"):
+            values = raw.get_data(picks=role)[0] * 1e6
+            pd.DataFrame({"eda": values}).to_csv(root / f"{dyad}_{session}_{role}.csv", index=False)
+        ann = raw.annotations
+        pd.DataFrame(
+            {
+                "segment": ann.description,
+                "onset": ann.onset - raw.first_time,
+                "duration": ann.duration,
+            }
+        ).to_csv(root / f"{dyad}_{session}_coding.csv", index=False)
+        rows.append(
+            {
+                "dyad": dyad,
+                "session": session,
+                **{f"{r}_file": f"{dyad}_{session}_{r}.csv" for r in ("client", "therapist")},
+                "coding_file": f"{dyad}_{session}_coding.csv",
+            }
+        )
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    (root / "params.toml").write_text("[readers.tabular]\nsfreq = 8.0\n")
+    return root
+
+
+def test_dry_run_checks_everything_and_computes_nothing(tabular_study, tmp_path):
+    root = tabular_study
+    proc = _cli("run", root / "manifest.csv", "--config", root / "params.toml", "--dry-run")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "6 sessions of 3 dyads at [8.0] Hz" in proc.stdout
+    assert "segment 'IM': in 6 sessions" in proc.stdout
+    assert "4. model: off (no alliance scores)" in proc.stdout
+    assert "No problems found" in proc.stdout
+    assert not list(Path.cwd().glob("cube.nc"))
+    # a bad file and a missing label: each named, all at once, exit 2
+    bad = root / "manifest_bad.csv"
+    table = pd.read_csv(root / "manifest.csv")
+    pd.DataFrame({"other": [1.0, 2.0]}).to_csv(root / "broken.csv", index=False)
+    table.loc[1, "client_file"] = "broken.csv"
+    pd.DataFrame({"segment": ["talk"], "onset": [1.0], "duration": [60.0]}).to_csv(
+        root / "talk.csv", index=False
+    )
+    table.loc[4, "coding_file"] = "talk.csv"
+    table.to_csv(bad, index=False)
+    proc = _cli("run", bad, "--config", root / "params.toml", "--dry-run")
+    assert proc.returncode == 2
+    assert "2 problem(s)" in proc.stderr and "Traceback" not in proc.stderr
+    first, fifth = table.iloc[1], table.iloc[4]
+    assert f"dyad {first.dyad}, session {first.session}: " in proc.stderr
+    assert f"dyad {fifth.dyad}, session {fifth.session}: " in proc.stderr
+    # a config typo stops the run before any file is read
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[readers.tabular]\nsfreq = 8.0\n\n[segment]\nlabels = ['IM']\n")
+    proc = _cli("run", root / "manifest.csv", "--config", typo, "--out", tmp_path / "never")
+    assert proc.returncode == 2 and "did you mean [segments]?" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "never").exists()
