@@ -43,8 +43,8 @@ def _quiet_mne():
 #: Draws per chain that a test or doctest not marked ``slow`` may take from a model.
 FAST_MAX_DRAWS = 300
 _SAMPLING_MODULES = (
-    "mne_dyad.stats.models",
-    "mne_dyad.stats.variance",
+    "mne_dyad.stats._models",
+    "mne_dyad.stats._variance",
     "mne_dyad.stats._chance",
 )
 

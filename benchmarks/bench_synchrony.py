@@ -22,10 +22,10 @@ import mne
 import numpy as np
 
 import mne_dyad as md
+from mne_dyad.synchrony._api import _segment_spans, _session_signals
 from mne_dyad.synchrony._reference import susy_pairs_loop, wclc_loop
-from mne_dyad.synchrony.api import _segment_spans, _session_signals
-from mne_dyad.synchrony.susy import susy_summaries
-from mne_dyad.synchrony.wclc import WINDOW_SUMMARIES, window_summaries
+from mne_dyad.synchrony._susy import susy_summaries
+from mne_dyad.synchrony._wclc import WINDOW_SUMMARIES, window_summaries
 
 LAG, WINDOW, STEP = 10.0, 30.0, 15.0
 SEGMENT, MAX_LAG = 30.0, 10.0

@@ -29,7 +29,7 @@ from .alliance import read_sai
 from .io import combine_dyad, read_raw_acq, read_raw_bids_physio, read_raw_mne, read_raw_tabular
 from .io import read_segments as _read_segments
 from .io._session import _as_mapping, _check_segments, _segment_spans, _session_roles
-from .io.study import Study
+from .io._study import Study
 from .stats import fit_alliance_model, test_above_chance, variance_decomposition
 from .stats._alliance_graph import _check_priors
 from .stats._sampling import check_sampling

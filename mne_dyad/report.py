@@ -10,8 +10,8 @@ import pandas as pd
 import xarray as xr
 from mne.utils import _validate_type, logger, verbose, warn
 
-from .stats.results import AllianceFit
-from .stats.variance import variance_table
+from .stats._results import AllianceFit
+from .stats._variance import variance_table
 from .utils._docs import fill_doc
 from .viz import plot_alliance_effects, plot_cube, plot_dyad, plot_surrogates, plot_variance
 

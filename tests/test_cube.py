@@ -6,7 +6,7 @@ import pytest
 import xarray as xr
 
 import mne_dyad as md
-from mne_dyad.synchrony.wclc import window_summaries
+from mne_dyad.synchrony._wclc import window_summaries
 
 
 def _session(segments, duration=900.0, seed=0):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import mne_dyad as md
-from mne_dyad.synchrony.concordance import ConcordanceMethod, slopes, ssi
-from mne_dyad.synchrony.phase import PhaseMethod
-from mne_dyad.synchrony.wclc import _moving_average, pick_peaks
+from mne_dyad.synchrony._concordance import ConcordanceMethod, slopes, ssi
+from mne_dyad.synchrony._phase import PhaseMethod
+from mne_dyad.synchrony._wclc import _moving_average, pick_peaks
 
 LAGS = np.arange(-3, 4) / 1.0
 

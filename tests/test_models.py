@@ -6,7 +6,7 @@ import pytest
 import xarray as xr
 
 import mne_dyad as md
-from mne_dyad.stats.models import build_alliance_model, prepare_alliance_data
+from mne_dyad.stats._models import build_alliance_model, prepare_alliance_data
 
 
 def _toy(n_dyads=5, n_sessions=4, seed=0):

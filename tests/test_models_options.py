@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 import mne_dyad as md
-from mne_dyad.stats.models import build_alliance_model, prepare_alliance_data
+from mne_dyad.stats._models import build_alliance_model, prepare_alliance_data
 
 TRUTH = {("within", "IM", "bond"): 0.5, ("between", "IM", "bond"): 0.4}
 

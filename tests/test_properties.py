@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mne_dyad as md
-from mne_dyad.synchrony.api import METHODS
-from mne_dyad.synchrony.wclc import window_summaries
+from mne_dyad.synchrony._api import METHODS
+from mne_dyad.synchrony._wclc import window_summaries
 
 SFREQ = 4.0
 PARAMS = {

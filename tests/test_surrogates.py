@@ -4,7 +4,7 @@ import pytest
 import mne_dyad as md
 from mne_dyad.io._session import _segment_spans, _session_signals
 from mne_dyad.surrogates._compare import _pooled
-from mne_dyad.synchrony.api import METHODS
+from mne_dyad.synchrony._api import METHODS
 
 
 def test_circular_shift_offsets_and_content():

@@ -3,7 +3,7 @@ import pytest
 
 import mne_dyad as md
 from mne_dyad.synchrony._reference import susy_loop
-from mne_dyad.synchrony.susy import susy_profiles, susy_summaries
+from mne_dyad.synchrony._susy import susy_profiles, susy_summaries
 
 
 def _smooth_noise(rng, n, width=8):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from mne_dyad.synchrony import wclc
 from mne_dyad.synchrony._kernels import lagged_corr, n_windows
 from mne_dyad.synchrony._reference import wclc_loop
-from mne_dyad.synchrony.wclc import window_summaries
+from mne_dyad.synchrony._wclc import window_summaries
 
 S37 = math.sqrt(3 / 7)
 

@@ -1,14 +1,14 @@
 """Reading recordings and combining them into dyadic session Raws."""
 
+from ._acq import read_raw_acq
+from ._bids import read_raw_bids_physio
+from ._coding import read_segments
+from ._dyad import combine_dyad
+from ._e4 import read_raw_e4
+from ._generic import read_raw_mne
 from ._session import get_session_info
-from .acq import read_raw_acq
-from .bids import read_raw_bids_physio
-from .coding import read_segments
-from .dyad import combine_dyad
-from .e4 import read_raw_e4
-from .generic import read_raw_mne
-from .study import Study, read_recording, read_study
-from .tabular import read_raw_tabular
+from ._study import Study, read_recording, read_study
+from ._tabular import read_raw_tabular
 
 __all__ = [
     "Study",

@@ -1,6 +1,6 @@
 """EDA preprocessing: cleaning, tonic/phasic decomposition, artifact marking."""
 
-from .artifacts import annotate_artifacts
-from .eda import clean_eda, decompose_eda
+from ._artifacts import annotate_artifacts
+from ._eda import clean_eda, decompose_eda
 
 __all__ = ["annotate_artifacts", "clean_eda", "decompose_eda"]

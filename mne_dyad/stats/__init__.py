@@ -1,10 +1,10 @@
 """Multilevel models: within/between centring and the Bayesian alliance model."""
 
+from ._centering import within_between
 from ._chance import fit_chance_model, test_above_chance
-from .centering import within_between
-from .models import fit_alliance_model
-from .results import AllianceFit, read_alliance_fit
-from .variance import variance_decomposition, variance_table
+from ._models import fit_alliance_model
+from ._results import AllianceFit, read_alliance_fit
+from ._variance import variance_decomposition, variance_table
 
 __all__ = [
     "AllianceFit",

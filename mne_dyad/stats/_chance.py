@@ -14,8 +14,8 @@ from mne.utils import _validate_type, logger, verbose, warn
 from ..surrogates import compare_with_surrogates
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
+from ._results import interval
 from ._sampling import check_sampling, diagnose, sample, structure_key
-from .results import interval
 
 #: Variables :func:`fit_chance_model` adds, on ``segment``.
 GROUP_VARIABLES = ("delta_mean", "delta_sd", "delta_lower", "delta_upper", "p_delta_gt_0")

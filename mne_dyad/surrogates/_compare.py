@@ -22,8 +22,8 @@ from ..io._session import (
     _session_signals,
     _sorted_ids,
 )
+from ..synchrony._api import _check_method
 from ..synchrony._registry import SpanTooShort
-from ..synchrony.api import _check_method
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ._iaaft import iaaft_nan

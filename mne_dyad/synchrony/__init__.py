@@ -1,9 +1,9 @@
 """Synchrony indices for two signals, per session and per study."""
 
-from .api import METHODS, compute_synchrony, synchrony_cube
-from .cube_io import read_cube, write_cube
-from .susy import susy
-from .wclc import peak_picking, wclc
+from ._api import METHODS, compute_synchrony, synchrony_cube
+from ._cube_io import read_cube, write_cube
+from ._susy import susy
+from ._wclc import peak_picking, wclc
 
 __all__ = [
     "METHODS",

@@ -8,13 +8,13 @@ import pandas as pd
 from mne.utils import _validate_type, logger, verbose
 
 from ..utils._docs import fill_doc
-from .acq import read_raw_acq
-from .bids import read_raw_bids_physio
-from .coding import read_segments
-from .dyad import combine_dyad
-from .e4 import read_raw_e4
-from .generic import read_raw_mne
-from .tabular import read_raw_tabular
+from ._acq import read_raw_acq
+from ._bids import read_raw_bids_physio
+from ._coding import read_segments
+from ._dyad import combine_dyad
+from ._e4 import read_raw_e4
+from ._generic import read_raw_mne
+from ._tabular import read_raw_tabular
 
 REQUIRED = ("dyad", "session", "client_file", "therapist_file", "coding_file")
 FILE_COLUMNS = ("client_file", "therapist_file", "coding_file")

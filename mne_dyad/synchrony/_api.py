@@ -26,11 +26,11 @@ from ..io._session import (
 )
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
+from ._concordance import ConcordanceMethod
+from ._phase import PhaseMethod
 from ._registry import SpanTooShort, why_empty
-from .concordance import ConcordanceMethod
-from .phase import PhaseMethod
-from .susy import SUSYMethod
-from .wclc import PeakPickingMethod, WCLCMethod
+from ._susy import SUSYMethod
+from ._wclc import PeakPickingMethod, WCLCMethod
 
 METHODS = {
     m.name: m

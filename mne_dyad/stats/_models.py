@@ -10,8 +10,8 @@ from .._version import __version__
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ._alliance_graph import _check_priors, build_alliance_model
+from ._results import AllianceFit
 from ._sampling import check_sampling, diagnose, sample
-from .results import AllianceFit
 
 LEVELS = ("within", "between")
 

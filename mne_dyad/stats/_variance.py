@@ -11,9 +11,9 @@ from .._version import __version__
 from ..utils._checks import _renamed
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
+from ._models import therapist_of
+from ._results import SAMPLE_DIMS, interval
 from ._sampling import check_sampling, diagnose, sample, structure_key
-from .models import therapist_of
-from .results import SAMPLE_DIMS, interval
 
 COMPONENTS = ("icc_therapist", "icc_dyad", "session_share")
 
