@@ -64,7 +64,7 @@ def _fast_tests_sample_little(request, monkeypatch):
                 f"{request.node.nodeid} samples draws={draws}, tune={tune}: more than "
                 f"{FAST_MAX_DRAWS} belongs in a test marked @pytest.mark.slow."
             )
-        return _sampling.sample(model, draws=draws, tune=tune, **kwargs)
+        return _sampling._sample(model, draws=draws, tune=tune, **kwargs)
 
     for name in _SAMPLING_MODULES:
-        monkeypatch.setattr(importlib.import_module(name), "sample", guarded)
+        monkeypatch.setattr(importlib.import_module(name), "_sample", guarded)

@@ -27,7 +27,7 @@ import pandas as pd
 import pymc as pm
 
 import mne_dyad as md
-from mne_dyad.stats._models import build_alliance_model, prepare_alliance_data
+from mne_dyad.stats._models import _build_alliance_model, _prepare_alliance_data
 
 DRAWS, TUNE, CHAINS = 1000, 1000, 2
 CACHED_DRAWS = 2000  # enough for bulk ESS >= 1000 on every beta
@@ -69,18 +69,18 @@ def main():
     logging.getLogger("pymc").setLevel(logging.ERROR)
     study = md.simulation.simulate_study(seed=2019)
     cube = md.synchrony_cube(study.raws)
-    data = prepare_alliance_data(cube, study.alliance)
+    data = _prepare_alliance_data(cube, study.alliance)
     print(
         f"data: {data.sizes['obs']} sessions, {data.sizes['dyad']} dyads, "
         f"{data.sizes['outcome']} outcomes, {DRAWS} draws x {CHAINS} chains after {TUNE} tuning"
     )
 
     # multivariate, nutpie
-    t_compile, t_sample, tree = time_nutpie(build_alliance_model(data))
+    t_compile, t_sample, tree = time_nutpie(_build_alliance_model(data))
     nut_total, nut_rate = report("multivariate, nutpie", t_compile, t_sample, tree)
 
     # multivariate, PyMC's default sampler (chains in parallel processes)
-    model = build_alliance_model(data)
+    model = _build_alliance_model(data)
     t0 = time.perf_counter()
     with model:
         tree = pm.sample(
@@ -115,8 +115,8 @@ def main():
     )
 
     # univariate random intercept: nutpie vs bambi
-    uni = prepare_alliance_data(cube, study.alliance, outcomes=("bond",))
-    t_compile, t_sample, tree = time_nutpie(build_alliance_model(uni, multivariate=False))
+    uni = _prepare_alliance_data(cube, study.alliance, outcomes=("bond",))
+    t_compile, t_sample, tree = time_nutpie(_build_alliance_model(uni, multivariate=False))
     ours, _ = report("univariate, mne-dyad + nutpie", t_compile, t_sample, tree)
     import bambi
 

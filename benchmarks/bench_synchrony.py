@@ -23,9 +23,9 @@ import numpy as np
 
 import mne_dyad as md
 from mne_dyad.synchrony._api import _segment_spans, _session_signals
-from mne_dyad.synchrony._reference import susy_pairs_loop, wclc_loop
-from mne_dyad.synchrony._susy import susy_summaries
-from mne_dyad.synchrony._wclc import WINDOW_SUMMARIES, window_summaries
+from mne_dyad.synchrony._reference import _susy_pairs_loop, _wclc_loop
+from mne_dyad.synchrony._susy import _susy_summaries
+from mne_dyad.synchrony._wclc import WINDOW_SUMMARIES, _window_summaries
 
 LAG, WINDOW, STEP = 10.0, 30.0, 15.0
 SEGMENT, MAX_LAG = 30.0, 10.0
@@ -44,7 +44,7 @@ def wclc_loop_cube(study, sfreq):
     lags = np.arange(-L, L + 1) / sfreq
     out = {}
     for key, label, pairs in spans_of(study):
-        per_window = [window_summaries(wclc_loop(x, y, w, L, s), lags) for x, y in pairs]
+        per_window = [_window_summaries(_wclc_loop(x, y, w, L, s), lags) for x, y in pairs]
         out[(key, label)] = {
             k: np.nanmean(np.concatenate([p[k] for p in per_window])) for k in WINDOW_SUMMARIES
         }
@@ -58,7 +58,7 @@ def susy_loop_cube(study, sfreq):
         # SUSY pools the segments of every span of a label: cut each, then stack
         x = np.concatenate([p[0][: (p[0].size // S) * S] for p in pairs])
         y = np.concatenate([p[1][: (p[1].size // S) * S] for p in pairs])
-        out[(key, label)] = susy_summaries(susy_pairs_loop(x, y, S, M), M)["Z"]
+        out[(key, label)] = _susy_summaries(_susy_pairs_loop(x, y, S, M), M)["Z"]
     return out
 
 

@@ -14,7 +14,7 @@ import mne
 import numpy as np
 
 import mne_dyad as md
-from mne_dyad.synchrony._reference import wclc_loop
+from mne_dyad.synchrony._reference import _wclc_loop
 
 
 def best_time(func, repeats):
@@ -36,7 +36,7 @@ def main():
     t_vec, fast = best_time(
         lambda: md.synchrony.wclc(x, y, sfreq, lag=lag, window=window, step=step), 20
     )
-    t_loop, slow = best_time(lambda: wclc_loop(x, y, w, L, s), 3)
+    t_loop, slow = best_time(lambda: _wclc_loop(x, y, w, L, s), 3)
     diff = float(np.nanmax(np.abs(fast.values - slow)))
     same_nan = bool(np.array_equal(np.isnan(fast.values), np.isnan(slow)))
     ratio = t_loop / t_vec

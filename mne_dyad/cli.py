@@ -10,6 +10,8 @@ from pathlib import Path
 from ._version import __version__
 from .pipeline import OUTPUT_FILES
 
+__all__ = ["main"]
+
 DEMO_FILES = OUTPUT_FILES
 _USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError)
 

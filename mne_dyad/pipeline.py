@@ -32,13 +32,14 @@ from .io._session import _as_mapping, _check_segments, _segment_spans, _session_
 from .io._study import Study
 from .stats import fit_alliance_model, test_above_chance, variance_decomposition
 from .stats._alliance_graph import _check_priors
-from .stats._sampling import check_sampling
+from .stats._sampling import _check_sampling
 from .surrogates import KINDS
 from .surrogates._shuffle import _check_n
 from .synchrony import METHODS, synchrony_cube, write_cube
 from .utils._docs import fill_doc
 
 __all__ = [
+    "ConfigError",
     "OUTPUT_FILES",
     "PipelineConfig",
     "PipelineResults",
@@ -345,7 +346,7 @@ class PipelineConfig:
         scalars = [v for v in spec.variables if v not in spec.lag_variables]
         for table in _STOCHASTIC:
             options = getattr(self, table)
-            check(table, check_sampling, **{k: options[k] for k in _SAMPLING})
+            check(table, _check_sampling, **{k: options[k] for k in _SAMPLING})
             own = table == "model" or "summary" in self._given[table]
             if own and options.get("summary") not in scalars:
                 scalars = [v for v in scalars if not v.endswith("_se") and v != "n_windows"]
@@ -368,7 +369,13 @@ class PipelineConfig:
             )
 
     def to_dict(self):
-        """Return every setting as ``{table: {key: value}}`` (TOML/JSON types)."""
+        """Return every setting as ``{table: {key: value}}`` (TOML/JSON types).
+
+        Returns
+        -------
+        settings : dict
+            Passing it to :class:`PipelineConfig` gives the same configuration.
+        """
         out = {k: getattr(self, k) for k in _TOP_LEVEL if getattr(self, k) is not None}
         out.update({t: _plain(getattr(self, t)) for t in _TABLE_ORDER})
         return out
@@ -398,6 +405,7 @@ def _check_choice(name, value, allowed):
 
 
 @verbose
+@fill_doc
 def read_config(fname, *, verbose=None):
     """Read and validate a run's configuration from a TOML file.
 
@@ -462,7 +470,10 @@ def _alliance_of(study, given, config):
 class PipelineResults:
     """The outputs of :func:`run_pipeline`.
 
-    Attributes
+    Made by :func:`run_pipeline`; each parameter is kept as an attribute of the
+    same name.
+
+    Parameters
     ----------
     cube : xarray.Dataset
         The synchrony cube.
@@ -498,6 +509,7 @@ class PipelineResults:
         sizes = dict(self.cube.sizes)
         return f"<PipelineResults | cube {sizes}, {', '.join(ran) or 'no models'}>"
 
+    @verbose
     @fill_doc
     def report(self, *, title=None, n_traces=24, verbose=None):
         """Build the HTML report of this run.
@@ -531,6 +543,7 @@ class PipelineResults:
         )
 
     @verbose
+    @fill_doc
     def save(self, dirname, *, overwrite=False, title=None, verbose=None):
         """Write every result and the report into a folder, all or nothing.
 
@@ -596,7 +609,13 @@ class PipelineResults:
         return [n for n in OUTPUT_FILES if n not in skip]
 
     def describe(self):
-        """Return a short text account of the run: shape, effects and steps left out."""
+        """Return a short text account of the run: shape, effects and steps left out.
+
+        Returns
+        -------
+        text : str
+            What ``mne-dyad run`` prints.
+        """
         prov = self.provenance
         lines = [
             f"mne-dyad {__version__}: {prov['n_sessions']} sessions, {prov['n_dyads']} dyads, "
@@ -626,6 +645,7 @@ def _n_dyads(sessions):
 
 
 @verbose
+@fill_doc
 def run_pipeline(study, config=None, *, alliance=None, verbose=None):
     """Run a whole analysis: synchrony, chance, variance and the alliance model.
 
@@ -749,6 +769,7 @@ def run_pipeline(study, config=None, *, alliance=None, verbose=None):
 
 
 @verbose
+@fill_doc
 def check_run(study, config=None, *, verbose=None):
     """Check a run completely without computing it, and describe its plan.
 

@@ -6,7 +6,7 @@ import pytest
 import xarray as xr
 
 import mne_dyad as md
-from mne_dyad.synchrony._wclc import window_summaries
+from mne_dyad.synchrony._wclc import _window_summaries
 
 
 def _session(segments, duration=900.0, seed=0):
@@ -26,7 +26,7 @@ def test_compute_synchrony_matches_wclc_on_the_segment():
     x, y = raw.get_data()
     seg = slice(800, 800 + 2400)
     z = md.synchrony.wclc(x[seg], y[seg], 8.0, lag=5.0, window=20.0, step=10.0)
-    summ = window_summaries(z.values, z.lag.values)
+    summ = _window_summaries(z.values, z.lag.values)
     im = sync.sel(segment="IM")
     for key in ("lag0", "all_lags", "x_leads", "y_leads", "best_lag", "peak"):
         assert float(im[key]) == pytest.approx(np.nanmean(summ[key]), abs=1e-12), key

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import mne_dyad as md
-from mne_dyad.synchrony._concordance import ConcordanceMethod, slopes, ssi
-from mne_dyad.synchrony._phase import PhaseMethod
-from mne_dyad.synchrony._wclc import _moving_average, pick_peaks
+from mne_dyad.synchrony._concordance import _ConcordanceMethod, _slopes, _ssi
+from mne_dyad.synchrony._phase import _PhaseMethod
+from mne_dyad.synchrony._wclc import _moving_average, _pick_peaks
 
 LAGS = np.arange(-3, 4) / 1.0
 
@@ -23,12 +23,12 @@ def test_pick_peaks_hand_made_curves():
             [0.1, 0.3, 0.2, np.nan, 0.2, 0.5, 0.1],  # NaN at 0 spoils +-1; peaks -2 and +2
         ]
     )
-    peak_r, peak_lag = pick_peaks(r, LAGS)
+    peak_r, peak_lag = _pick_peaks(r, LAGS)
     np.testing.assert_array_equal(peak_lag[:3], [0.0, -2.0, 2.0])
     np.testing.assert_array_equal(peak_r[:3], [0.3, 0.5, 0.6])
     assert np.isnan(peak_r[3]) and np.isnan(peak_lag[3])
     assert peak_lag[4] == 2.0 and peak_r[4] == 0.5
-    none = pick_peaks(np.array([[0.1, 0.2, np.nan, 0.4, 0.3, 0.2, 0.1]]), LAGS)
+    none = _pick_peaks(np.array([[0.1, 0.2, np.nan, 0.4, 0.3, 0.2, 0.1]]), LAGS)
     assert np.isnan(none[0][0])  # a NaN neighbour disqualifies lag 0; nothing else peaks
 
 
@@ -51,21 +51,21 @@ def test_slopes_of_ramps_and_gaps():
     sfreq = 4.0
     t = np.arange(200) / sfreq
     x = 0.5 * t + 3.0
-    np.testing.assert_allclose(slopes(x, sfreq, 20, 4), 0.5, atol=1e-12)
+    np.testing.assert_allclose(_slopes(x, sfreq, 20, 4), 0.5, atol=1e-12)
     x[20:33] = np.nan  # window [20, 40) has 13 of 20 missing -> NaN; [24, 44) keeps 11
-    sl = slopes(x, sfreq, 20, 4)
+    sl = _slopes(x, sfreq, 20, 4)
     assert np.isnan(sl[5]) and sl[6] == pytest.approx(0.5)
 
 
 def test_ssi_known_answers():
-    assert ssi(np.array([0.5, 0.5, -0.25])) == pytest.approx(math.log(4))
-    assert ssi(np.array([0.2, 0.3, np.nan])) == 10.0
-    assert ssi(np.array([-0.2, -0.3])) == -10.0
-    assert np.isnan(ssi(np.array([0.0, np.nan])))
+    assert _ssi(np.array([0.5, 0.5, -0.25])) == pytest.approx(math.log(4))
+    assert _ssi(np.array([0.2, 0.3, np.nan])) == 10.0
+    assert _ssi(np.array([-0.2, -0.3])) == -10.0
+    assert np.isnan(_ssi(np.array([0.0, np.nan])))
 
 
 def _concordance(x, y, sfreq):
-    method = ConcordanceMethod()
+    method = _ConcordanceMethod()
     samples = method.samples(method.check_params({}), sfreq)
     return method.pool([method.compute(x, y, sfreq, samples)], sfreq, samples)
 
@@ -87,7 +87,7 @@ def test_concordance_identical_opposite_independent():
 
 
 def _phase(x, y, sfreq, **params):
-    method = PhaseMethod()
+    method = _PhaseMethod()
     samples = method.samples(method.check_params(params), sfreq)
     px, py = method.prepare(x, y, sfreq, samples)
     keep = slice(8 * 60, -8 * 60)  # away from the filter's edges
@@ -113,7 +113,7 @@ def test_phase_closed_forms():
 
 def test_phase_band_errors():
     with pytest.raises(ValueError, match="low < high"):
-        PhaseMethod().check_params({"band": (0.5, 0.1)})
-    method = PhaseMethod()
+        _PhaseMethod().check_params({"band": (0.5, 0.1)})
+    method = _PhaseMethod()
     with pytest.raises(ValueError, match="Nyquist"):
         method.samples(method.check_params({"band": (0.1, 5.0)}), 8.0)

@@ -6,7 +6,7 @@ import pytest
 import xarray as xr
 
 import mne_dyad as md
-from mne_dyad.stats._models import build_alliance_model, prepare_alliance_data
+from mne_dyad.stats._models import _build_alliance_model, _prepare_alliance_data
 
 
 def _toy(n_dyads=5, n_sessions=4, seed=0):
@@ -46,7 +46,7 @@ def test_within_between_known_answer():
 def test_prepared_data_split_and_reversible_standardisation():
     cube, alliance = _toy()
     cube["all_lags"][0, 1, 0] = np.nan  # D0 session 2 lacks IM
-    data = prepare_alliance_data(cube, alliance)
+    data = _prepare_alliance_data(cube, alliance)
     assert data.sizes["obs"] == 19 and list(data.level.values) == ["within", "between"]
     # standardisation is stored and reversible
     y = data.y * data.y_sd + data.y_mean
@@ -74,11 +74,11 @@ def test_prepared_data_split_and_reversible_standardisation():
 
 def test_model_structure_named_dims():
     cube, alliance = _toy()
-    model = build_alliance_model(prepare_alliance_data(cube, alliance))
+    model = _build_alliance_model(_prepare_alliance_data(cube, alliance))
     assert model.named_vars_to_dims["beta"] == ("level", "segment", "outcome")
     assert model.named_vars_to_dims["u_dyad"] == ("dyad", "outcome")
     assert "gamma" in model.named_vars
-    plain = build_alliance_model(prepare_alliance_data(cube, alliance), session_covariate=False)
+    plain = _build_alliance_model(_prepare_alliance_data(cube, alliance), session_covariate=False)
     assert "gamma" not in plain.named_vars
 
 

@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 import mne_dyad as md
-from mne_dyad.stats._models import build_alliance_model, prepare_alliance_data
+from mne_dyad.stats._models import _build_alliance_model, _prepare_alliance_data
 
 TRUTH = {("within", "IM", "bond"): 0.5, ("between", "IM", "bond"): 0.4}
 
@@ -29,8 +29,8 @@ def _model(**kwargs):
     if prep.get("missing") == "impute":
         cube["all_lags"][0, 1, 0] = np.nan
         cube["all_lags"][3, 2, 1] = np.nan
-    data = prepare_alliance_data(cube, alliance, **prep)
-    return data, build_alliance_model(data, **kwargs)
+    data = _prepare_alliance_data(cube, alliance, **prep)
+    return data, _build_alliance_model(data, **kwargs)
 
 
 def test_options_change_the_model_as_documented():
@@ -72,21 +72,21 @@ def test_priors_set_the_prior_scales():
 def test_prepare_errors_name_what_is_missing():
     cube, alliance = _data()
     with pytest.raises(ValueError, match="needs the cube variable 'all_lags_se'"):
-        prepare_alliance_data(cube.drop_vars("all_lags_se"), alliance, measurement_error=True)
+        _prepare_alliance_data(cube.drop_vars("all_lags_se"), alliance, measurement_error=True)
     with pytest.raises(ValueError, match="therapist=True needs a 'therapist' coordinate"):
-        prepare_alliance_data(cube.drop_vars("therapist"), alliance, therapist=True)
+        _prepare_alliance_data(cube.drop_vars("therapist"), alliance, therapist=True)
     with pytest.raises(ValueError, match=r"complete_on names segment\(s\) \['REST'\]"):
-        prepare_alliance_data(cube, alliance, complete_on=("IM", "REST"))
+        _prepare_alliance_data(cube, alliance, complete_on=("IM", "REST"))
     with pytest.raises(ValueError, match="'missing' parameter"):
-        prepare_alliance_data(cube, alliance, missing="mean")
+        _prepare_alliance_data(cube, alliance, missing="mean")
 
 
 def test_complete_on_keeps_the_same_sessions():
     cube, alliance = _data()
     cube["all_lags"][2, 3, 1] = np.nan  # one session lacks CB
-    im_only = prepare_alliance_data(cube, alliance, segments=("IM",))
-    im_same = prepare_alliance_data(cube, alliance, segments=("IM",), complete_on=("IM", "CB"))
-    both = prepare_alliance_data(cube, alliance)
+    im_only = _prepare_alliance_data(cube, alliance, segments=("IM",))
+    im_same = _prepare_alliance_data(cube, alliance, segments=("IM",), complete_on=("IM", "CB"))
+    both = _prepare_alliance_data(cube, alliance)
     assert im_only.sizes["obs"] == 32 and im_same.sizes["obs"] == both.sizes["obs"] == 31
 
 

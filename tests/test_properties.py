@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 import mne_dyad as md
 from mne_dyad.synchrony._api import METHODS
-from mne_dyad.synchrony._wclc import window_summaries
+from mne_dyad.synchrony._wclc import _window_summaries
 
 SFREQ = 4.0
 PARAMS = {
@@ -49,8 +49,8 @@ def test_wclc_swap_mirrors_lags_and_swaps_leads(rng):
     a = md.synchrony.wclc(x, y, SFREQ, **PARAMS["wclc"])
     b = md.synchrony.wclc(y, x, SFREQ, **PARAMS["wclc"])
     np.testing.assert_allclose(a.values, b.values[:, ::-1], atol=1e-10)
-    sa = window_summaries(a.values, a.lag.values)
-    sb = window_summaries(b.values, b.lag.values)
+    sa = _window_summaries(a.values, a.lag.values)
+    sb = _window_summaries(b.values, b.lag.values)
     np.testing.assert_allclose(sa["x_leads"], sb["y_leads"], atol=1e-10)
     np.testing.assert_allclose(sa["y_leads_0"], sb["x_leads_0"], atol=1e-10)
     np.testing.assert_allclose(sa["all_lags"], sb["all_lags"], atol=1e-10)

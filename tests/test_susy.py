@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 import mne_dyad as md
-from mne_dyad.synchrony._reference import susy_loop
-from mne_dyad.synchrony._susy import susy_profiles, susy_summaries
+from mne_dyad.synchrony._reference import _susy_loop
+from mne_dyad.synchrony._susy import _susy_profiles, _susy_summaries
 
 
 def _smooth_noise(rng, n, width=8):
@@ -19,7 +19,7 @@ def test_equals_loop_reference(seed):
         x[[3, 50, 51, 190]] = np.nan
         y[[10, 120]] = np.nan
     res = md.synchrony.susy(x, y, 2.0, segment=20, max_lag=3)  # S=40, M=6
-    ref = susy_loop(x, y, 40, 6)
+    ref = _susy_loop(x, y, 40, 6)
     assert int(res.n_segments) == ref["n_segments"] == (6 if seed else 6)
     for key in ("z_real", "z_pseudo", "z_real_noabs", "z_pseudo_noabs"):
         np.testing.assert_allclose(res[key].values, ref[key], rtol=0, atol=1e-12)
@@ -93,11 +93,11 @@ def test_constant_segment_adds_nothing_but_counts():
     x = _smooth_noise(rng, 120)
     y = _smooth_noise(rng, 120)
     x[:40] = 2.0  # first of three 40-sample segments is flat
-    prof = susy_profiles(x.reshape(3, 40), y.reshape(3, 40), 2)
-    ref = susy_loop(x, y, 40, 2)
+    prof = _susy_profiles(x.reshape(3, 40), y.reshape(3, 40), 2)
+    ref = _susy_loop(x, y, 40, 2)
     np.testing.assert_allclose(prof["z_real"], ref["z_real"], atol=1e-12)
     np.testing.assert_allclose(prof["z_pseudo"], ref["z_pseudo"], atol=1e-12)
-    assert np.isfinite(list(susy_summaries(prof, 2).values())).sum() >= 10
+    assert np.isfinite(list(_susy_summaries(prof, 2).values())).sum() >= 10
 
 
 @pytest.mark.parametrize(
@@ -118,12 +118,12 @@ def test_bad_input(kwargs, match):
 
 def test_pair_loop_reference_agrees():
     """The benchmark's reference (one ccf per pair, as R) equals the vectorised SUSY."""
-    from mne_dyad.synchrony._reference import susy_pairs_loop
+    from mne_dyad.synchrony._reference import _susy_pairs_loop
 
     rng = np.random.default_rng(8)
     x = _smooth_noise(rng, 8 * 240)
     y = np.roll(x, 6) + _smooth_noise(rng, 8 * 240)
     res = md.synchrony.susy(x, y, 8.0, segment=30, max_lag=5)
-    ref = susy_pairs_loop(x, y, 240, 40)
+    ref = _susy_pairs_loop(x, y, 240, 40)
     for key in ("z_real", "z_pseudo", "z_real_noabs", "z_pseudo_noabs"):
         np.testing.assert_allclose(res[key].values, ref[key], rtol=0, atol=1e-12)

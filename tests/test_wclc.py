@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mne_dyad.synchrony import wclc
-from mne_dyad.synchrony._kernels import lagged_corr, n_windows
-from mne_dyad.synchrony._reference import wclc_loop
-from mne_dyad.synchrony._wclc import window_summaries
+from mne_dyad.synchrony._kernels import _lagged_corr, _n_windows
+from mne_dyad.synchrony._reference import _wclc_loop
+from mne_dyad.synchrony._wclc import _window_summaries
 
 S37 = math.sqrt(3 / 7)
 
@@ -32,7 +32,7 @@ def test_hand_computed_case():
     z = wclc(x, y, 1.0, lag=1, window=3, step=2)
     np.testing.assert_allclose(z.values, np.arctanh(expected), atol=1e-14)
     # summaries of window 0: lag0 = atanh(.5), best lag = +1 s (the maximum)
-    summ = window_summaries(z.values, z.lag.values)
+    summ = _window_summaries(z.values, z.lag.values)
     np.testing.assert_allclose(summ["lag0"], [np.arctanh(0.5), np.arctanh(S37)])
     np.testing.assert_allclose(summ["x_leads"], [np.arctanh(S37), np.arctanh(0.5)])
     np.testing.assert_allclose(summ["y_leads"], [np.arctanh(0.5), np.arctanh(S37)])
@@ -42,9 +42,9 @@ def test_hand_computed_case():
 
 def test_window_count_formula():
     # K = ceil((N - w - L + 1) / s)
-    assert n_windows(100, 20, 5, 10) == math.ceil((100 - 20 - 5 + 1) / 10) == 8
-    assert n_windows(25, 20, 5, 10) == 1
-    assert n_windows(24, 20, 5, 10) == 0
+    assert _n_windows(100, 20, 5, 10) == math.ceil((100 - 20 - 5 + 1) / 10) == 8
+    assert _n_windows(25, 20, 5, 10) == 1
+    assert _n_windows(24, 20, 5, 10) == 0
     r = wclc(np.arange(100.0) ** 1.5, np.sin(np.arange(100.0)), 1.0, lag=5, window=20, step=10)
     assert r.sizes["window"] == 8
 
@@ -56,7 +56,7 @@ def test_lag_sign_delayed_copy_peaks_positive():
     x = np.convolve(rng.standard_normal(4000), np.ones(4) / 4, mode="same")
     y = np.roll(x, 16)  # 2 s delay
     z = wclc(x, y, sfreq, lag=5, window=30, step=15)
-    best = window_summaries(z.values, z.lag.values)["best_lag"]
+    best = _window_summaries(z.values, z.lag.values)["best_lag"]
     assert np.all(best == 2.0)
     assert float(z.sel(lag=2.0).min()) == 10.0  # identical -> r = 1 -> clipped z
     assert float(z.sel(lag=-2.0).mean()) < 1.0
@@ -105,10 +105,10 @@ def test_missing_data_rule():
 def test_fewer_than_three_pairs_and_constant_slices_are_nan():
     x = np.array([1.0, np.nan, np.nan, np.nan, 2.0, 3.0, 4.0, 5.0])
     y = np.array([2.0, 1.0, 5.0, np.nan, 3.0, 1.0, 2.0, 0.0])
-    r = lagged_corr(x, y, 4, 0, 4)
+    r = _lagged_corr(x, y, 4, 0, 4)
     assert np.isnan(r[0, 0])  # only pair 0 complete
     flat = np.r_[np.full(20, 3e-6), np.linspace(1e-6, 2e-6, 20)]
-    r = lagged_corr(flat, np.sin(np.arange(40.0)), 10, 0, 10)
+    r = _lagged_corr(flat, np.sin(np.arange(40.0)), 10, 0, 10)
     assert np.isnan(r[:2]).all() and np.isfinite(r[2:]).all()
 
 
@@ -124,7 +124,7 @@ def test_vectorised_equals_loop_reference(seed):
                 arr[start : start + rng.integers(1, 40)] = np.nan
     for w, L, s in ((80, 20, 40), (33, 7, 5), (10, 0, 3)):
         fast = wclc(x, y, 4.0, lag=L / 4, window=w / 4, step=s / 4)
-        slow = wclc_loop(x, y, w, L, s)
+        slow = _wclc_loop(x, y, w, L, s)
         np.testing.assert_array_equal(np.isnan(fast.values), np.isnan(slow))
         np.testing.assert_allclose(fast.values, slow, rtol=0, atol=1e-10)
 

@@ -8,7 +8,7 @@ import pandas as pd
 import xarray as xr
 from mne.utils import _check_option, _validate_type, logger, verbose
 
-from ..io._base import table_separator
+from ..io._base import _table_separator
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 
@@ -41,7 +41,7 @@ def _read(path, where):
         if suffix in (".xlsx", ".xls"):
             _soft_import("openpyxl", "Reading .xlsx alliance tables")
             return pd.read_excel(path)
-        return pd.read_csv(path, sep=table_separator(path))
+        return pd.read_csv(path, sep=_table_separator(path))
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise ValueError(f"{where} could not be read as a table ({exc}).") from None
 

@@ -101,7 +101,7 @@ def _pick_column(columns, eda_column, where):
     return found[0]
 
 
-def table_separator(path):
+def _table_separator(path):
     """Column separator of a text table: by extension, else sniffed among , tab ;."""
     suffix = Path(path).suffix.lower()
     if suffix in (".tsv", ".tab"):

@@ -10,7 +10,7 @@ from scipy.signal import resample_poly
 
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
-from ..utils._signal import bridge_gaps
+from ..utils._signal import _bridge_gaps
 from ._session import _describe, _set_session_info
 from ._units import _EDA_NAME, _siemens_problem
 
@@ -72,7 +72,7 @@ def _resample_nan_aware(data, sfreq_from, sfreq_to):
     if sfreq_from == sfreq_to:
         return data.copy()
     ratio = Fraction(sfreq_to / sfreq_from).limit_denominator(1000)
-    filled, missing = bridge_gaps(data)
+    filled, missing = _bridge_gaps(data)
     out = resample_poly(filled, ratio.numerator, ratio.denominator, padtype="line")
     if missing.any():
         t_in = np.arange(data.size) / sfreq_from

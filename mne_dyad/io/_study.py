@@ -28,6 +28,20 @@ def read_recording(path, options=None):
     passed to :func:`read_raw_tabular`), ``.acq`` to :func:`read_raw_acq`
     (``options["acq"]``), anything else goes to MNE
     (``options["mne"]``, which needs ``channel``).
+
+    Parameters
+    ----------
+    path : path-like
+        The recording.
+    options : None | dict
+        Reader options by format: ``{"tabular": {...}, "bids": {...}, "acq":
+        {...}, "mne": {...}}`` (the ``[readers.<format>]`` tables of a run's
+        configuration).
+
+    Returns
+    -------
+    raw : mne.io.Raw
+        One ``gsr`` channel in siemens.
     """
     options = options or {}
     path = Path(path)
@@ -71,15 +85,23 @@ class _LazySessions(Mapping):
 class Study:
     """Sessions of a dyadic study, listed by a manifest and read on demand.
 
-    Attributes
+    Made by :func:`read_study`; each parameter is kept as an attribute of the
+    same name.
+
+    Parameters
     ----------
     table : pandas.DataFrame
         One row per session: ``dyad``, ``session``, ``therapist`` (if given) and
         the absolute paths of ``client_file``, ``therapist_file``, ``coding_file``.
     alliance_file : pathlib.Path | None
         The alliance questionnaire table, if the manifest names one.
-    options : dict
+    options : None | dict
         Reader, segment and combination options (see :func:`read_study`).
+    source : None | pathlib.Path
+        The manifest.
+
+    Attributes
+    ----------
     raws : mapping
         ``{(dyad, session): raw}``, each session read and combined on first use.
     """
@@ -98,11 +120,28 @@ class Study:
         )
 
     def keys(self):
-        """Return the (dyad, session) keys, in manifest order."""
+        """Return the (dyad, session) keys, in manifest order.
+
+        Returns
+        -------
+        keys : list of tuple
+            ``(dyad, session)`` of every session.
+        """
         return list(zip(self.table.dyad, self.table.session, strict=True))
 
     def load_session(self, key):
-        """Read, combine and annotate one session (see :func:`read_study`)."""
+        """Read, combine and annotate one session (see :func:`read_study`).
+
+        Parameters
+        ----------
+        key : tuple
+            ``(dyad, session)``.
+
+        Returns
+        -------
+        raw : mne.io.Raw
+            The session Raw: both roles' EDA and the coded segments.
+        """
         rows = self.table[(self.table.dyad == key[0]) & (self.table.session == key[1])]
         if rows.empty:
             raise KeyError(f"The study has no dyad {key[0]!r}, session {key[1]!r}.")

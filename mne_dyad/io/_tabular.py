@@ -6,7 +6,7 @@ from mne.utils import verbose
 
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
-from ._base import _make_raw, _numeric, _path, _pick_column, table_separator
+from ._base import _make_raw, _numeric, _path, _pick_column, _table_separator
 
 
 @verbose
@@ -51,7 +51,7 @@ def read_raw_tabular(
     if sfreq is None and time_column is None:
         raise ValueError(f"Reading {where} needs sfreq= or time_column= to know the timing.")
     try:
-        df = pd.read_csv(path, sep=table_separator(path), dtype=str)
+        df = pd.read_csv(path, sep=_table_separator(path), dtype=str)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ValueError(f"{where} could not be read as a table ({exc}).") from None
     if df.empty:

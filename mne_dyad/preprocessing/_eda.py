@@ -15,7 +15,7 @@ from ..io._session import _session_label, _session_roles, _set_session_info, get
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
-from ..utils._signal import bridge_gaps
+from ..utils._signal import _bridge_gaps
 
 #: Below this rate neurokit2's default cleaning cannot apply its 3 Hz low-pass.
 MIN_CLEAN_SFREQ = 7.0
@@ -25,7 +25,7 @@ DECOMPOSE_METHODS = ("highpass", "smoothmedian", "cvxeda")
 def _bridge(x):
     if not np.isfinite(x).any():
         raise ValueError("the signal is entirely missing (NaN)")
-    return bridge_gaps(x)
+    return _bridge_gaps(x)
 
 
 def _add_channels(raw, names, data):
@@ -107,7 +107,7 @@ def decompose_eda(
     raw : mne.io.Raw
         A session Raw.
     method : str
-        neurokit2's ``eda_phasic`` method: ``"highpass"`` (0.05 Hz high-pass,
+        The method of neurokit2's ``eda_phasic``: ``"highpass"`` (0.05 Hz high-pass,
         default), ``"smoothmedian"`` (a running median of ``smoothing``
         seconds), or ``"cvxeda"`` (convex optimisation; needs ``cvxopt``).
     signal : str

@@ -198,7 +198,10 @@ def simulate_session(
 class SimulatedStudy:
     """A simulated dyadic study with its ground truth.
 
-    Attributes
+    Made by :func:`simulate_study`; each parameter is kept as an attribute of the
+    same name.
+
+    Parameters
     ----------
     raws : dict
         ``{(dyad, session): raw}`` for the usable sessions.
@@ -207,6 +210,8 @@ class SimulatedStudy:
     truth : xarray.Dataset
         True coupling on ``dyad x session x segment``, the within-dyad IM coupling
         used for the alliance, the usable mask, and every true parameter in attrs.
+    params : dict
+        The simulation's arguments and true effects (for example ``betas``).
     """
 
     raws: dict
@@ -320,7 +325,7 @@ def simulate_study(
     labels = list(coupling_mean)
     dyads = np.array([f"D{i + 1:02d}" for i in range(n_dyads)], dtype=object)
     sessions = np.arange(1, n_sessions + 1)
-    therapist_of = np.array([f"T{i % n_therapists + 1}" for i in range(n_dyads)], dtype=object)
+    _therapist_of = np.array([f"T{i % n_therapists + 1}" for i in range(n_dyads)], dtype=object)
 
     # coupling: dyad part + session part on the logit scale
     u = rng.normal(0, sd_dyad, n_dyads)
@@ -350,7 +355,7 @@ def simulate_study(
             intercepts[o] + betas.get(o, 0.0) * w_std + dyad_eff[:, k, None] + resid[:, :, k],
             {"long_name": f"Session Alliance Inventory {o} scale", "units": "1"},
         )
-    alliance = alliance.assign_coords(therapist=("dyad", therapist_of))
+    alliance = alliance.assign_coords(therapist=("dyad", _therapist_of))
 
     params = {
         "n_dyads": n_dyads,
@@ -389,7 +394,7 @@ def simulate_study(
             "dyad": dyads,
             "session": sessions,
             "segment": np.array(labels, object),
-            "therapist": ("dyad", therapist_of),
+            "therapist": ("dyad", _therapist_of),
         },
         attrs={"mne_dyad_truth": json.dumps(params, sort_keys=True)},
     )
@@ -408,7 +413,7 @@ def simulate_study(
                 coupling={g: float(c[i, j, k]) for k, g in enumerate(labels)},
                 dyad=str(d),
                 session=int(s),
-                therapist=str(therapist_of[i]),
+                therapist=str(_therapist_of[i]),
                 seed=int(seeds[i, j]),
                 verbose=False,
             )

@@ -56,7 +56,7 @@ def _latent_predictor(pm, pt, data, priors):
     )
 
 
-def build_alliance_model(
+def _build_alliance_model(
     data,
     *,
     multivariate=True,

@@ -14,8 +14,8 @@ from mne.utils import _validate_type, logger, verbose, warn
 from ..surrogates import compare_with_surrogates
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
-from ._results import interval
-from ._sampling import check_sampling, diagnose, sample, structure_key
+from ._results import _interval
+from ._sampling import _check_sampling, _diagnose, _sample, _structure_key
 
 #: Variables :func:`fit_chance_model` adds, on ``segment``.
 GROUP_VARIABLES = ("delta_mean", "delta_sd", "delta_lower", "delta_upper", "p_delta_gt_0")
@@ -93,7 +93,7 @@ def fit_chance_model(
             f"result has no {missing}: pass the output of "
             "mne_dyad.surrogates.compare_with_surrogates."
         )
-    check_sampling(draws, tune, chains, sampler)
+    _check_sampling(draws, tune, chains, sampler)
     _validate_type(ci_prob, "numeric", "ci_prob")
     if not 0 < ci_prob < 1:
         raise ValueError(f"ci_prob must be between 0 and 1, got {ci_prob}.")
@@ -111,7 +111,7 @@ def fit_chance_model(
         gi = np.asarray(usable)[gi]
         model = _group_model(d[di, si, gi], di, gi, out.dyad.values, segments)
         # a small dyad variance makes a funnel: take smaller steps
-        tree = sample(
+        tree = _sample(
             model,
             draws=draws,
             tune=tune,
@@ -119,11 +119,11 @@ def fit_chance_model(
             sampler=sampler,
             seed=seed,
             target_accept=0.95,
-            cache_key=structure_key(model, "chance"),
+            cache_key=_structure_key(model, "chance"),
         )
-        diagnose(tree, ("delta",), "chance model")
+        _diagnose(tree, ("delta",), "chance model")
         delta = tree["posterior"]["delta"]
-        lower, upper = interval(delta, ci_prob)
+        lower, upper = _interval(delta, ci_prob)
         for g in usable:
             stats["delta_mean"][g] = float(delta[..., g].mean())
             stats["delta_sd"][g] = float(delta[..., g].std(ddof=1))
@@ -246,7 +246,7 @@ def test_above_chance(
     >>> float(res.p.min()) > 0, res.delta_mean.dims  # NaN cells: missing sessions
     (True, ('segment',))
     """
-    check_sampling(draws, tune, chains, sampler)
+    _check_sampling(draws, tune, chains, sampler)
     _validate_type(seed, (None, "int-like", np.random.Generator), "seed")
     if isinstance(seed, np.random.Generator):
         seed = int(seed.integers(2**63))

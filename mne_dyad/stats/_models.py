@@ -9,9 +9,9 @@ from mne.utils import _check_option, _validate_type, logger, verbose
 from .._version import __version__
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
-from ._alliance_graph import _check_priors, build_alliance_model
+from ._alliance_graph import _build_alliance_model, _check_priors
 from ._results import AllianceFit
-from ._sampling import check_sampling, diagnose, sample
+from ._sampling import _check_sampling, _diagnose, _sample
 
 LEVELS = ("within", "between")
 
@@ -32,7 +32,7 @@ def _check_ids(cube, alliance):
     return dyads, sessions
 
 
-def therapist_of(therapist, dyads, *datasets):
+def _therapist_of(therapist, dyads, *datasets):
     """Map each dyad to its therapist id, or None when ``therapist`` is None/False.
 
     ``therapist=True`` reads the ``therapist`` coordinate of the first dataset that
@@ -59,7 +59,7 @@ def therapist_of(therapist, dyads, *datasets):
     return {d: str(mapping[d]) for d in dyads}
 
 
-def prepare_alliance_data(
+def _prepare_alliance_data(
     cube,
     alliance,
     *,
@@ -209,7 +209,7 @@ def prepare_alliance_data(
     )
     if measurement_error:
         out["P_se"] = (("obs", "segment"), np.where(p_ok[di, si], SE[di, si], np.nan) / x_sd)
-    ther = therapist_of(therapist, list(dyad_labels), cube, alliance)
+    ther = _therapist_of(therapist, list(dyad_labels), cube, alliance)
     if ther is not None:
         names = sorted(set(ther.values()))
         out = out.assign_coords(therapist=np.array(names, dtype=object))
@@ -345,7 +345,7 @@ def fit_alliance_model(
     """
     _validate_type(cube, xr.Dataset, "cube")
     _validate_type(alliance, xr.Dataset, "alliance")
-    check_sampling(draws, tune, chains, sampler)
+    _check_sampling(draws, tune, chains, sampler)
     if sampler == "numpyro":
         _soft_import("numpyro", "sampler='numpyro'")
     for flag, name in (
@@ -357,7 +357,7 @@ def fit_alliance_model(
     priors = _check_priors(priors)
     segments = tuple(segments)
     outcomes = tuple(outcomes)
-    data = prepare_alliance_data(
+    data = _prepare_alliance_data(
         cube,
         alliance,
         summary=summary,
@@ -375,14 +375,14 @@ def fit_alliance_model(
         "session_covariate": session_covariate,
         "priors": priors,
     }
-    model = build_alliance_model(data, **options)
+    model = _build_alliance_model(data, **options)
     logger.info(
         f"Sampling the alliance model ({data.sizes['obs']} sessions, "
         f"{data.sizes['dyad']} dyads, outcomes {list(outcomes)}) with {sampler}: "
         f"{chains} chains x {draws} draws after {tune} tuning steps."
     )
     # latent synchrony observed with small errors makes a narrow funnel: smaller steps
-    tree = sample(
+    tree = _sample(
         model,
         draws=draws,
         tune=tune,
@@ -397,7 +397,7 @@ def fit_alliance_model(
         pm.compute_log_likelihood(
             tree, var_names=["y"], extend_inferencedata=True, progressbar=False
         )
-    diagnostics = diagnose(tree, ("beta", "alpha"), "alliance model")
+    diagnostics = _diagnose(tree, ("beta", "alpha"), "alliance model")
     params = {
         "summary": summary,
         "segments": list(segments),

@@ -12,14 +12,14 @@ from mne.utils import _validate_type, logger, verbose, warn
 from ..utils._docs import fill_doc
 from ..utils._files import _atomic_write
 from ..utils._imports import _soft_import
-from ._alliance_graph import build_alliance_model
+from ._alliance_graph import _build_alliance_model
 from ._sampling import _pymc_log_level
 
 _DATA_GROUP = "mne_dyad_data"
 SAMPLE_DIMS = ("chain", "draw")
 
 
-def interval(draws, ci_prob):
+def _interval(draws, ci_prob):
     """Equal-tailed interval over the sample dims."""
     tail = (1 - ci_prob) / 2
     q = draws.quantile([tail, 1 - tail], dim=SAMPLE_DIMS)
@@ -138,7 +138,7 @@ class AllianceFit:
             raise ValueError(f"level must be 'within' or 'between', got {level!r}.")
         beta = self._draws("beta").sel(level=level)
         diff = beta.sel(segment=parts[0]) - beta.sel(segment=parts[1])
-        lo, hi = interval(diff, ci_prob)
+        lo, hi = _interval(diff, ci_prob)
         table = pd.DataFrame(
             {
                 "mean": diff.mean(SAMPLE_DIMS).values,
@@ -181,7 +181,7 @@ class AllianceFit:
     def _model(self):
         """Rebuild the PyMC model from the stored data and options."""
         p = self.params
-        return build_alliance_model(
+        return _build_alliance_model(
             self.data,
             multivariate=p.get("multivariate", True),
             random_slopes=p.get("random_slopes", False),

@@ -15,7 +15,7 @@ from ..utils._imports import _soft_import
 SAMPLERS = ("nutpie", "pymc", "numpyro")
 
 
-def check_sampling(draws, tune, chains, sampler):
+def _check_sampling(draws, tune, chains, sampler):
     """Validate the sampling options shared by every model."""
     _check_option("sampler", sampler, SAMPLERS)
     for value, name in ((draws, "draws"), (tune, "tune"), (chains, "chains")):
@@ -35,12 +35,12 @@ def _pymc_log_level(level):
         pymc_logger.setLevel(old)
 
 
-#: Compiled nutpie models of this process, by structure (see ``sample(cache_key=...)``).
+#: Compiled nutpie models of this process, by structure (see ``_sample(cache_key=...)``).
 _NUTPIE_CACHE: dict = {}
 _NUTPIE_CACHE_SIZE = 16
 
 
-def structure_key(model, name):
+def _structure_key(model, name):
     """Key a compiled model by what its graph depends on besides the code building it.
 
     For models whose data all live in ``pm.Data``, that is the coordinate labels
@@ -109,7 +109,7 @@ def _observed_data(model):
     return xr.Dataset(out, coords=coords)
 
 
-def sample(model, *, draws, tune, chains, sampler, seed, target_accept=None, cache_key=None):
+def _sample(model, *, draws, tune, chains, sampler, seed, target_accept=None, cache_key=None):
     """Draw from a PyMC model's posterior; returns the ArviZ ``DataTree``.
 
     With ``sampler="nutpie"`` and a hashable ``cache_key`` describing the
@@ -150,12 +150,12 @@ def sample(model, *, draws, tune, chains, sampler, seed, target_accept=None, cac
             nuts_sampler=sampler,
             random_seed=seed,
             progressbar=progress,
-            compute_convergence_checks=False,  # diagnose() reports them, with advice
+            compute_convergence_checks=False,  # _diagnose() reports them, with advice
             **({} if target_accept is None else {"target_accept": target_accept}),
         )
 
 
-def diagnose(tree, var_names, what):
+def _diagnose(tree, var_names, what):
     """Divergences, R-hat and bulk ESS of ``var_names``; warn with advice if poor."""
     stats = tree["sample_stats"].to_dataset()
     div_name = "diverging" if "diverging" in stats else "divergences"

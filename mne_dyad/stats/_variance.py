@@ -11,9 +11,9 @@ from .._version import __version__
 from ..utils._checks import _renamed
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
-from ._models import therapist_of
-from ._results import SAMPLE_DIMS, interval
-from ._sampling import check_sampling, diagnose, sample, structure_key
+from ._models import _therapist_of
+from ._results import SAMPLE_DIMS, _interval
+from ._sampling import _check_sampling, _diagnose, _sample, _structure_key
 
 COMPONENTS = ("icc_therapist", "icc_dyad", "session_share")
 
@@ -30,7 +30,7 @@ def _long_format(cube, variable, segments, therapist):
                 f"Only {n_dyads} dyad(s) have a {seg!r} {variable} value; a variance "
                 "decomposition needs at least 3."
             )
-    ther = therapist_of(therapist, sorted({dyads[i] for i in di}, key=str), cube)
+    ther = _therapist_of(therapist, sorted({dyads[i] for i in di}, key=str), cube)
     return values.values[ok], di, gi, ther, dyads
 
 
@@ -119,7 +119,7 @@ def variance_decomposition(
     missing = [s for s in segments if s not in list(cube.segment.values)]
     if missing:
         raise ValueError(f"The cube has no segment(s) {missing}.")
-    check_sampling(draws, tune, chains, sampler)
+    _check_sampling(draws, tune, chains, sampler)
     y, di, gi, ther, dyads = _long_format(cube, variable, segments, therapist)
     pm = _soft_import("pymc", "variance_decomposition")
     mean = np.array([y[gi == g].mean() for g in range(len(segments))])
@@ -158,7 +158,7 @@ def variance_decomposition(
         + (f", {len(coords['therapist'])} therapists" if ther is not None else "")
         + f") per segment {segments}."
     )
-    tree = sample(
+    tree = _sample(
         model,
         draws=draws,
         tune=tune,
@@ -166,9 +166,9 @@ def variance_decomposition(
         sampler=sampler,
         seed=seed,
         target_accept=0.95,
-        cache_key=structure_key(model, "variance"),
+        cache_key=_structure_key(model, "variance"),
     )
-    diagnostics = diagnose(tree, ("icc_dyad", "mu"), "variance decomposition")
+    diagnostics = _diagnose(tree, ("icc_dyad", "mu"), "variance decomposition")
     post = tree["posterior"]
     comps = [c for c in COMPONENTS if c in post]
     table = {
@@ -179,7 +179,7 @@ def variance_decomposition(
         draws_c = post[comp]
         table["mean"][:, j] = draws_c.mean(SAMPLE_DIMS).values
         table["sd"][:, j] = draws_c.std(SAMPLE_DIMS, ddof=1).values
-        lower, upper = interval(draws_c, ci_prob)
+        lower, upper = _interval(draws_c, ci_prob)
         table["ci_lower"][:, j], table["ci_upper"][:, j] = lower.values, upper.values
     summary = xr.Dataset(
         {k: (("segment", "component"), v) for k, v in table.items()},

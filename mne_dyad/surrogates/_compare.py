@@ -23,12 +23,12 @@ from ..io._session import (
     _sorted_ids,
 )
 from ..synchrony._api import _check_method
-from ..synchrony._registry import SpanTooShort
+from ..synchrony._registry import _SpanTooShort
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
-from ._iaaft import iaaft_nan
-from ._pseudo_dyads import _labels_present, draw_partners
-from ._shuffle import _check_n, shift_offsets, shuffle_segments
+from ._iaaft import _iaaft_nan
+from ._pseudo_dyads import _draw_partners, _labels_present
+from ._shuffle import _check_n, _shift_offsets, _shuffle_segments
 
 KINDS = ("pseudo_dyads", "circular_shift", "segment_shuffle", "iaaft")
 
@@ -52,7 +52,7 @@ def _partial(spec, samples, sfreq, xs, ys):
     px, py = spec.prepare(xs[:n], ys[:n], sfreq, samples)
     try:
         return spec.compute(px, py, sfreq, samples)
-    except SpanTooShort:
+    except _SpanTooShort:
         return None
 
 
@@ -85,12 +85,12 @@ def _surrogate_pairs(kind, pairs, rng, kind_samples):
     out = []
     for xs, ys in pairs:
         if kind == "circular_shift":
-            offset = shift_offsets(ys.size, kind_samples, 1, rng)[0]
+            offset = _shift_offsets(ys.size, kind_samples, 1, rng)[0]
             out.append((xs, np.roll(ys, offset)))
         elif kind == "segment_shuffle":
-            out.append((xs, shuffle_segments(ys, kind_samples, rng)))
+            out.append((xs, _shuffle_segments(ys, kind_samples, rng)))
         else:
-            out.append((xs, iaaft_nan(ys, rng)))
+            out.append((xs, _iaaft_nan(ys, rng)))
     return out
 
 
@@ -257,7 +257,7 @@ def compare_with_surrogates(
     partners = None
     if kind == "pseudo_dyads":
         present = _labels_present(sessions, segments)
-        partners = draw_partners(present, segments, n_sur, np.random.default_rng(root.spawn(1)[0]))
+        partners = _draw_partners(present, segments, n_sur, np.random.default_rng(root.spawn(1)[0]))
     cell_seeds = root.spawn(len(cells) + 1)[1:]
     logger.info(
         f"Chance test: {method} {summary} of {len(cells)} session segments against "

@@ -6,7 +6,7 @@ from ..utils._checks import _check_rng, _is_int
 from ._shuffle import _as_dataarray, _check_n, _check_signal
 
 
-def iaaft_one(y, rng, n_iter=100):
+def _iaaft_one(y, rng, n_iter=100):
     """One IAAFT surrogate of a finite 1-D signal.
 
     Starts from a random permutation of ``y`` and alternates between imposing the
@@ -27,11 +27,11 @@ def iaaft_one(y, rng, n_iter=100):
     return s
 
 
-def iaaft_nan(y, rng, n_iter=100):
+def _iaaft_nan(y, rng, n_iter=100):
     """IAAFT of the finite samples of ``y``, with NaN gaps kept in place."""
     finite = np.isfinite(y)
     out = np.full(y.shape, np.nan)
-    out[finite] = iaaft_one(y[finite], rng, n_iter) if finite.sum() > 1 else y[finite]
+    out[finite] = _iaaft_one(y[finite], rng, n_iter) if finite.sum() > 1 else y[finite]
     return out
 
 
@@ -74,5 +74,5 @@ def iaaft(y, *, n_surrogates=1, n_iter=100, seed=None, sfreq=1.0):
     if not _is_int(n_iter) or n_iter < 1:
         raise ValueError(f"n_iter must be a positive integer, got {n_iter!r}.")
     rng = _check_rng(seed)
-    values = np.stack([iaaft_nan(y, rng, n_iter) for _ in range(n_surrogates)])
+    values = np.stack([_iaaft_nan(y, rng, n_iter) for _ in range(n_surrogates)])
     return _as_dataarray(values, sfreq, "iaaft")

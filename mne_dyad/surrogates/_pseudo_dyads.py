@@ -14,7 +14,7 @@ def _labels_present(sessions, segments):
     return {key: {g for g in segments if _segment_spans(raw, g)} for key, raw in sessions.items()}
 
 
-def draw_partners(present, segments, n_surrogates, rng):
+def _draw_partners(present, segments, n_surrogates, rng):
     """``{(key, label): [partner key] * n_surrogates}`` with partner dyad != own dyad."""
     partners = {}
     for label in segments:
@@ -74,7 +74,7 @@ def pseudo_dyads(sessions, *, segments=("IM", "CB"), n_surrogates=100, seed=None
     segments = _check_segments(segments)
     n_surrogates = _check_n(n_surrogates)
     rng = _check_rng(seed)
-    partners = draw_partners(_labels_present(sessions, segments), segments, n_surrogates, rng)
+    partners = _draw_partners(_labels_present(sessions, segments), segments, n_surrogates, rng)
     dyads = _sorted_ids([k[0] for k in sessions], "dyad")
     session_ids = _sorted_ids([k[1] for k in sessions], "session")
     shape = (len(dyads), len(session_ids), len(segments), n_surrogates)

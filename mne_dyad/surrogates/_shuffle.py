@@ -28,7 +28,7 @@ def _as_dataarray(values, sfreq, name, **coords):
     )
 
 
-def shift_offsets(n_times, min_shift, n_surrogates, rng):
+def _shift_offsets(n_times, min_shift, n_surrogates, rng):
     """Offsets (samples) drawn uniformly from ``[min_shift, n_times - min_shift]``."""
     if n_times - min_shift < min_shift:
         raise ValueError(
@@ -38,7 +38,7 @@ def shift_offsets(n_times, min_shift, n_surrogates, rng):
     return rng.integers(min_shift, n_times - min_shift + 1, size=n_surrogates)
 
 
-def derangement(n, rng):
+def _derangement(n, rng):
     """Draw a random permutation of ``range(n)`` with no fixed point (``n >= 2``)."""
     while True:
         perm = rng.permutation(n)
@@ -46,7 +46,7 @@ def derangement(n, rng):
             return perm
 
 
-def shuffle_segments(y, S, rng):
+def _shuffle_segments(y, S, rng):
     """``y`` with its whole ``S``-sample segments permuted so none stays in place.
 
     A remainder shorter than ``S`` stays at the end.
@@ -54,7 +54,7 @@ def shuffle_segments(y, S, rng):
     n = y.size // S
     if n < 2:
         raise ValueError(f"Shuffling needs at least 2 segments of {S} samples; got {y.size}.")
-    head = y[: n * S].reshape(n, S)[derangement(n, rng)].ravel()
+    head = y[: n * S].reshape(n, S)[_derangement(n, rng)].ravel()
     return np.concatenate([head, y[n * S :]])
 
 
@@ -97,7 +97,7 @@ def circular_shift(y, sfreq, *, min_shift, n_surrogates=1, seed=None):
     m = int(round(_check_positive(min_shift, "min_shift", allow_zero=True) * sfreq))
     n_surrogates = _check_n(n_surrogates)
     rng = _check_rng(seed)
-    offsets = shift_offsets(y.size, m, n_surrogates, rng)
+    offsets = _shift_offsets(y.size, m, n_surrogates, rng)
     values = np.stack([np.roll(y, k) for k in offsets])
     return _as_dataarray(
         values, sfreq, "circular_shift", offset=("surrogate", offsets / sfreq, {"units": "s"})
@@ -142,5 +142,5 @@ def segment_shuffle(y, sfreq, *, segment, n_surrogates=1, seed=None):
     S = int(round(_check_positive(segment, "segment") * sfreq))
     n_surrogates = _check_n(n_surrogates)
     rng = _check_rng(seed)
-    values = np.stack([shuffle_segments(y, S, rng) for _ in range(n_surrogates)])
+    values = np.stack([_shuffle_segments(y, S, rng) for _ in range(n_surrogates)])
     return _as_dataarray(values, sfreq, "segment_shuffle")

@@ -26,15 +26,21 @@ from ..io._session import (
 )
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
-from ._concordance import ConcordanceMethod
-from ._phase import PhaseMethod
-from ._registry import SpanTooShort, why_empty
-from ._susy import SUSYMethod
-from ._wclc import PeakPickingMethod, WCLCMethod
+from ._concordance import _ConcordanceMethod
+from ._phase import _PhaseMethod
+from ._registry import _SpanTooShort, _why_empty
+from ._susy import _SUSYMethod
+from ._wclc import _PeakPickingMethod, _WCLCMethod
 
 METHODS = {
     m.name: m
-    for m in (WCLCMethod(), PeakPickingMethod(), SUSYMethod(), ConcordanceMethod(), PhaseMethod())
+    for m in (
+        _WCLCMethod(),
+        _PeakPickingMethod(),
+        _SUSYMethod(),
+        _ConcordanceMethod(),
+        _PhaseMethod(),
+    )
 }
 EXTRA_VARIABLES = {"segment_duration": ("total duration of the segment's annotations", "s")}
 
@@ -180,18 +186,18 @@ def compute_synchrony(
                 continue
             try:
                 partials.append(spec.compute(x[start:stop], y[start:stop], sfreq, samples))
-            except SpanTooShort:
+            except _SpanTooShort:
                 warn(
                     f"{where}: the {label!r} segment at {start / sfreq:.1f} s has too few "
                     f"usable samples for {method} ({spec.describe_min(params)}): "
-                    f"{why_empty(raw_x[start:stop], raw_y[start:stop], roles)}; it is left out."
+                    f"{_why_empty(raw_x[start:stop], raw_y[start:stop], roles)}; it is left out."
                 )
         values = spec.pool(partials, sfreq, samples) if partials else None
         if values is not None and not np.isfinite(values[spec.main_summary]):
             used = np.concatenate([np.arange(a, b) for a, b in spans])
             warn(
                 f"{where}: no {method} value in the {label!r} segment(s): "
-                f"{why_empty(raw_x[used], raw_y[used], roles)}. Its values are NaN."
+                f"{_why_empty(raw_x[used], raw_y[used], roles)}. Its values are NaN."
             )
         if values is None:
             if partials:
@@ -273,7 +279,7 @@ def _cube_attrs(cube, params_attr, roles, method):
     return cube
 
 
-def assemble_cube(results, keys):
+def _assemble_cube(results, keys):
     """Stack per-session results (``compute_synchrony`` outputs) into a cube."""
     dyads = _sorted_ids([k[0] for k in keys], "dyad")
     session_ids = _sorted_ids([k[1] for k in keys], "session")
@@ -475,7 +481,7 @@ def synchrony_cube(
         )
         for key in keys
     )
-    cube = assemble_cube(results, keys)
+    cube = _assemble_cube(results, keys)
     first = next(iter(cube.data_vars))
     n_nan = int(np.isnan(cube[first].values).sum())
     logger.info(f"Cube ready: {dict(cube.sizes)}, {n_nan} cells of {first!r} NaN.")

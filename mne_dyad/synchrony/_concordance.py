@@ -6,13 +6,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..utils._checks import _check_positive
-from ._kernels import lagged_corr, n_windows
-from ._registry import SpanTooShort, SyncMethod
+from ._kernels import _lagged_corr, _n_windows
+from ._registry import _SpanTooShort, _SyncMethod
 
 SSI_BOUND = 10.0
 
 
-def slopes(x, sfreq, w, s):
+def _slopes(x, sfreq, w, s):
     """Least-squares slopes (unit per second) of ``w``-sample windows moved by ``s``.
 
     A window with more than half of its samples missing has a NaN slope; otherwise
@@ -32,7 +32,7 @@ def slopes(x, sfreq, w, s):
     return out
 
 
-def ssi(r):
+def _ssi(r):
     """Single session index: ln(sum of positive r / |sum of negative r|), bounded +-10."""
     r = r[np.isfinite(r)]
     pos, neg = r[r > 0].sum(), -r[r < 0].sum()
@@ -45,7 +45,7 @@ def ssi(r):
     return float(np.clip(np.log(pos / neg), -SSI_BOUND, SSI_BOUND))
 
 
-class ConcordanceMethod(SyncMethod):
+class _ConcordanceMethod(_SyncMethod):
     """Slope concordance / SSI (docs/methods.rst, section methods-other-indices)."""
 
     name = "concordance"
@@ -87,11 +87,11 @@ class ConcordanceMethod(SyncMethod):
         )
 
     def compute(self, x, y, sfreq, samples):
-        sx = slopes(x, sfreq, samples["w"], samples["s"])
-        sy = slopes(y, sfreq, samples["w"], samples["s"])
-        if n_windows(sx.size, samples["m"], 0, 1) < 1:
-            raise SpanTooShort
-        return lagged_corr(sx, sy, samples["m"], 0, 1)[:, 0]
+        sx = _slopes(x, sfreq, samples["w"], samples["s"])
+        sy = _slopes(y, sfreq, samples["w"], samples["s"])
+        if _n_windows(sx.size, samples["m"], 0, 1) < 1:
+            raise _SpanTooShort
+        return _lagged_corr(sx, sy, samples["m"], 0, 1)[:, 0]
 
     main_summary = "ssi"
 
@@ -111,7 +111,7 @@ class ConcordanceMethod(SyncMethod):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return {
-                "ssi": ssi(r),
+                "ssi": _ssi(r),
                 "pct_positive": 100.0 * float(np.mean(finite > 0)) if finite.size else np.nan,
                 "mean_r": float(np.mean(finite)) if finite.size else np.nan,
                 "n_windows": float(finite.size),

@@ -98,7 +98,7 @@ def read_cube(fname, *, verbose=None):
 
 
 @xr.register_dataset_accessor("mne_dyad")
-class CubeAccessor:
+class _CubeAccessor:
     """``cube.mne_dyad.save(fname)``: the cube's save method."""
 
     def __init__(self, ds):

@@ -22,7 +22,7 @@ CONSTANT_RTOL = 1e-10
 Z_CLIP = 10.0
 
 
-def n_windows(n_times, w, L, s):
+def _n_windows(n_times, w, L, s):
     """Count the complete windows of ``w + L`` samples moved by ``s`` samples."""
     return max(-(-(n_times - w - L + 1) // s), 0)
 
@@ -89,7 +89,7 @@ def _pearson_from_sums(n, sf, sff, ss, sss, sfs, tol_f, tol_s):
 WINDOW_CHUNK = 256
 
 
-def lagged_corr(x, y, w, L, s):
+def _lagged_corr(x, y, w, L, s):
     """Pearson r for every window and lag.
 
     Parameters
@@ -105,7 +105,7 @@ def lagged_corr(x, y, w, L, s):
         Correlations with lags ``-L..L`` along the second axis.
     """
     N = x.size
-    K = n_windows(N, w, L, s)
+    K = _n_windows(N, w, L, s)
     if K < 1:
         raise ValueError(f"{N} samples hold no window of {w} + {L} (window + max lag) samples.")
     tol_x = (CONSTANT_RTOL * _scale(x)) ** 2
@@ -135,7 +135,7 @@ def _lagged_corr_chunk(x, y, w, L, s, K, tol_x, tol_y):
     return r
 
 
-def fisher_z(r, *, absolute=True):
+def _fisher_z(r, *, absolute=True):
     """Fisher z of r, clipped to +-10, optionally absolute."""
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.clip(np.arctanh(r), -Z_CLIP, Z_CLIP)

@@ -7,9 +7,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import butter, hilbert, sosfiltfilt
 
 from ..utils._checks import _check_positive
-from ..utils._signal import bridge_gaps
-from ._kernels import CONSTANT_RTOL, n_windows
-from ._registry import SyncMethod
+from ..utils._signal import _bridge_gaps
+from ._kernels import CONSTANT_RTOL, _n_windows
+from ._registry import _SyncMethod
 
 
 def _flat_mask(x, size):
@@ -29,7 +29,7 @@ def _flat_mask(x, size):
     return np.cumsum(mask)[:-1] > 0
 
 
-def instantaneous_phase(x, sfreq, band, order=4):
+def _instantaneous_phase(x, sfreq, band, order=4):
     """Hilbert phase of ``x`` band-passed (zero-phase Butterworth) to ``band`` Hz.
 
     Gaps (NaN) are bridged by linear interpolation for filtering and are NaN again
@@ -40,7 +40,7 @@ def instantaneous_phase(x, sfreq, band, order=4):
     missing = ~np.isfinite(x)
     if missing.all():
         return np.full(x.shape, np.nan)
-    filled, _ = bridge_gaps(x)
+    filled, _ = _bridge_gaps(x)
     sos = butter(order, band, btype="bandpass", fs=sfreq, output="sos")
     phase = np.angle(hilbert(sosfiltfilt(sos, filled - filled.mean())))
     with warnings.catch_warnings():
@@ -50,7 +50,7 @@ def instantaneous_phase(x, sfreq, band, order=4):
     return phase
 
 
-class PhaseMethod(SyncMethod):
+class _PhaseMethod(_SyncMethod):
     """Phase synchrony of band-passed signals (docs/methods.rst, section methods-other-indices)."""
 
     name = "phase"
@@ -92,11 +92,11 @@ class PhaseMethod(SyncMethod):
 
     def prepare(self, x, y, sfreq, samples):
         band = samples["band"]
-        return instantaneous_phase(x, sfreq, band), instantaneous_phase(y, sfreq, band)
+        return _instantaneous_phase(x, sfreq, band), _instantaneous_phase(y, sfreq, band)
 
     def compute(self, x, y, sfreq, samples):
         w, s = samples["w"], samples["s"]
-        K = n_windows(x.size, w, 0, s)
+        K = _n_windows(x.size, w, 0, s)
         dphi = sliding_window_view(x - y, w)[: (K - 1) * s + 1 : s]
         missing = ~np.isfinite(dphi)
         with warnings.catch_warnings():

@@ -11,10 +11,10 @@ import numpy as np
 from ._kernels import CONSTANT_RTOL, Z_CLIP
 
 
-def wclc_loop(x, y, w, L, s, *, fisher_z=True, absolute=True):
+def _wclc_loop(x, y, w, L, s, *, fisher_z=True, absolute=True):
     """Windowed cross-lagged correlation by a plain per-window, per-lag loop.
 
-    Parameters and conventions as :func:`mne_dyad.synchrony._kernels.lagged_corr`,
+    Parameters and conventions as :func:`mne_dyad.synchrony._kernels._lagged_corr`,
     with the Fisher z / absolute-value transform applied. Returns (K, 2L+1).
     """
     x = np.asarray(x, float)
@@ -56,7 +56,7 @@ def wclc_loop(x, y, w, L, s, *, fisher_z=True, absolute=True):
     return out
 
 
-def susy_loop(x, y, S, M):
+def _susy_loop(x, y, S, M):
     """SUSY with all pairs, pair by pair and lag by lag, as the R package loops.
 
     Returns the profiles ``z_real``, ``z_pseudo``, ``z_real_noabs``,
@@ -103,11 +103,11 @@ def susy_loop(x, y, S, M):
     }
 
 
-def susy_pairs_loop(x, y, S, M):
+def _susy_pairs_loop(x, y, S, M):
     """SUSY as the R package computes it: a loop over segment pairs, one ccf each.
 
     Each pair's cross-correlation over all lags is one vectorised call (as R's
-    ``ccf``); returns the same profiles as :func:`susy_loop`.
+    ``ccf``); returns the same profiles as :func:`_susy_loop`.
     """
     x = np.asarray(x, float)
     y = np.asarray(y, float)

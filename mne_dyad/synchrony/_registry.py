@@ -1,6 +1,6 @@
 """The synchrony methods behind ``compute_synchrony`` and ``synchrony_cube``.
 
-Each method is a :class:`SyncMethod`: it validates its parameters, converts them
+Each method is a :class:`_SyncMethod`: it validates its parameters, converts them
 to samples, optionally transforms a whole session (phase: band-pass + Hilbert),
 computes one annotation span at a time, and pools the spans of one label into
 the segment's values. Values are scalars, or 1-D arrays along ``lag``.
@@ -11,11 +11,11 @@ import numpy as np
 from ._kernels import CONSTANT_RTOL
 
 
-class SpanTooShort(Exception):
+class _SpanTooShort(Exception):
     """A span holds too few samples for the method (the caller warns and skips it)."""
 
 
-class SyncMethod:
+class _SyncMethod:
     """Base class of a synchrony method."""
 
     #: method name used by ``compute_synchrony(method=...)``
@@ -84,7 +84,7 @@ class SyncMethod:
         return None
 
 
-def why_empty(x, y, names=("x", "y")):
+def _why_empty(x, y, names=("x", "y")):
     """Say why two signals give no synchrony value (missing or constant data)."""
     for sig, name in ((x, names[0]), (y, names[1])):
         finite = sig[np.isfinite(sig)]
@@ -95,10 +95,10 @@ def why_empty(x, y, names=("x", "y")):
     return "no window has enough complete, varying samples in both signals"
 
 
-def check_not_empty(values, x, y):
+def _check_not_empty(values, x, y):
     """Raise a ValueError saying why, when ``values`` holds no finite number."""
     if not np.isfinite(values).any():
         raise ValueError(
-            f"No synchrony value can be computed: {why_empty(x, y)}. Check the signals "
+            f"No synchrony value can be computed: {_why_empty(x, y)}. Check the signals "
             "(gaps, flat lines) or choose another span."
         )

@@ -9,7 +9,7 @@ from scipy.fft import irfft, next_fast_len, rfft
 
 from ..utils._checks import _check_1d_pair, _check_positive, _check_rng, _is_int
 from ._kernels import CONSTANT_RTOL
-from ._registry import SpanTooShort, SyncMethod, check_not_empty
+from ._registry import _check_not_empty, _SpanTooShort, _SyncMethod
 
 SCALARS = {
     "Z": ("mean |Fisher z| of the real pairs over lags", "1"),
@@ -81,7 +81,7 @@ def _pair_ccf(a, b, M, i_idx, h_idx, norm, all_pairs):
         return np.clip(out / norm, -1.0, 1.0)
 
 
-def susy_profiles(seg_x, seg_y, M, *, n_surrogates=None, rng=None):
+def _susy_profiles(seg_x, seg_y, M, *, n_surrogates=None, rng=None):
     """Real and pseudo lag profiles of SUSY from segmented signals.
 
     Parameters
@@ -139,7 +139,7 @@ def susy_profiles(seg_x, seg_y, M, *, n_surrogates=None, rng=None):
     return out
 
 
-def susy_summaries(profiles, M):
+def _susy_summaries(profiles, M):
     """Compute the SUSY package's ``as.data.frame`` summaries of the lag profiles."""
     zr, zp = profiles["z_real"], profiles["z_pseudo"]
     zrn, zpn = profiles["z_real_noabs"], profiles["z_pseudo_noabs"]
@@ -235,9 +235,9 @@ def susy(x, y, sfreq, *, segment, max_lag, n_surrogates=None, seed=None, verbose
     (True, 20)
     """
     x, y = _check_1d_pair(x, y)
-    method = SUSYMethod()
+    method = _SUSYMethod()
     finite = np.isfinite(x) & np.isfinite(y)
-    check_not_empty(np.where(finite, 0.0, np.nan), x, y)
+    _check_not_empty(np.where(finite, 0.0, np.nan), x, y)
     samples = method.samples(method.check_params({"segment": segment, "max_lag": max_lag}), sfreq)
     seg_x, seg_y = _cut(x, y, samples["S"])
     n_seg = seg_x.shape[0]
@@ -249,9 +249,9 @@ def susy(x, y, sfreq, *, segment, max_lag, n_surrogates=None, seed=None, verbose
     _check_n_surrogates(n_surrogates, n_seg)
     rng = _check_rng(seed)
     M = samples["M"]
-    profiles = susy_profiles(seg_x, seg_y, M, n_surrogates=n_surrogates, rng=rng)
-    check_not_empty(profiles["z_real"], x[finite], y[finite])
-    return _as_dataset(profiles, susy_summaries(profiles, M), n_seg, M, sfreq)
+    profiles = _susy_profiles(seg_x, seg_y, M, n_surrogates=n_surrogates, rng=rng)
+    _check_not_empty(profiles["z_real"], x[finite], y[finite])
+    return _as_dataset(profiles, _susy_summaries(profiles, M), n_seg, M, sfreq)
 
 
 def _as_dataset(profiles, summaries, n_seg, M, sfreq):
@@ -262,7 +262,7 @@ def _as_dataset(profiles, summaries, n_seg, M, sfreq):
     return xr.Dataset(data, coords={"lag": ("lag", np.arange(-M, M + 1) / sfreq, {"units": "s"})})
 
 
-class SUSYMethod(SyncMethod):
+class _SUSYMethod(_SyncMethod):
     """Surrogate synchrony (docs/methods.rst, section methods-susy)."""
 
     name = "susy"
@@ -301,7 +301,7 @@ class SUSYMethod(SyncMethod):
     def compute(self, x, y, sfreq, samples):
         seg = _cut(x, y, samples["S"])
         if seg[0].shape[0] == 0:
-            raise SpanTooShort
+            raise _SpanTooShort
         return seg
 
     def pool(self, partials, sfreq, samples):
@@ -317,5 +317,5 @@ class SUSYMethod(SyncMethod):
             n_sur = min(n_sur, n_seg * (n_seg - 1))
         _check_n_surrogates(n_sur, n_seg)
         rng = _check_rng(samples["seed"])
-        profiles = susy_profiles(seg_x, seg_y, samples["M"], n_surrogates=n_sur, rng=rng)
-        return {**profiles, **susy_summaries(profiles, samples["M"]), "n_segments": float(n_seg)}
+        profiles = _susy_profiles(seg_x, seg_y, samples["M"], n_surrogates=n_sur, rng=rng)
+        return {**profiles, **_susy_summaries(profiles, samples["M"]), "n_segments": float(n_seg)}

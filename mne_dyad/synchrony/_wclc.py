@@ -12,9 +12,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..utils._checks import _check_1d_pair, _check_positive, _is_int, _seconds_to_samples
 from ..utils._docs import fill_doc
-from ._kernels import fisher_z as _fisher_z
-from ._kernels import lagged_corr, n_windows
-from ._registry import SyncMethod, check_not_empty
+from ._kernels import _fisher_z, _lagged_corr, _n_windows
+from ._registry import _check_not_empty, _SyncMethod
 
 #: Per-window summaries, in the order they are reported.
 WINDOW_SUMMARIES = (
@@ -58,7 +57,7 @@ def _transform(r, fisher_z, absolute):
 
 
 def _check_enough(n, sfreq, w, L, window, lag):
-    if n_windows(n, w, L, 1) < 1:
+    if _n_windows(n, w, L, 1) < 1:
         raise ValueError(
             f"The signals have {n} samples ({n / sfreq:g} s), fewer than one "
             f"window plus the maximum lag ({w + L} samples = {window} s + {lag} s). "
@@ -111,8 +110,8 @@ def wclc(x, y, sfreq, *, lag, window, step, fisher_z=True, absolute=True, verbos
     sfreq, w, L, s = _wclc_samples(sfreq, lag, window, step)
     _check_lag_window({"lag": lag, "window": window})
     _check_enough(x.size, sfreq, w, L, window, lag)
-    r = lagged_corr(x, y, w, L, s)
-    check_not_empty(r, x, y)
+    r = _lagged_corr(x, y, w, L, s)
+    _check_not_empty(r, x, y)
     values = _transform(r, fisher_z, absolute)
     name = "|z|" if fisher_z and absolute else "z" if fisher_z else "|r|" if absolute else "r"
     return xr.DataArray(
@@ -136,7 +135,7 @@ def wclc(x, y, sfreq, *, lag, window, step, fisher_z=True, absolute=True, verbos
     )
 
 
-def window_summaries(values, lags):
+def _window_summaries(values, lags):
     """Per-window summaries of a (window, lag) array.
 
     Parameters
@@ -174,14 +173,14 @@ def window_summaries(values, lags):
     return {key: out[key] for key in WINDOW_SUMMARIES}
 
 
-def pool_windows(per_annotation):
+def _pool_windows(per_annotation):
     """Pool per-window summaries of several annotations into segment values.
 
     Parameters
     ----------
     per_annotation : list of (dict, ndarray, ndarray)
         For each annotation: the per-window summaries, and the per-lag sum and
-        count of the finite (window, lag) values (see :func:`lag_sums`).
+        count of the finite (window, lag) values (see :func:`_lag_sums`).
 
     Returns
     -------
@@ -209,7 +208,7 @@ def pool_windows(per_annotation):
     return out
 
 
-def lag_sums(values):
+def _lag_sums(values):
     """Per-lag sum and count of the finite values of a (window, lag) array."""
     finite = np.isfinite(values)
     return np.where(finite, values, 0.0).sum(axis=0), finite.sum(axis=0)
@@ -223,7 +222,7 @@ def _check_lag_window(params):
         )
 
 
-class WCLCMethod(SyncMethod):
+class _WCLCMethod(_SyncMethod):
     """Windowed cross-lagged correlation (docs/methods.rst, section methods-wclc)."""
 
     name = "wclc"
@@ -265,13 +264,13 @@ class WCLCMethod(SyncMethod):
         return f"one window plus the maximum lag ({params['window']} s + {params['lag']} s)"
 
     def compute(self, x, y, sfreq, samples):
-        r = lagged_corr(x, y, samples["w"], samples["L"], samples["s"])
+        r = _lagged_corr(x, y, samples["w"], samples["L"], samples["s"])
         z = _transform(r, samples["fisher_z"], samples["absolute"])
         # keep per-window summaries and per-lag sums, not the window x lag table
-        return (window_summaries(z, self.lags(samples, sfreq)), *lag_sums(z))
+        return (_window_summaries(z, self.lags(samples, sfreq)), *_lag_sums(z))
 
     def pool(self, partials, sfreq, samples):
-        return pool_windows(partials)
+        return _pool_windows(partials)
 
     main_summary = "all_lags"
 
@@ -296,7 +295,7 @@ def _moving_average(r, smooth):
     return out
 
 
-def pick_peaks(r, lags):
+def _pick_peaks(r, lags):
     """Boker et al. (2002) peak picking per window.
 
     The peak of a window is the local maximum of ``r`` over lags (a lag whose
@@ -371,12 +370,12 @@ def peak_picking(x, y, sfreq, *, lag, window, step, smooth=1, verbose=None):
     1.0
     """
     x, y = _check_1d_pair(x, y)
-    method = PeakPickingMethod()
+    method = _PeakPickingMethod()
     params = method.check_params({"lag": lag, "window": window, "step": step, "smooth": smooth})
     samples = method.samples(params, sfreq)
     _check_enough(x.size, sfreq, samples["w"], samples["L"], window, lag)
     peak_r, peak_lag, has_value = method.compute(x, y, sfreq, samples)
-    check_not_empty(np.where(has_value, 0.0, np.nan), x, y)
+    _check_not_empty(np.where(has_value, 0.0, np.nan), x, y)
     starts = np.arange(peak_r.size) * samples["s"] / sfreq
     return xr.Dataset(
         {
@@ -387,7 +386,7 @@ def peak_picking(x, y, sfreq, *, lag, window, step, smooth=1, verbose=None):
     )
 
 
-class PeakPickingMethod(WCLCMethod):
+class _PeakPickingMethod(_WCLCMethod):
     """Boker et al. (2002) peak picking on windowed cross-correlations."""
 
     name = "peak_picking"
@@ -419,10 +418,10 @@ class PeakPickingMethod(WCLCMethod):
         return {"w": w, "L": L, "s": s, **params}
 
     def compute(self, x, y, sfreq, samples):
-        r = lagged_corr(x, y, samples["w"], samples["L"], samples["s"])
+        r = _lagged_corr(x, y, samples["w"], samples["L"], samples["s"])
         has_value = np.isfinite(r).any(axis=1)
         r = _moving_average(r, samples["smooth"])
-        return (*pick_peaks(r, self.lags(samples, sfreq)), has_value)
+        return (*_pick_peaks(r, self.lags(samples, sfreq)), has_value)
 
     def reduce(self, partial, summary):
         if summary not in ("peak_r", "peak_lag"):

@@ -3,7 +3,7 @@
 import numpy as np
 
 
-def bridge_gaps(x):
+def _bridge_gaps(x):
     """Return ``x`` with NaN gaps linearly interpolated, and the mask of the gaps.
 
     Filters and resamplers cannot pass NaN; callers restore the gaps afterwards.
