@@ -101,7 +101,7 @@ def main():
     t0 = time.perf_counter()
     fit = md.stats.fit_alliance_model(cube, study.alliance, seed=2, draws=CACHED_DRAWS, tune=TUNE)
     cached = time.perf_counter() - t0
-    ess, rhat = beta_diagnostics(fit.posterior)
+    ess, rhat = beta_diagnostics(fit.datatree)
     verdict = "OK" if ess >= 1000 and cached < 15 and rhat <= 1.01 else "MISS"
     print(
         f"{'fit_alliance_model, compiled model cached':38s} total {cached:6.1f} s "

@@ -103,7 +103,7 @@ with pd.option_context("display.width", 120, "display.max_columns", 10):
     print(summary.round(2))
 
 # %%
-# ``fit.posterior`` is the fit's ArviZ :class:`xarray.DataTree` (groups
+# ``fit.datatree`` is the fit's ArviZ :class:`xarray.DataTree` (groups
 # ``posterior``, ``sample_stats``, ``observed_data``, ``log_likelihood``), so any
 # ArviZ plot works on it. A rank plot of the within-dyad IM betas: the left
 # column shows each chain's marginal posterior, the right column how far the
@@ -111,7 +111,7 @@ with pd.option_context("display.width", 120, "display.max_columns", 10):
 # the same posterior overlap on the left and stay flat and close to zero on the
 # right.
 pc = az.plot_rank_dist(
-    fit.posterior, var_names=["beta"], coords={"level": "within", "segment": "IM"}, compact=False
+    fit.datatree, var_names=["beta"], coords={"level": "within", "segment": "IM"}, compact=False
 )
 fig = pc.viz["figure"].item()
 fig.set_size_inches(9, 5)
@@ -199,17 +199,17 @@ print(fit.contrast("IM - CB").round(3))
 # ratings (mean, SD, extremes, the SD of the dyad means) with their replicated
 # distribution, in scale points. ``p_value`` = P(replicated >= observed); values
 # near 0 or 1 flag a feature the model misses.
-ppc = fit.posterior_predictive(seed=2)
+ppc = fit.datatree_predictive(seed=2)
 print(ppc.loc["bond"].round(2))
 print(f"p-values of all {len(ppc)} checks: {ppc.p_value.min():.2f} to {ppc.p_value.max():.2f}")
 
 # %%
 # None of the p-values is extreme (with 15 checks, one or two near 0.05 or 0.95
 # would be expected by chance): the model reproduces these features.
-# The replications are stored in ``fit.posterior`` too, so ArviZ draws the
+# The replications are stored in ``fit.datatree`` too, so ArviZ draws the
 # distribution of each (standardised) scale, in black, over those of 50
 # replicated data sets, in blue:
-pc = az.plot_ppc_dist(fit.posterior, kind="kde", num_samples=50, cols=["outcome"])
+pc = az.plot_ppc_dist(fit.datatree, kind="kde", num_samples=50, cols=["outcome"])
 fig = pc.viz["figure"].item()
 fig.set_size_inches(9, 2.8)
 fig.set_layout_engine("constrained")
@@ -246,7 +246,7 @@ print(loo[["rank", "elpd", "se", "elpd_diff", "dse", "weight", "n_high_k"]])
 print(f"({fit.data.sizes['obs']} sessions per model)")
 with warnings.catch_warnings():  # Pareto k: counted in n_high_k above
     warnings.simplefilter("ignore")
-    elpd = {n: float(az.loo(f.posterior).elpd) for n, f in {"IM + CB": fit, **fits}.items()}
+    elpd = {n: float(az.loo(f.datatree).elpd) for n, f in {"IM + CB": fit, **fits}.items()}
 best = max(elpd.values())
 unrounded = "; ".join(f"{n} {e:.1f} ({e - best:+.1f})" for n, e in elpd.items())
 print("unrounded elpd (diff):", unrounded)
@@ -285,4 +285,4 @@ with tempfile.TemporaryDirectory() as tmp:
     back = md.stats.read_alliance_fit(fname)
     same = np.allclose(back.summary()["mean"], summary["mean"])
     print(f"{fname.name}: {fname.stat().st_size / 1e6:.1f} MB, same summary: {same}")
-print(sorted(back.posterior.children))
+print(sorted(back.datatree.children))

@@ -158,7 +158,7 @@ def test_summary_contrast_and_round_trip(recovery_fit, tmp_path):
         "ess_tail",
     ]
     assert len(table) == 12 and table.attrs["ci_prob"] == 0.5
-    draws = recovery_fit.posterior["posterior"]["beta"].sel(
+    draws = recovery_fit.datatree["posterior"]["beta"].sel(
         level="within", segment="IM", outcome="bond"
     )
     row = table.loc["beta[within, IM, bond]"]
@@ -166,7 +166,7 @@ def test_summary_contrast_and_round_trip(recovery_fit, tmp_path):
     assert row["p_gt_0"] == pytest.approx(float((draws > 0).mean()))
     assert row["ci_lower"] == pytest.approx(float(draws.quantile(0.25)), abs=1e-9)
     con = recovery_fit.contrast("IM - CB", level="within")
-    diff = draws - recovery_fit.posterior["posterior"]["beta"].sel(
+    diff = draws - recovery_fit.datatree["posterior"]["beta"].sel(
         level="within", segment="CB", outcome="bond"
     )
     assert con.loc["bond", "mean"] == pytest.approx(float(diff.mean()))
@@ -190,7 +190,7 @@ def test_short_sampling_warns_with_advice():
     with pytest.warns(RuntimeWarning, match=r"bulk ESS as low as \d+ \(raise draws=\)"):
         fit = md.stats.fit_alliance_model(cube, alliance, draws=20, tune=20, sampler="pymc", seed=0)
     assert fit.diagnostics["min_ess_bulk"] < 200
-    assert fit.posterior["posterior"].sizes["draw"] == 20
+    assert fit.datatree["posterior"].sizes["draw"] == 20
 
 
 @pytest.mark.slow
@@ -212,3 +212,11 @@ def test_plot_alliance_effects_matches_summary(recovery_fit):
         "between IM",
         "between CB",
     ]
+
+
+def test_fit_posterior_is_the_deprecated_name_of_datatree():
+    tree = xr.DataTree.from_dict({"posterior": xr.Dataset({"beta": ("draw", [0.1, 0.2])})})
+    fit = md.stats.AllianceFit(tree, xr.Dataset(), params={}, diagnostics={})
+    assert fit.datatree is tree
+    with pytest.warns(FutureWarning, match="renamed AllianceFit.datatree"):
+        assert fit.posterior is tree

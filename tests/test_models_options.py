@@ -232,9 +232,9 @@ def test_posterior_predictive_and_loo_compare(tmp_path, caplog):
     assert checks.p_value.between(0.02, 0.98).all()  # the model generated the data
     mean = checks.loc[("bond", "mean")]
     assert mean["lower"] < mean["observed"] < mean["upper"]
-    assert "posterior_predictive" in both.posterior.children
+    assert "posterior_predictive" in both.datatree.children
     back = md.stats.read_alliance_fit(both.to_netcdf(tmp_path / "fit.nc"))
-    assert {"posterior_predictive", "log_likelihood"} <= set(back.posterior.children)
+    assert {"posterior_predictive", "log_likelihood"} <= set(back.datatree.children)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         table = both.compare(cb, names=["IM+CB", "CB only"])

@@ -84,3 +84,28 @@ def test_every_sessions_function_takes_a_study(study):
 def test_sessions_of_the_wrong_type_name_what_is_accepted():
     with pytest.raises(TypeError, match=r"a study .* or a \{\(dyad, session\): raw\} mapping"):
         md.surrogates.pseudo_dyads([1, 2, 3])
+
+
+@pytest.mark.parametrize(
+    "meas_date, first_samp", [(None, 0), (dt.datetime(2020, 1, 1, tzinfo=dt.UTC), 80)]
+)
+def test_bad_spans_are_blanked_exactly(meas_date, first_samp):
+    """BAD spans (any case) are NaN on the samples the segments' own rounding gives."""
+    from mne_dyad.io._session import _session_signals
+
+    raw = _session(meas_date, first_samp)
+    t0 = raw.first_time
+    bads = mne.Annotations([t0 + 10.06, t0 + 300.0], [5.0, 2.5], ["BAD_artifact", "bad_motion"])
+    segs = mne.Annotations([t0 + 0.0], [590.0], ["IM"])
+    raw.set_annotations(raw.annotations + bads + segs)
+    x, y = _session_signals(raw, ("client", "therapist"))
+    expected = np.zeros(raw.n_times, bool)
+    for label in ("BAD_artifact", "bad_motion"):
+        for start, stop in _segment_spans(raw, label):
+            expected[start:stop] = True
+    assert expected.sum() == 40 + 20  # 5 s and 2.5 s at 8 Hz
+    np.testing.assert_array_equal(np.isnan(x), expected)
+    np.testing.assert_array_equal(np.isnan(y), expected)
+    np.testing.assert_array_equal(x[~expected], raw.get_data(picks="client")[0][~expected])
+    # the Raw itself is untouched
+    assert not np.isnan(raw.get_data()).any()

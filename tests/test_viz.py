@@ -1,6 +1,7 @@
 import matplotlib.pyplot as plt
 import mne
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -224,3 +225,45 @@ def test_report_leaves_no_figure_open_when_a_session_fails(small_study, small_cu
     with pytest.raises(ValueError, match="cannot read dyad"):
         md.report.make_report(small_cube, raws=Failing())
     assert plt.get_fignums() == []
+
+
+class _FakeFit:
+    """What plot_alliance_effects reads of an AllianceFit."""
+
+    params = {"summary": "all_lags", "standardize": True}
+    data = xr.Dataset(
+        coords={"outcome": ["bond", "task"], "level": ["within", "between"], "segment": ["IM"]}
+    )
+
+    def summary(self, var_names, *, ci_prob):
+        rows = [f"beta[{lv}, IM, {o}]" for o in ("bond", "task") for lv in ("within", "between")]
+        values = np.arange(len(rows), dtype=float)
+        return pd.DataFrame(
+            {"mean": values, "ci_lower": values - 0.5, "ci_upper": values + 0.5}, index=rows
+        )
+
+
+def test_every_plot_draws_into_given_axes(small_study, small_cube):
+    """axes=: the caller's axes are drawn in and their figure returned; a wrong count fails."""
+    raw = next(iter(small_study.raws.values()))
+    lag_map = md.synchrony.wclc(*raw.get_data()[:2], raw.info["sfreq"], lag=3, window=30, step=15)
+    cases = [
+        (md.viz.plot_dyad, raw, 2),
+        (md.viz.plot_cube, small_cube, 2),
+        (md.viz.plot_surrogates, _fake_chance(), 2),
+        (md.viz.plot_variance, _fake_variance(), 2),
+        (md.viz.plot_alliance_effects, _FakeFit(), 2),
+        (md.viz.plot_lag_map, lag_map, 1),
+    ]
+    for plot, data, n in cases:
+        fig, axes = plt.subplots(1, n + 1)  # one spare: it must stay empty
+        out = plot(data, axes=axes[:n] if n > 1 else axes[0], show=False)
+        assert out is fig, plot.__name__
+        assert all(ax.has_data() for ax in axes[:n]), plot.__name__
+        assert not axes[n].has_data(), plot.__name__
+        with pytest.raises(ValueError, match=f"axes must be {n} matplotlib Axes"):
+            plot(data, axes=list(axes), show=False)
+        plt.close("all")
+    # the surrogates of one session (no group model) plot too, titled by segment alone
+    fig = md.viz.plot_surrogates(_fake_chance().drop_vars("delta_mean"), show=False)
+    assert [ax.get_title() for ax in fig.axes] == ["IM", "CB"]

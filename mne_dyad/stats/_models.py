@@ -339,7 +339,7 @@ def fit_alliance_model(
     Returns
     -------
     fit : AllianceFit
-        Posterior (``fit.posterior``, an :class:`xarray.DataTree` with a
+        Posterior (``fit.datatree``, an :class:`xarray.DataTree` with a
         ``log_likelihood`` group for LOO), the model data and the
         standardisation; see :meth:`AllianceFit.summary`.
     """

@@ -44,14 +44,15 @@ class AllianceFit:
 
     Attributes
     ----------
-    posterior : xarray.DataTree
-        The full ArviZ tree.
+    datatree : xarray.DataTree
+        The whole ArviZ tree (pass it to ArviZ functions); its ``posterior``
+        group holds the draws: ``fit.datatree["posterior"]["beta"]``.
     """
 
     def __init__(self, tree, data, *, params, diagnostics):
         _validate_type(tree, xr.DataTree, "tree")
         _validate_type(data, xr.Dataset, "data")
-        self.posterior = tree
+        self.datatree = tree
         self.data = data
         self.params = dict(params)
         self.diagnostics = dict(diagnostics)
@@ -65,8 +66,23 @@ class AllianceFit:
             f"summary {self.params.get('summary')!r}>"
         )
 
+    @property
+    def posterior(self):
+        """The whole ArviZ tree; deprecated name of :attr:`datatree`.
+
+        ``fit.posterior["posterior"]`` read as the posterior of the posterior; the
+        tree is now ``fit.datatree``. This name will be removed in 0.3.
+        """
+        warn(
+            "AllianceFit.posterior is the whole ArviZ tree, not its posterior group; it "
+            "was renamed AllianceFit.datatree in 0.2 (the draws are "
+            'fit.datatree["posterior"]) and will be removed in 0.3.',
+            FutureWarning,
+        )
+        return self.datatree
+
     def _draws(self, name):
-        return self.posterior["posterior"][name]
+        return self.datatree["posterior"][name]
 
     def summary(self, var_names=("beta",), *, ci_prob=0.89):
         """Posterior summary table.
@@ -90,7 +106,7 @@ class AllianceFit:
         az = _soft_import("arviz", "AllianceFit.summary")
         var_names = [var_names] if isinstance(var_names, str) else list(var_names)
         table = az.summary(
-            self.posterior,
+            self.datatree,
             var_names=var_names,
             ci_prob=ci_prob,
             ci_kind="eti",
@@ -212,7 +228,7 @@ class AllianceFit:
         """Posterior predictive check: observed statistics against replicated data.
 
         Replicated outcomes are drawn from the posterior (and stored in
-        ``fit.posterior["posterior_predictive"]``). For each outcome, the mean,
+        ``fit.datatree["posterior_predictive"]``). For each outcome, the mean,
         SD, minimum, maximum and the SD of the dyad means of the observed scale
         are compared with their distribution over replications.
 
@@ -232,9 +248,9 @@ class AllianceFit:
         """
         pm = _soft_import("pymc", "AllianceFit.posterior_predictive")
         with self._model(), _pymc_log_level(logger.level):  # no "Sampling: [y]" when quiet
-            pp = pm.sample_posterior_predictive(self.posterior, random_seed=seed, progressbar=False)
+            pp = pm.sample_posterior_predictive(self.datatree, random_seed=seed, progressbar=False)
         rep = pp["posterior_predictive"]["y"]
-        self.posterior["posterior_predictive"] = xr.DataTree(rep.to_dataset(name="y"))
+        self.datatree["posterior_predictive"] = xr.DataTree(rep.to_dataset(name="y"))
         scale, shift = self.data.y_sd, self.data.y_mean
         observed = self.data.y * scale + shift
         replicated = rep * scale + shift
@@ -310,12 +326,12 @@ class AllianceFit:
                     f"{self.data.sizes['obs']}); LOO compares models of the same data. Fit "
                     "them with the same complete_on= (for example ('IM', 'CB'))."
                 )
-            if "log_likelihood" not in fit.posterior.children:
+            if "log_likelihood" not in fit.datatree.children:
                 raise ValueError(f"Model {name!r} has no log-likelihood: refit it.")
         with warnings.catch_warnings():  # summarised in n_high_k and one warning below
             warnings.simplefilter("ignore")
             loos = {
-                name: az.loo(f.posterior, pointwise=True)
+                name: az.loo(f.datatree, pointwise=True)
                 for name, f in zip(names, fits, strict=True)
             }
             table = az.compare(loos)
@@ -350,7 +366,7 @@ class AllianceFit:
         fname : pathlib.Path
             The file written. Read it back with :func:`read_alliance_fit`.
         """
-        tree = self.posterior.copy()
+        tree = self.datatree.copy()
         data = self.data.copy()
         data.attrs["mne_dyad_params"] = json.dumps(self.params, sort_keys=True, default=str)
         data.attrs["mne_dyad_diagnostics"] = json.dumps(self.diagnostics, sort_keys=True)

@@ -13,13 +13,32 @@ SEGMENT_COLORS = {"IM": "tab:orange", "CB": "tab:blue"}
 _FALLBACK = ["tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
 
 
+def _figure(axes, n, what, **subplots):
+    """Return ``(fig, [n axes])``: new ones, or the caller's after a check."""
+    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
+
+    if axes is None:
+        fig, grid = plt.subplots(squeeze=False, layout="constrained", **subplots)
+        return fig, list(grid.ravel())
+    if isinstance(axes, Axes):
+        axes = [axes]
+    _validate_type(axes, (list, tuple, np.ndarray), "axes")
+    axes = list(np.ravel(np.asarray(axes, dtype=object)))
+    if len(axes) != n or not all(isinstance(ax, Axes) for ax in axes):
+        raise ValueError(
+            f"axes must be {n} matplotlib Axes (one per {what}), got {len(axes)} item(s)."
+        )
+    return axes[0].figure, axes
+
+
 def _segment_color(label, seen):
     if label in SEGMENT_COLORS:
         return SEGMENT_COLORS[label]
     return _FALLBACK[sorted(seen).index(label) % len(_FALLBACK)]
 
 
-def plot_dyad(raw, *, roles=None, show=True):
+def plot_dyad(raw, *, roles=None, axes=None, show=True):
     """Plot both roles' EDA with segments shaded and BAD spans greyed.
 
     Parameters
@@ -28,6 +47,8 @@ def plot_dyad(raw, *, roles=None, show=True):
         A session Raw (see :func:`mne_dyad.io.combine_dyad`).
     roles : None | tuple of str
         The two role channels; by default those stored by ``combine_dyad``.
+    axes : None | list of matplotlib.axes.Axes
+        Two axes to draw in, one per role; ``None`` makes a new figure.
     show : bool
         Show the figure.
 
@@ -36,14 +57,12 @@ def plot_dyad(raw, *, roles=None, show=True):
     fig : matplotlib.figure.Figure
         One axis per role, EDA in microsiemens against time in minutes.
     """
-    import matplotlib.pyplot as plt
-
     _validate_type(raw, mne.io.BaseRaw, "raw")
     roles = _session_roles(raw, roles)
     data = raw.get_data(picks=list(roles)) * 1e6
     minutes = raw.times / 60.0
     labels = sorted({d for d in raw.annotations.description if not d.upper().startswith("BAD")})
-    fig, axes = plt.subplots(2, 1, sharex=True, figsize=(10, 4.5), layout="constrained")
+    fig, axes = _figure(axes, 2, "role", nrows=2, sharex=True, figsize=(10, 4.5))
     for ax, trace, role in zip(axes, data, roles, strict=True):
         ax.plot(minutes, trace, lw=0.7, color="k")
         ax.set_ylabel(f"{role} EDA (µS)")
@@ -67,7 +86,7 @@ def plot_dyad(raw, *, roles=None, show=True):
     return fig
 
 
-def plot_cube(cube, summary="all_lags", *, show=True, variable=None):
+def plot_cube(cube, summary="all_lags", *, axes=None, show=True, variable=None):
     """Plot a cube variable as a dyad x session grid, one panel per segment.
 
     Parameters
@@ -76,6 +95,8 @@ def plot_cube(cube, summary="all_lags", *, show=True, variable=None):
         A synchrony cube.
     summary : str
         The cube variable to show.
+    axes : None | list of matplotlib.axes.Axes
+        One axes per segment to draw in; ``None`` makes a new figure.
     show : bool
         Show the figure.
     variable : None | str
@@ -86,8 +107,6 @@ def plot_cube(cube, summary="all_lags", *, show=True, variable=None):
     fig : matplotlib.figure.Figure
         One heat map per segment (missing cells blank) with a shared colour bar.
     """
-    import matplotlib.pyplot as plt
-
     _validate_type(cube, xr.Dataset, "cube")
     variable = _renamed(
         summary, variable, old="variable", new="summary", func="plot_cube", default="all_lags"
@@ -97,12 +116,12 @@ def plot_cube(cube, summary="all_lags", *, show=True, variable=None):
     da = cube[variable]
     segments = list(cube.segment.values)
     size = (3 + 2.5 * len(segments), max(2.5, 0.8 + 0.18 * cube.sizes["dyad"]))
-    fig, axes = plt.subplots(
-        1, len(segments), sharey=True, figsize=size, layout="constrained", squeeze=False
+    fig, axes = _figure(
+        axes, len(segments), "segment", ncols=len(segments), sharey=True, figsize=size
     )
     vals = da.values[np.isfinite(da.values)]
     vmin, vmax = np.percentile(vals, [2, 98]) if vals.size else (0, 1)
-    for ax, seg in zip(axes[0], segments, strict=True):
+    for ax, seg in zip(axes, segments, strict=True):
         im = ax.imshow(
             da.sel(segment=seg).values,
             aspect="auto",
@@ -114,18 +133,18 @@ def plot_cube(cube, summary="all_lags", *, show=True, variable=None):
         ax.set_title(str(seg))
         ax.set_xticks(range(cube.sizes["session"]), [str(s) for s in cube.session.values])
         ax.set_xlabel("Session")
-    axes[0, 0].set_yticks(
+    axes[0].set_yticks(
         range(cube.sizes["dyad"]), [str(d) for d in cube.dyad.values], fontsize="x-small"
     )
-    axes[0, 0].set_ylabel("Dyad")
+    axes[0].set_ylabel("Dyad")
     units = da.attrs.get("units", "")
-    fig.colorbar(im, ax=axes[0, -1], label=f"{variable} ({units})" if units else variable)
+    fig.colorbar(im, ax=axes[-1], label=f"{variable} ({units})" if units else variable)
     fig.suptitle(da.attrs.get("long_name", variable))
     plt_show(show)
     return fig
 
 
-def plot_alliance_effects(fit, *, ci_prob=0.89, show=True):
+def plot_alliance_effects(fit, *, ci_prob=0.89, axes=None, show=True):
     """Forest plot of the within/between x segment x outcome effects.
 
     Parameters
@@ -134,6 +153,8 @@ def plot_alliance_effects(fit, *, ci_prob=0.89, show=True):
         A fitted alliance model.
     ci_prob : float
         Probability of the equal-tailed interval drawn.
+    axes : None | list of matplotlib.axes.Axes
+        One axes per outcome to draw in; ``None`` makes a new figure.
     show : bool
         Show the figure.
 
@@ -143,20 +164,18 @@ def plot_alliance_effects(fit, *, ci_prob=0.89, show=True):
         One panel per outcome; each row a (level, segment) coefficient with its
         posterior mean and interval, in SD units when the model standardised.
     """
-    import matplotlib.pyplot as plt
-
     table = fit.summary(("beta",), ci_prob=ci_prob)
     outcomes = [str(o) for o in fit.data.outcome.values]
     rows = [(str(lv), str(sg)) for lv in fit.data.level.values for sg in fit.data.segment.values]
-    fig, axes = plt.subplots(
-        1,
+    fig, axes = _figure(
+        axes,
         len(outcomes),
+        "outcome",
+        ncols=len(outcomes),
         sharey=True,
         figsize=(3 * len(outcomes) + 1, 3),
-        layout="constrained",
-        squeeze=False,
     )
-    for ax, outcome in zip(axes[0], outcomes, strict=True):
+    for ax, outcome in zip(axes, outcomes, strict=True):
         for k, (level, seg) in enumerate(rows):
             row = table.loc[f"beta[{level}, {seg}, {outcome}]"]
             color = SEGMENT_COLORS.get(seg, "k")
@@ -166,8 +185,9 @@ def plot_alliance_effects(fit, *, ci_prob=0.89, show=True):
         ax.set_title(outcome)
         unit = "SD per SD" if fit.params.get("standardize", True) else "units"
         ax.set_xlabel(f"beta ({unit})")
-    axes[0, 0].set_yticks(range(len(rows)), [f"{lv} {sg}" for lv, sg in rows])
-    axes[0, 0].invert_yaxis()
+    for ax in axes:
+        ax.set_yticks(range(len(rows)), [f"{lv} {sg}" for lv, sg in rows])
+        ax.set_ylim(len(rows) - 0.5, -0.5)  # first row on top
     fig.suptitle(
         f"Synchrony ({fit.params.get('summary')}) -> alliance, {int(ci_prob * 100)}% intervals"
     )
@@ -197,20 +217,13 @@ def plot_lag_map(sync, *, roles=("client", "therapist"), peak_path=True, axes=No
     fig : matplotlib.figure.Figure
         Lag (s) on the y axis, window start (min) on the x axis.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.axes import Axes
-
     _validate_type(sync, xr.DataArray, "sync")
     if set(sync.dims) != {"window", "lag"}:
         raise ValueError(f"sync must have dims (window, lag), got {sync.dims}.")
     sync = sync.transpose("window", "lag")
     minutes = sync.window.values / 60.0
     lags = sync.lag.values
-    if axes is None:
-        fig, ax = plt.subplots(figsize=(10, 3.5), layout="constrained")
-    else:
-        _validate_type(axes, Axes, "axes")
-        fig, ax = axes.figure, axes
+    fig, (ax,) = _figure(axes, 1, "lag map", figsize=(10, 3.5))
     mesh = ax.pcolormesh(minutes, lags, sync.values.T, shading="nearest", cmap="magma")
     fig.colorbar(mesh, ax=ax, label=sync.attrs.get("long_name", "synchrony"))
     if peak_path:
@@ -226,13 +239,16 @@ def plot_lag_map(sync, *, roles=("client", "therapist"), peak_path=True, axes=No
     return fig
 
 
-def plot_surrogates(result, *, show=True):
+def plot_surrogates(result, *, axes=None, show=True):
     """Real dyads' synchrony against the surrogate distribution, per segment type.
 
     Parameters
     ----------
     result : xarray.Dataset
-        The output of :func:`mne_dyad.stats.test_above_chance`.
+        The output of :func:`mne_dyad.stats.test_above_chance` or of
+        :func:`mne_dyad.surrogates.compare_with_surrogates`.
+    axes : None | list of matplotlib.axes.Axes
+        One axes per segment type to draw in; ``None`` makes a new figure.
     show : bool
         Show the figure.
 
@@ -240,25 +256,24 @@ def plot_surrogates(result, *, show=True):
     -------
     fig : matplotlib.figure.Figure
         One panel per segment type: histograms of all surrogate values and of
-        the observed values, with the group-level excess over chance (delta).
+        the observed values, with the group-level excess over chance (delta)
+        when the result has it.
     """
-    import matplotlib.pyplot as plt
-
     _validate_type(result, xr.Dataset, "result")
-    for var in ("observed", "surrogates", "delta_mean"):
+    for var in ("observed", "surrogates"):
         if var not in result:
             raise ValueError(f"result has no {var!r}: pass test_above_chance's output.")
     segments = list(result.segment.values)
-    fig, axes = plt.subplots(
-        1,
+    fig, axes = _figure(
+        axes,
         len(segments),
+        "segment",
+        ncols=len(segments),
         figsize=(4.5 * len(segments), 3.2),
-        layout="constrained",
-        squeeze=False,
         sharey=True,
     )
     summary = result.attrs.get("summary", "synchrony")
-    for ax, seg in zip(axes[0], segments, strict=True):
+    for ax, seg in zip(axes, segments, strict=True):
         sur = result.surrogates.sel(segment=seg).values.ravel()
         obs = result["observed"].sel(segment=seg).values.ravel()
         sur, obs = sur[np.isfinite(sur)], obs[np.isfinite(obs)]
@@ -274,26 +289,30 @@ def plot_surrogates(result, *, show=True):
             label=f"real dyads (n={obs.size})",
         )
         row = result.sel(segment=seg)
-        ax.set_title(
-            f"{seg}: delta {float(row.delta_mean):+.3f} "
-            f"[{float(row.delta_lower):+.3f}, {float(row.delta_upper):+.3f}], "
-            f"P>0={float(row.p_delta_gt_0):.2f}",
-            fontsize="small",
-        )
+        title = str(seg)
+        if "delta_mean" in result:
+            title += (
+                f": delta {float(row.delta_mean):+.3f} "
+                f"[{float(row.delta_lower):+.3f}, {float(row.delta_upper):+.3f}], "
+                f"P>0={float(row.p_delta_gt_0):.2f}"
+            )
+        ax.set_title(title, fontsize="small")
         ax.set_xlabel(f"{summary} ({result.attrs.get('kind', 'surrogates')})")
         ax.legend(fontsize="x-small")
-    axes[0, 0].set_ylabel("Density")
+    axes[0].set_ylabel("Density")
     plt_show(show)
     return fig
 
 
-def plot_variance(result, *, show=True):
+def plot_variance(result, *, axes=None, show=True):
     """Posterior distributions of the variance shares, per segment type.
 
     Parameters
     ----------
     result : xarray.DataTree
         The output of :func:`mne_dyad.stats.variance_decomposition`.
+    axes : None | list of matplotlib.axes.Axes
+        One axes per segment type to draw in; ``None`` makes a new figure.
     show : bool
         Show the figure.
 
@@ -303,8 +322,6 @@ def plot_variance(result, *, show=True):
         One panel per segment type with the posterior of each share (dyad,
         session, and therapist when modelled) between 0 and 1.
     """
-    import matplotlib.pyplot as plt
-
     _validate_type(result, xr.DataTree, "result")
     post = result["posterior"].to_dataset()
     shares = [s for s in ("icc_therapist", "icc_dyad", "session_share") if s in post]
@@ -313,16 +330,16 @@ def plot_variance(result, *, show=True):
     segments = [str(s) for s in post.segment.values]
     labels = {"icc_therapist": "therapist", "icc_dyad": "dyad", "session_share": "session"}
     colors = {"icc_therapist": "tab:purple", "icc_dyad": "tab:green", "session_share": "tab:red"}
-    fig, axes = plt.subplots(
-        1,
+    fig, axes = _figure(
+        axes,
         len(segments),
+        "segment",
+        ncols=len(segments),
         figsize=(4.5 * len(segments), 3),
-        layout="constrained",
-        squeeze=False,
         sharey=True,
     )
     bins = np.linspace(0, 1, 51)
-    for ax, seg in zip(axes[0], segments, strict=True):
+    for ax, seg in zip(axes, segments, strict=True):
         for share in shares:
             draws = post[share].sel(segment=seg).values.ravel()
             ax.hist(
@@ -336,6 +353,6 @@ def plot_variance(result, *, show=True):
         ax.set_title(seg)
         ax.set_xlabel("Share of synchrony variance")
         ax.legend(fontsize="x-small")
-    axes[0, 0].set_ylabel("Posterior density")
+    axes[0].set_ylabel("Posterior density")
     plt_show(show)
     return fig
