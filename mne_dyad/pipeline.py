@@ -26,7 +26,7 @@ from mne.utils import _validate_type, logger, verbose, warn
 
 from ._version import __version__
 from .alliance import read_sai
-from .io import combine_dyad, read_raw_acq, read_raw_bids_physio, read_raw_mne, read_raw_tabular
+from .io import READERS, combine_dyad
 from .io import read_segments as _read_segments
 from .io._session import _as_mapping, _check_segments, _segment_spans, _session_roles
 from .io._study import Study
@@ -73,12 +73,7 @@ _TABLES = {
     "segments": (_read_segments, ("path", "raw"), {}),
     "combine": (combine_dyad, ("client", "therapist", "dyad", "session", "therapist_id"), {}),
 }
-_READERS = {
-    "tabular": read_raw_tabular,
-    "bids": read_raw_bids_physio,
-    "acq": read_raw_acq,
-    "mne": read_raw_mne,
-}
+_READERS = {name: reader for name, (reader, _) in READERS.items()}
 _TOP_LEVEL = {"seed": None}
 _TABLE_ORDER = ("synchrony", "chance", "variance", "model", "alliance", "readers")
 _TABLE_ORDER += ("segments", "combine")
@@ -184,8 +179,8 @@ class PipelineConfig:
     ``[variance]``            :func:`mne_dyad.stats.variance_decomposition` (+ ``enabled``)
     ``[model]``               :func:`mne_dyad.stats.fit_alliance_model` (+ ``enabled``)
     ``[alliance]``            :func:`mne_dyad.alliance.read_sai`
-    ``[readers.<format>]``    ``tabular``, ``bids``, ``acq`` and ``mne``: the options of
-                              :func:`mne_dyad.io.read_raw_tabular` and the others
+    ``[readers.<name>]``      each reader of ``mne_dyad.io.READERS`` (``tabular``,
+                              ``mne``, ...): :func:`mne_dyad.io.read_raw_tabular` ...
     ``[segments]``            :func:`mne_dyad.io.read_segments`
     ``[combine]``             :func:`mne_dyad.io.combine_dyad`
     ========================  ===========================================================

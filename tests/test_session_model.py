@@ -109,3 +109,19 @@ def test_bad_spans_are_blanked_exactly(meas_date, first_samp):
     np.testing.assert_array_equal(x[~expected], raw.get_data(picks="client")[0][~expected])
     # the Raw itself is untouched
     assert not np.isnan(raw.get_data()).any()
+
+
+def test_one_name_for_a_recording_in_messages(tmp_path):
+    from mne_dyad.io._session import _describe
+
+    raw = _session(None)
+    assert _describe(raw) == "in-memory recording"
+    fname = tmp_path / "s_raw.fif"
+    raw.save(fname, verbose=False)
+    on_disk = mne.io.read_raw_fif(fname, verbose=False)
+    assert _describe(on_disk) == f"recording {fname}"
+    session = md.io.combine_dyad(
+        on_disk.copy().pick(["client"]), on_disk.copy().pick(["therapist"]), dyad="D07", session=3
+    )
+    assert _describe(session, file=False) == "dyad D07, session 3"
+    assert _describe(session).startswith("dyad D07, session 3")

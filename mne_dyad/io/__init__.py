@@ -7,10 +7,11 @@ from ._dyad import combine_dyad
 from ._e4 import read_raw_e4
 from ._generic import read_raw_mne
 from ._session import get_session_info
-from ._study import Study, read_recording, read_study
+from ._study import READERS, Study, read_recording, read_study
 from ._tabular import read_raw_tabular
 
 __all__ = [
+    "READERS",
     "Study",
     "combine_dyad",
     "get_session_info",

@@ -16,13 +16,25 @@ import numpy as np
 from mne.utils import _validate_type, logger
 
 
-def _describe(raw):
-    """Name a Raw for error messages: its file name when it has one."""
+def _describe(raw, *, file=True):
+    """Name a Raw for messages and titles.
+
+    ``"dyad D01, session 2"`` for a session whose ids are known, then the file it
+    came from (``"recording path"``, also for one person's recording), else
+    ``"in-memory recording"``. ``file=False`` leaves the file out when the ids
+    are known (plot titles).
+    """
+    meta = get_session_info(raw)
+    ids = None
+    if "dyad" in meta or "session" in meta:
+        ids = f"dyad {meta.get('dyad', '?')}, session {meta.get('session', '?')}"
     fnames = [f for f in getattr(raw, "filenames", ()) if f]
-    if not fnames:
-        source = get_session_info(raw).get("source")
-        fnames = [source] if source else []
-    return f"recording {fnames[0]!s}" if fnames else "in-memory recording"
+    if not fnames and meta.get("source"):
+        fnames = [meta["source"]]
+    where = f"recording {fnames[0]!s}" if fnames else None
+    if ids and where and file:
+        return f"{ids} ({where})"
+    return ids or where or "in-memory recording"
 
 
 def get_session_info(raw):
@@ -83,17 +95,9 @@ def _set_session_info(raw, **fields):
     return raw
 
 
-def _session_label(raw):
-    meta = get_session_info(raw)
-    if "dyad" in meta or "session" in meta:
-        return f"dyad {meta.get('dyad', '?')}, session {meta.get('session', '?')}"
-    fnames = [f for f in getattr(raw, "filenames", ()) if f]
-    return f"recording {fnames[0]}" if fnames else "in-memory session"
-
-
 def _session_roles(raw, roles):
     """Return the two role channel names of a session Raw."""
-    where = _session_label(raw)
+    where = _describe(raw)
     if roles is None:
         roles = get_session_info(raw).get("roles")
     if roles is None:
@@ -142,7 +146,7 @@ def _session_signals(raw, roles, signal="raw"):
     if missing:
         step = "clean_eda" if signal == "clean" else "decompose_eda"
         raise ValueError(
-            f"{_session_label(raw)} has no {missing} channel(s) for signal={signal!r}: run "
+            f"{_describe(raw)} has no {missing} channel(s) for signal={signal!r}: run "
             f"mne_dyad.preprocessing.{step} on it first."
         )
     picks = [raw.ch_names.index(n) for n in names]
@@ -150,7 +154,7 @@ def _session_signals(raw, roles, signal="raw"):
     data = raw.get_data(picks=picks, reject_by_annotation="NaN")
     n_bad = sum(d.lower().startswith("bad") for d in raw.annotations.description)
     if n_bad:
-        logger.info(f"{_session_label(raw)}: {n_bad} BAD span(s) blanked.")
+        logger.info(f"{_describe(raw)}: {n_bad} BAD span(s) blanked.")
     return data[0], data[1]
 
 

@@ -20,6 +20,18 @@ REQUIRED = ("dyad", "session", "client_file", "therapist_file", "coding_file")
 FILE_COLUMNS = ("client_file", "therapist_file", "coding_file")
 
 
+#: The readers a study can use, in the order they are tried: ``{name: (reader,
+#: does a file name belong to it?)}``. The name is the key of the reader's options
+#: (``[readers.<name>]`` in a run's configuration); a new reader is one entry here.
+READERS = {
+    "e4": (read_raw_e4, lambda name: name.endswith(".zip") or name == "eda.csv"),
+    "bids": (read_raw_bids_physio, lambda name: name.endswith("_physio.tsv.gz")),
+    "tabular": (read_raw_tabular, lambda name: name.endswith((".csv", ".tsv", ".txt"))),
+    "acq": (read_raw_acq, lambda name: name.endswith(".acq")),
+    "mne": (read_raw_mne, lambda name: True),  # EDF, BDF, BrainVision, FIF, ...
+}
+
+
 def read_recording(path, options=None):
     """Read one person's EDA file with the reader its name calls for.
 
@@ -46,21 +58,14 @@ def read_recording(path, options=None):
     options = options or {}
     path = Path(path)
     name = path.name.lower()
-    if name.endswith(".zip") or name == "eda.csv":
-        return read_raw_e4(path, verbose=False)
-    if name.endswith("_physio.tsv.gz"):
-        return read_raw_bids_physio(path, verbose=False, **options.get("bids", {}))
-    if path.suffix.lower() in (".csv", ".tsv", ".txt"):
-        return read_raw_tabular(path, verbose=False, **options.get("tabular", {}))
-    if path.suffix.lower() == ".acq":
-        return read_raw_acq(path, verbose=False, **options.get("acq", {}))
-    mne_options = options.get("mne", {})
-    if "channel" not in mne_options:
+    kind = next(k for k, (_, matches) in READERS.items() if matches(name))
+    kwargs = dict(options.get(kind, {}))
+    if kind == "mne" and "channel" not in kwargs:
         raise ValueError(
             f"Reading {path} with MNE needs the EDA channel name: set "
             "[readers.mne] channel = '...' in the config."
         )
-    return read_raw_mne(path, verbose=False, **mne_options)
+    return READERS[kind][0](path, verbose=False, **kwargs)
 
 
 class _LazySessions(Mapping):

@@ -5,7 +5,7 @@ import numpy as np
 from mne.utils import _validate_type, logger, verbose
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
-from ..io._session import _session_annotations, _session_label, _session_roles
+from ..io._session import _describe, _session_annotations, _session_roles
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 
@@ -95,7 +95,7 @@ def annotate_artifacts(
             bad |= maximum_filter1d(flat_center.astype(np.uint8), n_flat) > 0
         if pad:
             bad = maximum_filter1d(bad.astype(np.uint8), 2 * pad + 1) > 0
-        logger.info(f"{_session_label(raw)}: {bad.mean():.1%} of the {role}'s EDA is artifact.")
+        logger.info(f"{_describe(raw)}: {bad.mean():.1%} of the {role}'s EDA is artifact.")
         total |= bad
     onsets, durations = _spans(total, sfreq)
     return _session_annotations(raw, onsets, durations, ["BAD_artifact"] * len(onsets))

@@ -11,7 +11,7 @@ import mne
 import numpy as np
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
-from ..io._session import _session_label, _session_roles, _set_session_info, get_session_info
+from ..io._session import _describe, _session_roles, _set_session_info, get_session_info
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
@@ -71,7 +71,7 @@ def clean_eda(raw, *, method="neurokit", roles=None, verbose=None):
     sfreq = raw.info["sfreq"]
     if method == "neurokit" and sfreq <= MIN_CLEAN_SFREQ:
         warn(
-            f"{_session_label(raw)}: at {sfreq:g} Hz neurokit2's cleaning cannot low-pass at "
+            f"{_describe(raw)}: at {sfreq:g} Hz neurokit2's cleaning cannot low-pass at "
             "3 Hz (too close to the Nyquist frequency); the EDA is left unfiltered."
         )
     cleaned = []
@@ -80,7 +80,7 @@ def clean_eda(raw, *, method="neurokit", roles=None, verbose=None):
         try:
             filled, missing = _bridge(x)
         except ValueError as exc:
-            raise ValueError(f"{_session_label(raw)}: the {role}'s EDA: {exc}.") from None
+            raise ValueError(f"{_describe(raw)}: the {role}'s EDA: {exc}.") from None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # neurokit2's own low-rate warning, said above
             # a copy: pandas/neurokit2 may hand back read-only arrays (pandas 3 copy-on-write)
@@ -152,7 +152,7 @@ def decompose_eda(
         try:
             filled, missing = _bridge(x)
         except ValueError as exc:
-            raise ValueError(f"{_session_label(raw)}: the {role}'s EDA: {exc}.") from None
+            raise ValueError(f"{_describe(raw)}: the {role}'s EDA: {exc}.") from None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             parts = nk.eda_phasic(filled, sampling_rate=sfreq, method=method, **kwargs)

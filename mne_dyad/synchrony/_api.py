@@ -17,8 +17,8 @@ from ..io._session import (
     SIGNALS,
     _as_sessions,
     _check_segments,
+    _describe,
     _segment_spans,
-    _session_label,
     _session_roles,
     _session_signals,
     _sorted_ids,
@@ -161,7 +161,7 @@ def compute_synchrony(
     spec, params = _check_method(method, params)
     segments = _check_segments(segments)
     roles = _session_roles(raw, roles)
-    where = _session_label(raw)
+    where = _describe(raw)
     sfreq = raw.info["sfreq"]
     samples = spec.samples(params, sfreq)
     _check_option("signal", signal, SIGNALS)

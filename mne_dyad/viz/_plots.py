@@ -6,7 +6,7 @@ import xarray as xr
 from mne.utils import _validate_type
 from mne.viz.utils import plt_show
 
-from ..io._session import _segment_spans, _session_label, _session_roles
+from ..io._session import _describe, _segment_spans, _session_roles
 from ..utils._checks import _renamed
 
 SEGMENT_COLORS = {"IM": "tab:orange", "CB": "tab:blue"}
@@ -79,7 +79,7 @@ def plot_dyad(raw, *, roles=None, axes=None, show=True):
                     label=desc if (i == 0 and ax is axes[0]) else None,
                 )
     axes[-1].set_xlabel("Time (min)")
-    axes[0].set_title(_session_label(raw))
+    axes[0].set_title(_describe(raw, file=False))
     if raw.annotations:
         axes[0].legend(loc="upper right", fontsize="small", ncols=4, title="segments")
     plt_show(show)
