@@ -25,7 +25,7 @@ import mne_dyad as md
 from mne_dyad.synchrony._api import _segment_spans, _session_signals
 from mne_dyad.synchrony._reference import _susy_pairs_loop, _wclc_loop
 from mne_dyad.synchrony._susy import _susy_summaries
-from mne_dyad.synchrony._wclc import WINDOW_SUMMARIES, _window_summaries
+from mne_dyad.synchrony._wclc import _WINDOW_SUMMARIES, _window_summaries
 
 LAG, WINDOW, STEP = 10.0, 30.0, 15.0
 SEGMENT, MAX_LAG = 30.0, 10.0
@@ -46,7 +46,7 @@ def wclc_loop_cube(study, sfreq):
     for key, label, pairs in spans_of(study):
         per_window = [_window_summaries(_wclc_loop(x, y, w, L, s), lags) for x, y in pairs]
         out[(key, label)] = {
-            k: np.nanmean(np.concatenate([p[k] for p in per_window])) for k in WINDOW_SUMMARIES
+            k: np.nanmean(np.concatenate([p[k] for p in per_window])) for k in _WINDOW_SUMMARIES
         }
     return out
 
@@ -89,7 +89,7 @@ def main():
     diff = max(
         abs(float(cube[k].sel(dyad=d, session=s, segment=g)) - v[k])
         for (d, s), g in [(key, lab) for key, lab in ((k[0], k[1]) for k in ref)]
-        for k in WINDOW_SUMMARIES
+        for k in _WINDOW_SUMMARIES
         for v in [ref[((d, s), g)]]
         if np.isfinite(v[k])
     )

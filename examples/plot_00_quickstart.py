@@ -74,3 +74,35 @@ fig = md.viz.plot_alliance_effects(fit)
 # are wide and, with twelve of them, one may exclude zero by chance. The
 # :ref:`2019 reproduction <ex-reproduce-2019>` runs the full-size study.
 print(study.params["betas"])
+
+# %%
+# The same analysis in one call
+# -----------------------------
+# :func:`mne_dyad.pipeline.run_pipeline` runs every stage with one configuration, as
+# ``mne-dyad run`` does from a manifest and a ``params.toml``. Each table of the
+# configuration holds the parameters of the function that runs the stage, and the whole
+# configuration is checked before any data is touched: a typo is an error that names
+# the table, the key and the nearest valid key.
+try:
+    md.pipeline.PipelineConfig({"synchrony": {"lag": 10.0}, "chance": {"n_surogates": 50}})
+except md.pipeline.ConfigError as err:
+    print(err)
+
+# %%
+# Here the chance test and the variance decomposition (see :ref:`ex-surrogates` and
+# :ref:`ex-cube-variance`) are switched off to keep the example short. The cube and the
+# model are those computed step by step above.
+config = md.pipeline.PipelineConfig(
+    {
+        "seed": 1,
+        "synchrony": {"lag": 10.0, "window": 30.0, "step": 15.0},
+        "chance": {"enabled": False},
+        "variance": {"enabled": False},
+        "model": {"draws": 500 if quick else 1000, "tune": 500 if quick else 1000},
+    }
+)
+plan, problems = md.pipeline.check_run(study, config)
+print(plan)
+results = md.pipeline.run_pipeline(study, config)
+print(results.describe())
+np.testing.assert_array_equal(results.cube.x_leads.values, cube.x_leads.values)

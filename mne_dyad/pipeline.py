@@ -594,14 +594,8 @@ class PipelineResults:
         return [out / name for name in names]
 
     def _names(self):
-        skip = set()
-        if self.chance is None:
-            skip.add("chance.nc")
-        if self.variance is None:
-            skip.add("variance.nc")
-        if self.fit is None:
-            skip |= {"posterior.nc", "summary.csv"}
-        return [n for n in OUTPUT_FILES if n not in skip]
+        ran = {"chance": self.chance, "variance": self.variance, "model": self.fit}
+        return _output_names([step for step, result in ran.items() if result is None])
 
     def describe(self):
         """Return a short text account of the run: shape, effects and steps left out.
@@ -633,6 +627,35 @@ class PipelineResults:
         for step, why in prov["skipped"].items():
             lines.append(f"Not run: {step} ({why})")
         return "\n".join(lines)
+
+
+def _steps_left_out(config, n_dyads, has_scores):
+    """Return ``{step: why}`` for each step this run leaves out."""
+    skipped = {}
+    for step in _STOCHASTIC:
+        if not getattr(config, step)["enabled"]:
+            skipped[step] = f"[{step}] enabled = false"
+    if "chance" not in skipped and config.chance["kind"] == "pseudo_dyads" and n_dyads < 2:
+        skipped["chance"] = (
+            f"pseudo-dyads need at least 2 dyads and the study has {n_dyads}; set "
+            '[chance] kind = "circular_shift" to test against shifted partners'
+        )
+    if "variance" not in skipped and n_dyads < 3:
+        skipped["variance"] = f"dyad and session shares need at least 3 dyads; there are {n_dyads}"
+    if "model" not in skipped and not has_scores:
+        skipped["model"] = "no alliance scores (add alliance_file to the manifest)"
+    return skipped
+
+
+def _output_names(skipped):
+    """Return the files a run with these steps left out writes."""
+    drop = {
+        "chance": {"chance.nc"},
+        "variance": {"variance.nc"},
+        "model": {"posterior.nc", "summary.csv"},
+    }
+    gone = set().union(*(drop[step] for step in skipped))
+    return [name for name in OUTPUT_FILES if name not in gone]
 
 
 def _n_dyads(sessions):
@@ -692,20 +715,14 @@ def run_pipeline(study, config=None, *, alliance=None, verbose=None):
         sessions = study.raws
     sync = dict(config.synchrony)
     n_dyads = _n_dyads(sessions)
-    skipped = {}
+    scores, scores_from = _alliance_of(study, alliance, config)
+    skipped = _steps_left_out(config, n_dyads, scores is not None)
     logger.info(f"[1/4] Synchrony cube for {len(sessions)} sessions ...")
     cube = synchrony_cube(sessions, **sync)
 
-    chance = None
-    options = {k: v for k, v in config.chance.items() if k != "enabled"}
-    if not config.chance["enabled"]:
-        skipped["chance"] = "[chance] enabled = false"
-    elif options["kind"] == "pseudo_dyads" and n_dyads < 2:
-        skipped["chance"] = (
-            f"pseudo-dyads need at least 2 dyads and the study has {n_dyads}; set "
-            '[chance] kind = "circular_shift" to test against shifted partners'
-        )
-    else:
+    chance = variance = fit = None
+    if "chance" not in skipped:
+        options = {k: v for k, v in config.chance.items() if k != "enabled"}
         logger.info(f"[2/4] Synchrony against {options['kind']} surrogates ...")
         # a method parameter that the chance test also takes (SUSY's own
         # n_surrogates and seed) is the chance test's: [chance] sets it
@@ -713,26 +730,13 @@ def run_pipeline(study, config=None, *, alliance=None, verbose=None):
         method_params = {k: sync[k] for k in METHODS[sync["method"]].defaults if k not in own}
         same = {k: sync[k] for k in _SAME_AS_SYNCHRONY}
         chance = test_above_chance(sessions, **same, **method_params, **options)
-
-    variance = None
-    options = {k: v for k, v in config.variance.items() if k != "enabled"}
-    if not config.variance["enabled"]:
-        skipped["variance"] = "[variance] enabled = false"
-    elif n_dyads < 3:
-        skipped["variance"] = f"dyad and session shares need at least 3 dyads; there are {n_dyads}"
-    else:
+    if "variance" not in skipped:
         logger.info("[3/4] Dyad and session shares of synchrony ...")
+        options = {k: v for k, v in config.variance.items() if k != "enabled"}
         variance = variance_decomposition(cube, **options)
-
-    fit = None
-    scores, scores_from = _alliance_of(study, alliance, config)
-    options = {k: v for k, v in config.model.items() if k != "enabled"}
-    if not config.model["enabled"]:
-        skipped["model"] = "[model] enabled = false"
-    elif scores is None:
-        skipped["model"] = "no alliance scores (add alliance_file to the manifest)"
-    else:
+    if "model" not in skipped:
         logger.info("[4/4] Bayesian alliance model ...")
+        options = {k: v for k, v in config.model.items() if k != "enabled"}
         fit = fit_alliance_model(cube, scores, **options)
     for step, why in skipped.items():
         if "enabled = false" not in why:
@@ -849,6 +853,7 @@ def check_run(study, config=None, *, verbose=None):
     method = sync["method"]
     params = ", ".join(f"{k}={sync[k]}" for k in METHODS[method].defaults)
     lines.append(f"  1. synchrony: {method} ({params}) of the {sync['signal']} EDA")
+    skipped = _steps_left_out(config, n_dyads, scores is not None)
     steps = (
         ("chance", "2. chance", lambda o: f"{o['n_surrogates']} {o['kind']} surrogates per cell"),
         ("variance", "3. variance", lambda o: f"dyad and session shares of {o['summary']}"),
@@ -856,15 +861,13 @@ def check_run(study, config=None, *, verbose=None):
     )
     for table, name, text in steps:
         o = getattr(config, table)
-        if not o["enabled"]:
-            lines.append(f"  {name}: off ([{table}] enabled = false)")
-        elif table == "model" and scores is None:
-            lines.append(f"  {name}: off (no alliance scores)")
+        if table in skipped:
+            lines.append(f"  {name}: off ({skipped[table]})")
         else:
             lines.append(
                 f"  {name}: {text(o)}; {o['chains']} chains x {o['draws']} draws ({o['sampler']})"
             )
-    lines.append(f"  outputs: {', '.join(OUTPUT_FILES)}")
+    lines.append(f"  outputs: {', '.join(_output_names(skipped))}")
     return "\n".join(lines), problems
 
 

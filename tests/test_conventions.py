@@ -125,7 +125,7 @@ def test_api_reference_lists_every_public_name():
 
 
 def test_non_api_helpers_have_an_underscore():
-    """A function or class not in its namespace's __all__ has a leading underscore."""
+    """A function, class or constant not in its namespace's __all__ has an underscore."""
     offenders = []
     for space in NAMESPACES:
         public = set(_module(space).__all__)
@@ -137,8 +137,15 @@ def test_non_api_helpers_have_an_underscore():
         for path in files:
             for node in ast.parse(path.read_text()).body:
                 if isinstance(node, ast.FunctionDef | ast.ClassDef):
-                    if not node.name.startswith("_") and node.name not in public:
-                        offenders.append(f"{path.relative_to(ROOT)}: {node.name}")
+                    names = [node.name]
+                elif isinstance(node, ast.Assign | ast.AnnAssign):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    names = [t.id for t in targets if isinstance(t, ast.Name)]
+                else:
+                    continue
+                for name in names:
+                    if not name.startswith("_") and name not in public:
+                        offenders.append(f"{path.relative_to(ROOT)}: {name}")
     assert not offenders, offenders
 
 

@@ -214,7 +214,8 @@ def test_dry_run_checks_everything_and_computes_nothing(tabular_study, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "6 sessions of 3 dyads at [8.0] Hz" in proc.stdout
     assert "segment 'IM': in 6 sessions" in proc.stdout
-    assert "4. model: off (no alliance scores)" in proc.stdout
+    assert "4. model: off (no alliance scores" in proc.stdout
+    assert "outputs: cube.nc, chance.nc, variance.nc, report.html" in proc.stdout
     assert "No problems found" in proc.stdout
     assert not list(Path.cwd().glob("cube.nc"))
     # a bad file and a missing label: each named, all at once, exit 2

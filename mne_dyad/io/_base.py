@@ -16,7 +16,7 @@ from ._session import _set_session_info
 from ._units import _EDA_NAME, _siemens_problem
 
 #: Factors from a unit to siemens.
-UNITS = {"S": 1.0, "mS": 1e-3, "uS": 1e-6, "µS": 1e-6, "nS": 1e-9}
+_UNITS = {"S": 1.0, "mS": 1e-3, "uS": 1e-6, "µS": 1e-6, "nS": 1e-9}
 
 
 def _path(path, what):
@@ -50,20 +50,20 @@ def _make_raw(eda, sfreq, *, unit, where, ch_name="EDA", start=None, extra=None,
     ``unit_option`` says whether the reader takes ``unit=`` (formats with a fixed
     unit, such as the E4's microsiemens, do not).
     """
-    _check_option("unit", unit, tuple(UNITS))
+    _check_option("unit", unit, tuple(_UNITS))
     if eda.size < 2:
         raise ValueError(f"{where} holds {eda.size} EDA sample(s); a recording needs more.")
     if not np.isfinite(eda).any():
         raise ValueError(f"{where}: every EDA value is missing (NaN). Check the file.")
-    data = eda * UNITS[unit]
+    data = eda * _UNITS[unit]
     problem = _siemens_problem(data)
     if problem is not None:
         kind, value = problem
         guess = "smaller" if kind == "microsiemens" else "larger"
-        factor = UNITS[unit]
+        factor = _UNITS[unit]
         others = [
             u
-            for u, f in UNITS.items()
+            for u, f in _UNITS.items()
             if u != "µS" and (f < factor if guess == "smaller" else f > factor)
         ]
         raise ValueError(

@@ -15,7 +15,7 @@ from ._base import _table_separator
 from ._session import _session_annotations
 
 _CLOCK = re.compile(r"^\s*(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d*)?)\s*$")
-LABEL_COLUMNS = ("label", "segment", "type", "description", "condition", "code")
+_LABEL_COLUMNS = ("label", "segment", "type", "description", "condition", "code")
 
 
 def _find(columns, names, where, what, required=True):
@@ -143,7 +143,7 @@ def read_segments(
             raise ValueError(f"{where} could not be read as a table ({exc}).") from None
     if df.empty:
         raise ValueError(f"{where} has no segment rows.")
-    label_col = _find(df.columns, LABEL_COLUMNS, where, "label")
+    label_col = _find(df.columns, _LABEL_COLUMNS, where, "label")
     dur_col = end_col = None
     onset_col = _find(df.columns, ("onset",), where, "onset", required=False)
     if onset_col is not None:

@@ -136,7 +136,7 @@ def _segment_spans(raw, label):
     return spans
 
 
-SIGNALS = ("raw", "clean", "tonic", "phasic")
+_SIGNALS = ("raw", "clean", "tonic", "phasic")
 
 
 def _session_signals(raw, roles, signal="raw"):

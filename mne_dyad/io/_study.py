@@ -16,8 +16,8 @@ from ._e4 import read_raw_e4
 from ._generic import read_raw_mne
 from ._tabular import read_raw_tabular
 
-REQUIRED = ("dyad", "session", "client_file", "therapist_file", "coding_file")
-FILE_COLUMNS = ("client_file", "therapist_file", "coding_file")
+_REQUIRED = ("dyad", "session", "client_file", "therapist_file", "coding_file")
+_FILE_COLUMNS = ("client_file", "therapist_file", "coding_file")
 
 
 #: The readers a study can use, in the order they are tried: ``{name: (reader,
@@ -228,7 +228,7 @@ def read_study(manifest, *, options=None, verbose=None):
     if not path.is_file():
         raise FileNotFoundError(f"No manifest file at {path}.")
     table, alliance = _manifest_table(path)
-    missing = [c for c in REQUIRED if c not in table.columns]
+    missing = [c for c in _REQUIRED if c not in table.columns]
     if missing:
         raise ValueError(
             f"Manifest {path} lacks column(s) {missing}; it has {list(table.columns)}."
@@ -251,7 +251,7 @@ def read_study(manifest, *, options=None, verbose=None):
         raise ValueError(f"Manifest {path} lists (dyad, session) {pairs} more than once.")
     root = path.parent
     problems = []
-    for col in FILE_COLUMNS:
+    for col in _FILE_COLUMNS:
         resolved = []
         for i, value in enumerate(table[col]):
             target = (root / str(value)).resolve()

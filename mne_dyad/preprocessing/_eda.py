@@ -18,8 +18,8 @@ from ..utils._imports import _soft_import
 from ..utils._signal import _bridge_gaps
 
 #: Below this rate neurokit2's default cleaning cannot apply its 3 Hz low-pass.
-MIN_CLEAN_SFREQ = 7.0
-DECOMPOSE_METHODS = ("highpass", "smoothmedian", "cvxeda")
+_MIN_CLEAN_SFREQ = 7.0
+_DECOMPOSE_METHODS = ("highpass", "smoothmedian", "cvxeda")
 
 
 def _bridge(x):
@@ -69,7 +69,7 @@ def clean_eda(raw, *, method="neurokit", roles=None, verbose=None):
     nk = _soft_import("neurokit2", "clean_eda")
     roles = _session_roles(raw, roles)
     sfreq = raw.info["sfreq"]
-    if method == "neurokit" and sfreq <= MIN_CLEAN_SFREQ:
+    if method == "neurokit" and sfreq <= _MIN_CLEAN_SFREQ:
         warn(
             f"{_describe(raw)}: at {sfreq:g} Hz neurokit2's cleaning cannot low-pass at "
             "3 Hz (too close to the Nyquist frequency); the EDA is left unfiltered."
@@ -128,7 +128,7 @@ def decompose_eda(
         A copy with ``<role>-tonic`` and ``<role>-phasic`` channels (siemens).
     """
     _validate_type(raw, mne.io.BaseRaw, "raw")
-    _check_option("method", method, DECOMPOSE_METHODS)
+    _check_option("method", method, _DECOMPOSE_METHODS)
     _check_option("signal", signal, ("clean", "raw"))
     kwargs = {}
     if smoothing is not None:

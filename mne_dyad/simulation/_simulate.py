@@ -16,15 +16,15 @@ from ..io._session import _set_session_info
 from ..utils._checks import _check_positive, _check_rng, _is_int
 from ..utils._docs import fill_doc
 
-TAU_RISE = 0.75  # s, Bateman rise time constant of a skin conductance response
-TAU_DECAY = 3.0  # s, Bateman decay time constant
-OUTCOMES = ("bond", "task", "goal")
+_TAU_RISE = 0.75  # s, Bateman rise time constant of a skin conductance response
+_TAU_DECAY = 3.0  # s, Bateman decay time constant
+_OUTCOMES = ("bond", "task", "goal")
 
 
 def _bateman(sfreq):
     """Skin conductance response shape (Bateman function), peak 1."""
-    t = np.arange(0, 12 * TAU_DECAY, 1 / sfreq)
-    k = np.exp(-t / TAU_DECAY) - np.exp(-t / TAU_RISE)
+    t = np.arange(0, 12 * _TAU_DECAY, 1 / sfreq)
+    k = np.exp(-t / _TAU_DECAY) - np.exp(-t / _TAU_RISE)
     return k / k.max()
 
 
@@ -318,9 +318,9 @@ def simulate_study(
     sd_session = _check_positive(sd_session, "sd_session", allow_zero=True)
     coupling_mean = {"IM": 0.5, "CB": 0.4} if coupling_mean is None else dict(coupling_mean)
     betas = {"bond": 0.3, "task": 0.0, "goal": 0.0} if betas is None else dict(betas)
-    unknown = sorted(set(betas) - set(OUTCOMES))
+    unknown = sorted(set(betas) - set(_OUTCOMES))
     if unknown:
-        raise ValueError(f"betas has unknown scale(s) {unknown}; scales are {OUTCOMES}.")
+        raise ValueError(f"betas has unknown scale(s) {unknown}; scales are {_OUTCOMES}.")
     rng = _check_rng(seed)
     labels = list(coupling_mean)
     dyads = np.array([f"D{i + 1:02d}" for i in range(n_dyads)], dtype=object)
@@ -349,7 +349,7 @@ def simulate_study(
     dyad_eff = _mvn(rng, n_dyads, [sd_dyad_o] * 3, 0.6)
     resid = _mvn(rng, n_dyads * n_sessions, [sd_resid_o] * 3, 0.5).reshape(n_dyads, n_sessions, 3)
     alliance = xr.Dataset(coords={"dyad": dyads, "session": sessions})
-    for k, o in enumerate(OUTCOMES):
+    for k, o in enumerate(_OUTCOMES):
         alliance[o] = (
             ("dyad", "session"),
             intercepts[o] + betas.get(o, 0.0) * w_std + dyad_eff[:, k, None] + resid[:, :, k],

@@ -12,16 +12,16 @@ from ..utils._imports import _soft_import
 
 #: Default prior scales (on standardised data): normal SDs of alpha, beta, gamma;
 #: half-normal SDs of every variance component; the LKJ shape.
-DEFAULT_PRIORS = {"alpha": 1.0, "beta": 1.0, "gamma": 1.0, "sigma": 1.0, "lkj_eta": 2.0}
+_DEFAULT_PRIORS = {"alpha": 1.0, "beta": 1.0, "gamma": 1.0, "sigma": 1.0, "lkj_eta": 2.0}
 
 
 def _check_priors(priors):
     _validate_type(priors, (None, dict), "priors")
-    out = dict(DEFAULT_PRIORS)
+    out = dict(_DEFAULT_PRIORS)
     if priors:
-        unknown = sorted(set(priors) - set(DEFAULT_PRIORS))
+        unknown = sorted(set(priors) - set(_DEFAULT_PRIORS))
         if unknown:
-            raise ValueError(f"Unknown prior(s) {unknown}; set any of {sorted(DEFAULT_PRIORS)}.")
+            raise ValueError(f"Unknown prior(s) {unknown}; set any of {sorted(_DEFAULT_PRIORS)}.")
         for key, value in priors.items():
             if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
                 raise ValueError(f"Prior {key!r} must be a positive number, got {value!r}.")

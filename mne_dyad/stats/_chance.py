@@ -18,7 +18,7 @@ from ._results import _interval
 from ._sampling import _check_sampling, _diagnose, _sample, _structure_key
 
 #: Variables :func:`fit_chance_model` adds, on ``segment``.
-GROUP_VARIABLES = ("delta_mean", "delta_sd", "delta_lower", "delta_upper", "p_delta_gt_0")
+_GROUP_VARIABLES = ("delta_mean", "delta_sd", "delta_lower", "delta_upper", "p_delta_gt_0")
 
 
 def _group_model(d, dyad_idx, seg_idx, dyads, segments):
@@ -101,7 +101,7 @@ def fit_chance_model(
     d = (out["observed"] - out["sur_mean"]).transpose("dyad", "session", "segment").values
     ok = np.isfinite(d)
     segments = list(out.segment.values)
-    stats = {k: np.full(len(segments), np.nan) for k in GROUP_VARIABLES}
+    stats = {k: np.full(len(segments), np.nan) for k in _GROUP_VARIABLES}
     usable = [g for g in range(len(segments)) if ok[..., g].sum() >= 3]
     for g in sorted(set(range(len(segments))) - set(usable)):
         warn(f"Fewer than 3 sessions with a {segments[g]!r} value: no group estimate.")

@@ -13,7 +13,7 @@ from ._alliance_graph import _build_alliance_model, _check_priors
 from ._results import AllianceFit
 from ._sampling import _check_sampling, _diagnose, _sample
 
-LEVELS = ("within", "between")
+_LEVELS = ("within", "between")
 
 
 def _check_ids(cube, alliance):
@@ -194,7 +194,7 @@ def _prepare_alliance_data(
             "obs": np.arange(len(di)),
             "obs_dyad": ("obs", np.array([dyads[d] for d in di], dtype=object)),
             "obs_session": ("obs", np.asarray(sessions)[si]),
-            "level": np.array(LEVELS, dtype=object),
+            "level": np.array(_LEVELS, dtype=object),
             "segment": np.array(segments, dtype=object),
             "outcome": np.array(outcomes, dtype=object),
             "dyad": dyad_labels,

@@ -16,13 +16,13 @@ from ._alliance_graph import _build_alliance_model
 from ._sampling import _pymc_log_level
 
 _DATA_GROUP = "mne_dyad_data"
-SAMPLE_DIMS = ("chain", "draw")
+_SAMPLE_DIMS = ("chain", "draw")
 
 
 def _interval(draws, ci_prob):
     """Equal-tailed interval over the sample dims."""
     tail = (1 - ci_prob) / 2
-    q = draws.quantile([tail, 1 - tail], dim=SAMPLE_DIMS)
+    q = draws.quantile([tail, 1 - tail], dim=_SAMPLE_DIMS)
     return q.isel(quantile=0).drop_vars("quantile"), q.isel(quantile=1).drop_vars("quantile")
 
 
@@ -117,7 +117,7 @@ class AllianceFit:
         table = table.rename(columns={lower: "ci_lower", upper: "ci_upper"})
         p_pos = {}
         for name in var_names:
-            share = (self._draws(name) > 0).mean(SAMPLE_DIMS)
+            share = (self._draws(name) > 0).mean(_SAMPLE_DIMS)
             dims = share.dims
             for idx in np.ndindex(share.shape):
                 labels = [str(share[d].values[i]) for d, i in zip(dims, idx, strict=True)]
@@ -157,11 +157,11 @@ class AllianceFit:
         lo, hi = _interval(diff, ci_prob)
         table = pd.DataFrame(
             {
-                "mean": diff.mean(SAMPLE_DIMS).values,
-                "sd": diff.std(SAMPLE_DIMS, ddof=1).values,
+                "mean": diff.mean(_SAMPLE_DIMS).values,
+                "sd": diff.std(_SAMPLE_DIMS, ddof=1).values,
                 "ci_lower": lo.values,
                 "ci_upper": hi.values,
-                "p_gt_0": (diff > 0).mean(SAMPLE_DIMS).values,
+                "p_gt_0": (diff > 0).mean(_SAMPLE_DIMS).values,
             },
             index=pd.Index([str(o) for o in diff.outcome.values], name="outcome"),
         )

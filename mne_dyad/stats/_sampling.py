@@ -12,12 +12,12 @@ from mne.utils import _check_option, logger, warn
 from ..utils._checks import _is_int
 from ..utils._imports import _soft_import
 
-SAMPLERS = ("nutpie", "pymc", "numpyro")
+_SAMPLERS = ("nutpie", "pymc", "numpyro")
 
 
 def _check_sampling(draws, tune, chains, sampler):
     """Validate the sampling options shared by every model."""
-    _check_option("sampler", sampler, SAMPLERS)
+    _check_option("sampler", sampler, _SAMPLERS)
     for value, name in ((draws, "draws"), (tune, "tune"), (chains, "chains")):
         if not _is_int(value) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")

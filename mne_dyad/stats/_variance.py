@@ -12,10 +12,10 @@ from ..utils._checks import _renamed
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ._models import _therapist_of
-from ._results import SAMPLE_DIMS, _interval
+from ._results import _SAMPLE_DIMS, _interval
 from ._sampling import _check_sampling, _diagnose, _sample, _structure_key
 
-COMPONENTS = ("icc_therapist", "icc_dyad", "session_share")
+_COMPONENTS = ("icc_therapist", "icc_dyad", "session_share")
 
 
 def _long_format(cube, variable, segments, therapist):
@@ -170,15 +170,15 @@ def variance_decomposition(
     )
     diagnostics = _diagnose(tree, ("icc_dyad", "mu"), "variance decomposition")
     post = tree["posterior"]
-    comps = [c for c in COMPONENTS if c in post]
+    comps = [c for c in _COMPONENTS if c in post]
     table = {
         k: np.full((len(segments), len(comps)), np.nan)
         for k in ("mean", "sd", "ci_lower", "ci_upper")
     }
     for j, comp in enumerate(comps):
         draws_c = post[comp]
-        table["mean"][:, j] = draws_c.mean(SAMPLE_DIMS).values
-        table["sd"][:, j] = draws_c.std(SAMPLE_DIMS, ddof=1).values
+        table["mean"][:, j] = draws_c.mean(_SAMPLE_DIMS).values
+        table["sd"][:, j] = draws_c.std(_SAMPLE_DIMS, ddof=1).values
         lower, upper = _interval(draws_c, ci_prob)
         table["ci_lower"][:, j], table["ci_upper"][:, j] = lower.values, upper.values
     summary = xr.Dataset(

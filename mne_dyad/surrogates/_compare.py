@@ -14,7 +14,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from .._version import __version__
 from ..io._session import (
-    SIGNALS,
+    _SIGNALS,
     _as_sessions,
     _check_segments,
     _segment_spans,
@@ -208,7 +208,7 @@ def compare_with_surrogates(
     spec, params = _check_method(method, params)
     segments = _check_segments(segments)
     _check_option("kind", kind, KINDS)
-    _check_option("signal", signal, SIGNALS)
+    _check_option("signal", signal, _SIGNALS)
     n_sur = _check_n(n_surrogates)
     summary = spec.main_summary if summary is None else summary
     if summary not in spec.variables or summary in spec.lag_variables:

@@ -14,7 +14,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from .._version import __version__
 from ..io._session import (
-    SIGNALS,
+    _SIGNALS,
     _as_sessions,
     _check_segments,
     _describe,
@@ -42,7 +42,7 @@ METHODS = {
         _PhaseMethod(),
     )
 }
-EXTRA_VARIABLES = {"segment_duration": ("total duration of the segment's annotations", "s")}
+_EXTRA_VARIABLES = {"segment_duration": ("total duration of the segment's annotations", "s")}
 
 
 def _check_method(method, params):
@@ -74,7 +74,7 @@ def _variable_names(spec, roles):
     Role-named aliases (``client_leads`` for ``x_leads``...) point to their source.
     """
     names = {}
-    for key, (long_name, units) in {**spec.variables, **EXTRA_VARIABLES}.items():
+    for key, (long_name, units) in {**spec.variables, **_EXTRA_VARIABLES}.items():
         long_name = long_name.replace("first role", roles[0]).replace("second role", roles[1])
         names[key] = (key, long_name, units)
     for key, pattern in getattr(spec, "role_aliases", {}).items():
@@ -164,7 +164,7 @@ def compute_synchrony(
     where = _describe(raw)
     sfreq = raw.info["sfreq"]
     samples = spec.samples(params, sfreq)
-    _check_option("signal", signal, SIGNALS)
+    _check_option("signal", signal, _SIGNALS)
     raw_x, raw_y = _session_signals(raw, roles, signal)
     x, y = spec.prepare(raw_x, raw_y, sfreq, samples)
     lags = spec.lags(samples, sfreq)
@@ -455,7 +455,7 @@ def synchrony_cube(
     """
     sessions = _as_sessions(sessions)
     _check_method(method, params)
-    _check_option("signal", signal, SIGNALS)
+    _check_option("signal", signal, _SIGNALS)
     segments = _check_segments(segments)
     keys = list(sessions)
     if chunks is not None:

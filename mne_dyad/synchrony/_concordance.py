@@ -9,7 +9,7 @@ from ..utils._checks import _check_positive
 from ._kernels import _lagged_corr, _n_windows
 from ._registry import _SpanTooShort, _SyncMethod
 
-SSI_BOUND = 10.0
+_SSI_BOUND = 10.0
 
 
 def _slopes(x, sfreq, w, s):
@@ -39,10 +39,10 @@ def _ssi(r):
     if pos == 0 and neg == 0:
         return np.nan
     if neg == 0:
-        return SSI_BOUND
+        return _SSI_BOUND
     if pos == 0:
-        return -SSI_BOUND
-    return float(np.clip(np.log(pos / neg), -SSI_BOUND, SSI_BOUND))
+        return -_SSI_BOUND
+    return float(np.clip(np.log(pos / neg), -_SSI_BOUND, _SSI_BOUND))
 
 
 class _ConcordanceMethod(_SyncMethod):

@@ -17,9 +17,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 #: A slice is constant when its SD is below this fraction of the signal's scale.
-CONSTANT_RTOL = 1e-10
-#: Fisher z values are clipped to +-Z_CLIP (atanh(+-1) is infinite).
-Z_CLIP = 10.0
+_CONSTANT_RTOL = 1e-10
+#: Fisher z values are clipped to +-_Z_CLIP (atanh(+-1) is infinite).
+_Z_CLIP = 10.0
 
 
 def _n_windows(n_times, w, L, s):
@@ -86,7 +86,7 @@ def _pearson_from_sums(n, sf, sff, ss, sss, sfs, tol_f, tol_s):
 
 
 #: Windows computed at once; bounds the memory of one call to a few windows x lags.
-WINDOW_CHUNK = 256
+_WINDOW_CHUNK = 256
 
 
 def _lagged_corr(x, y, w, L, s):
@@ -108,11 +108,11 @@ def _lagged_corr(x, y, w, L, s):
     K = _n_windows(N, w, L, s)
     if K < 1:
         raise ValueError(f"{N} samples hold no window of {w} + {L} (window + max lag) samples.")
-    tol_x = (CONSTANT_RTOL * _scale(x)) ** 2
-    tol_y = (CONSTANT_RTOL * _scale(y)) ** 2
+    tol_x = (_CONSTANT_RTOL * _scale(x)) ** 2
+    tol_y = (_CONSTANT_RTOL * _scale(y)) ** 2
     r = np.empty((K, 2 * L + 1))
-    for k0 in range(0, K, WINDOW_CHUNK):  # chunks of windows, not single windows
-        k1 = min(k0 + WINDOW_CHUNK, K)
+    for k0 in range(0, K, _WINDOW_CHUNK):  # chunks of windows, not single windows
+        k1 = min(k0 + _WINDOW_CHUNK, K)
         span = slice(k0 * s, (k1 - 1) * s + w + L)
         r[k0:k1] = _lagged_corr_chunk(x[span], y[span], w, L, s, k1 - k0, tol_x, tol_y)
     return r
@@ -138,5 +138,5 @@ def _lagged_corr_chunk(x, y, w, L, s, K, tol_x, tol_y):
 def _fisher_z(r, *, absolute=True):
     """Fisher z of r, clipped to +-10, optionally absolute."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.clip(np.arctanh(r), -Z_CLIP, Z_CLIP)
+        z = np.clip(np.arctanh(r), -_Z_CLIP, _Z_CLIP)
     return np.abs(z) if absolute else z

@@ -8,7 +8,7 @@ from scipy.signal import butter, hilbert, sosfiltfilt
 
 from ..utils._checks import _check_positive
 from ..utils._signal import _bridge_gaps
-from ._kernels import CONSTANT_RTOL, _n_windows
+from ._kernels import _CONSTANT_RTOL, _n_windows
 from ._registry import _SyncMethod
 
 
@@ -17,7 +17,7 @@ def _flat_mask(x, size):
     if x.size < size:
         return np.zeros(x.shape, bool)
     finite = x[np.isfinite(x)]
-    tol = CONSTANT_RTOL * np.abs(finite).max() if finite.size else 0.0
+    tol = _CONSTANT_RTOL * np.abs(finite).max() if finite.size else 0.0
     view = sliding_window_view(x, size)
     with np.errstate(invalid="ignore"):
         flat = (np.nanmax(view, axis=1) - np.nanmin(view, axis=1)) <= tol

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ._kernels import CONSTANT_RTOL, Z_CLIP
+from ._kernels import _CONSTANT_RTOL, _Z_CLIP
 
 
 def _wclc_loop(x, y, w, L, s, *, fisher_z=True, absolute=True):
@@ -45,13 +45,13 @@ def _wclc_loop(x, y, w, L, s, *, fisher_z=True, absolute=True):
             db = b - b.mean()
             sa = np.sqrt(np.mean(da * da))
             sb = np.sqrt(np.mean(db * db))
-            if sa <= CONSTANT_RTOL * scale_x or sb <= CONSTANT_RTOL * scale_y:
+            if sa <= _CONSTANT_RTOL * scale_x or sb <= _CONSTANT_RTOL * scale_y:
                 continue
             r = np.sum(da * db) / np.sqrt(np.sum(da * da) * np.sum(db * db))
             r = min(max(r, -1.0), 1.0)
             if fisher_z:
-                r = Z_CLIP if r == 1.0 else -Z_CLIP if r == -1.0 else math.atanh(r)
-                r = min(max(r, -Z_CLIP), Z_CLIP)
+                r = _Z_CLIP if r == 1.0 else -_Z_CLIP if r == -1.0 else math.atanh(r)
+                r = min(max(r, -_Z_CLIP), _Z_CLIP)
             out[k, j] = abs(r) if absolute else r
     return out
 

@@ -8,7 +8,7 @@ the segment's values. Values are scalars, or 1-D arrays along ``lag``.
 
 import numpy as np
 
-from ._kernels import CONSTANT_RTOL
+from ._kernels import _CONSTANT_RTOL
 
 
 class _SpanTooShort(Exception):
@@ -90,7 +90,7 @@ def _why_empty(x, y, names=("x", "y")):
         finite = sig[np.isfinite(sig)]
         if finite.size <= sig.size / 2:
             return f"{name} is more than half missing (NaN: {sig.size - finite.size} of {sig.size})"
-        if np.ptp(finite) <= CONSTANT_RTOL * np.abs(finite).max():
+        if np.ptp(finite) <= _CONSTANT_RTOL * np.abs(finite).max():
             return f"{name} is constant"
     return "no window has enough complete, varying samples in both signals"
 

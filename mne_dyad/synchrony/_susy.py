@@ -8,10 +8,10 @@ from mne.utils import _validate_type, verbose
 from scipy.fft import irfft, next_fast_len, rfft
 
 from ..utils._checks import _check_1d_pair, _check_positive, _check_rng, _is_int
-from ._kernels import CONSTANT_RTOL
+from ._kernels import _CONSTANT_RTOL
 from ._registry import _check_not_empty, _SpanTooShort, _SyncMethod
 
-SCALARS = {
+_SCALARS = {
     "Z": ("mean |Fisher z| of the real pairs over lags", "1"),
     "Z_pseudo": ("mean |Fisher z| of the pseudo pairs over lags", "1"),
     "ES": ("SUSY effect size (Z - Z_pseudo) / SD of the pseudo profile", "1"),
@@ -30,7 +30,7 @@ SCALARS = {
     "ES_noabs": ("effect size of the signed profiles", "1"),
     "n_segments": ("number of SUSY segments", "1"),
 }
-PROFILES = {
+_PROFILES = {
     "z_real": ("mean |Fisher z| of the real pairs per lag", "1"),
     "z_pseudo": ("mean |Fisher z| of the pseudo pairs per lag", "1"),
     "z_real_noabs": ("mean signed Fisher z of the real pairs per lag", "1"),
@@ -107,8 +107,8 @@ def _susy_profiles(seg_x, seg_y, M, *, n_surrogates=None, rng=None):
     b = seg_y - seg_y.mean(axis=1, keepdims=True)
     saa, sbb = (a * a).sum(axis=1), (b * b).sum(axis=1)
     # a constant segment has an undefined ccf: its pairs add nothing (R: NaN acf)
-    ok_a = saa > S * (CONSTANT_RTOL * np.abs(seg_x).max(axis=1)) ** 2
-    ok_b = sbb > S * (CONSTANT_RTOL * np.abs(seg_y).max(axis=1)) ** 2
+    ok_a = saa > S * (_CONSTANT_RTOL * np.abs(seg_x).max(axis=1)) ** 2
+    ok_b = sbb > S * (_CONSTANT_RTOL * np.abs(seg_y).max(axis=1)) ** 2
     real_i = np.arange(n)
     if n_surrogates is None:
         i_idx, h_idx = np.divmod(np.arange(n * n), n)
@@ -255,10 +255,12 @@ def susy(x, y, sfreq, *, segment, max_lag, n_surrogates=None, seed=None, verbose
 
 
 def _as_dataset(profiles, summaries, n_seg, M, sfreq):
-    data = {k: ("lag", v, {"long_name": PROFILES[k][0], "units": "1"}) for k, v in profiles.items()}
+    data = {
+        k: ("lag", v, {"long_name": _PROFILES[k][0], "units": "1"}) for k, v in profiles.items()
+    }
     summaries = {**summaries, "n_segments": float(n_seg)}
     for k, v in summaries.items():
-        data[k] = ((), v, {"long_name": SCALARS[k][0], "units": SCALARS[k][1]})
+        data[k] = ((), v, {"long_name": _SCALARS[k][0], "units": _SCALARS[k][1]})
     return xr.Dataset(data, coords={"lag": ("lag", np.arange(-M, M + 1) / sfreq, {"units": "s"})})
 
 
@@ -267,8 +269,8 @@ class _SUSYMethod(_SyncMethod):
 
     name = "susy"
     defaults = {"segment": 30.0, "max_lag": 10.0, "n_surrogates": None, "seed": None}
-    variables = {**SCALARS, **PROFILES}
-    lag_variables = tuple(PROFILES)
+    variables = {**_SCALARS, **_PROFILES}
+    lag_variables = tuple(_PROFILES)
     role_aliases = {"Z_lead1": "Z_{x}_leads", "Z_lead2": "Z_{y}_leads"}
     main_summary = "Z"
 

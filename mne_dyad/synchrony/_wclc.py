@@ -16,7 +16,7 @@ from ._kernels import _fisher_z, _lagged_corr, _n_windows
 from ._registry import _check_not_empty, _SyncMethod
 
 #: Per-window summaries, in the order they are reported.
-WINDOW_SUMMARIES = (
+_WINDOW_SUMMARIES = (
     "lag0",
     "all_lags",
     "x_leads",
@@ -27,7 +27,7 @@ WINDOW_SUMMARIES = (
     "peak",
 )
 
-SUMMARY_DOCS = {
+_SUMMARY_DOCS = {
     "lag0": ("synchrony at lag 0", "1"),
     "all_lags": ("synchrony averaged over all lags", "1"),
     "x_leads": ("synchrony averaged over lags where the first role leads", "1"),
@@ -170,7 +170,7 @@ def _window_summaries(values, lags):
         }
     best = np.argmax(np.where(finite, values, -np.inf), axis=1)
     out["best_lag"] = np.where(finite.any(axis=1), np.asarray(lags)[best], np.nan)
-    return {key: out[key] for key in WINDOW_SUMMARIES}
+    return {key: out[key] for key in _WINDOW_SUMMARIES}
 
 
 def _pool_windows(per_annotation):
@@ -196,7 +196,7 @@ def _pool_windows(per_annotation):
     lag_count = np.sum([p[2] for p in per_annotation], axis=0)
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        for key in WINDOW_SUMMARIES:
+        for key in _WINDOW_SUMMARIES:
             values = np.concatenate([p[0][key] for p in per_annotation])
             out[key] = float(np.nanmean(values))
             n = int(np.isfinite(values).sum())
@@ -228,10 +228,13 @@ class _WCLCMethod(_SyncMethod):
     name = "wclc"
     defaults = {"lag": 10.0, "window": 30.0, "step": 15.0, "fisher_z": True, "absolute": True}
     variables = {
-        **SUMMARY_DOCS,
+        **_SUMMARY_DOCS,
         **{
-            f"{k}_se": (f"standard error over windows of: {SUMMARY_DOCS[k][0]}", SUMMARY_DOCS[k][1])
-            for k in WINDOW_SUMMARIES
+            f"{k}_se": (
+                f"standard error over windows of: {_SUMMARY_DOCS[k][0]}",
+                _SUMMARY_DOCS[k][1],
+            )
+            for k in _WINDOW_SUMMARIES
         },
     }
     lag_variables = ("profile",)

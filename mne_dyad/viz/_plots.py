@@ -9,7 +9,7 @@ from mne.viz.utils import plt_show
 from ..io._session import _describe, _segment_spans, _session_roles
 from ..utils._checks import _renamed
 
-SEGMENT_COLORS = {"IM": "tab:orange", "CB": "tab:blue"}
+_SEGMENT_COLORS = {"IM": "tab:orange", "CB": "tab:blue"}
 _FALLBACK = ["tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
 
 
@@ -33,8 +33,8 @@ def _figure(axes, n, what, **subplots):
 
 
 def _segment_color(label, seen):
-    if label in SEGMENT_COLORS:
-        return SEGMENT_COLORS[label]
+    if label in _SEGMENT_COLORS:
+        return _SEGMENT_COLORS[label]
     return _FALLBACK[sorted(seen).index(label) % len(_FALLBACK)]
 
 
@@ -178,7 +178,7 @@ def plot_alliance_effects(fit, *, ci_prob=0.89, axes=None, show=True):
     for ax, outcome in zip(axes, outcomes, strict=True):
         for k, (level, seg) in enumerate(rows):
             row = table.loc[f"beta[{level}, {seg}, {outcome}]"]
-            color = SEGMENT_COLORS.get(seg, "k")
+            color = _SEGMENT_COLORS.get(seg, "k")
             ax.plot([row["ci_lower"], row["ci_upper"]], [k, k], color=color, lw=2)
             ax.plot(row["mean"], k, "o", color=color, mfc="w" if level == "between" else color)
         ax.axvline(0, color="0.5", lw=0.8, ls="--")
@@ -285,7 +285,7 @@ def plot_surrogates(result, *, axes=None, show=True):
             density=True,
             histtype="step",
             lw=2,
-            color=SEGMENT_COLORS.get(seg, "k"),
+            color=_SEGMENT_COLORS.get(seg, "k"),
             label=f"real dyads (n={obs.size})",
         )
         row = result.sel(segment=seg)
