@@ -192,32 +192,7 @@ def test_above_chance(
     Parameters
     ----------
     %(sessions)s
-    method : str
-        Synchrony index (see :func:`mne_dyad.synchrony.compute_synchrony`).
-    summary : None | str
-        The method's output to test; default ``all_lags`` (wclc), ``peak_r``,
-        ``Z`` (susy), ``ssi`` (concordance) or ``plv`` (phase).
-    kind : str
-        ``"pseudo_dyads"`` (the first role with another dyad's second role, same
-        segment label, truncated to the shorter; default), ``"circular_shift"``
-        (the second role rolled by at least ``min_shift`` each way),
-        ``"segment_shuffle"`` (its ``shuffle_segment``-second segments permuted)
-        or ``"iaaft"`` (amplitude-adjusted phase randomisation). IAAFT tests
-        against a stationary linear Gaussian process seen through a monotone
-        rescaling: the time asymmetry (fast rise, slow recovery) and bursts of
-        skin conductance responses violate that null, so with EDA it finds
-        "synchrony" even in uncoupled dyads; prefer pseudo-dyads or circular
-        shifts to test coupling.
-    n_surrogates : int
-        Surrogates per session and segment.
-    %(segments)s
-    %(session_roles)s
-    signal : str
-        Which EDA to use (see :func:`mne_dyad.synchrony.compute_synchrony`); the
-        surrogates are drawn from the same signal.
-    min_shift, shuffle_segment : None | float
-        Seconds; defaults: twice the maximum lag (or the window) and the window
-        (or SUSY segment).
+    %(chance_options)s
     ci_prob : float
         Probability mass of the equal-tailed interval of ``delta``.
     draws, tune, chains, sampler
