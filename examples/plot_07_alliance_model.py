@@ -199,7 +199,7 @@ print(fit.contrast("IM - CB").round(3))
 # ratings (mean, SD, extremes, the SD of the dyad means) with their replicated
 # distribution, in scale points. ``p_value`` = P(replicated >= observed); values
 # near 0 or 1 flag a feature the model misses.
-ppc = fit.datatree_predictive(seed=2)
+ppc = fit.posterior_predictive(seed=2)
 print(ppc.loc["bond"].round(2))
 print(f"p-values of all {len(ppc)} checks: {ppc.p_value.min():.2f} to {ppc.p_value.max():.2f}")
 

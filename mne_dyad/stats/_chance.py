@@ -44,6 +44,7 @@ def _group_model(d, dyad_idx, seg_idx, dyads, segments):
 
 
 @verbose
+@fill_doc
 def fit_chance_model(
     result,
     *,
