@@ -105,6 +105,7 @@ def test_methods_page_has_a_section_per_stage():
     for label in (
         "methods-preprocessing",
         "methods-wclc",
+        "methods-sampling-error",
         "methods-susy",
         "methods-surrogates",
         "methods-variance",

@@ -14,6 +14,7 @@ from ..utils._checks import _check_1d_pair, _check_positive, _is_int, _seconds_t
 from ..utils._docs import fill_doc
 from ._kernels import _fisher_z, _lagged_corr, _n_windows
 from ._registry import _check_not_empty, _SyncMethod
+from ._sampling_error import _window_mean_se
 
 #: Per-window summaries, in the order they are reported.
 _WINDOW_SUMMARIES = (
@@ -199,9 +200,8 @@ def _pool_windows(per_annotation):
         for key in _WINDOW_SUMMARIES:
             values = np.concatenate([p[0][key] for p in per_annotation])
             out[key] = float(np.nanmean(values))
-            n = int(np.isfinite(values).sum())
-            # standard error of the window mean (for measurement-error models)
-            out[f"{key}_se"] = float(np.nanstd(values, ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+            # standard error of the window mean, overlap-aware (measurement-error models)
+            out[f"{key}_se"] = _window_mean_se([p[0][key] for p in per_annotation])
         out["grand_mean"] = float(lag_sum.sum() / lag_count.sum())
         out["profile"] = lag_sum / lag_count
     out["n_windows"] = float(sum(int(np.isfinite(p[0]["all_lags"]).sum()) for p in per_annotation))

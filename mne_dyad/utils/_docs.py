@@ -32,7 +32,8 @@ segments : str | sequence of str
     then pooled by their number of windows. Samples inside ``BAD_*`` annotations
     are treated as missing."""
 
-docdict["chance_options"] = """
+docdict["chance_options"] = (
+    """
 method : str
     Synchrony index (see :func:`mne_dyad.synchrony.compute_synchrony`).
 summary : None | str
@@ -50,13 +51,17 @@ kind : str
     "synchrony" even in uncoupled dyads; prefer pseudo-dyads or circular
     shifts to test coupling.
 n_surrogates : int
-    Surrogates per session and segment.""" + docdict["segments"] + docdict["session_roles"] + """
+    Surrogates per session and segment."""
+    + docdict["segments"]
+    + docdict["session_roles"]
+    + """
 signal : str
     Which EDA to use (see :func:`mne_dyad.synchrony.compute_synchrony`); the
     surrogates are drawn from the same signal.
 min_shift, shuffle_segment : None | float
     Seconds; defaults: twice the maximum lag (or the window) and the window
     (or SUSY segment)."""
+)
 
 docdict["wclc_params"] = """
 lag : float
