@@ -126,10 +126,16 @@ with tempfile.TemporaryDirectory() as tmp:
 # Where does synchrony vary?
 # --------------------------
 # :func:`mne_dyad.stats.variance_decomposition` fits, per segment type,
-# ``sync[d, s] = mu + u_d + e_ds`` with ``u_d ~ N(0, tau^2)`` (dyad) and
+# ``true[d, s] = mu + u_d + e_ds`` with ``u_d ~ N(0, tau^2)`` (dyad) and
 # ``e_ds ~ N(0, sigma^2)`` (session within dyad), on the standardised variable,
-# with half-normal priors on the SDs (PyMC). The dyad share (an intraclass
-# correlation) is ``tau^2 / (tau^2 + sigma^2)``; the session share is the rest.
+# with half-normal priors on the SDs (PyMC). Each session's synchrony is only an
+# estimate of its ``true`` value, from a few minutes of windows: the cube's
+# ``x_leads_se`` is its standard error. By default the model treats each value as
+# observed with that error, so the dyad share (an intraclass correlation)
+# ``tau^2 / (tau^2 + sigma^2)`` and the session share are shares of the *true*
+# variance. The table also gives ``error_share``, the part of the observed variance
+# that is sampling error, and the shares that a decomposition ignoring it would
+# report (``*_observed``, as in the paper).
 # The model is small: ``sampler="pymc"`` (PyTensor's C code, cached on disk between
 # runs) starts faster here than nutpie, which compiles each model structure with
 # numba once per Python process before its much faster sampling.
@@ -139,8 +145,7 @@ print(md.stats.variance_table(vd).round(3))
 fig = md.viz.plot_variance(vd)
 
 # %%
-# Most of the variance of synchrony lies between the sessions of a dyad, as in
-# the paper. How does that compare with the truth?
+# How do these shares compare with the truth?
 #
 # Comparison with the simulated truth
 # -----------------------------------
@@ -151,27 +156,33 @@ fig = md.viz.plot_variance(vd)
 # analysed (``study.truth.coupling``, NaN where there is no EDA) with the same
 # model.
 true_cube = study.truth[["coupling"]].where(study.truth.usable == 1)
-vd_true = md.stats.variance_decomposition(true_cube, summary="coupling", **sampling)
+# The true coupling has no sampling error: ``measurement_error=False``.
+vd_true = md.stats.variance_decomposition(
+    true_cube, summary="coupling", measurement_error=False, **sampling
+)
+table = md.stats.variance_table(vd)["mean"]
 shares = pd.DataFrame(
     {
         "population (logit)": study.params["icc_dyad_logit"],
         "true coupling": md.stats.variance_table(vd_true)["mean"].xs("icc_dyad", level=1),
-        "x_leads synchrony": md.stats.variance_table(vd)["mean"].xs("icc_dyad", level=1),
+        "x_leads, corrected": table.xs("icc_dyad", level=1),
+        "x_leads, observed": table.xs("icc_dyad_observed", level=1),
+        "x_leads, error share": table.xs("error_share", level=1),
     }
 )
 print("dyad share (posterior means):")
 print(shares.round(2))
 
 # %%
-# The estimates are close to the truth, and synchrony's dyad share tends to lie
-# below the true coupling's. The reason is measurement error: each session's
-# synchrony is estimated from a few minutes of windows, and that error differs
-# from session to session, so the model counts it as session variance. The
-# session share of a synchrony index thus tends to overstate the session share of
-# the process behind it. Here sessions dominate the truth too, because the
-# simulation was built that way. Longer segments shrink the error (the cube's
-# ``*_se`` variables measure it; :func:`mne_dyad.stats.fit_alliance_model` can
-# model it with ``measurement_error=True``). Note also how wide the intervals
+# Sampling error differs from session to session, so a decomposition of the
+# observed values counts it as session variance: the observed dyad share lies
+# below the corrected one, and the session share of a synchrony index overstates
+# the session share of the process behind it by the error share. Here sessions
+# dominate the truth too, because the simulation was built that way; in a study
+# where they do not, the observed shares can still say they do (see
+# :ref:`methods-variance`). Synchrony is also not coupling: how strongly a
+# session's synchrony follows its coupling varies, so even the corrected share is
+# a share of true *synchrony*, not of coupling. Note also how wide the intervals
 # are: with a few dozen dyads, the realised dyad share of a study can be far
 # from the population value.
 #

@@ -274,6 +274,11 @@ class PipelineConfig:
                 options["summary"] = self.model["summary"]
             if self.seed is not None and options.get("seed") is None:
                 options["seed"] = self.seed
+        # a summary without a standard error cannot be corrected for sampling error
+        variance_given = settings.get("variance", {})
+        if spec is not None and "measurement_error" not in variance_given:
+            has_se = f"{self.variance['summary']}_se" in spec.variables
+            self.variance["measurement_error"] = has_se
         self._given = {t: set(settings.get(t, {})) for t in _TABLE_ORDER}
         self._check_values(spec, method, problems)
         if problems:
@@ -352,6 +357,15 @@ class PipelineConfig:
             ci = options.get("ci_prob")
             if ci is not None and not (isinstance(ci, int | float) and 0 < ci < 1):
                 problems.append(f"[{table}] ci_prob must be between 0 and 1, got {ci!r}")
+        for table in ("variance", "model"):
+            options = getattr(self, table)
+            se_name = f"{options['summary']}_se"
+            if options.get("measurement_error") is True and se_name not in spec.variables:
+                problems.append(
+                    f"[{table}] measurement_error = true needs the standard error "
+                    f"{se_name!r}, which method {method!r} does not give; set [{table}] "
+                    "measurement_error = false"
+                )
         check("chance", _check_choice, "kind", self.chance["kind"], KINDS)
         check("chance", _check_n, self.chance["n_surrogates"])
         check("model", _check_priors, self.model["priors"])

@@ -111,14 +111,16 @@ def _vd_cube(tau, sigma, phi=None, n_dyads=40, n_sessions=6, seed=0):
 @pytest.mark.slow
 def test_variance_decomposition_recovers_known_shares():
     cube = _vd_cube(tau=0.5, sigma=1.0, n_dyads=60)  # ICC_dyad = 0.25 / 1.25 = 0.2
-    vd = md.stats.variance_decomposition(cube, seed=1, ci_prob=0.95)
+    vd = md.stats.variance_decomposition(cube, seed=1, ci_prob=0.95, measurement_error=False)
     table = md.stats.variance_table(vd)
     icc = table.loc[("IM", "icc_dyad")]
     assert icc["ci_lower"] < 0.2 < icc["ci_upper"]
     post = vd["posterior"]
     np.testing.assert_allclose(post["icc_dyad"] + post["session_share"], 1.0, atol=1e-12)
     assert vd["summary"].attrs["ci_prob"] == 0.95
-    ther = md.stats.variance_decomposition(_vd_cube(0.5, 1.0, phi=1.0), therapist=True, seed=1)
+    ther = md.stats.variance_decomposition(
+        _vd_cube(0.5, 1.0, phi=1.0), therapist=True, seed=1, measurement_error=False
+    )
     t = md.stats.variance_table(ther).loc["IM"]
     assert list(t.index) == ["icc_therapist", "icc_dyad", "session_share"]
     shares = ther["posterior"].to_dataset()[["icc_therapist", "icc_dyad", "session_share"]]
@@ -137,9 +139,11 @@ def test_variance_decomposition_bad_input():
     with pytest.raises(TypeError, match="both summary= and its old name variable="):
         md.stats.variance_decomposition(cube, summary="lag0", variable="peak")
     with pytest.raises(ValueError, match="needs at least 3"):
-        md.stats.variance_decomposition(cube.isel(dyad=[0, 1]))
+        md.stats.variance_decomposition(cube.isel(dyad=[0, 1]), measurement_error=False)
     with pytest.raises(ValueError, match="therapist=True needs"):
-        md.stats.variance_decomposition(cube.drop_vars("therapist"), therapist=True)
+        md.stats.variance_decomposition(
+            cube.drop_vars("therapist"), therapist=True, measurement_error=False
+        )
 
 
 def _fit(seed, betas, **kwargs):
@@ -296,3 +300,46 @@ def test_group_models_reuse_their_compiled_nutpie_model(small_study):
     # the data did change: the other study has its own estimates
     first = md.stats.variance_decomposition(cubes[0], **kw)
     assert not np.allclose(first.posterior.icc_dyad, fresh[0].posterior.icc_dyad)
+
+
+def _noisy_cube(tau, sigma, se, n_dyads=30, n_sessions=5, seed=0):
+    """Observed = true + N(0, se^2), with the true SD of dyads tau and of sessions sigma."""
+    rng = np.random.default_rng(seed)
+    true = rng.normal(0, tau, (n_dyads, 1, 1)) + rng.normal(0, sigma, (n_dyads, n_sessions, 1))
+    ses = se * rng.uniform(0.7, 1.3, true.shape)
+    dims = ("dyad", "session", "segment")
+    return xr.Dataset(
+        {
+            "all_lags": (dims, true + ses * rng.standard_normal(true.shape)),
+            "all_lags_se": (dims, ses),
+        },
+        coords={"dyad": [f"D{i}" for i in range(n_dyads)], "session": np.arange(n_sessions)}
+        | {"segment": ["IM"]},
+    )
+
+
+@pytest.mark.filterwarnings("ignore:The variance decomposition's sampler reports")
+def test_sampling_error_is_not_counted_as_session_variance():
+    """All true variance between dyads; sampling error is 40% of the observed variance."""
+    cube = _noisy_cube(tau=1.0, sigma=0.0, se=np.sqrt(2 / 3))
+    kw = dict(draws=300, tune=300, chains=2, sampler="pymc", seed=3, ci_prob=0.89)
+    corrected = md.stats.variance_table(md.stats.variance_decomposition(cube, **kw)).loc["IM"]
+    naive = md.stats.variance_table(
+        md.stats.variance_decomposition(cube, measurement_error=False, **kw)
+    ).loc["IM"]
+    # the true session share is 0: corrected, its interval reaches below 0.2 ...
+    assert corrected.loc["session_share", "ci_lower"] < 0.05
+    assert corrected.loc["session_share", "ci_upper"] < 0.2
+    assert corrected.loc["icc_dyad", "mean"] > 0.85
+    # ... while ignoring sampling error puts it in the session share (about 0.4)
+    assert naive.loc["session_share", "ci_lower"] > 0.25
+    assert "error_share" not in naive.index
+    # the error share is the sampling error's part of the observed variance
+    assert corrected.loc["error_share", "mean"] == pytest.approx(0.4, abs=0.1)
+    np.testing.assert_allclose(
+        corrected.loc["session_share_observed", "mean"],
+        naive.loc["session_share", "mean"],
+        atol=0.1,
+    )
+    with pytest.raises(ValueError, match="needs the standard error of each value"):
+        md.stats.variance_decomposition(cube.drop_vars("all_lags_se"), **kw)

@@ -31,8 +31,11 @@ def test_defaults_come_from_the_stage_functions():
     assert config.alliance["key"] == "sai"
     # every step reads the method's main summary, and the model's when it is set
     assert {config.chance["summary"], config.variance["summary"]} == {"all_lags"}
+    # sampling error is taken out of the variance shares where the summary has an SE
+    assert config.variance["measurement_error"] is True
     susy = PipelineConfig({"synchrony": {"method": "susy"}})
     assert susy.model["summary"] == "Z" and susy.chance["summary"] == "Z"
+    assert susy.variance["measurement_error"] is False  # SUSY's Z has no SE
     assert "max_lag" in susy.synchrony and "lag" not in susy.synchrony
     peak = PipelineConfig({"model": {"summary": "peak"}, "variance": {"summary": "lag0"}})
     assert (peak.chance["summary"], peak.variance["summary"]) == ("peak", "lag0")
@@ -71,6 +74,10 @@ def test_defaults_come_from_the_stage_functions():
         ({"variance": {"ci_prob": 2}}, r"\[variance\] ci_prob must be between 0 and 1"),
         ({"model": {"segments": ["IM", "XX"]}}, r"\[model\] segments \['XX'\] are not among"),
         ({"seed": -3}, r"seed must be a non-negative integer"),
+        (
+            {"synchrony": {"method": "susy"}, "variance": {"measurement_error": True}},
+            r"\[variance\] measurement_error = true needs the standard error 'Z_se'",
+        ),
     ],
 )
 def test_bad_settings_name_table_and_key(settings, message):

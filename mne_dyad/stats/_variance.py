@@ -15,12 +15,26 @@ from ._models import _therapist_of
 from ._results import _SAMPLE_DIMS, _interval
 from ._sampling import _check_sampling, _diagnose, _sample, _structure_key
 
-_COMPONENTS = ("icc_therapist", "icc_dyad", "session_share")
+#: Shares of the true variance, then of the observed variance (true + sampling error).
+_COMPONENTS = (
+    "icc_therapist",
+    "icc_dyad",
+    "session_share",
+    "error_share",
+    "icc_therapist_observed",
+    "icc_dyad_observed",
+    "session_share_observed",
+)
 
 
-def _long_format(cube, variable, segments, therapist):
+def _long_format(cube, variable, segments, therapist, se_name=None):
     values = cube[variable].sel(segment=list(segments)).transpose("dyad", "session", "segment")
     ok = np.isfinite(values.values)
+    se = None
+    if se_name is not None:
+        se = cube[se_name].sel(segment=list(segments)).transpose("dyad", "session", "segment")
+        se = se.values
+        ok &= np.isfinite(se) & (se >= 0)
     di, si, gi = np.nonzero(ok)
     dyads = list(cube.dyad.values)
     for g, seg in enumerate(segments):
@@ -31,7 +45,7 @@ def _long_format(cube, variable, segments, therapist):
                 "decomposition needs at least 3."
             )
     ther = _therapist_of(therapist, sorted({dyads[i] for i in di}, key=str), cube)
-    return values.values[ok], di, gi, ther, dyads
+    return values.values[ok], (None if se is None else se[ok]), di, gi, ther, dyads
 
 
 @verbose
@@ -40,6 +54,7 @@ def variance_decomposition(
     cube,
     *,
     summary="all_lags",
+    measurement_error=True,
     segments=None,
     therapist=None,
     ci_prob=0.89,
@@ -53,11 +68,16 @@ def variance_decomposition(
 ):
     """Split synchrony into dyad-level and session-level variance (see :ref:`methods-variance`).
 
-    Per segment type ``g``: ``sync[d, s] = mu + u_d + e_ds`` with ``u ~ N(0,
+    Per segment type ``g``: ``true[d, s] = mu + u_d + e_ds`` with ``u ~ N(0,
     tau^2)``, ``e ~ N(0, sigma^2)`` (plus ``v_t ~ N(0, phi^2)`` for the therapist
-    of dyad ``d`` when ``therapist`` is given), fitted on the standardised
-    variable (shares do not depend on the scale) with half-normal(1) priors on
-    the SDs and non-centred effects. ``ICC_dyad = tau^2 / total`` and the session
+    of dyad ``d`` when ``therapist`` is given). With ``measurement_error`` (the
+    default) each observed value is ``obs[d, s] ~ N(true[d, s], se[d, s]^2)``
+    with ``se`` the cube's ``<summary>_se``, so the session share is the share of
+    the *true* variance and the sampling error of each value is reported apart
+    (``error_share``); without it ``obs = true``, and the sampling error lands in
+    the session share. Fitted on the standardised variable (shares do not depend
+    on the scale) with half-normal(1) priors on the SDs and non-centred effects
+    (the latent true values are integrated out). ``ICC_dyad = tau^2 / total`` and the session
     share ``sigma^2 / total`` (with therapists, ``ICC_therapist = phi^2 / total``).
 
     Parameters
@@ -66,6 +86,10 @@ def variance_decomposition(
         A synchrony cube.
     summary : str
         The cube variable to decompose (a ``dyad x session x segment`` summary).
+    measurement_error : bool
+        Model each value's sampling error with its standard error, the cube
+        variable ``<summary>_se`` (default True). Without it, sampling error is
+        counted as session variance.
     segments : None | sequence of str
         Segment types (default: every segment of the cube).
     therapist : None | bool | dict
@@ -83,8 +107,10 @@ def variance_decomposition(
     Returns
     -------
     result : xarray.DataTree
-        ArviZ groups (``posterior`` with ``icc_dyad``, ``session_share`` and
-        ``icc_therapist`` per segment, ``sample_stats``, ``observed_data``) and a
+        ArviZ groups (``posterior`` with ``icc_dyad``, ``session_share``,
+        ``icc_therapist`` and, with ``measurement_error``, ``error_share``,
+        ``icc_dyad_observed`` and ``session_share_observed`` per segment,
+        ``sample_stats``, ``observed_data``) and a
         ``summary`` group: a tidy table on ``segment x component`` with ``mean``,
         ``sd``, ``ci_lower``, ``ci_upper`` (as a DataFrame: :func:`variance_table`).
 
@@ -97,8 +123,10 @@ def variance_decomposition(
     >>> vd = md.stats.variance_decomposition(cube, draws=200, tune=200, sampler="pymc",
     ...                                      seed=1, verbose="error")
     >>> table = md.stats.variance_table(vd)
-    >>> list(table.columns), list(table.loc["IM"].index)
-    (['mean', 'sd', 'ci_lower', 'ci_upper'], ['icc_dyad', 'session_share'])
+    >>> list(table.columns)
+    ['mean', 'sd', 'ci_lower', 'ci_upper']
+    >>> list(table.loc["IM"].index)
+    ['icc_dyad', 'session_share', 'error_share', 'icc_dyad_observed', 'session_share_observed']
     """
     _validate_type(cube, xr.Dataset, "cube")
     variable = _renamed(
@@ -120,11 +148,25 @@ def variance_decomposition(
     if missing:
         raise ValueError(f"The cube has no segment(s) {missing}.")
     _check_sampling(draws, tune, chains, sampler)
-    y, di, gi, ther, dyads = _long_format(cube, variable, segments, therapist)
+    _validate_type(measurement_error, bool, "measurement_error")
+    se_name = f"{variable}_se"
+    if measurement_error and se_name not in cube.data_vars:
+        raise ValueError(
+            f"measurement_error=True needs the standard error of each value, the cube "
+            f"variable {se_name!r}, which this cube lacks. Pass measurement_error=False "
+            "to decompose the observed values (sampling error then counts as session "
+            "variance), or pick a summary with a standard error."
+        )
+    y, se, di, gi, ther, dyads = _long_format(
+        cube, variable, segments, therapist, se_name if measurement_error else None
+    )
     pm = _soft_import("pymc", "variance_decomposition")
     mean = np.array([y[gi == g].mean() for g in range(len(segments))])
     sd = np.array([y[gi == g].std(ddof=1) for g in range(len(segments))])
     z = (y - mean[gi]) / sd[gi]
+    # mean squared standard error per segment, in units of the standardised values
+    se_z = np.zeros_like(z) if se is None else se / sd[gi]
+    err = np.array([np.mean(se_z[gi == g] ** 2) for g in range(len(segments))])
     used = sorted(set(di))
     remap = {d: k for k, d in enumerate(used)}
     d_idx = np.array([remap[d] for d in di])
@@ -143,6 +185,7 @@ def variance_decomposition(
         z_u = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "segment"))
         loc = mu[gi] + z_u[d_idx, gi] * tau[gi]
         total = tau**2 + sigma**2
+        error = pm.Data("mean_error_variance", err, dims="segment")
         if ther is not None:
             phi = pm.HalfNormal("phi", 1.0, dims="segment")
             z_t = pm.Normal("z_therapist", 0.0, 1.0, dims=("therapist", "segment"))
@@ -150,9 +193,25 @@ def variance_decomposition(
             loc = loc + z_t[t_idx, gi] * phi[gi]
             total = total + phi**2
             pm.Deterministic("icc_therapist", phi**2 / total, dims="segment")
+            if se is not None:
+                pm.Deterministic("icc_therapist_observed", phi**2 / (total + error), dims="segment")
         pm.Deterministic("icc_dyad", tau**2 / total, dims="segment")
         pm.Deterministic("session_share", sigma**2 / total, dims="segment")
-        pm.Normal("y", loc, sigma[gi], observed=pm.Data("z", z, dims="obs"), dims="obs")
+        # observed = true + sampling error; the true session values are integrated out
+        se_obs = pm.Data("se", se_z, dims="obs")
+        pm.Normal(
+            "y",
+            loc,
+            pm.math.sqrt(sigma[gi] ** 2 + se_obs**2),
+            observed=pm.Data("z", z, dims="obs"),
+            dims="obs",
+        )
+        if se is not None:  # the observed variance also holds the sampling error
+            pm.Deterministic("error_share", error / (total + error), dims="segment")
+            pm.Deterministic("icc_dyad_observed", tau**2 / (total + error), dims="segment")
+            pm.Deterministic(
+                "session_share_observed", (sigma**2 + error) / (total + error), dims="segment"
+            )
     logger.info(
         f"Variance decomposition of {variable} ({y.size} session values, {len(used)} dyads"
         + (f", {len(coords['therapist'])} therapists" if ther is not None else "")
@@ -190,6 +249,7 @@ def variance_decomposition(
             "mne_dyad_params": json.dumps(
                 {
                     "summary": variable,
+                    "measurement_error": measurement_error,
                     "segments": segments,
                     "therapist": ther is not None,
                     "draws": draws,
@@ -206,7 +266,7 @@ def variance_decomposition(
     )
     tree["summary"] = xr.DataTree(summary)
     share = summary["mean"].sel(component="session_share").values
-    if np.any(share < 0.05):
+    if not measurement_error and np.any(share < 0.05):
         warn(
             "A segment's session share is under 5 percent: check the variable varies within dyads."
         )
@@ -225,6 +285,12 @@ def variance_table(result):
     -------
     table : pandas.DataFrame
         Rows (segment, component): ``mean``, ``sd``, ``ci_lower``, ``ci_upper``.
+        The components are the shares of the true variance (``icc_therapist``
+        when modelled, ``icc_dyad``, ``session_share``) and, when the
+        decomposition modelled measurement error, ``error_share`` (the part of the
+        observed variance that is sampling error) and the shares of the observed
+        variance, ``icc_dyad_observed`` and ``session_share_observed`` (what a
+        decomposition that ignores sampling error reports).
     """
     _validate_type(result, xr.DataTree, "result")
     if "summary" not in result.children:
