@@ -13,7 +13,7 @@ from .pipeline import OUTPUT_FILES
 __all__ = ["main"]
 
 DEMO_FILES = OUTPUT_FILES
-_USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError)
+_USER_ERRORS = (ValueError, TypeError, KeyError, OSError)
 
 
 def _setup(quiet):
@@ -36,9 +36,11 @@ def _finish(results, out, overwrite, title):
 
 def _demo(args):
     _setup(args.quiet)
-    from .pipeline import _demo_inputs, run_pipeline
+    from .pipeline import _demo_inputs, check_output_dir, run_pipeline
 
     study, config = _demo_inputs(quick=args.quick, seed=args.seed, sampler=args.sampler)
+    # the demo folder is the demo's own: a second demo replaces it
+    check_output_dir(args.out, overwrite=True)
     results = run_pipeline(study, config)
     code = _finish(
         results,
@@ -56,10 +58,12 @@ def _demo(args):
 def _run(args):
     _setup(args.quiet)
     from .io import read_study
-    from .pipeline import PipelineConfig, check_run, read_config, run_pipeline
+    from .pipeline import PipelineConfig, check_output_dir, check_run, read_config, run_pipeline
 
     config = read_config(args.config) if args.config else PipelineConfig()
     study = read_study(args.manifest, options=config.study_options())
+    if args.out is not None:  # refuse an earlier run's folder before computing anything
+        check_output_dir(args.out, overwrite=args.overwrite)
     if args.dry_run:
         plan, problems = check_run(study, config)
         print(plan)
@@ -87,7 +91,11 @@ def _parser():
     demo = sub.add_parser(
         "demo", help="simulate the 2019 imagery/alliance study and run the whole analysis"
     )
-    demo.add_argument("--out", default="mne_dyad_demo", help="output folder (default: %(default)s)")
+    demo.add_argument(
+        "--out",
+        default="mne_dyad_demo",
+        help="output folder; an earlier demo's files there are replaced (default: %(default)s)",
+    )
     demo.add_argument("--seed", type=int, default=2019, help="random seed (default: %(default)s)")
     demo.add_argument("--quick", action="store_true", help="a smaller study")
     demo.add_argument(

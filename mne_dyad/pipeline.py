@@ -9,12 +9,14 @@ other change. :func:`run_pipeline` runs the stages in order and returns a
 """
 
 import copy
+import datetime
 import difflib
 import inspect
 import json
 import os
 import platform
 import re
+import shutil
 import tempfile
 import time
 import tomllib
@@ -28,7 +30,14 @@ from ._version import __version__
 from .alliance import read_sai
 from .io import READERS, combine_dyad
 from .io import read_segments as _read_segments
-from .io._session import _as_mapping, _check_segments, _segment_spans, _session_roles
+from .io._base import _UNITS
+from .io._session import (
+    _SIGNALS,
+    _as_mapping,
+    _check_segments,
+    _segment_spans,
+    _session_roles,
+)
 from .io._study import Study
 from .stats import fit_alliance_model, test_above_chance, variance_decomposition
 from .stats._alliance_graph import _check_priors
@@ -41,6 +50,7 @@ from .utils._docs import fill_doc
 __all__ = [
     "ConfigError",
     "OUTPUT_FILES",
+    "check_output_dir",
     "PipelineConfig",
     "PipelineResults",
     "check_run",
@@ -114,6 +124,7 @@ _DOC_TYPES = {
     "tuple": (lambda v: isinstance(v, list | tuple), "an array"),
     "list": (lambda v: isinstance(v, list | tuple), "an array"),
     "sequence": (lambda v: isinstance(v, list | tuple), "an array"),
+    "datetime.datetime": (lambda v: isinstance(v, datetime.datetime), "a TOML date-time"),
 }
 
 
@@ -138,7 +149,9 @@ def _type_problem(value, default, doc_type=None):
     """
     if doc_type:
         words = [w.strip().split(" of ")[0].split(" ")[0].lower() for w in doc_type.split("|")]
-        if any(w not in _DOC_TYPES for w in words):
+        # a type TOML cannot write (numpy.random.Generator, ...) leaves the others
+        words = [w for w in words if w in _DOC_TYPES]
+        if not words:
             return None
         if any(_DOC_TYPES[w][0](value) for w in words):
             return None
@@ -157,11 +170,11 @@ def _type_problem(value, default, doc_type=None):
 
 
 def _plain(value):
-    """TOML/JSON-friendly copy: tuples become lists."""
+    """TOML/JSON-friendly copy: tuples become lists and unset (None) keys are left out."""
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v) for k, v in value.items() if v is not None}
     return value
 
 
@@ -225,21 +238,34 @@ class PipelineConfig:
         self.source = source
         settings = copy.deepcopy(settings or {})
         problems = []
-        for table in settings:
-            if table in _TOP_LEVEL or table in _TABLE_ORDER:
+        for table in list(settings):
+            if table in _TOP_LEVEL:
                 continue
-            close = difflib.get_close_matches(table, _TABLE_ORDER, n=1, cutoff=0.6)
+            if table in _TABLE_ORDER:
+                if not isinstance(settings[table], dict):
+                    problems.append(f"[{table}] must be a table, got {settings[table]!r}")
+                    settings[table] = {}
+                continue
+            close = difflib.get_close_matches(table, [*_TABLE_ORDER, *_TOP_LEVEL], n=1, cutoff=0.6)
+            what = (
+                f"[{close[0]}]"
+                if close and close[0] in _TABLE_ORDER
+                else repr(close[0] if close else "")
+            )
             problems.append(
-                f"[{table}] is not a table of the configuration"
+                f"[{table}] is not a table or key of the configuration"
                 + (
-                    f"; did you mean [{close[0]}]?"
+                    f"; did you mean {what}?"
                     if close
-                    else f". Tables: {', '.join(f'[{t}]' for t in _TABLE_ORDER)}."
+                    else f". Tables: {', '.join(f'[{t}]' for t in _TABLE_ORDER)}; keys: seed."
                 )
             )
+            del settings[table]
         for key, default in _TOP_LEVEL.items():
             setattr(self, key, settings.get(key, default))
-        if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
+        if self.seed is not None and (
+            not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0
+        ):
             problems.append(f"seed must be a non-negative integer, got {self.seed!r}")
 
         sync_in = settings.get("synchrony", {})
@@ -247,9 +273,6 @@ class PipelineConfig:
         spec = METHODS.get(method) if isinstance(method, str) else None
         for table in _TABLE_ORDER:
             given = settings.get(table, {})
-            if not isinstance(given, dict):
-                problems.append(f"[{table}] must be a table, got {given!r}")
-                given = {}
             if table == "readers":
                 resolved = self._readers(given, problems)
             else:
@@ -265,6 +288,8 @@ class PipelineConfig:
             self.synchrony["segments"] = segments = (segments,)
         if "segments" not in settings.get("model", {}):
             self.model["segments"] = segments  # the model uses every segment by default
+        if "labels" not in settings.get("segments", {}):
+            self.segments["labels"] = segments  # coding sheets keep the analysed labels
         # every step reads the model's summary, by default the method's main one
         if spec is not None and "summary" not in settings.get("model", {}):
             self.model["summary"] = spec.main_summary
@@ -274,6 +299,8 @@ class PipelineConfig:
                 options["summary"] = self.model["summary"]
             if self.seed is not None and options.get("seed") is None:
                 options["seed"] = self.seed
+        if self.seed is not None and "seed" in self.synchrony and self.synchrony["seed"] is None:
+            self.synchrony["seed"] = self.seed  # a method's own surrogates (SUSY)
         # a summary without a standard error cannot be corrected for sampling error
         variance_given = settings.get("variance", {})
         if spec is not None and "measurement_error" not in variance_given:
@@ -300,6 +327,8 @@ class PipelineConfig:
                     hint = f": it is a parameter of method {owners[0]!r}, not of {method!r}."
                 elif table == "chance" and key in _SAME_AS_SYNCHRONY:
                     hint = ": the chance test uses [synchrony]'s; set it there."
+                elif key == "variable" and "summary" in valid:
+                    hint = ": it was renamed summary in 0.2."
                 problems.append(f"[{table}] has no key {key!r}{hint}")
                 continue
             bad = _type_problem(value, valid[key], types.get(key))
@@ -342,11 +371,45 @@ class PipelineConfig:
         method_params = {k: sync[k] for k in spec.defaults}
         check("synchrony", spec.check_params, method_params)
         check("synchrony", _check_segments, sync["segments"])
-        check("synchrony", _check_choice, "signal", sync["signal"], ("raw", "clean", "phasic"))
+        check("synchrony", _check_choice, "signal", sync["signal"], _SIGNALS)
+        for table, roles in (("synchrony", sync["roles"]), ("combine", self.combine["roles"])):
+            if roles is not None and (
+                len(roles) != 2 or not all(isinstance(r, str) and r for r in roles)
+            ):
+                problems.append(f"[{table}] roles must be two names, got {list(roles)!r}")
+        for table, options in (("synchrony", sync), ("chance", self.chance)):
+            if options["n_jobs"] == 0:
+                problems.append(f"[{table}] n_jobs must be a positive number or -1 (all cores)")
+        for key in ("min_shift", "shuffle_segment"):
+            value = self.chance[key]
+            if value is not None and not value > (0 if key == "shuffle_segment" else -1e-12):
+                problems.append(f"[chance] {key} must be a positive number of seconds")
+        sfreq = self.combine["sfreq"]
+        if sfreq is not None and not sfreq > 0:
+            problems.append(f"[combine] sfreq must be a positive rate in Hz, got {sfreq!r}")
+        choices = (
+            ("segments", "time_format", ("auto", "seconds", "clock")),
+            ("segments", "reference", ("session", "wallclock")),
+            ("alliance", "layout", ("auto", "long", "wide")),
+        )
+        for table, key, allowed in choices:
+            check(table, _check_choice, key, getattr(self, table)[key], allowed)
+        for name, options in self.readers.items():
+            if "unit" in options and options["unit"] is not None:
+                check(f"readers.{name}", _check_choice, "unit", options["unit"], tuple(_UNITS))
+        scale = self.alliance["scale"]
+        if scale is not None and (len(scale) != 2 or not scale[0] < scale[1]):
+            problems.append(f"[alliance] scale must be [lowest, highest], got {list(scale)!r}")
         scalars = [v for v in spec.variables if v not in spec.lag_variables]
         for table in _STOCHASTIC:
             options = getattr(self, table)
             check(table, _check_sampling, **{k: options[k] for k in _SAMPLING})
+            sampler = options["sampler"]
+            if sampler in _SAMPLER_PACKAGES and not _installed(_SAMPLER_PACKAGES[sampler]):
+                problems.append(
+                    f"[{table}] sampler = {sampler!r} needs {_SAMPLER_PACKAGES[sampler]}, which is "
+                    f"not installed (pip install {_SAMPLER_PACKAGES[sampler]}), or use 'nutpie'"
+                )
             own = table == "model" or "summary" in self._given[table]
             if own and options.get("summary") not in scalars:
                 scalars = [v for v in scalars if not v.endswith("_se") and v != "n_windows"]
@@ -370,12 +433,24 @@ class PipelineConfig:
         check("chance", _check_n, self.chance["n_surrogates"])
         check("model", _check_priors, self.model["priors"])
         check("model", _check_choice, "missing", self.model["missing"], ("drop", "impute"))
-        extra = [s for s in self.model["segments"] if s not in sync["segments"]]
-        if extra:
-            problems.append(
-                f"[model] segments {extra} are not among [synchrony] segments "
-                f"{list(sync['segments'])}"
-            )
+        subsets = (
+            ("model", "segments", self.model["segments"]),
+            ("model", "complete_on", self.model["complete_on"]),
+            ("variance", "segments", self.variance["segments"]),
+        )
+        for table, key, labels in subsets:
+            if labels is None:
+                continue
+            if not len(labels):
+                problems.append(f"[{table}] {key} must name at least one segment")
+            extra = [s for s in labels if s not in sync["segments"]]
+            if extra:
+                problems.append(
+                    f"[{table}] {key} {extra} are not among [synchrony] segments "
+                    f"{list(sync['segments'])}"
+                )
+        if not len(self.model["outcomes"]):
+            problems.append("[model] outcomes must name at least one alliance scale")
 
     def to_dict(self):
         """Return every setting as ``{table: {key: value}}`` (TOML/JSON types).
@@ -394,6 +469,21 @@ class PipelineConfig:
         steps = [s for s in ("chance", "variance", "model") if getattr(self, s)["enabled"]]
         return f"<PipelineConfig | {sync['method']} on {list(sync['segments'])}, steps {steps}>"
 
+    def sets(self, table):
+        """Return whether the settings gave a table (rather than all its defaults).
+
+        Parameters
+        ----------
+        table : str
+            A table name, for example ``"readers"``.
+
+        Returns
+        -------
+        given : bool
+            True when the settings named at least one key of the table.
+        """
+        return bool(self._given.get(table))
+
     def study_options(self):
         """Return the ``options`` of :func:`mne_dyad.io.read_study` for this run.
 
@@ -406,6 +496,14 @@ class PipelineConfig:
 
 
 _SAMPLING = ("draws", "tune", "chains", "sampler")
+#: Samplers that need a package mne-dyad does not install.
+_SAMPLER_PACKAGES = {"numpyro": "numpyro", "nutpie": "nutpie"}
+
+
+def _installed(package):
+    import importlib.util
+
+    return importlib.util.find_spec(package) is not None
 
 
 def _check_choice(name, value, allowed):
@@ -580,13 +678,22 @@ class PipelineResults:
         _validate_type(dirname, "path-like", "dirname")
         out = Path(dirname)
         names = self._names()
-        clash = [n for n in names if (out / n).exists()]
-        if clash and not overwrite:
-            raise FileExistsError(
-                f"{out} already holds {clash}; pass overwrite=True (CLI: --overwrite) to "
-                "replace them, or choose another folder."
-            )
+        stale = check_output_dir(out, overwrite=overwrite)
+        created = not out.exists()
         out.mkdir(parents=True, exist_ok=True)
+        try:
+            self._write(out, names, title)
+        except BaseException:
+            if created:
+                shutil.rmtree(out, ignore_errors=True)
+            raise
+        for name in stale:  # an earlier run's file of a step this run left out
+            if name not in names:
+                (out / name).unlink()
+        logger.info(f"Wrote {len(names)} files to {out}.")
+        return [out / name for name in names]
+
+    def _write(self, out, names, title):
         with tempfile.TemporaryDirectory(dir=out, prefix=".mne-dyad-") as tmp:
             tmp = Path(tmp)
             write_cube(self.cube, tmp / "cube.nc", verbose=False)
@@ -604,8 +711,6 @@ class PipelineResults:
             )
             for name in names:  # moved only once every file exists
                 os.replace(tmp / name, out / name)
-        logger.info(f"Wrote {len(names)} files to {out}.")
-        return [out / name for name in names]
 
     def _names(self):
         ran = {"chance": self.chance, "variance": self.variance, "model": self.fit}
@@ -643,6 +748,34 @@ class PipelineResults:
         return "\n".join(lines)
 
 
+def check_output_dir(dirname, *, overwrite=False):
+    """Check that a run may write its files into a folder, before it computes anything.
+
+    Parameters
+    ----------
+    dirname : path-like
+        The output folder (it need not exist).
+    overwrite : bool
+        Whether an earlier run's files may be replaced.
+
+    Returns
+    -------
+    existing : list of str
+        The output files already there (replaced or removed by the run when
+        ``overwrite`` is True).
+    """
+    out = Path(dirname)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} is a file, not a folder: choose another --out.")
+    existing = [name for name in OUTPUT_FILES if (out / name).exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{out} already holds an earlier run's {existing}; pass overwrite=True "
+            "(CLI: --overwrite) to replace them, or choose another folder."
+        )
+    return existing
+
+
 def _steps_left_out(config, n_dyads, has_scores):
     """Return ``{step: why}`` for each step this run leaves out."""
     skipped = {}
@@ -657,7 +790,10 @@ def _steps_left_out(config, n_dyads, has_scores):
     if "variance" not in skipped and n_dyads < 3:
         skipped["variance"] = f"dyad and session shares need at least 3 dyads; there are {n_dyads}"
     if "model" not in skipped and not has_scores:
-        skipped["model"] = "no alliance scores (add alliance_file to the manifest)"
+        skipped["model"] = (
+            "no alliance scores: add alliance_file to the manifest, or pass alliance= "
+            "to run_pipeline"
+        )
     return skipped
 
 
@@ -670,6 +806,24 @@ def _output_names(skipped):
     }
     gone = set().union(*(drop[step] for step in skipped))
     return [name for name in OUTPUT_FILES if name not in gone]
+
+
+def _with_options(study, config):
+    """Return a Study read with the run's options (the study's own where the run sets none).
+
+    A table the configuration does not set (``[readers]``, ``[segments]``,
+    ``[combine]``) keeps the study's own options, so a study read with
+    :func:`mne_dyad.io.read_study` options runs as it was read.
+    """
+    if not isinstance(study, Study):
+        return study
+    options = dict(study.options)
+    for table, value in config.study_options().items():
+        if config.sets(table) or table not in options:
+            options[table] = value
+    if options == study.options:
+        return study
+    return Study(study.table, study.alliance_file, options, study.source)
 
 
 def _n_dyads(sessions):
@@ -723,13 +877,13 @@ def run_pipeline(study, config=None, *, alliance=None, verbose=None):
     """
     config = _as_config(config)
     t0 = time.perf_counter()
+    study = _with_options(study, config)
     sessions = _as_mapping(study)
-    if isinstance(study, Study) and study.options != config.study_options():
-        study = Study(study.table, study.alliance_file, config.study_options(), study.source)
-        sessions = study.raws
     sync = dict(config.synchrony)
     n_dyads = _n_dyads(sessions)
-    scores, scores_from = _alliance_of(study, alliance, config)
+    scores, scores_from = None, None
+    if config.model["enabled"]:
+        scores, scores_from = _alliance_of(study, alliance, config)
     skipped = _steps_left_out(config, n_dyads, scores is not None)
     logger.info(f"[1/4] Synchrony cube for {len(sessions)} sessions ...")
     cube = synchrony_cube(sessions, **sync)
@@ -809,7 +963,7 @@ def check_run(study, config=None, *, verbose=None):
     """
     config = _as_config(config)
     if isinstance(study, Study):
-        study = Study(study.table, study.alliance_file, config.study_options(), study.source)
+        study = _with_options(study, config)
         keys = study.keys()
         load = study.load_session
     else:
@@ -822,14 +976,27 @@ def check_run(study, config=None, *, verbose=None):
     problems = []
     found = {label: [0, 0, 0.0] for label in labels}  # sessions, spans, seconds
     rates = set()
+    by_message = {}  # the same problem in many sessions is listed once
     for key in keys:
         try:
             raw = load(key)
-            _session_roles(raw, sync["roles"])
+            roles = _session_roles(raw, sync["roles"])
         except (ValueError, TypeError, KeyError, OSError) as exc:
-            problems.append(f"dyad {key[0]}, session {key[1]}: {exc}")
+            message = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
+            by_message.setdefault(message, []).append(key)
             continue
         rates.add(raw.info["sfreq"])
+        signal = sync["signal"]
+        channels = [r if signal == "raw" else f"{r}-{signal}" for r in roles]
+        absent = [ch for ch in channels if ch not in raw.ch_names]
+        if absent:
+            step = "clean_eda" if signal == "clean" else "decompose_eda"
+            by_message.setdefault(
+                f"no {absent} channel(s) for [synchrony] signal = {signal!r}; a study read "
+                f"from files holds raw EDA: run mne_dyad.preprocessing.{step} on the "
+                "sessions and pass them to run_pipeline, or use signal = 'raw'",
+                [],
+            ).append(key)
         missing = []
         for label in labels:
             spans = _segment_spans(raw, label)
@@ -841,20 +1008,33 @@ def check_run(study, config=None, *, verbose=None):
                 missing.append(label)
         if len(missing) == len(labels):
             present = sorted(set(raw.annotations.description))
-            problems.append(
-                f"dyad {key[0]}, session {key[1]}: none of the segments {list(labels)}; its "
-                f"annotations are {present} (map them with [segments] mapping)"
-            )
+            by_message.setdefault(
+                f"none of the segments {list(labels)}; the annotations are {present} (map "
+                "them with [segments] mapping)",
+                [],
+            ).append(key)
+    for message, where in by_message.items():
+        named = "; ".join(f"dyad {d}, session {s}" for d, s in where[:3])
+        more = f" and {len(where) - 3} more sessions" if len(where) > 3 else ""
+        problems.append(f"{named}{more}: {message}")
     if len(rates) > 1:
         problems.append(
             f"the sessions have different sampling rates {sorted(rates)} Hz; set [combine] "
             "sfreq to analyse them at one rate"
         )
     scores = scores_from = None
-    try:
-        scores, scores_from = _alliance_of(study, None, config)
-    except (ValueError, TypeError, KeyError, OSError) as exc:
-        problems.append(f"alliance file: {exc}")
+    if config.model["enabled"]:
+        try:
+            scores, scores_from = _alliance_of(study, None, config)
+        except (ValueError, TypeError, KeyError, OSError) as exc:
+            problems.append(f"alliance file: {exc}")
+    if scores is not None:
+        absent = [o for o in config.model["outcomes"] if o not in scores.data_vars]
+        if absent:
+            problems.append(
+                f"[model] outcomes {absent} are not among the alliance scales "
+                f"{sorted(scores.data_vars)}"
+            )
     n_dyads = len({k[0] for k in keys})
     lines = [f"Plan for {getattr(study, 'source', None) or type(study).__name__}:"]
     lines.append(f"  {len(keys)} sessions of {n_dyads} dyads at {sorted(rates)} Hz")

@@ -74,6 +74,21 @@ def test_defaults_come_from_the_stage_functions():
         ({"variance": {"ci_prob": 2}}, r"\[variance\] ci_prob must be between 0 and 1"),
         ({"model": {"segments": ["IM", "XX"]}}, r"\[model\] segments \['XX'\] are not among"),
         ({"seed": -3}, r"seed must be a non-negative integer"),
+        ({"chance": 5}, r"\[chance\] must be a table, got 5"),
+        ({"sed": 1}, r"\[sed\] is not a table or key .*did you mean 'seed'"),
+        ({"variance": {"variable": "lag0"}}, r"'variable': it was renamed summary"),
+        ({"model": {"seed": 1.5}}, r"\[model\] seed must be an integer, got 1.5"),
+        ({"seed": True}, r"seed must be a non-negative integer, got True"),
+        ({"chance": {"min_shift": -5.0}}, r"\[chance\] min_shift must be a positive"),
+        ({"synchrony": {"roles": ["a", "b", "c"]}}, r"\[synchrony\] roles must be two names"),
+        ({"synchrony": {"signal": "sweat"}}, r"signal must be one of \['raw', 'clean'"),
+        ({"variance": {"segments": ["XX"]}}, r"\[variance\] segments \['XX'\] are not among"),
+        ({"model": {"complete_on": ["XX"]}}, r"\[model\] complete_on \['XX'\] are not"),
+        ({"model": {"outcomes": []}}, r"\[model\] outcomes must name at least one"),
+        ({"combine": {"sfreq": -8.0}}, r"\[combine\] sfreq must be a positive rate"),
+        ({"segments": {"time_format": "hours"}}, r"\[segments\] time_format must be one of"),
+        ({"readers": {"tabular": {"unit": "volts"}}}, r"\[readers.tabular\] unit must be one"),
+        ({"alliance": {"scale": [1, 2, 3]}}, r"\[alliance\] scale must be \[lowest, highest\]"),
         (
             {"synchrony": {"method": "susy"}, "variance": {"measurement_error": True}},
             r"\[variance\] measurement_error = true needs the standard error 'Z_se'",
@@ -247,3 +262,31 @@ def test_dry_run_checks_everything_and_computes_nothing(tabular_study, tmp_path)
     proc = _cli("run", root / "manifest.csv", "--config", typo, "--out", tmp_path / "never")
     assert proc.returncode == 2 and "did you mean [segments]?" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "never").exists()
+
+
+def test_a_studys_own_options_are_kept_and_outputs_checked_first(tabular_study, tmp_path):
+    root = tabular_study
+    options = {"readers": {"tabular": {"sfreq": 8.0}}}
+    study = md.io.read_study(root / "manifest.csv", options=options)
+    # the configuration sets no [readers]: the study's own reader options stand
+    results = md.pipeline.run_pipeline(study, OFF)
+    assert results.cube.sizes["dyad"] == 3
+    plan, problems = md.pipeline.check_run(study, {"synchrony": {"signal": "phasic"}, **OFF})
+    assert len(problems) == 1  # the same problem in six sessions, listed once
+    assert "and 3 more sessions: no ['client-phasic', 'therapist-phasic'] channel" in problems[0]
+    # an earlier run's folder is refused before anything is computed ...
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "posterior.nc").write_text("an earlier run")
+    config = root / "params.toml"
+    proc = _cli("run", root / "manifest.csv", "--config", config, "--out", out)
+    assert proc.returncode == 2 and "already holds an earlier run's ['posterior.nc']" in proc.stderr
+    assert "Synchrony cube" not in proc.stderr  # nothing was computed
+    # ... and with --overwrite, a stale file of a step this run leaves out goes
+    off = tmp_path / "off.toml"
+    off.write_text(
+        config.read_text() + "\n[chance]\nenabled = false\n\n[variance]\nenabled = false\n"
+    )
+    proc = _cli("run", root / "manifest.csv", "--config", off, "--out", out, "--overwrite")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["cube.nc", "provenance.json", "report.html"]

@@ -85,7 +85,10 @@ def test_every_sessions_function_takes_a_study(study):
     assert chance.identical(md.surrogates.compare_with_surrogates(dict(study.raws), **kw))
     off = {s: {"enabled": False} for s in ("chance", "variance", "model")}
     off["synchrony"] = {"lag": 5.0}
-    plans = [md.pipeline.check_run(s, off)[0].splitlines() for s in (study, dict(study.raws))]
+    plan_config = {"synchrony": {"lag": 5.0}}
+    plans = [
+        md.pipeline.check_run(s, plan_config)[0].splitlines() for s in (study, dict(study.raws))
+    ]
     assert plans[0][1:4] == plans[1][1:4]  # the same sessions and segments
     assert "alliance scores: simulated" in plans[0][4]  # only the study has scores
     res = md.pipeline.run_pipeline(study, off)
