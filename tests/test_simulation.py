@@ -120,3 +120,38 @@ def test_truth_recoverable_in_direction():
 def test_study_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         md.simulation.simulate_study(duration=60.0, **kwargs)
+
+
+def test_confound_knobs_are_recorded_and_act():
+    """Session arousal and therapist effects: in the truth, in the EDA and in the alliance."""
+    kw = dict(n_dyads=8, n_sessions=4, n_usable=32, duration=300.0, seed=11, verbose=False)
+    plain = md.simulation.simulate_study(**kw)
+    study = md.simulation.simulate_study(
+        **kw,
+        betas={"bond": 0.0},
+        scr_rate_sd=0.6,
+        arousal_alliance=1.0,
+        sd_therapist=1.0,
+        therapist_alliance=0.5,
+    )
+    rate = study.truth.scr_rate
+    assert float(np.log(rate).std()) == pytest.approx(0.6, rel=0.3)
+    assert np.all(plain.truth.scr_rate == 4.0) and np.all(plain.truth.therapist_coupling == 0)
+    # each session's EDA is simulated at its rate: more responses, more fast variance
+    keys = list(study.raws)
+    info = [md.io.get_session_info(study.raws[k])["scr_rate"] for k in keys]
+    truth = [float(rate.sel(dyad=d, session=s)) for d, s in keys]
+    np.testing.assert_allclose([r[0] for r in info], truth)
+    activity = [np.abs(np.diff(study.raws[k].get_data()[0])).sum() for k in keys]
+    assert np.corrcoef(truth, activity)[0, 1] > 0.5
+    # arousal moves bond within dyads with no coupling involved; task is untouched
+    bond = study.alliance.bond - study.alliance.bond.mean("session")
+    r = np.corrcoef(bond.values.ravel(), study.truth.within_arousal.values.ravel())[0, 1]
+    assert r > 0.6
+    # therapist effects on coupling: one value per therapist, shared by their dyads
+    ther = study.truth.therapist_coupling.groupby(study.truth.therapist).std()
+    assert float(ther.max()) == 0 and float(study.truth.therapist_coupling.std()) > 0.3
+    with pytest.raises(ValueError, match="unknown scale"):
+        md.simulation.simulate_study(**kw, arousal_alliance={"trust": 1.0})
+    with pytest.raises(ValueError, match="one rate or one per role"):
+        md.simulation.simulate_session(duration=60.0, scr_rate=(1.0, 2.0, 3.0))

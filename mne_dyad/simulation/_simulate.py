@@ -106,8 +106,9 @@ def simulate_session(
     segments : None | list of (str, float, float)
         ``(label, onset, duration)`` of each segment in seconds. ``None``: IM and
         CB blocks of 12 to 20 percent of the session, alternating in random order.
-    scr_rate : float
-        Spontaneous skin conductance responses per minute and person.
+    scr_rate : float | tuple of float
+        Spontaneous skin conductance responses per minute: one rate for both
+        roles, or one per role (first, second).
     %(roles)s
     dyad, session, therapist : str | int | None
         Identifiers stored in the Raw's description.
@@ -130,7 +131,11 @@ def simulate_session(
     duration = _check_positive(duration, "duration")
     sfreq = _check_positive(sfreq, "sfreq")
     lag = _check_positive(lag, "lag", allow_zero=True)
-    scr_rate = _check_positive(scr_rate, "scr_rate", allow_zero=True)
+    _validate_type(scr_rate, ("numeric", tuple, list), "scr_rate")
+    rates = tuple(scr_rate) if isinstance(scr_rate, tuple | list) else (scr_rate, scr_rate)
+    if len(rates) != 2:
+        raise ValueError(f"scr_rate must be one rate or one per role, got {scr_rate!r}.")
+    lead_rate, own_rate = (_check_positive(r, "scr_rate", allow_zero=True) for r in rates)
     rng = _check_rng(seed)
     if segments is None:
         labels = list(coupling) if isinstance(coupling, dict) else ["IM", "CB"]
@@ -157,7 +162,7 @@ def simulate_session(
                 f"{duration} s session."
             )
         c_of_t[int(round(onset * sfreq)) : int(round((onset + dur) * sfreq))] = coupling[label]
-    lead = _events(rng, scr_rate, duration)
+    lead = _events(rng, lead_rate, duration)
     lead_amp = rng.lognormal(np.log(0.3), 0.5, lead.size)
     lead_idx = np.minimum((lead * sfreq).astype(int), n_times - 1)
     is_coupled = rng.uniform(size=lead.size) < c_of_t[lead_idx]
@@ -165,7 +170,7 @@ def simulate_session(
     coupled_amp = lead_amp[is_coupled] * rng.lognormal(0.0, 0.3, is_coupled.sum())
     # coupled responses replace spontaneous ones: the follower's response rate
     # does not depend on coupling, so synchrony is not confounded with arousal
-    own = _events(rng, scr_rate, duration)
+    own = _events(rng, own_rate, duration)
     own_idx = np.minimum((own * sfreq).astype(int), n_times - 1)
     own = own[rng.uniform(size=own.size) >= c_of_t[own_idx]]
     follow = np.concatenate([own, coupled])
@@ -185,6 +190,7 @@ def simulate_session(
         therapist=therapist,
         coupling={k: float(v) for k, v in coupling.items()},
         lag_s=lag,
+        scr_rate=[float(lead_rate), float(own_rate)],
         simulated=True,
     )
     logger.info(
@@ -246,6 +252,11 @@ def simulate_study(
     sd_dyad=0.35,
     sd_session=0.9,
     betas=None,
+    scr_rate=4.0,
+    scr_rate_sd=0.0,
+    arousal_alliance=None,
+    sd_therapist=0.0,
+    therapist_alliance=0.0,
     seed=None,
     verbose=None,
 ):
@@ -259,6 +270,12 @@ def simulate_study(
     dyad-centred IM coupling divided by its SD (dyad effects and noise correlated
     across scales). Defaults follow the paper's findings: IM within-dyad
     coupling raises bond only.
+
+    Confounds can be switched on, each recorded in ``study.truth``: session
+    arousal (both partners' SCR rate ``scr_rate * exp(a_ds)``, ``a_ds ~ N(0,
+    scr_rate_sd^2)``) that moves the alliance through ``arousal_alliance`` with
+    no coupling involved, and therapist effects on coupling (``sd_therapist``,
+    logit scale) and on every alliance scale (``therapist_alliance``).
 
     Parameters
     ----------
@@ -284,6 +301,20 @@ def simulate_study(
     betas : None | dict
         Effect of the standardised within-dyad IM coupling on each scale, in
         scale points; default ``{"bond": 0.3, "task": 0.0, "goal": 0.0}``.
+    scr_rate : float
+        Median spontaneous skin conductance responses per minute and person.
+    scr_rate_sd : float
+        SD across sessions of the log SCR rate, shared by both partners of a
+        session (session arousal); 0 (default) gives every session ``scr_rate``.
+    arousal_alliance : None | float | dict
+        Effect of the standardised within-dyad log SCR rate on each scale, in
+        scale points (a float applies to bond); the arousal confound. Default
+        none.
+    sd_therapist : float
+        SD of the therapist part of coupling on the logit scale (default 0).
+    therapist_alliance : float
+        SD of therapist effects on every alliance scale, in scale points
+        (default 0).
     %(seed)s
     %(verbose)s
 
@@ -316,6 +347,18 @@ def simulate_study(
         )
     sd_dyad = _check_positive(sd_dyad, "sd_dyad", allow_zero=True)
     sd_session = _check_positive(sd_session, "sd_session", allow_zero=True)
+    scr_rate = _check_positive(scr_rate, "scr_rate")
+    scr_rate_sd = _check_positive(scr_rate_sd, "scr_rate_sd", allow_zero=True)
+    sd_therapist = _check_positive(sd_therapist, "sd_therapist", allow_zero=True)
+    therapist_alliance = _check_positive(therapist_alliance, "therapist_alliance", allow_zero=True)
+    _validate_type(arousal_alliance, (None, "numeric", dict), "arousal_alliance")
+    if arousal_alliance is None:
+        arousal_alliance = {}
+    elif not isinstance(arousal_alliance, dict):
+        arousal_alliance = {"bond": float(arousal_alliance)}
+    unknown = sorted(set(arousal_alliance) - set(_OUTCOMES))
+    if unknown:
+        raise ValueError(f"arousal_alliance names unknown scale(s) {unknown}; use {_OUTCOMES}.")
     coupling_mean = {"IM": 0.5, "CB": 0.4} if coupling_mean is None else dict(coupling_mean)
     betas = {"bond": 0.3, "task": 0.0, "goal": 0.0} if betas is None else dict(betas)
     unknown = sorted(set(betas) - set(_OUTCOMES))
@@ -331,7 +374,15 @@ def simulate_study(
     u = rng.normal(0, sd_dyad, n_dyads)
     e = rng.normal(0, sd_session, (n_dyads, n_sessions, len(labels)))
     base = logit(np.array([coupling_mean[g] for g in labels]))
-    c = expit(base[None, None, :] + u[:, None, None] + e)
+    # confounds draw from their own stream (spawning draws nothing from rng), so a
+    # seed gives the same study as before with the confounds off
+    confound_rng = rng.spawn(1)[0]
+    t_index = np.array([i % n_therapists for i in range(n_dyads)])
+    t_coupling = confound_rng.normal(0, 1, n_therapists) * sd_therapist
+    t_alliance = confound_rng.normal(0, 1, (n_therapists, len(_OUTCOMES))) * therapist_alliance
+    log_rate = confound_rng.normal(0, 1, (n_dyads, n_sessions)) * scr_rate_sd
+    rate = scr_rate * np.exp(log_rate)
+    c = expit(base[None, None, :] + u[:, None, None] + t_coupling[t_index, None, None] + e)
 
     # usable sessions: every dyad keeps at least one
     usable = np.zeros((n_dyads, n_sessions), bool)
@@ -349,10 +400,18 @@ def simulate_study(
     dyad_eff = _mvn(rng, n_dyads, [sd_dyad_o] * 3, 0.6)
     resid = _mvn(rng, n_dyads * n_sessions, [sd_resid_o] * 3, 0.5).reshape(n_dyads, n_sessions, 3)
     alliance = xr.Dataset(coords={"dyad": dyads, "session": sessions})
+    arousal_within = log_rate - log_rate.mean(axis=1, keepdims=True)
+    sd_arousal = arousal_within.std()
+    arousal_std = arousal_within / sd_arousal if sd_arousal > 0 else arousal_within
     for k, o in enumerate(_OUTCOMES):
         alliance[o] = (
             ("dyad", "session"),
-            intercepts[o] + betas.get(o, 0.0) * w_std + dyad_eff[:, k, None] + resid[:, :, k],
+            intercepts[o]
+            + betas.get(o, 0.0) * w_std
+            + arousal_alliance.get(o, 0.0) * arousal_std
+            + t_alliance[t_index, k, None]
+            + dyad_eff[:, k, None]
+            + resid[:, :, k],
             {"long_name": f"Session Alliance Inventory {o} scale", "units": "1"},
         )
     alliance = alliance.assign_coords(therapist=("dyad", _therapist_of))
@@ -369,6 +428,11 @@ def simulate_study(
         "sd_dyad": sd_dyad,
         "sd_session": sd_session,
         "betas": betas,
+        "scr_rate": scr_rate,
+        "scr_rate_sd": scr_rate_sd,
+        "arousal_alliance": arousal_alliance,
+        "sd_therapist": sd_therapist,
+        "therapist_alliance": therapist_alliance,
         "intercepts": intercepts,
         "sd_dyad_alliance": sd_dyad_o,
         "sd_residual_alliance": sd_resid_o,
@@ -389,6 +453,21 @@ def simulate_study(
                 {"long_name": "dyad-centred IM coupling / its SD"},
             ),
             "usable": (("dyad", "session"), usable.astype(np.int8)),
+            "scr_rate": (
+                ("dyad", "session"),
+                rate,
+                {"long_name": "spontaneous SCRs per minute of both partners", "units": "1/min"},
+            ),
+            "within_arousal": (
+                ("dyad", "session"),
+                arousal_std,
+                {"long_name": "dyad-centred log SCR rate / its SD"},
+            ),
+            "therapist_coupling": (
+                ("dyad",),
+                t_coupling[t_index],
+                {"long_name": "therapist part of coupling (logit scale)"},
+            ),
         },
         coords={
             "dyad": dyads,
@@ -411,6 +490,7 @@ def simulate_study(
                 sfreq=sfreq,
                 lag=lag,
                 coupling={g: float(c[i, j, k]) for k, g in enumerate(labels)},
+                scr_rate=float(rate[i, j]),
                 dyad=str(d),
                 session=int(s),
                 therapist=str(_therapist_of[i]),
