@@ -177,7 +177,8 @@ print(shares.round(2))
 # Sampling error differs from session to session, so a decomposition of the
 # observed values counts it as session variance: the observed dyad share lies
 # below the corrected one, and the session share of a synchrony index overstates
-# the session share of the process behind it by the error share. Here sessions
+# the session share of the process behind it (by ``error_share`` times the true dyad
+# share, so by at most the error share). Here sessions
 # dominate the truth too, because the simulation was built that way; in a study
 # where they do not, the observed shares can still say they do (see
 # :ref:`methods-variance`). Synchrony is also not coupling: how strongly a

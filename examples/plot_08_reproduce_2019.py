@@ -30,7 +30,8 @@ finding is shown next to what the data were built to contain.
 # The simulation follows the trial's design: 31 dyads with up to six sessions, 128
 # of them with usable recordings; 50-minute sessions at 8 Hz with IM and CB segments
 # of several minutes. (The quick build of these pages, ``MNE_DYAD_EXAMPLES_QUICK=1``,
-# simulates 12 dyads with 20-minute sessions instead, so its estimates are noisier.)
+# simulates 12 dyads with 20-minute sessions and samples two chains instead, so
+# its estimates are noisier.)
 # Coupling (the share of
 # the client's skin conductance responses the therapist follows, 3 s later) has a
 # dyad part and a larger session part, and the bond rating rises with a session's
@@ -50,8 +51,9 @@ quick = os.environ.get("MNE_DYAD_EXAMPLES_QUICK", "0") == "1"
 mne.set_log_level("WARNING")
 design = dict(n_dyads=12, n_sessions=4, n_usable=40, duration=1200.0) if quick else {}
 study = md.simulation.simulate_study(seed=2019, **design)
-# four chains: R-hat compares chains, and four make its verdict more reliable than two
-sampling = dict(draws=1000, tune=1000, chains=4, seed=1)
+# four chains (two in the quick build): R-hat compares chains, and four make its verdict
+# more reliable than two
+sampling = dict(draws=1000, tune=1000, chains=2 if quick else 4, seed=1)
 print(study)
 print("true mean coupling per segment:", study.params["coupling_mean"])
 print("true betas (bond/task/goal per SD of within-dyad IM coupling):", study.params["betas"])
