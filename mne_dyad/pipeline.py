@@ -28,9 +28,11 @@ from mne.utils import _validate_type, logger, verbose, warn
 
 from ._version import __version__
 from .alliance import read_sai
+from .alliance._sai import _LAYOUTS
 from .io import READERS, combine_dyad
 from .io import read_segments as _read_segments
 from .io._base import _UNITS
+from .io._coding import _REFERENCES, _TIME_FORMATS
 from .io._session import (
     _SIGNALS,
     _as_mapping,
@@ -41,6 +43,7 @@ from .io._session import (
 from .io._study import Study
 from .stats import fit_alliance_model, test_above_chance, variance_decomposition
 from .stats._alliance_graph import _check_priors
+from .stats._models import _MISSING
 from .stats._sampling import _check_sampling
 from .surrogates import KINDS
 from .surrogates._shuffle import _check_n
@@ -388,9 +391,9 @@ class PipelineConfig:
         if sfreq is not None and not sfreq > 0:
             problems.append(f"[combine] sfreq must be a positive rate in Hz, got {sfreq!r}")
         choices = (
-            ("segments", "time_format", ("auto", "seconds", "clock")),
-            ("segments", "reference", ("session", "wallclock")),
-            ("alliance", "layout", ("auto", "long", "wide")),
+            ("segments", "time_format", _TIME_FORMATS),
+            ("segments", "reference", _REFERENCES),
+            ("alliance", "layout", _LAYOUTS),
         )
         for table, key, allowed in choices:
             check(table, _check_choice, key, getattr(self, table)[key], allowed)
@@ -432,7 +435,7 @@ class PipelineConfig:
         check("chance", _check_choice, "kind", self.chance["kind"], KINDS)
         check("chance", _check_n, self.chance["n_surrogates"])
         check("model", _check_priors, self.model["priors"])
-        check("model", _check_choice, "missing", self.model["missing"], ("drop", "impute"))
+        check("model", _check_choice, "missing", self.model["missing"], _MISSING)
         subsets = (
             ("model", "segments", self.model["segments"]),
             ("model", "complete_on", self.model["complete_on"]),

@@ -110,6 +110,10 @@ def _item_columns(df, items, id_cols, where):
     return mapping
 
 
+#: Values of read_sai's layout=.
+_LAYOUTS = ("auto", "long", "wide")
+
+
 @verbose
 @fill_doc
 def read_sai(
@@ -187,7 +191,7 @@ def read_sai(
         if scale is None:
             raise ValueError("With a custom key, pass scale=(low, high), the response range.")
     low, high = scale
-    _check_option("layout", layout, ("auto", "long", "wide"))
+    _check_option("layout", layout, _LAYOUTS)
     if layout == "wide" or (layout == "auto" and session_col not in df.columns):
         df = _wide_to_long(df, dyad_col, session_col, where)
     for col in (dyad_col, session_col):

@@ -62,6 +62,11 @@ def _read_table(path, sheet):
     return pd.read_csv(path, sep=_table_separator(path), dtype=str)
 
 
+#: Values of read_segments' time_format= and reference=.
+_TIME_FORMATS = ("auto", "seconds", "clock")
+_REFERENCES = ("session", "wallclock")
+
+
 @verbose
 @fill_doc
 def read_segments(
@@ -125,8 +130,8 @@ def read_segments(
     >>> ann.description.tolist(), ann.onset.tolist(), ann.duration.tolist()
     (['IM', 'CB'], [300.0, 1230.0], [420.0, 630.0])
     """
-    _check_option("time_format", time_format, ("auto", "seconds", "clock"))
-    _check_option("reference", reference, ("session", "wallclock"))
+    _check_option("time_format", time_format, _TIME_FORMATS)
+    _check_option("reference", reference, _REFERENCES)
     _validate_type(mapping, (None, dict), "mapping")
     _validate_type(raw, (None, mne.io.BaseRaw), "raw")
     if isinstance(path, pd.DataFrame):

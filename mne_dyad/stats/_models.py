@@ -16,6 +16,10 @@ from ._sampling import _check_sampling, _diagnose, _sample
 _LEVELS = ("within", "between")
 
 
+#: Values of fit_alliance_model's missing=.
+_MISSING = ("drop", "impute")
+
+
 def _check_ids(cube, alliance):
     for name, ds in (("cube", cube), ("alliance", alliance)):
         for dim in ("dyad", "session"):
@@ -82,7 +86,7 @@ def _prepare_alliance_data(
     the transform ``x_mean``/``x_sd``, ``y_mean``/``y_sd``,
     ``session_mean``/``session_sd``.
     """
-    _check_option("missing", missing, ("drop", "impute"))
+    _check_option("missing", missing, _MISSING)
     if summary not in cube.data_vars:
         raise ValueError(f"The cube has no summary {summary!r}; it has {sorted(cube.data_vars)}.")
     missing_seg = [s for s in segments if s not in list(cube.segment.values)]
