@@ -41,13 +41,21 @@ from .io._session import (
     _session_roles,
 )
 from .io._study import Study
-from .stats import fit_alliance_model, test_above_chance, variance_decomposition
+from .stats import (
+    fit_alliance_model,
+    fit_chance_model,
+    test_above_chance,
+    variance_decomposition,
+)
 from .stats._alliance_graph import _check_priors
 from .stats._models import _MISSING
 from .stats._sampling import _check_sampling
-from .surrogates import KINDS
+from .surrogates import KINDS, chance_corrected, compare_with_surrogates
+from .surrogates._compare import _scalar_summaries
+from .surrogates._correct import _DEFAULT_KIND as _CORRECTION_KIND
 from .surrogates._shuffle import _check_n
 from .synchrony import METHODS, synchrony_cube, write_cube
+from .synchrony._reliability import _is_summary, _pooled_reliability
 from .utils._docs import fill_doc
 
 __all__ = [
@@ -79,7 +87,11 @@ OUTPUT_FILES = (
 _SAME_AS_SYNCHRONY = ("method", "segments", "roles", "signal")
 _TABLES = {
     "synchrony": (synchrony_cube, ("sessions",), {}),
-    "chance": (test_above_chance, ("sessions", *_SAME_AS_SYNCHRONY), {"enabled": True}),
+    "chance": (
+        test_above_chance,
+        ("sessions", *_SAME_AS_SYNCHRONY),
+        {"enabled": True, "correct": True},
+    ),
     "variance": (variance_decomposition, ("cube", "variable"), {"enabled": True}),
     "model": (fit_alliance_model, ("cube", "alliance"), {"enabled": True}),
     "alliance": (read_sai, ("path_or_dataframe",), {}),
@@ -91,6 +103,8 @@ _TOP_LEVEL = {"seed": None}
 _TABLE_ORDER = ("synchrony", "chance", "variance", "model", "alliance", "readers")
 _TABLE_ORDER += ("segments", "combine")
 _STOCHASTIC = ("chance", "variance", "model")
+#: Chance-corrected summaries: ``<summary>_excess`` and ``<summary>_es``.
+_CORRECTED_SUFFIXES = ("_excess", "_es")
 
 
 class ConfigError(ValueError):
@@ -190,8 +204,9 @@ class PipelineConfig:
     ========================  ===========================================================
     ``[synchrony]``           :func:`mne_dyad.synchrony_cube` and the method's parameters
                               (for example ``lag``, ``window``, ``step`` of ``wclc``)
-    ``[chance]``              :func:`mne_dyad.stats.test_above_chance` (+ ``enabled``);
-                              method, segments, roles and signal come from ``[synchrony]``
+    ``[chance]``              :func:`mne_dyad.stats.test_above_chance` (+ ``enabled``,
+                              ``correct``); method, segments, roles and signal come
+                              from ``[synchrony]``
     ``[variance]``            :func:`mne_dyad.stats.variance_decomposition` (+ ``enabled``)
     ``[model]``               :func:`mne_dyad.stats.fit_alliance_model` (+ ``enabled``)
     ``[alliance]``            :func:`mne_dyad.alliance.read_sai`
@@ -202,8 +217,14 @@ class PipelineConfig:
     ========================  ===========================================================
 
     A top-level ``seed`` seeds every stochastic step that does not set its own.
-    ``summary`` of ``[chance]``, ``[variance]`` and ``[model]`` defaults to the
-    synchrony method's main summary (``all_lags`` for ``wclc``, ``Z`` for ``susy``).
+    ``summary`` of ``[chance]`` defaults to the synchrony method's main summary
+    (``all_lags`` for ``wclc``, ``Z`` for ``susy``). With ``[chance] correct =
+    true`` (the default) the chance step's surrogates also correct every
+    summary for chance (:func:`mne_dyad.surrogates.chance_corrected`; ``kind``
+    defaults to ``"double_pseudo_dyads"``, chosen by the arousal negative
+    control of :ref:`methods-chance-corrected`), and ``[variance]`` and
+    ``[model]`` take the excess over chance (``all_lags_excess``) by default;
+    ``summary = "all_lags"`` takes the raw values.
 
     Parameters
     ----------
@@ -293,13 +314,21 @@ class PipelineConfig:
             self.model["segments"] = segments  # the model uses every segment by default
         if "labels" not in settings.get("segments", {}):
             self.segments["labels"] = segments  # coding sheets keep the analysed labels
+        # chance-corrected synchrony by default: the [chance] surrogates, with the kind
+        # chosen by the arousal negative control (docs/methods.rst)
+        if "kind" not in settings.get("chance", {}):
+            self.chance["kind"] = _CORRECTION_KIND
+        corrected = self.chance["enabled"] is True and self.chance["correct"] is True
         # every step reads the model's summary, by default the method's main one
+        # (its excess over chance when corrected); the chance test its raw summary
         if spec is not None and "summary" not in settings.get("model", {}):
-            self.model["summary"] = spec.main_summary
+            self.model["summary"] = spec.main_summary + ("_excess" if corrected else "")
         for table in _STOCHASTIC:
             options = getattr(self, table)
             if "summary" not in settings.get(table, {}):
                 options["summary"] = self.model["summary"]
+                if table == "chance":
+                    options["summary"] = _raw_summary(self.model["summary"])
             if self.seed is not None and options.get("seed") is None:
                 options["seed"] = self.seed
         if self.seed is not None and "seed" in self.synchrony and self.synchrony["seed"] is None:
@@ -307,8 +336,7 @@ class PipelineConfig:
         # a summary without a standard error cannot be corrected for sampling error
         variance_given = settings.get("variance", {})
         if spec is not None and "measurement_error" not in variance_given:
-            has_se = f"{self.variance['summary']}_se" in spec.variables
-            self.variance["measurement_error"] = has_se
+            self.variance["measurement_error"] = _has_se(spec, self.variance["summary"])
         self._given = {t: set(settings.get(t, {})) for t in _TABLE_ORDER}
         self._check_values(spec, method, problems)
         if problems:
@@ -414,11 +442,21 @@ class PipelineConfig:
                     f"not installed (pip install {_SAMPLER_PACKAGES[sampler]}), or use 'nutpie'"
                 )
             own = table == "model" or "summary" in self._given[table]
-            if own and options.get("summary") not in scalars:
-                scalars = [v for v in scalars if not v.endswith("_se") and v != "n_windows"]
+            summary = options.get("summary")
+            corrected = isinstance(summary, str) and summary != _raw_summary(summary)
+            if own and table != "chance" and corrected and _raw_summary(summary) in scalars:
+                if not (self.chance["enabled"] is True and self.chance["correct"] is True):
+                    problems.append(
+                        f"[{table}] summary {summary!r} is chance-corrected synchrony, which "
+                        "needs [chance] enabled = true and correct = true; or use "
+                        f"{_raw_summary(summary)!r}"
+                    )
+            elif own and summary not in scalars:
+                scalars = [v for v in scalars if _is_summary(v)]
+                extra = [] if table == "chance" else [f"{scalars[0]}_excess", f"{scalars[0]}_es"]
                 problems.append(
-                    f"[{table}] summary {options.get('summary')!r} is not a scalar output of "
-                    f"{method}: {scalars}"
+                    f"[{table}] summary {summary!r} is not a scalar output of "
+                    f"{method}: {scalars + extra}"
                 )
             ci = options.get("ci_prob")
             if ci is not None and not (isinstance(ci, int | float) and 0 < ci < 1):
@@ -426,7 +464,7 @@ class PipelineConfig:
         for table in ("variance", "model"):
             options = getattr(self, table)
             se_name = f"{options['summary']}_se"
-            if options.get("measurement_error") is True and se_name not in spec.variables:
+            if options.get("measurement_error") is True and not _has_se(spec, options["summary"]):
                 problems.append(
                     f"[{table}] measurement_error = true needs the standard error "
                     f"{se_name!r}, which method {method!r} does not give; set [{table}] "
@@ -501,6 +539,23 @@ class PipelineConfig:
 _SAMPLING = ("draws", "tune", "chains", "sampler")
 #: Samplers that need a package mne-dyad does not install.
 _SAMPLER_PACKAGES = {"numpyro": "numpyro", "nutpie": "nutpie"}
+
+
+def _raw_summary(summary):
+    """Return the summary a chance-corrected one corrects (``all_lags_excess``: ``all_lags``)."""
+    if not isinstance(summary, str):
+        return summary
+    for suffix in _CORRECTED_SUFFIXES:
+        if summary.endswith(suffix):
+            return summary[: -len(suffix)]
+    return summary
+
+
+def _has_se(spec, summary):
+    """Whether a summary comes with a standard error (corrected ones always do)."""
+    if not isinstance(summary, str):
+        return False
+    return summary != _raw_summary(summary) or f"{summary}_se" in spec.variables
 
 
 def _installed(package):
@@ -750,9 +805,23 @@ class PipelineResults:
                     f"{comp} {row['mean']:.2f} [{row.ci_lower:.2f}, {row.ci_upper:.2f}]"
                     for comp, row in table.loc[seg].iterrows()
                     if comp
-                    in ("icc_dyad", "session_share", "error_share", "session_share_observed")
+                    in (
+                        "icc_dyad",
+                        "session_share",
+                        "error_share",
+                        "session_share_observed",
+                        "session_share_noise_floor",
+                    )
                 ]
                 lines.append(f"  {seg}: " + "; ".join(parts))
+        base = _raw_summary(self.config.model["summary"])
+        reliability = _pooled_reliability(self.cube, base)
+        if reliability is not None:
+            values = ", ".join(
+                f"{seg} {float(v):.2f}"
+                for seg, v in zip(reliability.segment.values, reliability.values, strict=True)
+            )
+            lines.append(f"Split-half reliability of {base}: {values}")
         if self.fit is not None:
             summary = self.fit.params.get("summary")
             lines.append(
@@ -798,7 +867,8 @@ def _steps_left_out(config, n_dyads, has_scores):
     for step in _STOCHASTIC:
         if not getattr(config, step)["enabled"]:
             skipped[step] = f"[{step}] enabled = false"
-    if "chance" not in skipped and config.chance["kind"] == "pseudo_dyads" and n_dyads < 2:
+    pseudo = config.chance["kind"] in ("pseudo_dyads", "double_pseudo_dyads")
+    if "chance" not in skipped and pseudo and n_dyads < 2:
         skipped["chance"] = (
             f"pseudo-dyads need at least 2 dyads and the study has {n_dyads}; set "
             '[chance] kind = "circular_shift" to test against shifted partners'
@@ -811,6 +881,40 @@ def _steps_left_out(config, n_dyads, has_scores):
             "to run_pipeline"
         )
     return skipped
+
+
+def _summaries_run(config, skipped):
+    """``{step: {"summary": ..., ...}}`` overrides when the chance step does not run.
+
+    A default chance-corrected summary falls back to the raw one (with a warning)
+    when there are no surrogates; a corrected summary the configuration names
+    explicitly cannot run without them.
+    """
+    out = {"variance": {}, "model": {}}
+    corrected = config.chance["enabled"] and config.chance["correct"]
+    if corrected and "chance" not in skipped:
+        return out
+    for step in out:
+        summary = getattr(config, step)["summary"]
+        raw = _raw_summary(summary)
+        if raw == summary:
+            continue
+        if "summary" in config._given[step] and step not in skipped:
+            raise ValueError(
+                f"[{step}] summary = {summary!r} is chance-corrected synchrony, but the chance "
+                f"step does not run ({skipped.get('chance', 'correct = false')}). Set "
+                f'[{step}] summary = "{raw}".'
+            )
+        out[step] = {"summary": raw}
+        if step == "variance" and "measurement_error" not in config._given[step]:
+            spec = METHODS[config.synchrony["method"]]
+            out[step]["measurement_error"] = _has_se(spec, raw)
+        if step not in skipped:
+            warn(
+                f"No chance step ({skipped.get('chance')}), so [{step}] uses the raw {raw!r} "
+                "instead of its chance-corrected excess."
+            )
+    return out
 
 
 def _output_names(skipped):
@@ -904,24 +1008,45 @@ def run_pipeline(study, config=None, *, alliance=None, verbose=None):
     logger.info(f"[1/4] Synchrony cube for {len(sessions)} sessions ...")
     cube = synchrony_cube(sessions, **sync)
 
-    chance = variance = fit = None
+    chance = variance = fit = comparison = None
+    summaries = _summaries_run(config, skipped)
     if "chance" not in skipped:
-        options = {k: v for k, v in config.chance.items() if k != "enabled"}
+        options = {k: v for k, v in config.chance.items() if k not in ("enabled", "correct")}
         logger.info(f"[2/4] Synchrony against {options['kind']} surrogates ...")
         # a method parameter that the chance test also takes (SUSY's own
         # n_surrogates and seed) is the chance test's: [chance] sets it
         own = inspect.signature(test_above_chance).parameters
         method_params = {k: sync[k] for k in METHODS[sync["method"]].defaults if k not in own}
         same = {k: sync[k] for k in _SAME_AS_SYNCHRONY}
-        chance = test_above_chance(sessions, **same, **method_params, **options)
+        if config.chance["correct"]:
+            # one set of surrogates for the test and the correction of every summary
+            group = {k: options.pop(k) for k in ("ci_prob", "draws", "tune", "chains", "sampler")}
+            scalars = _scalar_summaries(METHODS[sync["method"]])
+            chance_summary = options.pop("summary")
+            comparison = compare_with_surrogates(
+                sessions, **same, **method_params, summary=scalars, **options
+            )
+            cube = chance_corrected(cube, comparison=comparison)
+            chance = fit_chance_model(
+                comparison.sel(summary=chance_summary), seed=options["seed"], **group
+            )
+            chance.attrs["summary"] = chance_summary
+        else:
+            chance = test_above_chance(sessions, **same, **method_params, **options)
     if "variance" not in skipped:
         logger.info("[3/4] Dyad and session shares of synchrony ...")
         options = {k: v for k, v in config.variance.items() if k != "enabled"}
-        variance = variance_decomposition(cube, **options)
+        variance = variance_decomposition(cube, **{**options, **summaries["variance"]})
+        if config.chance["correct"] and comparison is not None:
+            # the noise floor: the same decomposition of a study with no coupling
+            floor = {k: v for k, v in options.items() if k not in ("summary", "measurement_error")}
+            base = _raw_summary(variance["summary"].attrs["summary"])
+            noise = variance_decomposition(comparison, summary=base, **floor)
+            variance["noise_floor"] = noise["summary"]
     if "model" not in skipped:
         logger.info("[4/4] Bayesian alliance model ...")
         options = {k: v for k, v in config.model.items() if k != "enabled"}
-        fit = fit_alliance_model(cube, scores, **options)
+        fit = fit_alliance_model(cube, scores, **{**options, **summaries["model"]})
     for step, why in skipped.items():
         if "enabled = false" not in why:
             warn(f"No {step} step: {why}.")

@@ -12,6 +12,7 @@ from mne.utils import _validate_type, logger, verbose, warn
 
 from .stats._results import AllianceFit
 from .stats._variance import variance_table
+from .synchrony._reliability import _is_summary, _pooled_reliability
 from .utils._docs import fill_doc
 from .viz import plot_alliance_effects, plot_cube, plot_dyad, plot_surrogates, plot_variance
 
@@ -76,9 +77,7 @@ def _main_variable(cube, fit=None):
         + [
             name
             for name, da in cube.data_vars.items()
-            if da.dims == ("dyad", "session", "segment")
-            and name not in ("segment_duration", "n_windows")
-            and not name.endswith("_se")
+            if da.dims == ("dyad", "session", "segment") and _is_summary(name)
         ]
     )
     for name in candidates:
@@ -151,6 +150,36 @@ def _params_html(cube):
     return f'<table class="table table-sm">{rows}</table>'
 
 
+def _with_raw(cube, main):
+    """Return ``[main]``, after the raw summary it corrects when it is chance-corrected."""
+    for suffix in ("_excess", "_es"):
+        if main.endswith(suffix) and main[: -len(suffix)] in cube:
+            return [main[: -len(suffix)], main]
+    return [main]
+
+
+def _measurement_table(cube, main):
+    """Per segment: spread of the values, their sampling error and split-half reliability."""
+    values = cube[main]
+    table = pd.DataFrame(
+        {
+            "cells": np.isfinite(values).sum(("dyad", "session")).to_series(),
+            "mean": values.mean(("dyad", "session")).to_series(),
+            "SD between cells": values.std(("dyad", "session"), ddof=1).to_series(),
+        }
+    )
+    if f"{main}_se" in cube:
+        rms = np.sqrt((cube[f"{main}_se"] ** 2).mean(("dyad", "session")))
+        table["RMS standard error"] = rms.to_series()
+    pooled = _pooled_reliability(cube, main)
+    if pooled is not None:
+        table["split-half reliability"] = pooled.to_series()
+    if f"{main}_reliability" in cube:
+        per_cell = cube[f"{main}_reliability"]
+        table["per-cell reliability (median)"] = per_cell.median(("dyad", "session")).to_series()
+    return table if len(table.columns) > 3 else None
+
+
 @verbose
 @fill_doc
 def make_report(
@@ -169,7 +198,8 @@ def make_report(
 
     The report has a section per stage: ``Data`` (the study's shape and every
     session's segments), ``Traces`` (each session's dyad traces with their
-    segments shaded, as a slider), ``Synchrony`` (the cube and its parameters),
+    segments shaded, as a slider), ``Synchrony`` (the cube, the sampling error and split-half
+    reliability of the shown summary, and the parameters),
     ``Chance`` (synchrony against its surrogates), ``Variance`` (dyad and session
     shares) and ``Alliance`` (the model's effects). The last three appear when
     their results are given.
@@ -236,6 +266,17 @@ def make_report(
         )
 
     _add_figure(report, plot_cube(cube, main, show=False), f"Synchrony cube ({main})", "Synchrony")
+    tables = [(name, _measurement_table(cube, name)) for name in _with_raw(cube, main)]
+    tables = [(name, t) for name, t in tables if t is not None]
+    if tables:
+        measurement = pd.concat([t for _, t in tables], keys=[n for n, _ in tables])
+        measurement.index.names = ["summary", "segment"]
+        _add_html(
+            report,
+            _html_table(measurement.round(3)),
+            f"Sampling error and reliability of {' and '.join(n for n, _ in tables)}",
+            "Synchrony",
+        )
     _add_html(report, _params_html(cube), "Synchrony parameters", "Synchrony")
     if surrogates is not None:
         _add_figure(

@@ -107,8 +107,11 @@ def test_cube_layout(small_study, small_cube):
     np.testing.assert_array_equal(finite, usable)  # missing sessions NaN, never dropped
     key = next(iter(small_study.raws))
     one = md.synchrony.compute_synchrony(small_study.raws[key])
+    # the cube holds each session's result, plus the reliabilities across cells
+    across = [v for v in cube.data_vars if v.endswith(("_reliability", "_reliability_pooled"))]
+    assert set(cube.data_vars) - set(one.data_vars) == set(across)
     xr.testing.assert_allclose(
-        cube.sel(dyad=key[0], session=key[1]).drop_vars(["dyad", "session", "therapist"]),
+        cube.sel(dyad=key[0], session=key[1]).drop_vars(["dyad", "session", "therapist", *across]),
         one,
         atol=0,
     )

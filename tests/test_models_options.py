@@ -343,3 +343,54 @@ def test_sampling_error_is_not_counted_as_session_variance():
     )
     with pytest.raises(ValueError, match="needs the standard error of each value"):
         md.stats.variance_decomposition(cube.drop_vars("all_lags_se"), **kw)
+
+
+def test_covariates_are_split_within_and_between_and_estimated():
+    """A covariate that moves bond within dyads gets its delta; synchrony keeps its beta."""
+    cube, alliance = md.simulation.simulate_model_data(
+        n_dyads=20, n_sessions=5, betas={("within", "IM", "bond"): 0.5}, seed=4
+    )
+    rng = np.random.default_rng(11)
+    arousal = xr.DataArray(
+        rng.normal(0, 1, cube.all_lags.shape), dims=cube.all_lags.dims, coords=cube.all_lags.coords
+    )
+    cube["client_scr_rate"] = arousal
+    within = arousal.sel(segment="IM") - arousal.sel(segment="IM").mean("session")
+    alliance = alliance.copy()
+    alliance["bond"] = alliance["bond"] + 1.0 * within * alliance["bond"].std()
+    data = _prepare_alliance_data(cube, alliance, covariates=("client_scr_rate",))
+    assert data["C"].dims == ("obs", "level", "covariate", "segment")
+    # the within part sums to 0 in each dyad
+    np.testing.assert_allclose(
+        data["C"]
+        .sel(level="within", covariate="client_scr_rate", segment="IM")
+        .groupby(data.obs_dyad)
+        .sum()
+        .values,
+        0,
+        atol=1e-12,
+    )
+    fit = md.stats.fit_alliance_model(
+        cube,
+        alliance,
+        covariates=("client_scr_rate",),
+        draws=250,
+        tune=250,
+        chains=1,
+        sampler="pymc",
+        seed=2,
+        verbose="error",
+    )
+    table = fit.summary()
+    row = table.loc["delta[within, client_scr_rate, IM, bond]"]
+    assert row.ci_lower > 0.2  # the covariate's own effect is found
+    assert abs(table.loc["delta[within, client_scr_rate, CB, bond]", "mean"]) < 0.3
+    assert table.loc["beta[within, IM, bond]", "ci_lower"] > 0  # 0.5 on its own scale
+    assert fit.params["covariates"] == ["client_scr_rate"]
+    with pytest.raises(ValueError, match="has no covariate 'therapist_tonic'"):
+        _prepare_alliance_data(cube, alliance, covariates=("therapist_tonic",))
+    with pytest.raises(ValueError, match="must be distinct and not the summary"):
+        _prepare_alliance_data(cube, alliance, covariates=("all_lags",))
+    cube["flat"] = xr.full_like(cube.all_lags, 1.0)
+    with pytest.raises(ValueError, match="does not vary across sessions"):
+        _prepare_alliance_data(cube, alliance, covariates=("flat",))

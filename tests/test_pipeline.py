@@ -26,16 +26,23 @@ STAGES = {
 def test_defaults_come_from_the_stage_functions():
     config = PipelineConfig()
     assert config.synchrony["method"] == "wclc" and config.synchrony["lag"] == 10.0
-    assert config.chance["kind"] == "pseudo_dyads" and config.chance["n_surrogates"] == 100
+    # the pipeline's chance kind is the correction's (the arousal negative control)
+    assert config.chance["kind"] == "double_pseudo_dyads" and config.chance["n_surrogates"] == 100
+    assert config.chance["correct"] is True and config.chance["summary"] == "all_lags"
+    assert config.model["summary"] == config.variance["summary"] == "all_lags_excess"
+    assert config.variance["measurement_error"] is True
+    raw = PipelineConfig({"chance": {"correct": False}})
+    assert raw.model["summary"] == "all_lags" and raw.chance["kind"] == "double_pseudo_dyads"
     assert config.model["outcomes"] == ("bond", "task", "goal")
     assert config.alliance["key"] == "sai"
-    # every step reads the method's main summary, and the model's when it is set
-    assert {config.chance["summary"], config.variance["summary"]} == {"all_lags"}
     # sampling error is taken out of the variance shares where the summary has an SE
     assert config.variance["measurement_error"] is True
     susy = PipelineConfig({"synchrony": {"method": "susy"}})
-    assert susy.model["summary"] == "Z" and susy.chance["summary"] == "Z"
-    assert susy.variance["measurement_error"] is False  # SUSY's Z has no SE
+    assert susy.model["summary"] == "Z_excess" and susy.chance["summary"] == "Z"
+    assert susy.variance["measurement_error"] is True  # the excess has an SE
+    raw_susy = PipelineConfig({"synchrony": {"method": "susy"}, "chance": {"correct": False}})
+    assert raw_susy.model["summary"] == raw_susy.chance["summary"] == "Z"
+    assert raw_susy.variance["measurement_error"] is False  # SUSY's Z has no SE
     assert "max_lag" in susy.synchrony and "lag" not in susy.synchrony
     peak = PipelineConfig({"model": {"summary": "peak"}, "variance": {"summary": "lag0"}})
     assert (peak.chance["summary"], peak.variance["summary"]) == ("peak", "lag0")
@@ -90,7 +97,11 @@ def test_defaults_come_from_the_stage_functions():
         ({"readers": {"tabular": {"unit": "volts"}}}, r"\[readers.tabular\] unit must be one"),
         ({"alliance": {"scale": [1, 2, 3]}}, r"\[alliance\] scale must be \[lowest, highest\]"),
         (
-            {"synchrony": {"method": "susy"}, "variance": {"measurement_error": True}},
+            {
+                "synchrony": {"method": "susy"},
+                "chance": {"correct": False},
+                "variance": {"measurement_error": True},
+            },
             r"\[variance\] measurement_error = true needs the standard error 'Z_se'",
         ),
     ],
@@ -134,9 +145,22 @@ def test_run_pipeline_is_the_stages_in_order(small_study, tmp_path):
     np.testing.assert_array_equal(
         results.cube.all_lags.values, md.synchrony_cube(small_study, lag=5.0).all_lags.values
     )
-    direct = md.surrogates.compare_with_surrogates(small_study, lag=5.0, n_surrogates=6, seed=3)
-    np.testing.assert_array_equal(results.chance.surrogates.values, direct.surrogates.values)
-    assert results.fit.params["summary"] == "all_lags" and results.fit.params["seed"] == 3
+    # one set of surrogates: the chance test of all_lags and the correction of every summary
+    scalars = ["lag0", "all_lags", "x_leads", "y_leads", "x_leads_0", "y_leads_0"]
+    scalars += ["best_lag", "peak", "grand_mean"]
+    direct = md.surrogates.compare_with_surrogates(
+        small_study, lag=5.0, n_surrogates=6, seed=3, kind="double_pseudo_dyads", summary=scalars
+    )
+    np.testing.assert_array_equal(
+        results.chance.surrogates.values, direct.surrogates.sel(summary="all_lags").values
+    )
+    corrected = md.surrogates.chance_corrected(results.cube, comparison=direct)
+    for name in ("all_lags_excess", "peak_es_se"):
+        np.testing.assert_array_equal(results.cube[name].values, corrected[name].values)
+    assert results.fit.params["summary"] == "all_lags_excess" and results.fit.params["seed"] == 3
+    assert json.loads(results.variance["summary"].attrs["mne_dyad_params"])["summary"] == (
+        "all_lags_excess"
+    )
     assert results.provenance["skipped"] == {} and results.provenance["alliance"] == "simulated"
     assert results.provenance["config"]["synchrony"]["lag"] == 5.0
     assert "within IM" in results.describe()

@@ -91,13 +91,15 @@ def test_every_sessions_function_takes_a_study(study):
     ]
     assert plans[0][1:4] == plans[1][1:4]  # the same sessions and segments
     assert "alliance scores: simulated" in plans[0][4]  # only the study has scores
+    arousal = md.synchrony.arousal(study, verbose=False)
+    assert arousal.identical(md.synchrony.arousal(dict(study.raws), verbose=False))
     res = md.pipeline.run_pipeline(study, off)
     assert res.cube.identical(md.pipeline.run_pipeline(dict(study.raws), off).cube)
     # every public function whose first argument is the sessions is covered here
     # (test_above_chance, in both homes, is compare_with_surrogates + a model;
     # make_report's study input is deprecated)
     covered = {"pseudo_dyads", "synchrony_cube", "compare_with_surrogates", "check_run"}
-    covered |= {"run_pipeline", "test_above_chance", "make_report"}
+    covered |= {"run_pipeline", "test_above_chance", "make_report", "arousal"}
     found = set()
     for space in ("io", "pipeline", "report", "stats", "surrogates", "synchrony", "viz"):
         module = getattr(md, space)

@@ -155,3 +155,67 @@ def test_confound_knobs_are_recorded_and_act():
         md.simulation.simulate_study(**kw, arousal_alliance={"trust": 1.0})
     with pytest.raises(ValueError, match="one rate or one per role"):
         md.simulation.simulate_session(duration=60.0, scr_rate=(1.0, 2.0, 3.0))
+
+
+def test_default_lead_is_the_client_and_output_unchanged():
+    """``lead`` added nothing to the default draws: seeded sessions are as before."""
+    raw = md.simulation.simulate_session(duration=300, seed=3)
+    data = raw.get_data()
+    # values of this seeded session before ``lead`` existed
+    np.testing.assert_allclose(
+        data[:, [0, 1000, 2399]],
+        [
+            [4.51983693402524e-06, 4.683264127622135e-06, 4.8148222880166506e-06],
+            [6.404384602001935e-06, 6.432898531561129e-06, 6.4374730847142774e-06],
+        ],
+        rtol=1e-10,
+    )
+    np.testing.assert_allclose(data.sum(axis=1), [0.011451533266988384, 0.015624913049435868])
+    explicit = md.simulation.simulate_session(duration=300, seed=3, lead="client")
+    np.testing.assert_array_equal(explicit.get_data(), data)
+    assert md.io.get_session_info(raw)["lead"] == "client"
+    custom = md.simulation.simulate_session(duration=60, roles=("mother", "infant"), seed=0)
+    assert md.io.get_session_info(custom)["lead"] == "mother"  # None: the first role
+    study = md.simulation.simulate_study(
+        n_dyads=3, n_sessions=2, n_usable=4, duration=120, seed=5, verbose=False
+    )
+    sums = {k: float(r.get_data().sum()) for k, r in study.raws.items()}
+    expected = {
+        ("D01", 2): 0.010739055725976027,
+        ("D02", 1): 0.010926398491810641,
+        ("D02", 2): 0.010244120673258675,
+        ("D03", 1): 0.008696609779212976,
+    }
+    assert sums == pytest.approx(expected, rel=1e-10)
+    assert json.loads(study.truth.attrs["mne_dyad_truth"])["lead"] == "client"
+
+
+def test_lead_sets_who_follows():
+    """WCLC finds the leader the simulation was told: client, therapist, or both."""
+    kw = dict(duration=900, segments=[("IM", 0.0, 900.0)], coupling=0.9, lag=3.0)
+    sync_kw = dict(segments="IM", lag=6.0, window=30.0, step=15.0)
+    gaps = {}
+    for lead in ("client", "therapist", "both"):
+        for seed in range(2):
+            raw = md.simulation.simulate_session(lead=lead, seed=seed, **kw)
+            assert md.io.get_session_info(raw)["lead"] == lead
+            s = md.synchrony.compute_synchrony(raw, **sync_kw).sel(segment="IM")
+            gap = float(s.client_leads - s.therapist_leads)
+            gaps.setdefault(lead, []).append(gap)
+            if lead == "both":  # both directions well above uncoupled (~0.3)
+                assert min(float(s.client_leads), float(s.therapist_leads)) > 0.4
+            else:  # the synchrony peaks at +lag (client leads) or -lag
+                assert np.sign(float(s.best_lag)) == (1 if lead == "client" else -1)
+    # measured (seeds 0, 1): client 0.42, 0.53; therapist -0.42, -0.53; both 0.05, -0.04
+    assert min(gaps["client"]) > 0.3
+    assert max(gaps["therapist"]) < -0.3
+    assert max(np.abs(gaps["both"])) < 0.15
+    with pytest.raises(ValueError, match="lead"):
+        md.simulation.simulate_session(duration=60, lead="mother")
+    with pytest.raises(ValueError, match="lead"):
+        md.simulation.simulate_study(duration=60, lead="client_first")
+    study = md.simulation.simulate_study(
+        n_dyads=2, n_sessions=1, n_usable=2, duration=60, lead="therapist", seed=0
+    )
+    assert json.loads(study.truth.attrs["mne_dyad_truth"])["lead"] == "therapist"
+    assert {md.io.get_session_info(r)["lead"] for r in study.raws.values()} == {"therapist"}

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -83,7 +85,7 @@ def _cell_values(study, key, label, method="wclc", summary="all_lags"):
         _, y = _session_signals(raw, ("client", "therapist"))
         ys = [y[a:b] for a, b in _segment_spans(raw, label)]
         pairs = [(xk, ys[k % len(ys)]) for k, xk in enumerate(xs)]
-        out[other] = _pooled(spec, samples, 8.0, summary, pairs)
+        out[other] = float(_pooled(spec, samples, 8.0, [summary], pairs)[0])
     return out
 
 
@@ -216,3 +218,111 @@ def test_the_chance_test_is_its_two_halves(small_study):
         md.stats.fit_chance_model(cells.drop_vars("sur_mean"))
     with pytest.raises(ValueError, match="ci_prob must be between 0 and 1"):
         md.stats.fit_chance_model(cells, ci_prob=1.5)
+
+
+def test_double_centring_known_answer():
+    """Surrogates of (client i, therapist j) = g + a_i + b_j: the mean is a_own + b_own + g."""
+    from mne_dyad.surrogates._compare import _double_centre
+
+    rng = np.random.default_rng(0)
+    n_dyads, n_first, n_second = 20, 41, 40
+    a, b, g = rng.normal(0, 1, n_dyads), rng.normal(0, 1, n_dyads), 3.0
+    sur = np.full((n_dyads, 1, 1, n_first + n_second, 1), np.nan)
+    for i in range(n_dyads):
+        others = [j for j in range(n_dyads) if j != i]
+        # first half: this client with other therapists; second: other clients, this therapist
+        sur[i, 0, 0, :n_first, 0] = g + a[i] + b[rng.choice(others, n_first)]
+        sur[i, 0, 0, n_first:, 0] = g + a[rng.choice(others, n_second)] + b[i]
+    centred = _double_centre(sur, n_first)
+    mean = centred.mean(axis=3)[:, 0, 0, 0]
+    # exact up to the sampled partners' mean a and b (which the grand mean estimates)
+    grand = np.mean(sur)
+    first = sur[:, 0, 0, :n_first, 0].mean(1)
+    second = sur[:, 0, 0, n_first:, 0].mean(1)
+    np.testing.assert_allclose(mean, first + second - grand)
+    assert np.corrcoef(mean, a + b)[0, 1] > 0.9  # both partners' parts are in the null
+    # a single pseudo-dyad mean carries only the client's part
+    assert np.corrcoef(first, b)[0, 1] < 0.5
+
+
+def test_several_summaries_share_one_set_of_surrogates(small_study):
+    one = md.surrogates.compare_with_surrogates(
+        small_study, n_surrogates=8, seed=2, verbose="error"
+    )
+    many = md.surrogates.compare_with_surrogates(
+        small_study, n_surrogates=8, seed=2, summary=["peak", "all_lags"], verbose="error"
+    )
+    assert many.surrogates.dims == ("dyad", "session", "segment", "summary", "surrogate")
+    np.testing.assert_array_equal(
+        many.surrogates.sel(summary="all_lags").values, one.surrogates.values
+    )
+    assert many.attrs["summary"] == ["peak", "all_lags"] and one.attrs["summary"] == "all_lags"
+    with pytest.raises(ValueError, match="must name distinct scalar outputs"):
+        md.surrogates.compare_with_surrogates(small_study, summary=["peak", "peak"])
+    with pytest.raises(ValueError, match="must name distinct scalar outputs"):
+        md.surrogates.compare_with_surrogates(small_study, summary=["profile"])
+
+
+def test_chance_corrected_is_the_excess_over_the_cells_surrogates(small_study, small_cube):
+    comparison = md.surrogates.compare_with_surrogates(
+        small_study,
+        kind="double_pseudo_dyads",
+        n_surrogates=12,
+        seed=5,
+        summary=["all_lags", "lag0"],
+        verbose="error",
+    )
+    out = md.surrogates.chance_corrected(small_cube, comparison=comparison)
+    assert "all_lags_excess" in out and "lag0_es_se" in out and "peak_excess" not in out
+    assert "all_lags_excess" not in small_cube  # a copy
+    cmp = comparison.sel(summary="all_lags")
+    np.testing.assert_allclose(out.all_lags_excess, small_cube.all_lags - cmp.sur_mean)
+    np.testing.assert_allclose(out.all_lags_es, (small_cube.all_lags - cmp.sur_mean) / cmp.sur_sd)
+    expected_se = np.sqrt(small_cube.all_lags_se**2 + cmp.sur_sd**2 / 12)
+    np.testing.assert_allclose(out.all_lags_excess_se, expected_se)
+    np.testing.assert_allclose(out.all_lags_es_se, expected_se / cmp.sur_sd)
+    record = json.loads(out.attrs["mne_dyad_chance_correction"])
+    assert record == {
+        "kind": "double_pseudo_dyads",
+        "n_surrogates": 12,
+        "seed": 5,
+        "summaries": ["lag0", "all_lags"],
+    }
+    # missing sessions stay NaN
+    np.testing.assert_array_equal(
+        np.isfinite(out.all_lags_excess.values), np.isfinite(small_cube.all_lags.values)
+    )
+    # drawn by the function itself from the cube's own parameters: the same numbers
+    direct = md.surrogates.chance_corrected(
+        small_cube,
+        small_study,
+        kind="double_pseudo_dyads",
+        n_surrogates=12,
+        seed=5,
+        summaries=["lag0", "all_lags"],
+        verbose="error",
+    )
+    np.testing.assert_array_equal(direct.all_lags_excess.values, out.all_lags_excess.values)
+    # the alliance model and the variance decomposition take it as a summary
+    data = md.stats._models._prepare_alliance_data(
+        out, small_study.alliance, summary="all_lags_excess", measurement_error=True
+    )
+    assert np.isfinite(data["P_se"].values).any()
+
+
+def test_chance_corrected_bad_input(small_study, small_cube):
+    with pytest.raises(ValueError, match="Pass the sessions the cube was computed from"):
+        md.surrogates.chance_corrected(small_cube)
+    with pytest.raises(ValueError, match="not scalar summaries of the cube"):
+        md.surrogates.chance_corrected(small_cube, small_study, summaries=["profile"])
+    other = md.surrogates.compare_with_surrogates(
+        small_study, lag=5.0, n_surrogates=4, seed=1, verbose="error"
+    )
+    with pytest.raises(ValueError, match="computed from other sessions or with other parameters"):
+        md.surrogates.chance_corrected(small_cube, comparison=other)
+    bare = small_cube.copy()
+    bare.attrs = {}
+    with pytest.raises(ValueError, match="no readable attrs"):
+        md.surrogates.chance_corrected(bare, small_study)
+    with pytest.raises(ValueError, match="has no surrogates of"):
+        md.surrogates.chance_corrected(small_cube, comparison=other, summaries=["peak"])

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import mne
 import numpy as np
 import xarray as xr
-from mne.utils import _validate_type, logger, verbose
+from mne.utils import _check_option, _validate_type, logger, verbose
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import oaconvolve
 from scipy.special import expit, logit
@@ -49,6 +49,39 @@ def _events(rng, rate_per_min, duration):
     return np.sort(rng.uniform(0, duration, n))
 
 
+def _event_index(events, sfreq, n_times):
+    return np.minimum((events * sfreq).astype(int), n_times - 1)
+
+
+def _mutual_events(rng, rates, c_of_t, sfreq, lag, duration):
+    """Responses of two roles that each follow the other (``lead="both"``).
+
+    Each role's spontaneous responses are kept with probability ``1 - c/2`` and a
+    kept one is followed by the other role with probability ``c / (2 - c)``: half
+    of the coupled pairs run each way, each role's response rate stays its own,
+    and a share ``c`` of each role's responses is in a coupled pair, as with one
+    leader. Coupled responses are not followed in turn.
+    """
+    n_times = c_of_t.size
+    own, own_amp, coupled, coupled_amp = [], [], [], []
+    for rate in rates:
+        events = _events(rng, rate, duration)
+        c = c_of_t[_event_index(events, sfreq, n_times)]
+        keep = rng.uniform(size=events.size) >= c / 2
+        events, c = events[keep], c[keep]
+        amp = rng.lognormal(np.log(0.3), 0.5, events.size)
+        followed = rng.uniform(size=events.size) < c / (2 - c)
+        n = int(followed.sum())
+        own.append(events)
+        own_amp.append(amp)
+        coupled.append(events[followed] + lag + 0.3 * rng.standard_normal(n))
+        coupled_amp.append(amp[followed] * rng.lognormal(0.0, 0.3, n))
+    # each role: its own responses and those following the other role's
+    events = [np.concatenate([own[k], coupled[1 - k]]) for k in (0, 1)]
+    amps = [np.concatenate([own_amp[k], coupled_amp[1 - k]]) for k in (0, 1)]
+    return events, amps, [own[0].size, own[1].size], [coupled[0].size, coupled[1].size]
+
+
 def _signal(rng, n_times, sfreq, events, amplitudes, kernel):
     """Tonic level with slow drift + SCRs at ``events`` + sensor noise, in uS."""
     impulses = np.zeros(n_times)
@@ -75,6 +108,7 @@ def simulate_session(
     segments=None,
     scr_rate=4.0,
     roles=("client", "therapist"),
+    lead=None,
     dyad=None,
     session=None,
     therapist=None,
@@ -85,12 +119,12 @@ def simulate_session(
 
     Each person's EDA is a tonic level with slow drift, skin conductance
     responses (Bateman-shaped) at random times, and sensor noise. Coupling: each
-    response of the first role is followed, with probability ``c`` (the coupling
-    of the segment it falls in), by a response of the second role ``lag``
-    seconds later (jitter SD 0.3 s, amplitude the leader's times a log-normal
-    factor); these replace spontaneous responses of the second role, whose
-    response rate therefore does not depend on coupling. Outside segments the
-    coupling is 0.
+    response of the leading role (``lead``, by default the first) is followed,
+    with probability ``c`` (the coupling of the segment it falls in), by a
+    response of the other role ``lag`` seconds later (jitter SD 0.3 s, amplitude
+    the leader's times a log-normal factor); these replace spontaneous responses
+    of the follower, whose response rate therefore does not depend on coupling.
+    Outside segments the coupling is 0.
 
     Parameters
     ----------
@@ -99,10 +133,10 @@ def simulate_session(
     sfreq : float
         Sampling rate in Hz (default 8).
     coupling : float | dict
-        Share of the first role's responses that the second role follows, one
-        value for every segment or ``{label: value}``; each in ``[0, 1]``.
+        Share of the leader's responses that the other role follows, one value
+        for every segment or ``{label: value}``; each in ``[0, 1]``.
     lag : float
-        Delay of the second role's coupled responses in seconds (>= 0).
+        Delay of the follower's coupled responses in seconds (>= 0).
     segments : None | list of (str, float, float)
         ``(label, onset, duration)`` of each segment in seconds. ``None``: IM and
         CB blocks of 12 to 20 percent of the session, alternating in random order.
@@ -110,6 +144,13 @@ def simulate_session(
         Spontaneous skin conductance responses per minute: one rate for both
         roles, or one per role (first, second).
     %(roles)s
+    lead : None | str
+        Whose responses the other role follows: one of ``roles`` or ``"both"``.
+        ``None`` (default): the first role (the client), so the synchrony peaks
+        at the positive lag ``lag``; the second role (``"therapist"``) puts it
+        at ``-lag``. ``"both"``: each role follows the other, half of the
+        coupled pairs each way; each role keeps its response rate and a share
+        ``c`` of each role's responses is in a coupled pair, as with one leader.
     dyad, session, therapist : str | int | None
         Identifiers stored in the Raw's description.
     %(seed)s
@@ -119,7 +160,7 @@ def simulate_session(
     -------
     raw : mne.io.RawArray
         Two ``gsr`` channels in siemens named by role, segments as annotations;
-        the true coupling and lag are in ``md.io.get_session_info(raw)``.
+        the true coupling, lag and leader are in ``md.io.get_session_info(raw)``.
 
     Examples
     --------
@@ -127,6 +168,8 @@ def simulate_session(
     >>> raw = md.simulation.simulate_session(duration=600, coupling=0.8, seed=0)
     >>> raw.ch_names, sorted(set(raw.annotations.description.tolist()))
     (['client', 'therapist'], ['CB', 'IM'])
+    >>> md.io.get_session_info(raw)["lead"]
+    'client'
     """
     duration = _check_positive(duration, "duration")
     sfreq = _check_positive(sfreq, "sfreq")
@@ -135,7 +178,12 @@ def simulate_session(
     rates = tuple(scr_rate) if isinstance(scr_rate, tuple | list) else (scr_rate, scr_rate)
     if len(rates) != 2:
         raise ValueError(f"scr_rate must be one rate or one per role, got {scr_rate!r}.")
-    lead_rate, own_rate = (_check_positive(r, "scr_rate", allow_zero=True) for r in rates)
+    rates = tuple(_check_positive(r, "scr_rate", allow_zero=True) for r in rates)
+    roles = tuple(roles)
+    if len(roles) != 2 or len(set(roles)) != 2 or "both" in roles:
+        raise ValueError(f"roles must be two different names other than 'both', got {roles!r}.")
+    lead = roles[0] if lead is None else lead
+    _check_option("lead", lead, (*roles, "both"))
     rng = _check_rng(seed)
     if segments is None:
         labels = list(coupling) if isinstance(coupling, dict) else ["IM", "CB"]
@@ -162,21 +210,34 @@ def simulate_session(
                 f"{duration} s session."
             )
         c_of_t[int(round(onset * sfreq)) : int(round((onset + dur) * sfreq))] = coupling[label]
-    lead = _events(rng, lead_rate, duration)
-    lead_amp = rng.lognormal(np.log(0.3), 0.5, lead.size)
-    lead_idx = np.minimum((lead * sfreq).astype(int), n_times - 1)
-    is_coupled = rng.uniform(size=lead.size) < c_of_t[lead_idx]
-    coupled = lead[is_coupled] + lag + 0.3 * rng.standard_normal(is_coupled.sum())
-    coupled_amp = lead_amp[is_coupled] * rng.lognormal(0.0, 0.3, is_coupled.sum())
-    # coupled responses replace spontaneous ones: the follower's response rate
-    # does not depend on coupling, so synchrony is not confounded with arousal
-    own = _events(rng, own_rate, duration)
-    own_idx = np.minimum((own * sfreq).astype(int), n_times - 1)
-    own = own[rng.uniform(size=own.size) >= c_of_t[own_idx]]
-    follow = np.concatenate([own, coupled])
-    follow_amp = np.concatenate([rng.lognormal(np.log(0.3), 0.5, own.size), coupled_amp])
-    x = _signal(rng, n_times, sfreq, lead, lead_amp, kernel)
-    y = _signal(rng, n_times, sfreq, follow, follow_amp, kernel)
+    if lead == "both":
+        events, amps, n_own, n_coupled = _mutual_events(rng, rates, c_of_t, sfreq, lag, duration)
+        x = _signal(rng, n_times, sfreq, events[0], amps[0], kernel)
+        y = _signal(rng, n_times, sfreq, events[1], amps[1], kernel)
+        message = (
+            f"{n_own[0]} {roles[0]} and {n_own[1]} {roles[1]} spontaneous responses, "
+            f"{n_coupled[0]} followed by the {roles[1]} and {n_coupled[1]} by the {roles[0]}."
+        )
+    else:
+        # the leader is drawn first whichever role it is (a seed with the first
+        # role leading gives the same session as before ``lead`` existed)
+        k = roles.index(lead)
+        leader = _events(rng, rates[k], duration)
+        lead_amp = rng.lognormal(np.log(0.3), 0.5, leader.size)
+        is_coupled = rng.uniform(size=leader.size) < c_of_t[_event_index(leader, sfreq, n_times)]
+        coupled = leader[is_coupled] + lag + 0.3 * rng.standard_normal(is_coupled.sum())
+        coupled_amp = lead_amp[is_coupled] * rng.lognormal(0.0, 0.3, is_coupled.sum())
+        # coupled responses replace spontaneous ones: the follower's response rate
+        # does not depend on coupling, so synchrony is not confounded with arousal
+        own = _events(rng, rates[1 - k], duration)
+        own = own[rng.uniform(size=own.size) >= c_of_t[_event_index(own, sfreq, n_times)]]
+        follow = np.concatenate([own, coupled])
+        follow_amp = np.concatenate([rng.lognormal(np.log(0.3), 0.5, own.size), coupled_amp])
+        x = _signal(rng, n_times, sfreq, leader, lead_amp, kernel)
+        y = _signal(rng, n_times, sfreq, follow, follow_amp, kernel)
+        if k == 1:
+            x, y = y, x
+        message = f"{leader.size} {lead} responses, {coupled.size} followed by the {roles[1 - k]}."
     info = mne.create_info(list(roles), sfreq, ["gsr", "gsr"])
     raw = mne.io.RawArray(np.vstack([x, y]) * 1e-6, info, verbose=False)
     if segments:
@@ -190,13 +251,11 @@ def simulate_session(
         therapist=therapist,
         coupling={k: float(v) for k, v in coupling.items()},
         lag_s=lag,
-        scr_rate=[float(lead_rate), float(own_rate)],
+        lead=lead,
+        scr_rate=[float(r) for r in rates],
         simulated=True,
     )
-    logger.info(
-        f"Simulated {duration:g} s at {sfreq:g} Hz: {lead.size} {roles[0]} responses, "
-        f"{coupled.size} followed by the {roles[1]}."
-    )
+    logger.info(f"Simulated {duration:g} s at {sfreq:g} Hz: {message}")
     return raw
 
 
@@ -248,6 +307,7 @@ def simulate_study(
     duration=3000.0,
     sfreq=8.0,
     lag=3.0,
+    lead="client",
     coupling_mean=None,
     sd_dyad=0.35,
     sd_session=0.9,
@@ -293,7 +353,11 @@ def simulate_study(
     sfreq : float
         EDA sampling rate in Hz.
     lag : float
-        Delay (s) at which the therapist follows the client's responses.
+        Delay (s) at which the follower's coupled responses come.
+    lead : str
+        Whose responses the other follows in every session: ``"client"``
+        (default), ``"therapist"`` or ``"both"`` (see
+        :func:`simulate_session`); recorded in ``study.truth``.
     coupling_mean : None | dict
         Median coupling per segment label; default ``{"IM": 0.5, "CB": 0.4}``.
     sd_dyad, sd_session : float
@@ -350,6 +414,7 @@ def simulate_study(
     scr_rate = _check_positive(scr_rate, "scr_rate")
     scr_rate_sd = _check_positive(scr_rate_sd, "scr_rate_sd", allow_zero=True)
     sd_therapist = _check_positive(sd_therapist, "sd_therapist", allow_zero=True)
+    _check_option("lead", lead, ("client", "therapist", "both"))
     therapist_alliance = _check_positive(therapist_alliance, "therapist_alliance", allow_zero=True)
     _validate_type(arousal_alliance, (None, "numeric", dict), "arousal_alliance")
     if arousal_alliance is None:
@@ -424,6 +489,7 @@ def simulate_study(
         "duration": duration,
         "sfreq": sfreq,
         "lag": lag,
+        "lead": lead,
         "coupling_mean": coupling_mean,
         "sd_dyad": sd_dyad,
         "sd_session": sd_session,
@@ -489,6 +555,7 @@ def simulate_study(
                 duration=duration,
                 sfreq=sfreq,
                 lag=lag,
+                lead=lead,
                 coupling={g: float(c[i, j, k]) for k, g in enumerate(labels)},
                 scr_rate=float(rate[i, j]),
                 dyad=str(d),

@@ -77,6 +77,8 @@ def _build_alliance_model(
     pt = _soft_import("pytensor.tensor", "The alliance model")
     priors = _check_priors(priors)
     coords = {k: data[k].values for k in ("obs", "level", "segment", "outcome", "dyad")}
+    if "covariate" in data.coords:
+        coords["covariate"] = data.covariate.values
     if "therapist_idx" in data:
         coords["therapist"] = data.therapist.values
     n_out = data.sizes["outcome"]
@@ -98,6 +100,12 @@ def _build_alliance_model(
         alpha = pm.Normal("alpha", 0.0, priors["alpha"], dims="outcome")
         beta = pm.Normal("beta", 0.0, priors["beta"], dims=("level", "segment", "outcome"))
         mu = alpha + (X[:, :, :, None] * beta[None]).sum(axis=(1, 2))
+        if "C" in data:  # covariates, split within/between like synchrony
+            C = pm.Data("C", data["C"].values, dims=("obs", "level", "covariate", "segment"))
+            delta = pm.Normal(
+                "delta", 0.0, priors["beta"], dims=("level", "covariate", "segment", "outcome")
+            )
+            mu = mu + (C[:, :, :, :, None] * delta[None]).sum(axis=(1, 2, 3))
         if random_slopes:
             sigma_slope = pm.HalfNormal("sigma_slope", priors["sigma"], dims=("segment", "outcome"))
             z_slope = pm.Normal("z_slope", 0.0, 1.0, dims=("dyad", "segment", "outcome"))

@@ -75,6 +75,7 @@ def _prepare_alliance_data(
     complete_on=None,
     measurement_error=False,
     therapist=None,
+    covariates=(),
 ):
     """Long-format model data: standardised, within/between split.
 
@@ -113,8 +114,18 @@ def _prepare_alliance_data(
             f"complete_on names segment(s) {extra} the cube does not have "
             f"({list(cube.segment.values)})."
         )
+    covariates = _check_covariates(cube, covariates, summary)
     dyads, sessions = _check_ids(cube, alliance)
     sel = dict(dyad=dyads, session=sessions, segment=list(segments))
+    C = None
+    if covariates:
+        C = np.stack(
+            [
+                cube[name].sel(**sel).transpose("dyad", "session", "segment").values
+                for name in covariates
+            ],
+            axis=-2,
+        )  # (dyad, session, covariate, segment)
     P = cube[summary].sel(**sel).transpose("dyad", "session", "segment").values
     SE = (
         cube[se_name].sel(**sel).transpose("dyad", "session", "segment").values
@@ -139,6 +150,14 @@ def _prepare_alliance_data(
         keep = y_ok & has_required & p_ok.all(axis=-1)
     else:  # impute: any session with every outcome and at least one segment
         keep = y_ok & p_ok.any(axis=-1)
+    if C is not None:  # covariates are never imputed: a session needs all of them
+        c_ok = np.isfinite(C).all(axis=(-1, -2))
+        if (keep & ~c_ok).any():
+            logger.info(
+                f"Alliance model data: {int((keep & ~c_ok).sum())} session(s) dropped for a "
+                f"missing covariate of {list(covariates)}."
+            )
+        keep &= c_ok
     n_any = int((np.isfinite(P).any(-1) | np.isfinite(Y).any(-1)).sum())
     n_imputed = int((~p_ok[keep]).sum()) if missing == "impute" else 0
     logger.info(
@@ -213,12 +232,69 @@ def _prepare_alliance_data(
     )
     if measurement_error:
         out["P_se"] = (("obs", "segment"), np.where(p_ok[di, si], SE[di, si], np.nan) / x_sd)
+    if C is not None:
+        out = _add_covariates(out, C[di, si], covariates, dyad_idx, len(used_dyads), standardize)
     ther = _therapist_of(therapist, list(dyad_labels), cube, alliance)
     if ther is not None:
         names = sorted(set(ther.values()))
         out = out.assign_coords(therapist=np.array(names, dtype=object))
         idx = [names.index(ther[d]) for d in out.obs_dyad.values]
         out["therapist_idx"] = ("obs", np.array(idx))
+    return out
+
+
+def _check_covariates(cube, covariates, summary):
+    """Return the covariate names, checked against the cube."""
+    _validate_type(covariates, (list, tuple), "covariates")
+    covariates = tuple(covariates)
+    for name in covariates:
+        _validate_type(name, str, "each covariate")
+        if name not in cube.data_vars:
+            arousal = [v for v in cube.data_vars if v.endswith(("_scr_rate", "_tonic"))]
+            hint = (
+                f" Arousal variables of this cube: {arousal}."
+                if arousal
+                else " Compute the cube with arousal=True, or merge "
+                "mne_dyad.synchrony.arousal(sessions) into it."
+            )
+            raise ValueError(f"The cube has no covariate {name!r}.{hint}")
+        if set(cube[name].dims) != {"dyad", "session", "segment"}:
+            raise ValueError(
+                f"Covariate {name!r} has dims {cube[name].dims}; it must be a dyad x session x "
+                "segment variable."
+            )
+    if summary in covariates or len(set(covariates)) < len(covariates):
+        raise ValueError(
+            f"covariates {list(covariates)} must be distinct and not the summary {summary!r}."
+        )
+    return covariates
+
+
+def _add_covariates(out, C, names, dyad_idx, n_dyads, standardize):
+    """Add covariates split within/between like synchrony: ``C`` (obs, level, covariate, segment).
+
+    ``C`` in: (obs, covariate, segment), complete.
+    """
+    if standardize:
+        c_mean, c_sd = C.mean(0), C.std(0, ddof=1)
+    else:
+        c_mean, c_sd = np.zeros(C.shape[1:]), np.ones(C.shape[1:])
+    flat = [
+        f"{names[k]} in {out.segment.values[g]}"
+        for k, g in zip(*np.nonzero(~(c_sd > 0)), strict=True)
+    ]
+    if flat:
+        raise ValueError(f"The covariate {flat} does not vary across sessions: cannot model it.")
+    cz = (C - c_mean) / c_sd
+    dyad_mean = np.zeros((n_dyads, *cz.shape[1:]))
+    np.add.at(dyad_mean, dyad_idx, cz)
+    dyad_mean /= np.bincount(dyad_idx, minlength=n_dyads)[:, None, None]
+    within = cz - dyad_mean[dyad_idx]
+    between = dyad_mean[dyad_idx] - cz.mean(0)
+    out = out.assign_coords(covariate=np.array(names, dtype=object))
+    out["C"] = (("obs", "level", "covariate", "segment"), np.stack([within, between], axis=1))
+    out["c_mean"] = (("covariate", "segment"), c_mean)
+    out["c_sd"] = (("covariate", "segment"), c_sd)
     return out
 
 
@@ -239,6 +315,7 @@ def _cache_key(data, options):
         data.sizes["obs"],
         labels,
         "therapist_idx" in data,
+        tuple(data.covariate.values) if "covariate" in data.coords else (),
     )
     latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
     if latent:  # latent synchrony: its data are constants of the graph
@@ -266,6 +343,7 @@ def fit_alliance_model(
     missing="drop",
     complete_on=None,
     session_covariate=True,
+    covariates=(),
     standardize=True,
     priors=None,
     draws=1000,
@@ -323,6 +401,14 @@ def fit_alliance_model(
         an IM-only model).
     session_covariate : bool
         Include the session number (standardised) as covariate.
+    covariates : sequence of str
+        Cube variables on ``dyad x session x segment`` to adjust for, such as
+        the arousal variables ``("client_scr_rate", "therapist_scr_rate")``
+        (:func:`mne_dyad.synchrony.arousal`). Each is standardised and split
+        within/between dyads per segment exactly like synchrony, with
+        coefficients ``delta[level, covariate, segment, outcome]`` (normal prior
+        with the SD of ``beta``), reported by :meth:`AllianceFit.summary`.
+        Sessions missing a covariate are left out (covariates are not imputed).
     standardize : bool
         Standardise predictors (per segment, before the within/between split)
         and outcomes, so betas are in SD units; the transform is stored.
@@ -372,6 +458,7 @@ def fit_alliance_model(
         complete_on=complete_on,
         measurement_error=measurement_error,
         therapist=therapist,
+        covariates=covariates,
     )
     options = {
         "multivariate": multivariate,
@@ -409,6 +496,7 @@ def fit_alliance_model(
         **options,
         "therapist": "therapist_idx" in data,
         "measurement_error": measurement_error,
+        "covariates": list(covariates),
         "missing": missing,
         "complete_on": list(complete_on or segments),
         "standardize": standardize,

@@ -84,13 +84,15 @@ class AllianceFit:
     def _draws(self, name):
         return self.datatree["posterior"][name]
 
-    def summary(self, var_names=("beta",), *, ci_prob=0.89):
+    def summary(self, var_names=None, *, ci_prob=0.89):
         """Posterior summary table.
 
         Parameters
         ----------
-        var_names : sequence of str
-            Model variables to summarise (``"beta"``, ``"alpha"``, ``"gamma"``...).
+        var_names : None | sequence of str
+            Model variables to summarise (``"beta"``, ``"delta"``, ``"alpha"``,
+            ``"gamma"``...). Default: ``beta``, and the covariates' ``delta``
+            when the model has covariates.
         ci_prob : float
             Probability mass of the equal-tailed credible interval (default 0.89).
 
@@ -104,6 +106,8 @@ class AllianceFit:
             interval's probability.
         """
         az = _soft_import("arviz", "AllianceFit.summary")
+        if var_names is None:
+            var_names = ["beta"] + (["delta"] if "delta" in self.datatree["posterior"] else [])
         var_names = [var_names] if isinstance(var_names, str) else list(var_names)
         table = az.summary(
             self.datatree,

@@ -1,6 +1,7 @@
 """Variance decomposition of synchrony: dyads, sessions (and therapists)."""
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -8,6 +9,7 @@ import xarray as xr
 from mne.utils import _validate_type, logger, verbose, warn
 
 from .._version import __version__
+from ..synchrony._reliability import _pooled_reliability, _split_half_core
 from ..utils._checks import _renamed
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
@@ -25,6 +27,9 @@ _COMPONENTS = (
     "icc_dyad_observed",
     "session_share_observed",
 )
+
+#: Components of a noise-floor decomposition shown by ``variance_table``.
+_FLOOR = ("icc_therapist", "icc_dyad", "session_share")
 
 
 def _long_format(cube, variable, segments, therapist, se_name=None):
@@ -46,6 +51,32 @@ def _long_format(cube, variable, segments, therapist, se_name=None):
             )
     ther = _therapist_of(therapist, sorted({dyads[i] for i in di}, key=str), cube)
     return values.values[ok], (None if se is None else se[ok]), di, gi, ther, dyads
+
+
+def _is_comparison(data):
+    return "surrogates" in data and "sur_mean" in data
+
+
+def _noise_floor_cube(comparison, summary, measurement_error):
+    """Return a cube of one surrogate per cell: a study of this shape without coupling."""
+    if "summary" in comparison.dims:
+        have = list(comparison.summary.values)
+        if summary not in have:
+            raise ValueError(
+                f"The comparison has no surrogates of {summary!r}; it has {have}. Pass "
+                "summary= one of them."
+            )
+        comparison = comparison.sel(summary=summary)
+    else:
+        summary = comparison.attrs.get("summary", summary)
+    logger.info(
+        f"Noise floor: decomposing one {comparison.attrs.get('kind', '')} surrogate of "
+        f"{summary} per cell as observed values (surrogates have no standard error"
+        + (", so measurement_error is not applied)." if measurement_error else ").")
+    )
+    values = comparison["surrogates"].isel(surrogate=0, drop=True)
+    cube = xr.Dataset({summary: values}, coords=values.coords, attrs=comparison.attrs)
+    return cube, summary, False
 
 
 @verbose
@@ -83,13 +114,19 @@ def variance_decomposition(
     Parameters
     ----------
     cube : xarray.Dataset
-        A synchrony cube.
+        A synchrony cube, or the output of
+        :func:`mne_dyad.surrogates.compare_with_surrogates` or
+        :func:`mne_dyad.stats.test_above_chance` for the **noise floor**: the
+        first surrogate of every cell is decomposed as if it were the study, a
+        study of the same shape in which no dyad is coupled. Its shares are of the
+        observed variance (surrogates have no standard error); compare them with
+        the real study's ``icc_dyad_observed`` and ``session_share_observed``.
     summary : str
         The cube variable to decompose (a ``dyad x session x segment`` summary).
     measurement_error : bool
         Model each value's sampling error with its standard error, the cube
         variable ``<summary>_se`` (default True). Without it, sampling error is
-        counted as session variance.
+        counted as session variance. Not applied to a comparison.
     segments : None | sequence of str
         Segment types (default: every segment of the cube).
     therapist : None | bool | dict
@@ -125,10 +162,18 @@ def variance_decomposition(
     >>> table = md.stats.variance_table(vd)
     >>> list(table.columns)
     ['mean', 'sd', 'ci_lower', 'ci_upper']
-    >>> list(table.loc["IM"].index)
-    ['icc_dyad', 'session_share', 'error_share', 'icc_dyad_observed', 'session_share_observed']
+    >>> for component in table.loc["IM"].index:
+    ...     print(component)
+    icc_dyad
+    session_share
+    error_share
+    icc_dyad_observed
+    session_share_observed
+    split_half_reliability
     """
     _validate_type(cube, xr.Dataset, "cube")
+    if _is_comparison(cube):
+        cube, summary, measurement_error = _noise_floor_cube(cube, summary, measurement_error)
     variable = _renamed(
         summary,
         variable,
@@ -240,6 +285,11 @@ def variance_decomposition(
         table["sd"][:, j] = draws_c.std(_SAMPLE_DIMS, ddof=1).values
         lower, upper = _interval(draws_c, ci_prob)
         table["ci_lower"][:, j], table["ci_upper"][:, j] = lower.values, upper.values
+    reliability = _reliability_rows(cube, variable, segments, ci_prob, seed)
+    if reliability is not None:
+        comps = [*comps, "split_half_reliability"]
+        for k in table:
+            table[k] = np.column_stack([table[k], reliability[k]])
     summary = xr.Dataset(
         {k: (("segment", "component"), v) for k, v in table.items()},
         coords={"segment": segments, "component": comps},
@@ -273,6 +323,36 @@ def variance_decomposition(
     return tree
 
 
+def _reliability_rows(cube, variable, segments, ci_prob, seed, n_boot=400):
+    """Split-half reliability per segment, with a percentile interval over dyads resampled.
+
+    None when the cube has no split halves of ``variable``.
+    """
+    if _pooled_reliability(cube, variable) is None:
+        return None
+    sub = cube[[variable, f"{variable}_split", "n_windows"]].sel(segment=segments)
+    values = {k: np.asarray(sub[k].transpose("dyad", "session", "segment")) for k in sub}
+
+    def pooled(idx):
+        cells = [values[k][idx] for k in (variable, f"{variable}_split", "n_windows")]
+        return np.array(
+            [_split_half_core(*(c[..., g] for c in cells))[1] for g in range(len(segments))]
+        )
+
+    n_dyads = values[variable].shape[0]
+    rng = np.random.default_rng(seed)
+    boot = np.array([pooled(rng.integers(0, n_dyads, n_dyads)) for _ in range(n_boot)])
+    alpha = (1 - ci_prob) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {
+            "mean": pooled(np.arange(n_dyads)),
+            "sd": np.nanstd(boot, axis=0, ddof=1),
+            "ci_lower": np.nanquantile(boot, alpha, axis=0),
+            "ci_upper": np.nanquantile(boot, 1 - alpha, axis=0),
+        }
+
+
 def variance_table(result):
     """Return the tidy summary of :func:`variance_decomposition` as a DataFrame.
 
@@ -290,9 +370,23 @@ def variance_table(result):
         decomposition modelled measurement error, ``error_share`` (the part of the
         observed variance that is sampling error) and the shares of the observed
         variance, ``icc_dyad_observed`` and ``session_share_observed`` (what a
-        decomposition that ignores sampling error reports).
+        decomposition that ignores sampling error reports). When the cube has
+        split halves of the summary, ``split_half_reliability`` is its pooled
+        split-half reliability per segment (:ref:`methods-reliability`), with a
+        percentile interval over 400 resamples of the dyads. When the result
+        holds a ``noise_floor`` group (the ``summary`` of a decomposition of the
+        chance test's surrogates, as :func:`mne_dyad.pipeline.run_pipeline`
+        adds), its shares follow as ``icc_dyad_noise_floor`` and
+        ``session_share_noise_floor``: what a study of the same shape with no
+        coupling shows, to compare with the ``*_observed`` shares.
     """
     _validate_type(result, xr.DataTree, "result")
     if "summary" not in result.children:
         raise ValueError("result has no 'summary' group: pass variance_decomposition's output.")
-    return pd.DataFrame(result["summary"].to_dataset().to_dataframe())
+    table = result["summary"].to_dataset()
+    if "noise_floor" in result.children:
+        floor = result["noise_floor"].to_dataset()
+        floor = floor.sel(component=[c for c in floor.component.values if c in _FLOOR])
+        floor = floor.assign_coords(component=[f"{c}_noise_floor" for c in floor.component.values])
+        table = xr.concat([table, floor[list(table.data_vars)]], dim="component")
+    return pd.DataFrame(table.to_dataframe())

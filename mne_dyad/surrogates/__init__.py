@@ -6,12 +6,14 @@ is the same function, loaded when first used (surrogates sit below ``stats``).
 """
 
 from ._compare import KINDS, compare_with_surrogates
+from ._correct import chance_corrected
 from ._iaaft import iaaft
 from ._pseudo_dyads import pseudo_dyads
 from ._shuffle import circular_shift, segment_shuffle
 
 __all__ = [
     "KINDS",
+    "chance_corrected",
     "circular_shift",
     "compare_with_surrogates",
     "iaaft",

@@ -6,6 +6,7 @@ excess over chance is a PyMC model and lives in :mod:`mne_dyad.stats`.
 """
 
 import json
+import warnings
 
 import mne
 import numpy as np
@@ -30,7 +31,13 @@ from ._iaaft import _iaaft_nan
 from ._pseudo_dyads import _draw_partners, _labels_present
 from ._shuffle import _check_n, _shift_offsets, _shuffle_segments
 
-KINDS = ("pseudo_dyads", "circular_shift", "segment_shuffle", "iaaft")
+KINDS = (
+    "pseudo_dyads",
+    "double_pseudo_dyads",
+    "circular_shift",
+    "segment_shuffle",
+    "iaaft",
+)
 
 
 def _default_scale(method, params, what):
@@ -42,6 +49,28 @@ def _default_scale(method, params, what):
     if method == "concordance":
         return params["corr_window"]
     return params["window"]  # phase
+
+
+def _scalar_summaries(spec):
+    """Return the method's per-cell scalar summaries (no lag profile, SE or split half)."""
+    return [
+        v
+        for v in spec.variables
+        if v not in spec.lag_variables and v != "n_windows" and not v.endswith(("_se", "_split"))
+    ]
+
+
+def _check_summaries(spec, method, summary):
+    """Return ``(summaries, one)``: the list to compute and whether one was asked as a str."""
+    _validate_type(summary, (None, str, list, tuple), "summary")
+    one = not isinstance(summary, list | tuple)
+    summaries = [spec.main_summary if summary is None else summary] if one else list(summary)
+    allowed = [v for v in spec.variables if v not in spec.lag_variables]
+    bad = [v for v in summaries if v not in allowed]
+    if bad or not summaries or len(set(summaries)) < len(summaries):
+        what = "is not a scalar output" if one else "must name distinct scalar outputs"
+        raise ValueError(f"summary={summary!r} {what} of {method}: {_scalar_summaries(spec)}.")
+    return summaries, one
 
 
 def _partial(spec, samples, sfreq, xs, ys):
@@ -56,8 +85,26 @@ def _partial(spec, samples, sfreq, xs, ys):
         return None
 
 
-def _pooled(spec, samples, sfreq, summary, pairs, ids=None, cache=None):
-    """Summary of several span pairs pooled as ``compute_synchrony`` pools spans."""
+def _reduced(spec, part, summaries):
+    """``{summary: (sum, weight)}`` of a partial result, or None if one does not pool so."""
+    if part is None:
+        return dict.fromkeys(summaries, (0.0, 0))
+    out = {}
+    for summary in summaries:
+        red = spec.reduce(part, summary)
+        if red is None:
+            return None
+        out[summary] = red
+    return out
+
+
+def _pooled(spec, samples, sfreq, summaries, pairs, ids=None, cache=None):
+    """Summaries of several span pairs pooled as ``compute_synchrony`` pools spans.
+
+    Returns an array with one value per summary. A span pair seen before (same
+    ``ids`` entry) is taken from ``cache`` when its summaries pool as weighted
+    means (``spec.reduce``); otherwise the partial results are pooled.
+    """
     partials, reduced = [], []
     for k, (xs, ys) in enumerate(pairs):
         key = None if ids is None else ids[k]
@@ -65,8 +112,8 @@ def _pooled(spec, samples, sfreq, summary, pairs, ids=None, cache=None):
             reduced.append(cache[key])
             continue
         part = _partial(spec, samples, sfreq, xs, ys)
-        red = (0.0, 0) if part is None else spec.reduce(part, summary)
-        if red is None:  # the summary does not pool as a weighted mean
+        red = _reduced(spec, part, summaries)
+        if red is None:  # a summary does not pool as a weighted mean
             if part is not None:
                 partials.append(part)
             continue
@@ -74,10 +121,16 @@ def _pooled(spec, samples, sfreq, summary, pairs, ids=None, cache=None):
             cache[key] = red
         reduced.append(red)
     if reduced and not partials:
-        total, weight = map(sum, zip(*reduced, strict=True))
-        return total / weight if weight else np.nan
+        out = np.full(len(summaries), np.nan)
+        for i, summary in enumerate(summaries):
+            total = sum(r[summary][0] for r in reduced)
+            weight = sum(r[summary][1] for r in reduced)
+            out[i] = total / weight if weight else np.nan
+        return out
     values = spec.pool(partials, sfreq, samples) if partials else None
-    return np.nan if values is None else float(values[summary])
+    if values is None:
+        return np.full(len(summaries), np.nan)
+    return np.array([float(values[summary]) for summary in summaries])
 
 
 def _surrogate_pairs(kind, pairs, rng, kind_samples):
@@ -94,35 +147,79 @@ def _surrogate_pairs(kind, pairs, rng, kind_samples):
     return out
 
 
+def _partner_pairs(key, label, pairs, partner, spans, first_role_own):
+    """Span pairs of a pseudo-dyad and their cache ids.
+
+    ``first_role_own``: the session's first role with the partner's second role
+    (pseudo-dyads); otherwise the partner's first role with this session's second
+    role (the other half of double pseudo-dyads). An id names the two sessions
+    and spans a pair reads, so the same pair is computed once.
+    """
+    theirs = spans[(partner, label)]
+    out, ids = [], []
+    for k, (xs, ys) in enumerate(pairs):
+        j = k % len(theirs)
+        if first_role_own:
+            out.append((xs, theirs[j][1]))
+            ids.append((key, partner, label, k, j))
+        else:
+            out.append((theirs[j][0], ys))
+            ids.append((partner, key, label, j, k))
+    return out, ids
+
+
 def _run_cells(
-    cells, spans, spec, samples, sfreq, summary, kind, n_sur, partners, kind_samples, seeds
+    cells, spans, spec, samples, sfreq, summaries, kind, n_sur, partners, kind_samples, seeds
 ):
-    """Real value and surrogate values of each (key, label) cell."""
+    """Real values and surrogate values of each (key, label) cell, per summary.
+
+    For ``"double_pseudo_dyads"`` the first ``ceil(n_sur / 2)`` surrogates pair
+    the session's first role with other dyads' second roles, the others the
+    other way round (``partners`` holds both lists, in that order).
+    """
     cache = {}
     out = []
+    n_first = -(-n_sur // 2) if kind == "double_pseudo_dyads" else n_sur
     for (key, label), seed in zip(cells, seeds, strict=True):
         pairs = spans[(key, label)]
-        real = _pooled(spec, samples, sfreq, summary, pairs)
-        sur = np.full(n_sur, np.nan)
+        real = _pooled(spec, samples, sfreq, summaries, pairs)
+        sur = np.full((n_sur, len(summaries)), np.nan)
         rng = np.random.default_rng(seed)
         try:
             for r in range(n_sur):
-                if kind == "pseudo_dyads":
-                    partner = partners[(key, label)][r]
-                    theirs = spans[(partner, label)]
-                    sur_pairs = [
-                        (xs, theirs[k % len(theirs)][1]) for k, (xs, _) in enumerate(pairs)
-                    ]
-                    ids = [(key, label, k, partner, k % len(theirs)) for k in range(len(pairs))]
-                    sur[r] = _pooled(spec, samples, sfreq, summary, sur_pairs, ids, cache)
+                if kind in ("pseudo_dyads", "double_pseudo_dyads"):
+                    sur_pairs, ids = _partner_pairs(
+                        key, label, pairs, partners[(key, label)][r], spans, r < n_first
+                    )
+                    sur[r] = _pooled(spec, samples, sfreq, summaries, sur_pairs, ids, cache)
                 else:
                     sur_pairs = _surrogate_pairs(kind, pairs, rng, kind_samples)
-                    sur[r] = _pooled(spec, samples, sfreq, summary, sur_pairs)
+                    sur[r] = _pooled(spec, samples, sfreq, summaries, sur_pairs)
         except ValueError as exc:  # a span too short to shift or shuffle
             out.append((real, sur, f"dyad {key[0]}, session {key[1]}, {label!r}: {exc}"))
             continue
         out.append((real, sur, None))
     return out
+
+
+def _double_centre(surrogates, n_first):
+    """Shift the two halves of double pseudo-dyads so their mean is the two-way null.
+
+    With ``a`` the mean of the cell's first-role surrogates (this client, other
+    therapists), ``b`` that of its second-role surrogates (other clients, this
+    therapist) and ``g`` the mean of all surrogates of the segment label, the
+    first-role values get ``b - g`` added and the second-role values ``a - g``:
+    their mean is ``a + b - g``, the value of a dyad whose partners are
+    independent when a value is a client part plus a therapist part.
+    ``surrogates``: (dyad, session, segment, surrogate, summary).
+    """
+    first, second = surrogates[..., :n_first, :], surrogates[..., n_first:, :]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        a = np.nanmean(first, axis=-2, keepdims=True)
+        b = np.nanmean(second, axis=-2, keepdims=True)
+        g = np.nanmean(surrogates, axis=(0, 1, 3), keepdims=True)
+    return np.concatenate([first + (b - g), second + (a - g)], axis=-2)
 
 
 @verbose
@@ -167,7 +264,11 @@ def compare_with_surrogates(
     -------
     result : xarray.Dataset
         On ``dyad x session x segment``: ``observed`` (the real dyads), ``sur_mean``, ``sur_sd``,
-        ``es``, ``p`` and ``surrogates`` (with a ``surrogate`` dim).
+        ``es``, ``p`` and ``surrogates`` (with a ``surrogate`` dim). When
+        ``summary`` is a list, every variable also runs along a ``summary`` dim:
+        the summaries of one set of surrogates (pass it to
+        :func:`chance_corrected` as ``comparison``, and one summary of it,
+        ``result.sel(summary=...)``, to :func:`mne_dyad.stats.fit_chance_model`).
 
     Examples
     --------
@@ -185,10 +286,7 @@ def compare_with_surrogates(
     _check_option("kind", kind, KINDS)
     _check_option("signal", signal, _SIGNALS)
     n_sur = _check_n(n_surrogates)
-    summary = spec.main_summary if summary is None else summary
-    if summary not in spec.variables or summary in spec.lag_variables:
-        scalars = [v for v in spec.variables if v not in spec.lag_variables]
-        raise ValueError(f"summary={summary!r} is not a scalar output of {method}: {scalars}.")
+    summaries, one = _check_summaries(spec, method, summary)
     _validate_type(seed, (None, "int-like", np.random.Generator), "seed")
     if isinstance(seed, np.random.Generator):
         seed = int(seed.integers(2**63))
@@ -230,13 +328,18 @@ def compare_with_surrogates(
     if not cells:
         raise ValueError(f"No session has any of the segments {list(segments)}.")
     partners = None
-    if kind == "pseudo_dyads":
+    n_first = -(-n_sur // 2) if kind == "double_pseudo_dyads" else n_sur
+    if kind in ("pseudo_dyads", "double_pseudo_dyads"):
         present = _labels_present(sessions, segments)
-        partners = _draw_partners(present, segments, n_sur, np.random.default_rng(root.spawn(1)[0]))
+        rng = np.random.default_rng(root.spawn(1)[0])
+        partners = _draw_partners(present, segments, n_first, rng)
+        if n_first < n_sur:  # the other half: other clients with this therapist
+            others = _draw_partners(present, segments, n_sur - n_first, rng)
+            partners = {c: partners[c] + others[c] for c in partners}
     cell_seeds = root.spawn(len(cells) + 1)[1:]
     logger.info(
-        f"Chance test: {method} {summary} of {len(cells)} session segments against "
-        f"{n_sur} {kind} surrogates each."
+        f"Chance test: {method} {', '.join(summaries)} of {len(cells)} session segments "
+        f"against {n_sur} {kind} surrogates each."
     )
     n_chunks = max(1, min(len(cells), 4 * max(1, n_jobs if n_jobs > 0 else 4)))
     chunks = [list(range(i, len(cells), n_chunks)) for i in range(n_chunks)]
@@ -244,7 +347,7 @@ def compare_with_surrogates(
 
     def needed(idx):
         own = {cells[i] for i in idx}
-        if kind == "pseudo_dyads":
+        if partners is not None:
             own |= {(p, c[1]) for c in list(own) for p in partners[c]}
         return {c: spans[c] for c in own}
 
@@ -255,7 +358,7 @@ def compare_with_surrogates(
             spec,
             samples,
             sfreq,
-            summary,
+            summaries,
             kind,
             n_sur,
             None if partners is None else {cells[i]: partners[cells[i]] for i in idx},
@@ -275,12 +378,15 @@ def compare_with_surrogates(
     dyads = _sorted_ids([k[0] for k in keys], "dyad")
     session_ids = _sorted_ids([k[1] for k in keys], "session")
     shape = (len(dyads), len(session_ids), len(segments))
-    real = np.full(shape, np.nan)
-    surrogates = np.full((*shape, n_sur), np.nan)
+    real = np.full((*shape, len(summaries)), np.nan)
+    surrogates = np.full((*shape, n_sur, len(summaries)), np.nan)
     for (key, label), (value, sur, _) in by_cell.items():
         idx = (dyads.index(key[0]), session_ids.index(key[1]), segments.index(label))
         real[idx] = value
         surrogates[idx] = sur
+    if kind == "double_pseudo_dyads":
+        surrogates = _double_centre(surrogates, n_first)
+    surrogates = np.moveaxis(surrogates, -2, -1)  # (..., summary, surrogate)
     with np.errstate(invalid="ignore", divide="ignore"):
         n_valid = np.isfinite(surrogates).sum(-1)
         sur_mean = np.where(n_valid > 0, np.nansum(surrogates, -1) / np.maximum(n_valid, 1), np.nan)
@@ -293,6 +399,7 @@ def compare_with_surrogates(
         es = np.where(constant, np.nan, (real - sur_mean) / sur_sd)
         p = (1 + (surrogates >= real[..., None]).sum(-1)) / (1 + n_valid)
     p[~np.isfinite(real) | (n_valid == 0)] = np.nan
+    constant = constant.any(-1)
 
     if constant.any():
         cells = [
@@ -311,32 +418,36 @@ def compare_with_surrogates(
             f"size is NaN, not infinite.{hint}"
         )
 
-    dims = ("dyad", "session", "segment")
+    dims = ("dyad", "session", "segment", "summary")
+    what = summaries[0] if one else "the summary"
     out = xr.Dataset(
         {
-            "observed": (dims, real, {"long_name": f"{summary} of the real dyads"}),
-            "sur_mean": (dims, sur_mean, {"long_name": f"mean surrogate {summary}"}),
-            "sur_sd": (dims, sur_sd, {"long_name": f"SD of surrogate {summary}"}),
+            "observed": (dims, real, {"long_name": f"{what} of the real dyads"}),
+            "sur_mean": (dims, sur_mean, {"long_name": f"mean surrogate {what}"}),
+            "sur_sd": (dims, sur_sd, {"long_name": f"SD of surrogate {what}"}),
             "es": (dims, es, {"long_name": "effect size (real - mean) / SD of surrogates"}),
             "p": (dims, p, {"long_name": "p = (1 + #{surrogate >= real}) / (1 + n)"}),
-            "surrogates": ((*dims, "surrogate"), surrogates, {"long_name": f"surrogate {summary}"}),
+            "surrogates": ((*dims, "surrogate"), surrogates, {"long_name": f"surrogate {what}"}),
         },
         coords={
             "dyad": np.array(dyads, dtype=object if isinstance(dyads[0], str) else None),
             "session": session_ids,
             "segment": np.array(segments, dtype=object),
+            "summary": np.array(summaries, dtype=object),
             "surrogate": np.arange(n_sur),
         },
     )
+    if one:
+        out = out.squeeze("summary", drop=True)
     out.attrs.update(
         method=method,
-        summary=summary,
+        summary=summaries[0] if one else list(summaries),
         kind=kind,
         n_surrogates=n_sur,
         mne_dyad_params=json.dumps(
             {
                 "method": method,
-                "summary": summary,
+                "summary": summaries[0] if one else list(summaries),
                 "kind": kind,
                 "n_surrogates": n_sur,
                 "segments": list(segments),

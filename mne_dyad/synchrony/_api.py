@@ -5,14 +5,11 @@ method of the registry: ``wclc``, ``peak_picking``, ``susy``, ``concordance`` an
 ``phase``.
 """
 
-import json
-
 import mne
 import numpy as np
 import xarray as xr
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
-from .._version import __version__
 from ..io._session import (
     _SIGNALS,
     _as_sessions,
@@ -26,9 +23,12 @@ from ..io._session import (
 )
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
+from ._arousal import _AMPLITUDE_MIN, _arousal_names, _session_arousal
+from ._cells import _check_same_roles, _check_therapist, _cube_coords, _params_attr
 from ._concordance import _ConcordanceMethod
 from ._phase import _PhaseMethod
 from ._registry import _SpanTooShort, _why_empty
+from ._reliability import _add_reliability
 from ._susy import _SUSYMethod
 from ._wclc import _PeakPickingMethod, _WCLCMethod
 
@@ -49,23 +49,6 @@ def _check_method(method, params):
     _check_option("method", method, tuple(METHODS))
     spec = METHODS[method]
     return spec, spec.check_params(params)
-
-
-def _params_attr(method, segments, roles, params):
-    record = {
-        k: (v if not isinstance(v, np.random.Generator) else "Generator") for k, v in params.items()
-    }
-    return json.dumps(
-        {
-            "method": method,
-            "segments": list(segments),
-            "roles": list(roles),
-            **record,
-            "mne_dyad_version": __version__,
-        },
-        sort_keys=True,
-        default=list,
-    )
 
 
 def _variable_names(spec, roles):
@@ -101,6 +84,7 @@ def compute_synchrony(
     segments=("IM", "CB"),
     roles=None,
     signal="raw",
+    arousal=True,
     verbose=None,
     **params,
 ):
@@ -134,6 +118,10 @@ def compute_synchrony(
     signal : str
         ``"raw"`` (the role channels), or ``"clean"``, ``"tonic"``, ``"phasic"``:
         the ``<role>-<signal>`` channels of :mod:`mne_dyad.preprocessing`.
+    arousal : bool
+        Also measure each role's arousal in each segment (default True):
+        ``<role>_scr_rate`` and ``<role>_tonic`` as in
+        :func:`~mne_dyad.synchrony.arousal` (SCRs of at least 0.01 uS).
     %(verbose)s
     **params
         The method's parameters (see ``method``); durations in seconds.
@@ -158,6 +146,7 @@ def compute_synchrony(
     (['IM', 'CB'], True)
     """
     _validate_type(raw, mne.io.BaseRaw, "raw")
+    _validate_type(arousal, bool, "arousal")
     spec, params = _check_method(method, params)
     segments = _check_segments(segments)
     roles = _session_roles(raw, roles)
@@ -221,8 +210,11 @@ def compute_synchrony(
             {"units": "s", "long_name": f"lag (positive: {roles[1]} follows {roles[0]})"},
         )
     ds = xr.Dataset(data, coords=coords)
+    if arousal:
+        measured = _session_arousal(raw, segments, roles, _AMPLITUDE_MIN)
+        ds = ds.merge(measured, combine_attrs="override")
     ds.attrs["mne_dyad_params"] = _params_attr(
-        method, segments, roles, {**params, "signal": signal}
+        method, segments, roles, {**params, "signal": signal, "arousal": arousal}
     )
     ds.attrs["x_role"], ds.attrs["y_role"] = roles
     ds.attrs["method"] = method
@@ -231,41 +223,6 @@ def compute_synchrony(
         if key in meta:
             ds.attrs[key] = meta[key]
     return ds
-
-
-def _check_therapist(therapists, dyad, therapist):
-    t = str(therapist)
-    if therapists.setdefault(dyad, t) != t:
-        raise ValueError(
-            f"Dyad {dyad} has sessions with different therapists ({therapists[dyad]!r} and "
-            f"{t!r}). A dyad is one client with one therapist: give each pairing its own "
-            "dyad id."
-        )
-
-
-def _check_same_roles(key, roles, first_roles):
-    if tuple(roles) != tuple(first_roles):
-        raise ValueError(
-            f"Dyad {key[0]}, session {key[1]} has roles {tuple(roles)}, but other sessions "
-            f"have {tuple(first_roles)}. Use the same role names for every session."
-        )
-
-
-def _cube_coords(dyads, session_ids, segments, lag, therapists):
-    coords = {
-        "dyad": (
-            "dyad",
-            np.array(dyads, dtype=object if isinstance(dyads[0], str) else None),
-            {"long_name": "dyad"},
-        ),
-        "session": ("session", session_ids, {"long_name": "session"}),
-        "segment": ("segment", np.array(segments, dtype=object), {"long_name": "segment label"}),
-    }
-    if lag is not None:
-        coords["lag"] = lag
-    if therapists:
-        coords["therapist"] = ("dyad", np.array([therapists.get(d, "") for d in dyads], object))
-    return coords
 
 
 def _cube_attrs(cube, params_attr, roles, method):
@@ -322,7 +279,7 @@ def _session_values(result, var):
     return result[var].values[None, None]
 
 
-def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal):
+def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, arousal):
     """Build the cube from dask arrays: one task per session, computed when asked."""
     dask = _soft_import("dask", "synchrony_cube(chunks=...)")
     da = _soft_import("dask.array", "synchrony_cube(chunks=...)")
@@ -352,13 +309,17 @@ def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal):
             segments=segments,
             roles=roles,
             signal=signal,
+            arousal=arousal,
             verbose="error",
             **params,
         )
         for key in keys
     }
     data = {}
-    for name, (source, long_name, units) in _variable_names(spec, first_roles).items():
+    names = _variable_names(spec, first_roles)
+    if arousal:
+        names.update(_arousal_names(first_roles))
+    for name, (source, long_name, units) in names.items():
         shape = (len(segments), lags.size) if source in spec.lag_variables else (len(segments),)
         rows = []
         for d in dyads:
@@ -390,7 +351,9 @@ def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal):
     cube = xr.Dataset(data, coords=_cube_coords(dyads, session_ids, segments, lag, therapists))
     return _cube_attrs(
         cube,
-        _params_attr(method, segments, first_roles, {**checked, "signal": signal}),
+        _params_attr(
+            method, segments, first_roles, {**checked, "signal": signal, "arousal": arousal}
+        ),
         first_roles,
         method,
     )
@@ -405,6 +368,7 @@ def synchrony_cube(
     segments=("IM", "CB"),
     roles=None,
     signal="raw",
+    arousal=True,
     n_jobs=1,
     chunks=None,
     verbose=None,
@@ -424,6 +388,10 @@ def synchrony_cube(
     %(session_roles)s
     signal : str
         Which EDA to use (see :func:`compute_synchrony`).
+    arousal : bool
+        Also measure each role's arousal per cell (default True): the cube
+        variables ``<role>_scr_rate`` and ``<role>_tonic`` (see
+        :func:`~mne_dyad.synchrony.arousal`).
     %(n_jobs)s
     chunks : None | dict
         If given (for example ``{"dyad": 8}``), return a lazy cube backed by dask
@@ -456,6 +424,7 @@ def synchrony_cube(
     sessions = _as_sessions(sessions)
     _check_method(method, params)
     _check_option("signal", signal, _SIGNALS)
+    _validate_type(arousal, bool, "arousal")
     segments = _check_segments(segments)
     keys = list(sessions)
     if chunks is not None:
@@ -464,7 +433,8 @@ def synchrony_cube(
         if bad:
             raise ValueError(f"chunks names unknown dims {bad}; use dyad, session, segment, lag.")
         logger.info(f"Lazy {method} cube of {len(keys)} sessions (dask, chunks {chunks}).")
-        return _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal)
+        cube = _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, arousal)
+        return _add_reliability(cube)
     logger.info(
         f"Computing {method} synchrony for {len(keys)} sessions in segments {list(segments)}."
     )
@@ -476,12 +446,13 @@ def synchrony_cube(
             segments=segments,
             roles=roles,
             signal=signal,
+            arousal=arousal,
             verbose=logger.level,
             **params,
         )
         for key in keys
     )
-    cube = _assemble_cube(results, keys)
+    cube = _add_reliability(_assemble_cube(results, keys))
     first = next(iter(cube.data_vars))
     n_nan = int(np.isnan(cube[first].values).sum())
     logger.info(f"Cube ready: {dict(cube.sizes)}, {n_nan} cells of {first!r} NaN.")

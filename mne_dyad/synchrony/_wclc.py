@@ -174,7 +174,38 @@ def _window_summaries(values, lags):
     return {key: out[key] for key in _WINDOW_SUMMARIES}
 
 
-def _pool_windows(per_annotation):
+def _split_block(samples):
+    """Windows per block of the split-half: enough that blocks share few samples.
+
+    Window ``k`` reads the samples ``[k * step, k * step + window + lag)``, so
+    windows ``k`` and ``k + j`` share samples while ``j * step < window + lag``.
+    Splitting by blocks of ``ceil((window + lag) / step)`` windows leaves only the
+    windows at a block boundary overlapping a window of the other half, where
+    alternate windows would overlap on both sides.
+    """
+    return max(1, int(np.ceil((samples["w"] + samples["L"]) / samples["s"])))
+
+
+def _split_half(series, block):
+    """Difference between the means of the first-half and second-half blocks of windows.
+
+    Within each annotation, window ``k`` belongs to half ``(k // block) % 2``;
+    each half's mean pools its windows over the annotations.
+    """
+    halves = [[], []]
+    for values in series:
+        parity = (np.arange(values.size) // block) % 2
+        for h in (0, 1):
+            halves[h].append(values[parity == h])
+    means = []
+    for h in (0, 1):
+        v = np.concatenate(halves[h]) if halves[h] else np.array([])
+        v = v[np.isfinite(v)]
+        means.append(v.mean() if v.size else np.nan)
+    return float(means[0] - means[1])
+
+
+def _pool_windows(per_annotation, block=1):
     """Pool per-window summaries of several annotations into segment values.
 
     Parameters
@@ -182,13 +213,17 @@ def _pool_windows(per_annotation):
     per_annotation : list of (dict, ndarray, ndarray)
         For each annotation: the per-window summaries, and the per-lag sum and
         count of the finite (window, lag) values (see :func:`_lag_sums`).
+    block : int
+        Windows per block of the split-half (see :func:`_split_block`).
 
     Returns
     -------
     values : dict
         NaN-aware mean over all windows of all annotations (so each annotation
-        weighs by its number of windows), ``grand_mean`` over all cells,
-        ``n_windows`` (windows with a value) and ``profile`` (mean per lag).
+        weighs by its number of windows), its overlap-aware standard error
+        ``<summary>_se``, the split-half difference ``<summary>_split``,
+        ``grand_mean`` over all cells, ``n_windows`` (windows with a value) and
+        ``profile`` (mean per lag).
     """
     if not per_annotation:
         return None
@@ -202,6 +237,8 @@ def _pool_windows(per_annotation):
             out[key] = float(np.nanmean(values))
             # standard error of the window mean, overlap-aware (measurement-error models)
             out[f"{key}_se"] = _window_mean_se([p[0][key] for p in per_annotation])
+            # odd minus even blocks of windows (split-half reliability across cells)
+            out[f"{key}_split"] = _split_half([p[0][key] for p in per_annotation], block)
         out["grand_mean"] = float(lag_sum.sum() / lag_count.sum())
         out["profile"] = lag_sum / lag_count
     out["n_windows"] = float(sum(int(np.isfinite(p[0]["all_lags"]).sum()) for p in per_annotation))
@@ -236,6 +273,14 @@ class _WCLCMethod(_SyncMethod):
             )
             for k in _WINDOW_SUMMARIES
         },
+        **{
+            f"{k}_split": (
+                "split-half difference (first minus second half of the blocks of "
+                f"windows) of: {_SUMMARY_DOCS[k][0]}",
+                _SUMMARY_DOCS[k][1],
+            )
+            for k in _WINDOW_SUMMARIES
+        },
     }
     lag_variables = ("profile",)
     role_aliases = {
@@ -243,6 +288,8 @@ class _WCLCMethod(_SyncMethod):
         "y_leads": "{y}_leads",
         "x_leads_se": "{x}_leads_se",
         "y_leads_se": "{y}_leads_se",
+        "x_leads_split": "{x}_leads_split",
+        "y_leads_split": "{y}_leads_split",
     }
 
     def _validate(self, params):
@@ -273,7 +320,7 @@ class _WCLCMethod(_SyncMethod):
         return (_window_summaries(z, self.lags(samples, sfreq)), *_lag_sums(z))
 
     def pool(self, partials, sfreq, samples):
-        return _pool_windows(partials)
+        return _pool_windows(partials, _split_block(samples))
 
     main_summary = "all_lags"
 

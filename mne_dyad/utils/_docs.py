@@ -36,12 +36,18 @@ docdict["chance_options"] = (
     """
 method : str
     Synchrony index (see :func:`mne_dyad.synchrony.compute_synchrony`).
-summary : None | str
+summary : None | str | list of str
     The method's output to test; default ``all_lags`` (wclc), ``peak_r``,
-    ``Z`` (susy), ``ssi`` (concordance) or ``plv`` (phase).
+    ``Z`` (susy), ``ssi`` (concordance) or ``plv`` (phase). A list computes
+    several summaries from the same surrogates.
 kind : str
     ``"pseudo_dyads"`` (the first role with another dyad's second role, same
-    segment label, truncated to the shorter; default), ``"circular_shift"``
+    segment label, truncated to the shorter; default),
+    ``"double_pseudo_dyads"`` (half the surrogates pair the first role with
+    other dyads' second roles, half pair other dyads' first roles with the
+    second role; each half is shifted by the other half's mean minus the
+    label's grand mean, so the surrogate mean removes what either partner's
+    own signal contributes, such as its arousal), ``"circular_shift"``
     (the second role rolled by at least ``min_shift`` each way),
     ``"segment_shuffle"`` (its ``shuffle_segment``-second segments permuted)
     or ``"iaaft"`` (amplitude-adjusted phase randomisation). IAAFT tests
