@@ -21,7 +21,11 @@ The trial's recordings are not public, so this example simulates a study to the
 trial's design with :func:`mne_dyad.simulation.simulate_study` and runs every step
 on it. Because the simulation knows its truth (how strongly the therapist's EDA
 follows the client's in every segment, and how the alliance depends on it), each
-finding is shown next to what the data were built to contain.
+finding is shown next to what the data were built to contain. Each finding is
+shown twice: from raw synchrony, as the paper computed it, and from
+chance-corrected synchrony (each session's excess over its own chance level), the
+default of ``mne-dyad run``; the summary at the end says which conclusions
+survive the correction.
 """
 
 # %%
@@ -37,6 +41,12 @@ finding is shown next to what the data were built to contain.
 # dyad part and a larger session part, and the bond rating rises with a session's
 # IM coupling relative to the dyad's usual level. Task and goal do not depend on it,
 # and nothing depends on CB coupling.
+#
+# One more thing is built in, because every EDA study has it: sessions differ in
+# arousal. How often both partners produce skin conductance responses varies from
+# session to session (SD 0.5 of the log rate), and the client's bond rating is a
+# little higher in more aroused sessions (0.3 scale points per SD), for reasons that
+# have nothing to do with synchrony.
 import os
 
 import matplotlib.pyplot as plt
@@ -50,7 +60,9 @@ import mne_dyad as md
 quick = os.environ.get("MNE_DYAD_EXAMPLES_QUICK", "0") == "1"
 mne.set_log_level("WARNING")
 design = dict(n_dyads=12, n_sessions=4, n_usable=40, duration=1200.0) if quick else {}
-study = md.simulation.simulate_study(seed=2019, **design)
+study = md.simulation.simulate_study(
+    seed=2019, scr_rate_sd=0.5, arousal_alliance={"bond": 0.3}, **design
+)
 # four chains (two in the quick build): R-hat compares chains, and four make its verdict
 # more reliable than two
 sampling = dict(draws=1000, tune=1000, chains=2 if quick else 4, seed=1)
@@ -86,13 +98,26 @@ print(f"synchrony vs true coupling: r = {np.corrcoef(obs[ok], true[ok])[0, 1]:.2
 # %%
 # Finding (a): synchrony is above chance
 # --------------------------------------
-# Each real dyad's synchrony is compared with pseudo-dyads: the same client with the
-# therapists of *other* dyads in the same segment type, who could not have been
-# coupled to them (Moulder et al., 2018). The group question is answered by a
-# multilevel model of the excess over chance, ``d = delta + u_dyad + e``.
-chance = md.stats.test_above_chance(
-    study, n_surrogates=50 if quick else 100, lag=10.0, window=30.0, step=15.0, **sampling
+# Each real dyad's synchrony is compared with surrogate pairs that could not have
+# been coupled (Moulder et al., 2018). The paper used pseudo-dyads (the client with
+# the therapists of other dyads); here the therapist's signal is circularly shifted
+# against the client's by at least 20 s, which keeps both partners' own signals,
+# their arousal included, in every surrogate: the kind the chance correction below
+# needs (:ref:`methods-chance-corrected` compares the kinds). The group question is
+# answered by a multilevel model of the excess over chance,
+# ``d = delta + u_dyad + e``. One set of surrogates serves the test and the
+# correction.
+comparison = md.surrogates.compare_with_surrogates(
+    study,
+    kind="circular_shift",
+    summary=["all_lags"],
+    n_surrogates=50 if quick else 100,
+    seed=1,
+    lag=10.0,
+    window=30.0,
+    step=15.0,
 )
+chance = md.stats.fit_chance_model(comparison.sel(summary="all_lags"), **sampling)
 fig = md.viz.plot_surrogates(chance)
 
 # %%
@@ -123,6 +148,48 @@ finding_a = pd.DataFrame(
 finding_a
 
 # %%
+# Chance-corrected synchrony
+# --------------------------
+# The same surrogates give every session its own chance level. Raw synchrony mixes
+# coupling with that level, which falls as arousal rises (more responses, lower
+# chance ``|z|``); the excess over it, here in surrogate SDs (``all_lags_es``),
+# should not. The within-dyad correlations with
+# the session's arousal and with the true coupling tell how each behaves here:
+corrected = md.surrogates.chance_corrected(cube, comparison=comparison)
+log_rate = np.log(study.truth["scr_rate"])
+
+
+def within_r(values, other):
+    """Correlation of the dyad-centred IM values with the dyad-centred ``other``."""
+    v = values.sel(segment="IM")
+    o = other.reindex_like(v)
+    v, o = (v - v.mean("session")).values.ravel(), (o - o.mean("session")).values.ravel()
+    keep = np.isfinite(v) & np.isfinite(o)
+    return np.corrcoef(v[keep], o[keep])[0, 1]
+
+
+true_im = oracle.all_lags.sel(segment="IM")
+arousal_table = pd.DataFrame(
+    {
+        "r with log SCR rate": [
+            within_r(cube.all_lags, log_rate),
+            within_r(corrected.all_lags_es, log_rate),
+        ],
+        "r with true coupling": [
+            within_r(cube.all_lags, true_im),
+            within_r(corrected.all_lags_es, true_im),
+        ],
+    },
+    index=["raw all_lags", "all_lags_es"],
+).round(2)
+arousal_table
+
+# %%
+# Over replicated studies with no coupling at all (:ref:`methods-chance-corrected`),
+# raw IM synchrony correlates with the session's log SCR rate at about -0.5 within
+# dyads, and the effect size over circular shifts at about 0.
+
+# %%
 # Finding (b): synchrony varies mostly between sessions
 # -----------------------------------------------------
 # Per segment type, ``true sync = mu + u_dyad + e_session``: the share of variance
@@ -133,12 +200,21 @@ finding_a
 # error's part of the observed variance. The same decomposition of the *true*
 # coupling (no sampling error) shows what the data were built with.
 variance = md.stats.variance_decomposition(cube, **sampling)
+variance_excess = md.stats.variance_decomposition(corrected, summary="all_lags_es", **sampling)
 variance_true = md.stats.variance_decomposition(oracle, measurement_error=False, **sampling)
-fig = md.viz.plot_variance(variance)
+fig = md.viz.plot_variance(variance_excess)
 shares = md.stats.variance_table(variance)["mean"].unstack("component")
+shares_excess = md.stats.variance_table(variance_excess)["mean"].unstack("component")
 shares_true = md.stats.variance_table(variance_true)["mean"].unstack("component")
+columns = ["icc_dyad", "session_share", "error_share", "session_share_observed"]
 finding_b = pd.concat(
-    {"synchrony": shares, "true coupling": shares_true}, axis=1, names=["", "component"]
+    {
+        "raw synchrony": shares[columns],
+        "chance-corrected (es)": shares_excess[columns],
+        "true coupling": shares_true[["icc_dyad", "session_share"]],
+    },
+    axis=1,
+    names=["", "component"],
 ).round(2)
 finding_b
 
@@ -150,8 +226,10 @@ finding_b
 # correlated residuals (standardised: SD of the scale per SD of synchrony). The same
 # model fit on the true coupling gives the effects the data contain; the estimates
 # from synchrony are smaller (attenuated), because synchrony measures coupling
-# with error.
-fit = md.stats.fit_alliance_model(cube, study.alliance, **sampling)
+# with error. The model is fit twice: on raw synchrony (the paper's way) and on
+# the chance-corrected effect size ``all_lags_es``.
+fit_raw = md.stats.fit_alliance_model(cube, study.alliance, **sampling)
+fit = md.stats.fit_alliance_model(corrected, study.alliance, summary="all_lags_es", **sampling)
 fit_true = md.stats.fit_alliance_model(oracle, study.alliance, **sampling)
 print(fit.effects_table().to_string())
 fig = md.viz.plot_alliance_effects(fit)
@@ -159,14 +237,20 @@ fig = md.viz.plot_alliance_effects(fit)
 # %%
 # Estimates next to the truth, and the IM - CB contrast of the within effect:
 table = fit.summary()
+table_raw = fit_raw.summary()
 table_true = fit_true.summary()
+
+
+def interval(t):
+    return [f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in zip(t.ci_lower, t.ci_upper, strict=True)]
+
+
 finding_c = pd.DataFrame(
     {
-        "estimate": table["mean"],
-        "89% interval": [
-            f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in zip(table.ci_lower, table.ci_upper, strict=True)
-        ],
-        "P(beta>0)": table["p_gt_0"],
+        "raw": table_raw["mean"],
+        "raw 89% interval": interval(table_raw),
+        "es": table["mean"],
+        "es 89% interval": interval(table),
         "from true coupling": table_true["mean"],
     }
 ).round(2)
@@ -174,10 +258,12 @@ finding_c.loc[[i for i in finding_c.index if "within" in i]]
 
 # %%
 # Read the table as the 2019 paper did: the within-dyad IM effect on bond is the
-# only one built in, and the only within effect whose interval lies clearly away
-# from zero. With five null effects and 89% intervals, at least one interval
-# excludes zero in about every other study (1 - 0.89^5 = 0.44), and one that only
-# just reaches zero is more common still. The
+# only one built in. Arousal pushes bond up in sessions where raw synchrony is
+# low, so raw synchrony carries a negative bias into every within effect on bond,
+# IM and CB alike; the chance-corrected effect size should not (see the summary
+# below for what this study gives). With five null effects and 89% intervals, at least one
+# interval excludes zero in about every other study (1 - 0.89^5 = 0.44), and one
+# that only just reaches zero is more common still. The
 # between-dyad effects rest on few dyads (31 in the trial), so their intervals are
 # wide; even on the true coupling they are not zero, because a few dozen dyads'
 # random alliance levels happen to correlate with their coupling. The claim "IM,
@@ -186,13 +272,36 @@ finding_c.loc[[i for i in finding_c.index if "within" in i]]
 contrast = fit.contrast("IM - CB", level="within")
 contrast.round(2)
 
+
 # %%
 # Summary: the three findings
 # ---------------------------
 # Each row states the paper's finding, what the simulation built in, and what the
 # pipeline recovered from the simulated recordings.
-bond = table.loc["beta[within, IM, bond]"]
-others = table.loc[[i for i in table.index if "within" in i and "IM, bond" not in i]]
+def recovered_c(t):
+    bond = t.loc["beta[within, IM, bond]"]
+    others = t.loc[[i for i in t.index if "within" in i and "IM, bond" not in i]]
+    cb_bond = t.loc["beta[within, CB, bond]"]
+    return [
+        f"beta {bond['mean']:+.2f} [{bond.ci_lower:+.2f}, {bond.ci_upper:+.2f}]",
+        f"{int(((others.ci_lower < 0) & (others.ci_upper > 0)).sum())} of {len(others)} "
+        f"intervals contain 0 (CB -> bond {cb_bond['mean']:+.2f} "
+        f"[{cb_bond.ci_lower:+.2f}, {cb_bond.ci_upper:+.2f}])",
+    ]
+
+
+def recovered_b(sh):
+    return [
+        f"session share {sh.loc[seg, 'session_share']:.2f} (observed "
+        f"{sh.loc[seg, 'session_share_observed']:.2f})"
+        for seg in ("IM", "CB")
+    ]
+
+
+excess_delta = [
+    f"mean excess {float(corrected.all_lags_excess.sel(segment=seg).mean()):+.3f}"
+    for seg in ("IM", "CB")
+]
 summary = pd.DataFrame(
     {
         "2019 finding": [
@@ -211,22 +320,33 @@ summary = pd.DataFrame(
             f"beta {table_true.loc['beta[within, IM, bond]', 'mean']:+.2f}",
             "beta 0 for the other 5",
         ],
-        "recovered": [
+        "raw synchrony": [
             f"delta {float(chance.delta_mean.sel(segment='IM')):+.3f}, "
             f"P>0 = {float(chance.p_delta_gt_0.sel(segment='IM')):.2f}",
             f"delta {float(chance.delta_mean.sel(segment='CB')):+.3f}, "
             f"P>0 = {float(chance.p_delta_gt_0.sel(segment='CB')):.2f}",
-            f"session share {shares.loc['IM', 'session_share']:.2f} (observed "
-            f"{shares.loc['IM', 'session_share_observed']:.2f})",
-            f"session share {shares.loc['CB', 'session_share']:.2f} (observed "
-            f"{shares.loc['CB', 'session_share_observed']:.2f})",
-            f"beta {bond['mean']:+.2f} [{bond.ci_lower:+.2f}, {bond.ci_upper:+.2f}]",
-            f"{int(((others.ci_lower < 0) & (others.ci_upper > 0)).sum())} of "
-            f"{len(others)} intervals contain 0",
+            *recovered_b(shares),
+            *recovered_c(table_raw),
+        ],
+        "chance-corrected (es)": [
+            *excess_delta,
+            *recovered_b(shares_excess),
+            *recovered_c(table),
         ],
     }
 )
 summary
+
+# %%
+# Which conclusions survive the correction? In this simulation, (a) is the same
+# finding either way (the chance test *is* the mean excess). For (b), the
+# ``observed`` shares, the paper's computation, put most variance between
+# sessions for raw and corrected synchrony alike, because sampling error counts
+# as session variance there; the shares of the true variance are the honest
+# answer, and they come with wide intervals. For (c), raw synchrony carries the
+# arousal confound: compare the raw and es columns of the within effects, above. What survives on real data can only be told by running both, as
+# ``mne-dyad run`` does by default (the excess) and with ``[model] summary =
+# "all_lags"`` (raw).
 
 # %%
 # The same analysis on your data: read the sessions with :func:`mne_dyad.io.read_study`
@@ -235,6 +355,6 @@ summary
 # :func:`mne_dyad.report.make_report` collects every figure into one HTML page
 # (save it with ``report.save("report.html")``):
 report = md.report.make_report(
-    cube, raws=study.raws, surrogates=chance, variance=variance, fit=fit, n_traces=6
+    corrected, raws=study.raws, surrogates=chance, variance=variance_excess, fit=fit, n_traces=6
 )
 print(report)

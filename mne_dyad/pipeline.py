@@ -105,6 +105,9 @@ _TABLE_ORDER += ("segments", "combine")
 _STOCHASTIC = ("chance", "variance", "model")
 #: Chance-corrected summaries: ``<summary>_excess`` and ``<summary>_es``.
 _CORRECTED_SUFFIXES = ("_excess", "_es")
+#: The corrected summary the variance decomposition and the model take by default
+#: (chosen with the kind by the negative control of docs/methods.rst).
+_CORRECTED_DEFAULT = "_es"
 
 
 class ConfigError(ValueError):
@@ -221,10 +224,11 @@ class PipelineConfig:
     (``all_lags`` for ``wclc``, ``Z`` for ``susy``). With ``[chance] correct =
     true`` (the default) the chance step's surrogates also correct every
     summary for chance (:func:`mne_dyad.surrogates.chance_corrected`; ``kind``
-    defaults to ``"double_pseudo_dyads"``, chosen by the arousal negative
-    control of :ref:`methods-chance-corrected`), and ``[variance]`` and
-    ``[model]`` take the excess over chance (``all_lags_excess``) by default;
-    ``summary = "all_lags"`` takes the raw values.
+    defaults to ``"circular_shift"``, chosen by the arousal negative control of
+    :ref:`methods-chance-corrected`), and ``[variance]`` and ``[model]`` take the
+    excess over chance in surrogate SDs (``all_lags_es``) by default;
+    ``summary = "all_lags"`` takes the raw values, ``"all_lags_excess"`` the
+    excess in the summary's units.
 
     Parameters
     ----------
@@ -322,7 +326,7 @@ class PipelineConfig:
         # every step reads the model's summary, by default the method's main one
         # (its excess over chance when corrected); the chance test its raw summary
         if spec is not None and "summary" not in settings.get("model", {}):
-            self.model["summary"] = spec.main_summary + ("_excess" if corrected else "")
+            self.model["summary"] = spec.main_summary + (_CORRECTED_DEFAULT if corrected else "")
         for table in _STOCHASTIC:
             options = getattr(self, table)
             if "summary" not in settings.get(table, {}):
@@ -867,7 +871,7 @@ def _steps_left_out(config, n_dyads, has_scores):
     for step in _STOCHASTIC:
         if not getattr(config, step)["enabled"]:
             skipped[step] = f"[{step}] enabled = false"
-    pseudo = config.chance["kind"] in ("pseudo_dyads", "double_pseudo_dyads")
+    pseudo = config.chance["kind"] in ("pseudo_dyads", "double_pseudo_dyads")  # need 2 dyads
     if "chance" not in skipped and pseudo and n_dyads < 2:
         skipped["chance"] = (
             f"pseudo-dyads need at least 2 dyads and the study has {n_dyads}; set "

@@ -300,6 +300,9 @@ def test_group_models_reuse_their_compiled_nutpie_model(small_study):
     # the data did change: the other study has its own estimates
     first = md.stats.variance_decomposition(cubes[0], **kw)
     assert not np.allclose(first.posterior.icc_dyad, fresh[0].posterior.icc_dyad)
+    # a graph that leaves a data variable unused (no sampling error) is reused too
+    plain = [md.stats.variance_decomposition(c, measurement_error=False, **kw) for c in cubes]
+    assert not np.allclose(plain[0].posterior.icc_dyad, plain[1].posterior.icc_dyad)
 
 
 def _noisy_cube(tau, sigma, se, n_dyads=30, n_sessions=5, seed=0):

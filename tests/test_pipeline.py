@@ -27,18 +27,18 @@ def test_defaults_come_from_the_stage_functions():
     config = PipelineConfig()
     assert config.synchrony["method"] == "wclc" and config.synchrony["lag"] == 10.0
     # the pipeline's chance kind is the correction's (the arousal negative control)
-    assert config.chance["kind"] == "double_pseudo_dyads" and config.chance["n_surrogates"] == 100
+    assert config.chance["kind"] == "circular_shift" and config.chance["n_surrogates"] == 100
     assert config.chance["correct"] is True and config.chance["summary"] == "all_lags"
-    assert config.model["summary"] == config.variance["summary"] == "all_lags_excess"
+    assert config.model["summary"] == config.variance["summary"] == "all_lags_es"
     assert config.variance["measurement_error"] is True
     raw = PipelineConfig({"chance": {"correct": False}})
-    assert raw.model["summary"] == "all_lags" and raw.chance["kind"] == "double_pseudo_dyads"
+    assert raw.model["summary"] == "all_lags" and raw.chance["kind"] == "circular_shift"
     assert config.model["outcomes"] == ("bond", "task", "goal")
     assert config.alliance["key"] == "sai"
     # sampling error is taken out of the variance shares where the summary has an SE
     assert config.variance["measurement_error"] is True
     susy = PipelineConfig({"synchrony": {"method": "susy"}})
-    assert susy.model["summary"] == "Z_excess" and susy.chance["summary"] == "Z"
+    assert susy.model["summary"] == "Z_es" and susy.chance["summary"] == "Z"
     assert susy.variance["measurement_error"] is True  # the excess has an SE
     raw_susy = PipelineConfig({"synchrony": {"method": "susy"}, "chance": {"correct": False}})
     assert raw_susy.model["summary"] == raw_susy.chance["summary"] == "Z"
@@ -149,7 +149,7 @@ def test_run_pipeline_is_the_stages_in_order(small_study, tmp_path):
     scalars = ["lag0", "all_lags", "x_leads", "y_leads", "x_leads_0", "y_leads_0"]
     scalars += ["best_lag", "peak", "grand_mean"]
     direct = md.surrogates.compare_with_surrogates(
-        small_study, lag=5.0, n_surrogates=6, seed=3, kind="double_pseudo_dyads", summary=scalars
+        small_study, lag=5.0, n_surrogates=6, seed=3, kind="circular_shift", summary=scalars
     )
     np.testing.assert_array_equal(
         results.chance.surrogates.values, direct.surrogates.sel(summary="all_lags").values
@@ -157,9 +157,9 @@ def test_run_pipeline_is_the_stages_in_order(small_study, tmp_path):
     corrected = md.surrogates.chance_corrected(results.cube, comparison=direct)
     for name in ("all_lags_excess", "peak_es_se"):
         np.testing.assert_array_equal(results.cube[name].values, corrected[name].values)
-    assert results.fit.params["summary"] == "all_lags_excess" and results.fit.params["seed"] == 3
+    assert results.fit.params["summary"] == "all_lags_es" and results.fit.params["seed"] == 3
     assert json.loads(results.variance["summary"].attrs["mne_dyad_params"])["summary"] == (
-        "all_lags_excess"
+        "all_lags_es"
     )
     assert results.provenance["skipped"] == {} and results.provenance["alliance"] == "simulated"
     assert results.provenance["config"]["synchrony"]["lag"] == 5.0

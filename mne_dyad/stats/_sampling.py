@@ -68,7 +68,9 @@ def _nutpie(model, *, draws, tune, chains, seed, target_accept, progress, cache_
             _NUTPIE_CACHE[cache_key] = compiled
     elif data:
         logger.info("Reusing the compiled model with new data.")
-        compiled = compiled.with_data(**data)
+        # data the graph does not use were pruned when it was compiled
+        known = {var.name for var in compiled.shared_var_keys}
+        compiled = compiled.with_data(**{k: v for k, v in data.items() if k in known})
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31))
     kwargs = {} if target_accept is None else {"target_accept": target_accept}

@@ -14,7 +14,7 @@ from ..utils._docs import fill_doc
 from ._compare import KINDS, _scalar_summaries, compare_with_surrogates
 
 #: The surrogate kind of the chance correction (docs/methods.rst explains the choice).
-_DEFAULT_KIND = "double_pseudo_dyads"
+_DEFAULT_KIND = "circular_shift"
 
 _NOT_METHOD_PARAMS = ("method", "segments", "roles", "signal", "mne_dyad_version")
 
@@ -126,8 +126,9 @@ def chance_corrected(
         cube's method, or with ``comparison`` every one it has surrogates of).
     kind : str
         Surrogate kind (see :func:`compare_with_surrogates`). The default,
-        ``"double_pseudo_dyads"``, was chosen by a negative control in which
-        both partners' arousal varies by session (:ref:`methods-chance-corrected`).
+        ``"circular_shift"``, was chosen by a negative control in which both
+        partners' arousal varies by session: it keeps both partners' own signals,
+        and so their arousal, in every surrogate (:ref:`methods-chance-corrected`).
     n_surrogates : int
         Surrogates per cell.
     min_shift, shuffle_segment : None | float
@@ -142,7 +143,7 @@ def chance_corrected(
         A copy of the cube with ``<S>_excess``, ``<S>_excess_se``, ``<S>_es`` and
         ``<S>_es_se`` for each summary and ``attrs["mne_dyad_chance_correction"]``
         (a JSON record of the surrogates). Use them anywhere a summary is taken,
-        e.g. ``summary="all_lags_excess"``.
+        e.g. ``summary="all_lags_es"``.
 
     Examples
     --------
