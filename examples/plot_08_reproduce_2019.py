@@ -344,9 +344,10 @@ summary
 # sessions for raw and corrected synchrony alike, because sampling error counts
 # as session variance there; the shares of the true variance are the honest
 # answer, and they come with wide intervals. For (c), raw synchrony carries the
-# arousal confound: compare the raw and es columns of the within effects, above. What survives on real data can only be told by running both, as
-# ``mne-dyad run`` does by default (the excess) and with ``[model] summary =
-# "all_lags"`` (raw).
+# arousal confound: compare the raw and es columns of the within effects, above.
+# What survives on real data can only be told by running both: ``mne-dyad run``
+# uses the effect size by default, and ``[model] summary = "all_lags"`` the raw
+# values.
 
 # %%
 # The same analysis on your data: read the sessions with :func:`mne_dyad.io.read_study`
