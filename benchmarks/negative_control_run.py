@@ -56,8 +56,12 @@ with the package defaults for everything except:
   ``[variance] enabled = false`` to save time (the variance decomposition does
   not feed the alliance model). ``[chance]`` stays on in all three: the
   correction needs its surrogates.
-- **corrected**: the defaults (chance-corrected synchrony, ``all_lags_excess``
-  of double pseudo-dyads; read back from ``provenance.json``).
+- **corrected**: the defaults: chance-corrected synchrony, whichever summary and
+  surrogate kind the package's defaults name (``all_lags_es`` over circular
+  shifts at the time of writing; ``all_lags_excess`` over double pseudo-dyads
+  before). Each run's summary and kind are read back from its
+  ``provenance.json`` and recorded with the package's git commit, and the table
+  keeps runs of different summaries or kinds apart.
 - **raw**: ``[model] summary = "all_lags"`` and ``[variance] summary =
   "all_lags"`` (raw synchrony, the 2019 way).
 - **corrected+arousal**: the defaults plus ``[model] covariates =
@@ -206,6 +210,16 @@ def write_study(sim, root):
     return root / "manifest.csv"
 
 
+def _git_commit():
+    """The package's checked-out commit (it may change while the script runs)."""
+    proc = subprocess.run(
+        ["git", "-C", str(Path(md.__file__).parent), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
 def _mne_dyad(*args, timeout):
     cmd = [str(MNE_DYAD), "run", *map(str, args)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -273,6 +287,7 @@ def _replication(scenario, rep, shape, workroot, timeout, keep, dry_run):
         **shape,
         "true_beta": TRUE_BETA[scenario],
         "sd_within_im_coupling": sim.params["sd_within_im_coupling"],
+        "git_commit": _git_commit(),
     }
     rows = []
     for k, variant in enumerate(VARIANTS):
@@ -320,12 +335,15 @@ def _mean(values):
 def aggregate(raw):
     """One row per scenario x variant: shares and means with Monte Carlo SEs."""
     out = []
-    for (scenario, variant), df in raw.groupby(["scenario", "variant"], sort=False):
+    raw = raw.fillna({"summary": "", "chance_kind": ""})
+    keys = ["scenario", "variant", "summary", "chance_kind"]
+    for (scenario, variant, summary, kind), df in raw.groupby(keys, sort=False):
         ok = df[df.status == "ok"]
         row = {
             "scenario": scenario,
             "variant": variant,
-            "summary": ok["summary"].iloc[0] if len(ok) else "",
+            "summary": summary,
+            "chance_kind": kind,
             "n_replications": len(ok),
             "n_failed": int((df.status != "ok").sum()),
         }
@@ -353,7 +371,8 @@ def _print_table(table):
             print(f"{r.scenario:8s} {r.variant:18s} no successful runs ({r.n_failed} failed)")
             continue
         print(
-            f"{r.scenario:8s} {r.variant:18s} {r.summary:15s} R={r.n_replications:3d}  "
+            f"{r.scenario:8s} {r.variant:18s} {r.summary:15s} {r.chance_kind:19s} "
+            f"R={r.n_replications:3d}  "
             f"contains 0 {r.share_contains_0:.2f} ({r.share_contains_0_mcse:.2f})  "
             f"above 0 {r.share_above_0:.2f} ({r.share_above_0_mcse:.2f})  "
             f"below 0 {r.share_below_0:.2f} ({r.share_below_0_mcse:.2f})  "
