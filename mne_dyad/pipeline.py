@@ -1045,6 +1045,8 @@ def run_pipeline(study, config=None, *, alliance=None, verbose=None):
             # the noise floor: the same decomposition of a study with no coupling
             floor = {k: v for k, v in options.items() if k not in ("summary", "measurement_error")}
             base = _raw_summary(variance["summary"].attrs["summary"])
+            if "therapist" in cube.coords:  # for a therapist level
+                comparison = comparison.assign_coords(therapist=cube.therapist)
             noise = variance_decomposition(comparison, summary=base, **floor)
             variance["noise_floor"] = noise["summary"]
     if "model" not in skipped:

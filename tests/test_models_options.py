@@ -397,3 +397,22 @@ def test_covariates_are_split_within_and_between_and_estimated():
     cube["flat"] = xr.full_like(cube.all_lags, 1.0)
     with pytest.raises(ValueError, match="does not vary across sessions"):
         _prepare_alliance_data(cube, alliance, covariates=("flat",))
+
+
+def test_noise_floor_decomposes_one_surrogate_per_cell(small_study, small_cube):
+    comparison = md.surrogates.compare_with_surrogates(
+        small_study, kind="circular_shift", n_surrogates=4, seed=1, summary=["all_lags", "peak"]
+    )
+    kw = dict(draws=100, tune=100, chains=1, sampler="pymc", seed=2, verbose="error")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short chains
+        floor = md.stats.variance_decomposition(comparison, summary="peak", **kw)
+    observed = floor["observed_data"]["y"].values
+    first = comparison.surrogates.sel(summary="peak").isel(surrogate=0).values
+    # the data are the first surrogate of every cell, standardised per segment
+    assert observed.size == np.isfinite(first).sum()
+    table = md.stats.variance_table(floor)
+    assert set(table.loc["IM"].index) == {"icc_dyad", "session_share"}  # no sampling error
+    assert json.loads(floor["summary"].attrs["mne_dyad_params"])["measurement_error"] is False
+    with pytest.raises(ValueError, match="has no surrogates of 'lag0'"):
+        md.stats.variance_decomposition(comparison, summary="lag0", **kw)

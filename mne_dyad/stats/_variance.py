@@ -75,7 +75,10 @@ def _noise_floor_cube(comparison, summary, measurement_error):
         + (", so measurement_error is not applied)." if measurement_error else ").")
     )
     values = comparison["surrogates"].isel(surrogate=0, drop=True)
-    cube = xr.Dataset({summary: values}, coords=values.coords, attrs=comparison.attrs)
+    coords = dict(values.coords)
+    if "therapist" in comparison.coords:
+        coords["therapist"] = comparison.therapist
+    cube = xr.Dataset({summary: values}, coords=coords, attrs=comparison.attrs)
     return cube, summary, False
 
 
