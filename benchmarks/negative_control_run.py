@@ -78,7 +78,8 @@ mean and the mean interval width, each with its Monte Carlo SE
 written to ``benchmarks/results/negative_control_run.csv``; one row per
 replication, scenario and variant goes to
 ``benchmarks/results/negative_control_run_raw.csv`` as soon as it is done (the
-script resumes from it: replications already there are skipped). ``--quick``
+script resumes from it: runs already there are skipped; a study is simulated
+again from its seed, the same files). ``--quick``
 writes ``negative_control_run_quick*.csv`` instead.
 
 Run
@@ -271,7 +272,8 @@ def _run_variant(manifest, variant, seed, workdir, timeout, dry_run=False):
     }
 
 
-def _replication(scenario, rep, shape, workroot, timeout, keep, dry_run):
+def _replication(scenario, rep, shape, workroot, timeout, keep, dry_run, done, raw_path):
+    """Simulate and write one study, run the variants not yet ``done``, append each row."""
     seed = BASE_SEED + rep
     workdir = workroot / f"{scenario}_r{rep:03d}"
     if workdir.exists():
@@ -289,10 +291,10 @@ def _replication(scenario, rep, shape, workroot, timeout, keep, dry_run):
         "sd_within_im_coupling": sim.params["sd_within_im_coupling"],
         "git_commit": _git_commit(),
     }
-    rows = []
-    for k, variant in enumerate(VARIANTS):
+    todo = [v for v in VARIANTS if (scenario, rep, v) not in done]
+    for k, variant in enumerate(todo):
         row = _run_variant(manifest, variant, seed, workdir, timeout, dry_run and k == 0)
-        rows.append({**common, **row})
+        _append([{**common, **row}], raw_path)  # at once: a killed run loses one variant
         status = (
             f"{row['summary']}: {row['mean']:+.3f} [{row['ci_lower']:+.3f}, {row['ci_upper']:+.3f}]"
             if row["status"] == "ok"
@@ -306,7 +308,6 @@ def _replication(scenario, rep, shape, workroot, timeout, keep, dry_run):
         f"{time.perf_counter() - t0:.0f} s",
         flush=True,
     )
-    return rows
 
 
 def _append(rows, path):
@@ -410,9 +411,8 @@ def main(argv=None):
                 f"{raw_path} holds runs of another study shape than {shape}; move it away "
                 "or pass the same --duration."
             )
-        counts = previous.groupby(["scenario", "replication"]).variant.nunique()
-        done = {key for key, n in counts.items() if n == len(VARIANTS)}
-        print(f"Resuming: {len(done)} scenario-replications already in {raw_path}", flush=True)
+        done = set(zip(previous.scenario, previous.replication, previous.variant, strict=True))
+        print(f"Resuming: {len(done)} runs already in {raw_path}", flush=True)
     if not args.aggregate:
         workroot = Path(args.workdir or tempfile.mkdtemp(prefix="negctl_"))
         workroot.mkdir(parents=True, exist_ok=True)
@@ -420,13 +420,12 @@ def main(argv=None):
         first = True
         for rep in range(args.n_replications):
             for scenario in SCENARIOS:
-                if (scenario, rep) in done:
+                if all((scenario, rep, v) in done for v in VARIANTS):
                     continue
-                rows = _replication(
-                    scenario, rep, shape, workroot, args.timeout, args.keep, dry_run=first
+                _replication(
+                    scenario, rep, shape, workroot, args.timeout, args.keep, first, done, raw_path
                 )
                 first = False
-                _append(rows, raw_path)
         if not args.workdir and not args.keep:
             shutil.rmtree(workroot, ignore_errors=True)
     if not raw_path.exists():

@@ -202,16 +202,16 @@ def test_device_markers_and_coded_segments_together(study_dir):
 
 @pytest.mark.slow
 def test_run_cli_with_another_method(study_dir, tmp_path):
-    """Every step follows the method's main summary (SUSY's Z) unless told otherwise."""
+    """Every step follows the method's main summary (SUSY's Z, chance-corrected) by default."""
     root, _ = study_dir
     config = (root / "config.toml").read_text().replace("lag = 5.0", 'method = "susy"')
     (tmp_path / "susy.toml").write_text(config)
     out = tmp_path / "susy"
     proc = _run(root / "manifest.csv", "--out", out, "--config", tmp_path / "susy.toml", "--quiet")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Synchrony (Z) -> alliance" in proc.stdout
+    assert "Synchrony (Z_es) -> alliance" in proc.stdout
     html = (out / "report.html").read_text()
-    assert "Synchrony cube (Z)" in html and "Synchrony against chance" in html
+    assert "Synchrony cube (Z_es)" in html and "Synchrony against chance" in html
     assert "Variance shares" in html
     bad = tmp_path / "bad.toml"
     bad.write_text('[synchrony]\nmethod = "granger"\n')
