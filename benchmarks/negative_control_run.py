@@ -63,10 +63,13 @@ with the package defaults for everything except:
   ``provenance.json`` and recorded with the package's git commit, and the table
   keeps runs of different summaries or kinds apart.
 - **raw**: ``[model] summary = "all_lags"`` and ``[variance] summary =
-  "all_lags"`` (raw synchrony, the 2019 way).
-- **corrected+arousal**: the defaults plus ``[model] covariates =
-  ["client_scr_rate", "therapist_scr_rate"]`` (each partner's SCR rate per
-  cell, split within/between dyads like synchrony).
+  "all_lags"`` (raw synchrony, the 2019 way), and ``[chance] enabled = false``:
+  raw synchrony needs no surrogates, and skipping them saves half the run.
+  (Replications 0-4 kept the chance step on; it does not touch the model.)
+- **corrected+arousal** (only in the first ``--arousal-reps`` replications, 20 by
+  default: it informs a choice of default, it is not the check): the defaults
+  plus ``[model] covariates = ["client_scr_rate", "therapist_scr_rate"]`` (each
+  partner's SCR rate per cell, split within/between dyads like synchrony).
 
 Output
 ------
@@ -86,17 +89,22 @@ Run
 ---
 ::
 
-    nice -n 10 python benchmarks/negative_control_run.py [n_replications] [--quick]
+    nice -n 10 python benchmarks/negative_control_run.py [n_replications] [--quick] [--jobs 2]
 
-``n_replications`` defaults to 40; a replication (both scenarios, six runs) of
-15-min sessions takes about 15 min, so 40 take about 10 hours. ``--aggregate`` only
+``n_replications`` defaults to 40. One ``mne-dyad run`` of 15-min sessions takes
+about 150 s with the chance step (100 circular shifts per cell: 85 s of it) and
+about 65 s without; it is single-threaded for most of that time, so ``--jobs 2``
+runs two replications at once on 2 cores. 40 replications take about 5 hours
+that way. ``--aggregate`` only
 rebuilds the table from the raw CSV. The study files of a replication are
 written under ``--workdir`` (default: a temporary folder) and removed once its
 runs are done, unless ``--keep``.
 """
 
 import argparse
+import concurrent.futures
 import datetime as dt
+import fcntl
 import json
 import math
 import shutil
@@ -148,7 +156,8 @@ def _config(variant, seed):
     text = f"seed = {seed}\n\n{ALLIANCE}\n"
     variance = "[variance]\nenabled = false\n"
     if variant == "raw":
-        variance += 'summary = "all_lags"\n'
+        # raw synchrony needs no surrogates: the chance step does not feed its model
+        variance += 'summary = "all_lags"\n\n[chance]\nenabled = false\n'
     return text + variance + ("\n" + VARIANTS[variant] if VARIANTS[variant] else "")
 
 
@@ -272,8 +281,16 @@ def _run_variant(manifest, variant, seed, workdir, timeout, dry_run=False):
     }
 
 
-def _replication(scenario, rep, shape, workroot, timeout, keep, dry_run, done, raw_path):
+def _variants(rep, arousal_reps):
+    """The variants of replication ``rep``: the arousal one only in the first ``arousal_reps``."""
+    return [v for v in VARIANTS if v != "corrected+arousal" or rep < arousal_reps]
+
+
+def _replication(
+    scenario, rep, shape, workroot, timeout, keep, dry_run, done, raw_path, arousal_reps
+):
     """Simulate and write one study, run the variants not yet ``done``, append each row."""
+    warnings.simplefilter("ignore")
     seed = BASE_SEED + rep
     workdir = workroot / f"{scenario}_r{rep:03d}"
     if workdir.exists():
@@ -291,7 +308,7 @@ def _replication(scenario, rep, shape, workroot, timeout, keep, dry_run, done, r
         "sd_within_im_coupling": sim.params["sd_within_im_coupling"],
         "git_commit": _git_commit(),
     }
-    todo = [v for v in VARIANTS if (scenario, rep, v) not in done]
+    todo = [v for v in _variants(rep, arousal_reps) if (scenario, rep, v) not in done]
     for k, variant in enumerate(todo):
         row = _run_variant(manifest, variant, seed, workdir, timeout, dry_run and k == 0)
         _append([{**common, **row}], raw_path)  # at once: a killed run loses one variant
@@ -311,13 +328,19 @@ def _replication(scenario, rep, shape, workroot, timeout, keep, dry_run, done, r
 
 
 def _append(rows, path):
-    """Append rows to the raw CSV, in the columns of its header."""
+    """Append rows to the raw CSV, in the columns of its header (under a file lock)."""
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _append_locked(rows, path)
+
+
+def _append_locked(rows, path):
     df = pd.DataFrame(rows)
     if path.exists():
         header = pd.read_csv(path, nrows=0).columns
         extra = sorted(set(df.columns) - set(header))
         if extra:
-            raise SystemExit(f"{path} has no column(s) {extra}; move it away.")
+            raise RuntimeError(f"{path} has no column(s) {extra}; move it away.")
         df = df.reindex(columns=header)
     df.to_csv(path, mode="a", header=not path.exists(), index=False)
 
@@ -392,6 +415,15 @@ def main(argv=None):
         "--duration", type=float, default=DURATION, help="seconds per session (default 900)"
     )
     parser.add_argument("--keep", action="store_true", help="keep each replication's files")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="replications run at once (default 1; 2 on 2 cores)"
+    )
+    parser.add_argument(
+        "--arousal-reps",
+        type=int,
+        default=20,
+        help="replications that also run the corrected+arousal variant (default 20)",
+    )
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per mne-dyad run")
     parser.add_argument(
         "--aggregate", action="store_true", help="only rebuild the table from the raw CSV"
@@ -417,15 +449,23 @@ def main(argv=None):
         workroot = Path(args.workdir or tempfile.mkdtemp(prefix="negctl_"))
         workroot.mkdir(parents=True, exist_ok=True)
         print(f"Study {shape}; files under {workroot}", flush=True)
-        first = True
-        for rep in range(args.n_replications):
-            for scenario in SCENARIOS:
-                if all((scenario, rep, v) in done for v in VARIANTS):
-                    continue
-                _replication(
-                    scenario, rep, shape, workroot, args.timeout, args.keep, first, done, raw_path
-                )
-                first = False
+        tasks = [
+            (scenario, rep)
+            for rep in range(args.n_replications)
+            for scenario in SCENARIOS
+            if any((scenario, rep, v) not in done for v in _variants(rep, args.arousal_reps))
+        ]
+        common = (shape, workroot, args.timeout, args.keep)
+        rest = (done, raw_path, args.arousal_reps)
+        # each task runs mne-dyad in a subprocess, which is single-threaded for most of
+        # its time: --jobs 2 on 2 cores about halves the wall time
+        with concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
+            futures = [
+                pool.submit(_replication, scenario, rep, *common, k == 0, *rest)
+                for k, (scenario, rep) in enumerate(tasks)
+            ]
+            for future in concurrent.futures.as_completed(futures):
+                future.result()
         if not args.workdir and not args.keep:
             shutil.rmtree(workroot, ignore_errors=True)
     if not raw_path.exists():
