@@ -416,3 +416,64 @@ def test_noise_floor_decomposes_one_surrogate_per_cell(small_study, small_cube):
     assert json.loads(floor["summary"].attrs["mne_dyad_params"])["measurement_error"] is False
     with pytest.raises(ValueError, match="has no surrogates of 'lag0'"):
         md.stats.variance_decomposition(comparison, summary="lag0", **kw)
+
+
+def test_pooled_se_recovers_the_size_law_and_keeps_the_mean_square():
+    from mne_dyad.stats._measurement import _pooled_se
+
+    rng = np.random.default_rng(0)
+    n = rng.integers(15, 90, 400).astype(float)
+    groups = np.repeat([0, 1], 200)
+    # group 0: se^2 = 0.04 / n with chi-square noise of 20 dof; group 1: no size law
+    noise = rng.chisquare(20, 400) / 20
+    se = np.sqrt(np.where(groups == 0, 0.04 / n, 0.001) * noise)
+    pooled, slopes = _pooled_se(se, n, groups)
+    assert slopes[0] == pytest.approx(-1.0, abs=0.15)
+    assert abs(slopes[1]) < 0.15
+    for g in (0, 1):
+        m = groups == g
+        assert np.mean(pooled[m] ** 2) == pytest.approx(np.mean(se[m] ** 2))
+    # the pooled SEs follow the size law, not the noise
+    truth = np.sqrt(0.04 / n[groups == 0])
+    assert np.abs(pooled[groups == 0] / truth - 1).max() < 0.15
+    assert np.abs(se[groups == 0] / truth - 1).max() > 0.3
+    # equal sizes: one SE for all, the root mean square
+    flat, b = _pooled_se(se[:10], np.full(10, 30.0), np.zeros(10, int))
+    assert b == {0: 0.0}
+    np.testing.assert_allclose(flat, np.sqrt(np.mean(se[:10] ** 2)))
+
+
+@pytest.mark.filterwarnings("ignore:The variance decomposition's sampler reports")
+def test_noisy_standard_errors_taken_as_known_inflate_the_session_share():
+    """No session variance; each cell's SE is an estimate from its windows (10 dof).
+
+    Taken as known (``se_model="cell"``), the noisy SEs push the session share up;
+    pooled by cell size they do not.
+    """
+    rng = np.random.default_rng(4)
+    n_dyads, n_sessions = 40, 5
+    shape = (n_dyads, n_sessions, 1)
+    n = rng.integers(15, 60, shape).astype(float)
+    true_se = np.sqrt(0.6 / n) * 4  # error share about 0.6 of the observed variance
+    true = rng.normal(0, 0.5, (n_dyads, 1, 1)) + np.zeros(shape)
+    se = true_se * np.sqrt(rng.chisquare(10, shape) / 10)
+    dims = ("dyad", "session", "segment")
+    cube = xr.Dataset(
+        {
+            "all_lags": (dims, true + true_se * rng.standard_normal(shape)),
+            "all_lags_se": (dims, se),
+            "n_windows": (dims, n),
+        },
+        coords={"dyad": [f"D{i}" for i in range(n_dyads)], "session": np.arange(n_sessions)}
+        | {"segment": ["IM"]},
+    )
+    kw = dict(draws=300, tune=300, chains=2, sampler="pymc", seed=3)
+    pooled = md.stats.variance_table(md.stats.variance_decomposition(cube, **kw)).loc["IM"]
+    cell = md.stats.variance_table(
+        md.stats.variance_decomposition(cube, se_model="cell", **kw)
+    ).loc["IM"]
+    assert pooled.loc["session_share", "ci_lower"] < 0.05
+    assert pooled.loc["session_share", "mean"] < 0.25
+    assert cell.loc["session_share", "mean"] > pooled.loc["session_share", "mean"] + 0.1
+    with pytest.raises(ValueError, match="se_model"):
+        md.stats.variance_decomposition(cube, se_model="known", **kw)

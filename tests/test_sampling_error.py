@@ -38,12 +38,30 @@ def test_window_mean_se_known_cases():
     assert _window_mean_se(ones) == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2)
 
 
+def test_window_mean_se_short_series_are_not_biased_low():
+    """Many short AR(1) annotations: centring each on its own mean biases a naive
+    estimate low (0.89 of the truth here); the two corrections bring it to 0.96."""
+    rng = np.random.default_rng(1)
+    rho, m, n = 0.2, 3000, 15
+    x = np.empty((m, n))
+    x[:, 0] = rng.standard_normal(m)
+    e = rng.standard_normal((m, n)) * np.sqrt(1 - rho**2)
+    for t in range(1, n):
+        x[:, t] = rho * x[:, t - 1] + e[:, t]
+    truth = np.sqrt(m * n * _ar1_factor(n, rho)) / (m * n)
+    assert _window_mean_se(list(x)) == pytest.approx(truth, rel=0.06)
+    # white noise in series of 10: no spurious autocorrelation either way
+    white = list(rng.standard_normal((m, 10)))
+    assert _window_mean_se(white) == pytest.approx(1 / np.sqrt(m * 10), rel=0.04)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("coupling", [0.0, 0.25, 0.5])
 def test_se_matches_the_spread_of_replicate_sessions(coupling):
     """Over replicate sessions of one true coupling, SD(values) / RMS(SE) is 0.9 to 1.1.
 
-    The naive SE, std / sqrt(n_windows), gives 1.1 to 1.3 here (overlapping windows).
+    The naive SE, std / sqrt(n_windows), gives 1.1 to 1.3 here (overlapping windows);
+    the AR(1) SE without small-sample corrections 1.04 to 1.08, with them 0.99 to 1.04.
     """
     segments = [("IM", 60.0, 480.0), ("CB", 600.0, 300.0), ("IM", 960.0, 300.0)]
     values, ses = [], []

@@ -459,7 +459,8 @@ def simulate_study(
     im = c[:, :, labels.index("IM")] if "IM" in labels else np.zeros((n_dyads, n_sessions))
     within = im - im.mean(axis=1, keepdims=True)
     sd_within = within.std()
-    w_std = within / sd_within if sd_within > 0 else within
+    # a constant coupling leaves rounding noise (~1e-17), not a within-dyad signal
+    w_std = within / sd_within if sd_within > 1e-9 else np.zeros_like(within)
     intercepts = {"bond": 5.5, "task": 5.0, "goal": 5.0}
     sd_dyad_o, sd_resid_o = 0.5, 0.5
     dyad_eff = _mvn(rng, n_dyads, [sd_dyad_o] * 3, 0.6)
@@ -467,7 +468,9 @@ def simulate_study(
     alliance = xr.Dataset(coords={"dyad": dyads, "session": sessions})
     arousal_within = log_rate - log_rate.mean(axis=1, keepdims=True)
     sd_arousal = arousal_within.std()
-    arousal_std = arousal_within / sd_arousal if sd_arousal > 0 else arousal_within
+    arousal_std = (
+        arousal_within / sd_arousal if sd_arousal > 1e-9 else np.zeros_like(arousal_within)
+    )
     for k, o in enumerate(_OUTCOMES):
         alliance[o] = (
             ("dyad", "session"),

@@ -6,13 +6,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import xarray as xr
-from mne.utils import _validate_type, logger, verbose, warn
+from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from .._version import __version__
 from ..synchrony._reliability import _pooled_reliability, _split_half_core
 from ..utils._checks import _renamed
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
+from ._measurement import _error_se
 from ._models import _therapist_of
 from ._results import _SAMPLE_DIMS, _interval
 from ._sampling import _check_sampling, _diagnose, _sample, _structure_key
@@ -50,7 +51,7 @@ def _long_format(cube, variable, segments, therapist, se_name=None):
                 "decomposition needs at least 3."
             )
     ther = _therapist_of(therapist, sorted({dyads[i] for i in di}, key=str), cube)
-    return values.values[ok], (None if se is None else se[ok]), di, gi, ther, dyads
+    return values.values[ok], (None if se is None else se[ok]), di, si, gi, ther, dyads
 
 
 def _is_comparison(data):
@@ -89,6 +90,7 @@ def variance_decomposition(
     *,
     summary="all_lags",
     measurement_error=True,
+    se_model="pooled",
     segments=None,
     therapist=None,
     ci_prob=0.89,
@@ -130,6 +132,14 @@ def variance_decomposition(
         Model each value's sampling error with its standard error, the cube
         variable ``<summary>_se`` (default True). Without it, sampling error is
         counted as session variance. Not applied to a comparison.
+    se_model : str
+        How the standard errors enter the measurement-error model. ``"pooled"``
+        (the default): per segment type, ``se^2`` predicted from each cell's size
+        (the cube's ``n_windows``, else ``n_segments``, else ``segment_duration``)
+        as ``c * size^b`` fitted to the cells' own SEs, keeping their mean square.
+        ``"cell"``: each cell's own SE as if it were known. A cell's SE rests on a
+        few dozen windows and is noisy, and treating it as known inflates the
+        session share (see :ref:`methods-variance` for the calibration).
     segments : None | sequence of str
         Segment types (default: every segment of the cube).
     therapist : None | bool | dict
@@ -197,6 +207,7 @@ def variance_decomposition(
         raise ValueError(f"The cube has no segment(s) {missing}.")
     _check_sampling(draws, tune, chains, sampler)
     _validate_type(measurement_error, bool, "measurement_error")
+    _check_option("se_model", se_model, ("pooled", "cell"))
     se_name = f"{variable}_se"
     if measurement_error and se_name not in cube.data_vars:
         raise ValueError(
@@ -205,9 +216,10 @@ def variance_decomposition(
             "to decompose the observed values (sampling error then counts as session "
             "variance), or pick a summary with a standard error."
         )
-    y, se, di, gi, ther, dyads = _long_format(
+    y, se, di, si, gi, ther, dyads = _long_format(
         cube, variable, segments, therapist, se_name if measurement_error else None
     )
+    se = _error_se(cube, se, segments, gi, di, si, se_model, variable)
     pm = _soft_import("pymc", "variance_decomposition")
     mean = np.array([y[gi == g].mean() for g in range(len(segments))])
     sd = np.array([y[gi == g].std(ddof=1) for g in range(len(segments))])
@@ -303,6 +315,7 @@ def variance_decomposition(
                 {
                     "summary": variable,
                     "measurement_error": measurement_error,
+                    "se_model": se_model,
                     "segments": segments,
                     "therapist": ther is not None,
                     "draws": draws,
