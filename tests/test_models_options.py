@@ -163,6 +163,7 @@ def _fit(seed, betas, **kwargs):
 
 
 @pytest.mark.slow
+@pytest.mark.calibration
 def test_recovery_and_null_calibration():
     """89% intervals cover the simulated betas in >= 8 of 10 replications; with every
     beta zero, at most 20 percent of the intervals exclude zero."""

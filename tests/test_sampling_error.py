@@ -56,6 +56,7 @@ def test_window_mean_se_short_series_are_not_biased_low():
 
 
 @pytest.mark.slow
+@pytest.mark.calibration
 @pytest.mark.parametrize("coupling", [0.0, 0.25, 0.5])
 def test_se_matches_the_spread_of_replicate_sessions(coupling):
     """Over replicate sessions of one true coupling, SD(values) / RMS(SE) is 0.9 to 1.1.
@@ -145,6 +146,7 @@ def test_cube_has_reliability_per_cell_and_pooled():
 
 
 @pytest.mark.slow
+@pytest.mark.calibration
 @pytest.mark.parametrize("coupling", [0.0, 0.5])
 def test_split_half_error_matches_replicates_and_alternate_windows_do_not(coupling):
     """The block split's error SD matches the spread of replicate sessions (ratio 1.05-1.10

@@ -13,6 +13,7 @@ import mne_dyad as md
 
 
 @pytest.mark.slow
+@pytest.mark.calibration
 @pytest.mark.filterwarnings("ignore:The variance decomposition's sampler reports")
 @pytest.mark.parametrize("scenario", ["sd_session=0", "sd_dyad=0"])
 def test_variance_decomposition_finds_the_level_where_coupling_varies(scenario):
@@ -46,6 +47,7 @@ def test_variance_decomposition_finds_the_level_where_coupling_varies(scenario):
 
 
 @pytest.mark.slow
+@pytest.mark.calibration
 def test_chance_correction_removes_the_arousal_confound():
     """No coupling; each session's arousal (both partners' SCR rate) raises bond.
 
