@@ -97,11 +97,13 @@ print(
 # %%
 # The overlap-aware standard error comes much closer to the spread of the
 # replicates than the naive one (in the calibration of
-# :ref:`methods-sampling-error`, over 240 replicates, the ratio was 1.04-1.08
+# :ref:`methods-sampling-error`, over 240 replicates, the ratio was 0.99-1.04
 # against 1.14-1.23 for the naive SE; a few dozen replicates give a noisy
 # ratio). Models that take sampling error into account (the variance
 # decomposition, the alliance model with ``measurement_error=True``) use the
-# overlap-aware one.
+# overlap-aware one; the variance decomposition pools it over cells of the same
+# segment type by their number of windows, because one cell's SE, from a few
+# dozen windows, is itself noisy (:ref:`methods-variance`).
 #
 # Reliability: how much of the spread is real
 # -------------------------------------------
