@@ -329,20 +329,16 @@ def _replication(
 
 def _append(rows, path):
     """Append rows to the raw CSV, in the columns of its header (under a file lock)."""
+    df = pd.DataFrame(rows)
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        _append_locked(rows, path)
-
-
-def _append_locked(rows, path):
-    df = pd.DataFrame(rows)
-    if path.exists():
-        header = pd.read_csv(path, nrows=0).columns
-        extra = sorted(set(df.columns) - set(header))
-        if extra:
-            raise RuntimeError(f"{path} has no column(s) {extra}; move it away.")
-        df = df.reindex(columns=header)
-    df.to_csv(path, mode="a", header=not path.exists(), index=False)
+        if path.exists():
+            header = pd.read_csv(path, nrows=0).columns
+            extra = sorted(set(df.columns) - set(header))
+            if extra:
+                raise RuntimeError(f"{path} has no column(s) {extra}; move it away.")
+            df = df.reindex(columns=header)
+        df.to_csv(path, mode="a", header=not path.exists(), index=False)
 
 
 def _share(flags):

@@ -74,9 +74,10 @@ def _window_mean_se(series):
     # deviations from each annotation's own mean hold n_a - f_a values' worth of
     # the variance, not n_a - 1, when the windows are autocorrelated (bounded: at
     # most a 4-fold inflation where a short series is strongly autocorrelated)
-    kept = sum(n - _ar1_factor(n, rho) for n in counts if n)
+    factors = [(n, _ar1_factor(n, rho)) for n in counts if n]
+    kept = sum(n - f for n, f in factors)
     gamma0 = sq / max(kept, 0.25 * dof)
-    var = gamma0 * sum(n * _ar1_factor(n, rho) for n in counts if n) / total**2
+    var = gamma0 * sum(n * f for n, f in factors) / total**2
     return float(np.sqrt(var))
 
 
