@@ -129,6 +129,39 @@ def test_vectorised_equals_loop_reference(seed):
         np.testing.assert_allclose(fast.values, slow, rtol=0, atol=1e-10)
 
 
+def test_a_batch_of_rows_equals_one_call_per_row():
+    """_lagged_corr(x, Y) with Y (rows, N): each row as its own call, NaN gaps and scale too."""
+    rng = np.random.default_rng(4)
+    n, w, L, s = 700, 40, 9, 13
+    x = np.cumsum(rng.standard_normal(n)) * 1e-7 + 5e-6
+    ys = np.stack([np.roll(x, k) + rng.standard_normal(n) * 2e-7 for k in (0, 3, 50, 301)])
+    ys[1, 100:160] = np.nan  # a gap: one row masked, the others clean
+    ys[2] *= 1e6  # another scale: the constant-slice tolerance is per row
+    ys[3, 200:260] = 7e-6  # a constant stretch: NaN windows in this row only
+    x[600:610] = np.nan
+    batch = _lagged_corr(x, ys, w, L, s)
+    assert batch.shape == (4, _n_windows(n, w, L, s), 2 * L + 1)
+    for row, y in zip(batch, ys):
+        one = _lagged_corr(x, y, w, L, s)
+        np.testing.assert_array_equal(np.isnan(row), np.isnan(one))
+        np.testing.assert_allclose(row, one, rtol=0, atol=1e-12)
+    assert np.isnan(batch[3]).all(axis=1).any() and not np.isnan(batch[2]).any()
+    # the window chunks of a large batch join seamlessly (a chunk without gaps takes
+    # the cumulative-sum path, hence not bit for bit)
+    from mne_dyad.synchrony import _kernels
+
+    small = _kernels._CHUNK_ELEMS
+    try:
+        _kernels._CHUNK_ELEMS = 4 * (w + L) * 3  # 3 windows per chunk
+        chunked = _lagged_corr(x, ys, w, L, s)
+        np.testing.assert_array_equal(np.isnan(chunked), np.isnan(batch))
+        np.testing.assert_allclose(chunked, batch, rtol=0, atol=1e-9)
+    finally:
+        _kernels._CHUNK_ELEMS = small
+    with pytest.raises(ValueError, match="same length"):
+        _lagged_corr(x, ys[:, :-1], w, L, s)
+
+
 def test_noninteger_sfreq_exact_lag_coordinates():
     sfreq = 59.94
     x = np.sin(np.arange(3000) / 30.0)

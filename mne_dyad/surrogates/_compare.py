@@ -105,20 +105,31 @@ def _pooled(spec, samples, sfreq, summaries, pairs, ids=None, cache=None):
     ``ids`` entry) is taken from ``cache`` when its summaries pool as weighted
     means (``spec.reduce``); otherwise the partial results are pooled.
     """
-    partials, reduced = [], []
+    reduced, parts = [], []
     for k, (xs, ys) in enumerate(pairs):
         key = None if ids is None else ids[k]
         if cache is not None and key in cache:
             reduced.append(cache[key])
             continue
         part = _partial(spec, samples, sfreq, xs, ys)
+        red = None if cache is None else _reduced(spec, part, summaries)
+        if red is not None:
+            cache[key] = red
+            reduced.append(red)
+        else:
+            parts.append(part)
+    return _pool_parts(spec, samples, sfreq, summaries, parts, reduced)
+
+
+def _pool_parts(spec, samples, sfreq, summaries, parts, reduced=()):
+    """Pool partial results (None: a span too short) after the ``reduced`` ones."""
+    reduced, partials = list(reduced), []
+    for part in parts:
         red = _reduced(spec, part, summaries)
         if red is None:  # a summary does not pool as a weighted mean
             if part is not None:
                 partials.append(part)
             continue
-        if cache is not None:
-            cache[key] = red
         reduced.append(red)
     if reduced and not partials:
         out = np.full(len(summaries), np.nan)
@@ -131,6 +142,29 @@ def _pooled(spec, samples, sfreq, summaries, pairs, ids=None, cache=None):
     if values is None:
         return np.full(len(summaries), np.nan)
     return np.array([float(values[summary]) for summary in summaries])
+
+
+def _shifted_parts(spec, samples, sfreq, pairs, rng, kind_samples, n_sur):
+    """Partial results of ``n_sur`` circular shifts of every span pair, batched per span.
+
+    The offsets are drawn in the order of one surrogate at a time, span by span
+    (as :func:`_surrogate_pairs` does), so a seed gives the same surrogates; each
+    span's shifted copies then go through one ``spec.compute_batch`` call.
+    Returns, per surrogate, the list of its spans' partial results.
+    """
+    offsets = np.array(
+        [[_shift_offsets(y.size, kind_samples, 1, rng)[0] for _, y in pairs] for _ in range(n_sur)]
+    ).reshape(n_sur, len(pairs))
+    per_span = []
+    for k, (xs, ys) in enumerate(pairs):
+        n = min(xs.size, ys.size)
+        if n < spec.min_samples(samples):
+            per_span.append([None] * n_sur)
+            continue
+        # np.roll(ys, o)[i] == ys[(i - o) % size], for every offset at once
+        rolled = ys[(np.arange(n)[None, :] - offsets[:, k, None]) % ys.size]
+        per_span.append(spec.compute_batch(xs[:n], rolled, sfreq, samples))
+    return [[per_span[k][r] for k in range(len(pairs))] for r in range(n_sur)]
 
 
 def _surrogate_pairs(kind, pairs, rng, kind_samples):
@@ -186,12 +220,17 @@ def _run_cells(
         sur = np.full((n_sur, len(summaries)), np.nan)
         rng = np.random.default_rng(seed)
         try:
+            shifted = None
+            if kind == "circular_shift":  # all shifts of a span in one batch
+                shifted = _shifted_parts(spec, samples, sfreq, pairs, rng, kind_samples, n_sur)
             for r in range(n_sur):
                 if kind in ("pseudo_dyads", "double_pseudo_dyads"):
                     sur_pairs, ids = _partner_pairs(
                         key, label, pairs, partners[(key, label)][r], spans, r < n_first
                     )
                     sur[r] = _pooled(spec, samples, sfreq, summaries, sur_pairs, ids, cache)
+                elif shifted is not None:
+                    sur[r] = _pool_parts(spec, samples, sfreq, summaries, shifted[r])
                 else:
                     sur_pairs = _surrogate_pairs(kind, pairs, rng, kind_samples)
                     sur[r] = _pooled(spec, samples, sfreq, summaries, sur_pairs)

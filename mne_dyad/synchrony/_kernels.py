@@ -28,48 +28,52 @@ def _n_windows(n_times, w, L, s):
 
 
 def _scale(a):
-    finite = np.abs(a[np.isfinite(a)])
-    return float(finite.max()) if finite.size else 0.0
+    """Largest finite ``|a|`` of each row (last axis), shaped ``(..., 1, 1)``."""
+    finite = np.isfinite(a)
+    biggest = np.where(finite, np.abs(np.where(finite, a, 0.0)), 0.0).max(axis=-1, initial=0.0)
+    return biggest[..., None, None]
 
 
 def _centered_blocks(a, K, B, s):
-    """Blocks (K, B) of ``a`` centred on their own finite mean, with a validity mask."""
-    blocks = sliding_window_view(a, B)[: (K - 1) * s + 1 : s]
+    """Blocks (..., K, B) of ``a`` centred on their own finite mean, with a validity mask."""
+    blocks = sliding_window_view(a, B, axis=-1)[..., : (K - 1) * s + 1 : s, :]
     mask = np.isfinite(blocks)
-    n_ok = mask.sum(axis=1)
-    sums = np.where(mask, blocks, 0.0).sum(axis=1)
-    means = np.divide(sums, n_ok, out=np.zeros(K), where=n_ok > 0)
-    centered = np.where(mask, blocks - means[:, None], 0.0)
+    n_ok = mask.sum(axis=-1)
+    sums = np.where(mask, blocks, 0.0).sum(axis=-1)
+    means = np.divide(sums, n_ok, out=np.zeros(n_ok.shape), where=n_ok > 0)
+    centered = np.where(mask, blocks - means[..., None], 0.0)
     return centered, mask, n_ok
 
 
 def _pair_sums(f, mf, sl, ms, w, n_lags, clean):
     """Sum over complete pairs of a fixed slice against sliding slices.
 
-    ``f``/``mf``: (K, w) fixed values (zero where missing) and mask.
-    ``sl``/``ms``: (K, B) block the sliding slices of length ``w`` come from,
-    at offsets ``0..n_lags-1``. Returns n, Sf, Sff, Ss, Sss, Sfs of shape (K, n_lags).
+    ``f``/``mf``: (..., K, w) fixed values (zero where missing) and mask.
+    ``sl``/``ms``: (..., K, B) block the sliding slices of length ``w`` come from,
+    at offsets ``0..n_lags-1``. The leading dims of the two broadcast. Returns n,
+    Sf, Sff, Ss, Sss, Sfs, broadcastable to (..., K, n_lags).
     """
-    K = f.shape[0]
-    view = sliding_window_view(sl, w, axis=1)[:, :n_lags]  # (K, n_lags, w), no copy
-    sfs = np.einsum("kw,klw->kl", f, view)
+    shape = np.broadcast_shapes(f.shape[:-1], sl.shape[:-1]) + (n_lags,)
+    view = sliding_window_view(sl, w, axis=-1)[..., :n_lags, :]  # (..., K, n_lags, w), no copy
+    sfs = np.einsum("...kw,...klw->...kl", f, view)
     if clean:  # no missing value anywhere: sliding sums by cumulative sums
-        n = np.full((K, n_lags), float(w))
-        sf = np.broadcast_to(f.sum(axis=1)[:, None], (K, n_lags))
-        sff = np.broadcast_to((f * f).sum(axis=1)[:, None], (K, n_lags))
-        c1 = np.concatenate([np.zeros((K, 1)), np.cumsum(sl, axis=1)], axis=1)
-        c2 = np.concatenate([np.zeros((K, 1)), np.cumsum(sl * sl, axis=1)], axis=1)
-        ss = c1[:, w : w + n_lags] - c1[:, :n_lags]
-        sss = c2[:, w : w + n_lags] - c2[:, :n_lags]
+        n = np.full(shape, float(w))
+        sf = f.sum(axis=-1)[..., None]
+        sff = (f * f).sum(axis=-1)[..., None]
+        zero = np.zeros(sl.shape[:-1] + (1,))
+        c1 = np.concatenate([zero, np.cumsum(sl, axis=-1)], axis=-1)
+        c2 = np.concatenate([zero, np.cumsum(sl * sl, axis=-1)], axis=-1)
+        ss = c1[..., w : w + n_lags] - c1[..., :n_lags]
+        sss = c2[..., w : w + n_lags] - c2[..., :n_lags]
         return n, sf, sff, ss, sss, sfs
     mf = mf.astype(float)
-    mview = sliding_window_view(ms.astype(float), w, axis=1)[:, :n_lags]
-    sqview = sliding_window_view(sl * sl, w, axis=1)[:, :n_lags]
-    n = np.einsum("kw,klw->kl", mf, mview)
-    sf = np.einsum("kw,klw->kl", f, mview)
-    sff = np.einsum("kw,klw->kl", f * f, mview)
-    ss = np.einsum("kw,klw->kl", mf, view)
-    sss = np.einsum("kw,klw->kl", mf, sqview)
+    mview = sliding_window_view(ms.astype(float), w, axis=-1)[..., :n_lags, :]
+    sqview = sliding_window_view(sl * sl, w, axis=-1)[..., :n_lags, :]
+    n = np.einsum("...kw,...klw->...kl", mf, mview)
+    sf = np.einsum("...kw,...klw->...kl", f, mview)
+    sff = np.einsum("...kw,...klw->...kl", f * f, mview)
+    ss = np.einsum("...kw,...klw->...kl", mf, view)
+    sss = np.einsum("...kw,...klw->...kl", mf, sqview)
     return n, sf, sff, ss, sss, sfs
 
 
@@ -81,12 +85,14 @@ def _pearson_from_sums(n, sf, sff, ss, sss, sfs, tol_f, tol_s):
         r = cov / np.sqrt(var_f * var_s)
     bad = (n < 3) | (var_f <= n * tol_f) | (var_s <= n * tol_s)
     r = np.clip(r, -1.0, 1.0)
-    r[bad] = np.nan
+    r[np.broadcast_to(bad, r.shape)] = np.nan
     return r
 
 
 #: Windows computed at once; bounds the memory of one call to a few windows x lags.
 _WINDOW_CHUNK = 256
+#: ... and at most this many block samples (rows x windows x (window + lag)) at once.
+_CHUNK_ELEMS = 2**21
 
 
 def _lagged_corr(x, y, w, L, s):
@@ -94,27 +100,36 @@ def _lagged_corr(x, y, w, L, s):
 
     Parameters
     ----------
-    x, y : ndarray, shape (N,)
-        Signals (NaN marks missing samples).
+    x, y : ndarray, shape (..., N)
+        Signals (NaN marks missing samples). Leading dims broadcast: a batch of
+        ``y`` rows against one ``x`` computes every row at once (the chance test's
+        circular shifts), with the same values as one call per row.
     w, L, s : int
         Window, maximum lag and step in samples (``w >= 2``, ``L >= 0``, ``s >= 1``).
 
     Returns
     -------
-    r : ndarray, shape (K, 2 * L + 1)
-        Correlations with lags ``-L..L`` along the second axis.
+    r : ndarray, shape (..., K, 2 * L + 1)
+        Correlations with lags ``-L..L`` along the last axis.
     """
-    N = x.size
+    N = x.shape[-1]
+    if y.shape[-1] != N:
+        raise ValueError(f"x and y must have the same length, got {N} and {y.shape[-1]} samples.")
     K = _n_windows(N, w, L, s)
     if K < 1:
         raise ValueError(f"{N} samples hold no window of {w} + {L} (window + max lag) samples.")
     tol_x = (_CONSTANT_RTOL * _scale(x)) ** 2
     tol_y = (_CONSTANT_RTOL * _scale(y)) ** 2
-    r = np.empty((K, 2 * L + 1))
-    for k0 in range(0, K, _WINDOW_CHUNK):  # chunks of windows, not single windows
-        k1 = min(k0 + _WINDOW_CHUNK, K)
+    batch = np.broadcast_shapes(x.shape[:-1], y.shape[:-1])
+    rows = int(np.prod(batch))
+    chunk = max(1, min(_WINDOW_CHUNK, _CHUNK_ELEMS // (rows * (w + L))))
+    r = np.empty(batch + (K, 2 * L + 1))
+    for k0 in range(0, K, chunk):  # chunks of windows, not single windows
+        k1 = min(k0 + chunk, K)
         span = slice(k0 * s, (k1 - 1) * s + w + L)
-        r[k0:k1] = _lagged_corr_chunk(x[span], y[span], w, L, s, k1 - k0, tol_x, tol_y)
+        r[..., k0:k1, :] = _lagged_corr_chunk(
+            x[..., span], y[..., span], w, L, s, k1 - k0, tol_x, tol_y
+        )
     return r
 
 
@@ -123,15 +138,16 @@ def _lagged_corr_chunk(x, y, w, L, s, K, tol_x, tol_y):
     xc, mx, nx = _centered_blocks(x, K, B, s)
     yc, my, ny = _centered_blocks(y, K, B, s)
     clean = bool(mx.all() and my.all())
-    r = np.empty((K, 2 * L + 1))
+    shape = np.broadcast_shapes(xc.shape[:-1], yc.shape[:-1])
+    r = np.empty(shape + (2 * L + 1,))
     # lags 0..L: x fixed at the block start, y slides
-    sums = _pair_sums(xc[:, :w], mx[:, :w], yc, my, w, L + 1, clean)
-    r[:, L:] = _pearson_from_sums(*sums, tol_x, tol_y)
+    sums = _pair_sums(xc[..., :w], mx[..., :w], yc, my, w, L + 1, clean)
+    r[..., L:] = _pearson_from_sums(*sums, tol_x, tol_y)
     if L > 0:  # lags -1..-L: y fixed at the block start, x slides from offset 1
-        sums = _pair_sums(yc[:, :w], my[:, :w], xc[:, 1:], mx[:, 1:], w, L, clean)
-        r[:, :L] = _pearson_from_sums(*sums, tol_y, tol_x)[:, ::-1]
+        sums = _pair_sums(yc[..., :w], my[..., :w], xc[..., 1:], mx[..., 1:], w, L, clean)
+        r[..., :L] = _pearson_from_sums(*sums, tol_y, tol_x)[..., ::-1]
     too_sparse = ((B - nx) > B / 2) | ((B - ny) > B / 2)
-    r[too_sparse] = np.nan
+    r[np.broadcast_to(too_sparse, shape)] = np.nan
     return r
 
 

@@ -66,6 +66,23 @@ class _SyncMethod:
         """Compute one span; return a partial result for :meth:`pool`."""
         raise NotImplementedError
 
+    def compute_batch(self, x, ys, sfreq, samples):
+        """Compute one span of ``x`` against each row of ``ys``; a list of partial results.
+
+        The chance test's within-session surrogates keep ``x`` and change ``y``. A
+        method with a batched kernel overrides this; it must return what
+        :meth:`prepare` then :meth:`compute` give row by row (None for a row that
+        raises :class:`_SpanTooShort`), as this default does.
+        """
+        out = []
+        for y in ys:
+            px, py = self.prepare(x, y, sfreq, samples)
+            try:
+                out.append(self.compute(px, py, sfreq, samples))
+            except _SpanTooShort:
+                out.append(None)
+        return out
+
     def pool(self, partials, sfreq, samples):
         """Pool the partial results of all spans of one label into values."""
         raise NotImplementedError

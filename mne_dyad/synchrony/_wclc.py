@@ -141,36 +141,36 @@ def _window_summaries(values, lags):
 
     Parameters
     ----------
-    values : ndarray, shape (n_windows, n_lags)
-        Synchrony per window and lag, lags ordered ``-L..L``.
+    values : ndarray, shape (..., n_windows, n_lags)
+        Synchrony per window and lag, lags ordered ``-L..L`` (leading dims: a batch).
     lags : ndarray, shape (n_lags,)
         Lag of each column in seconds.
 
     Returns
     -------
-    summaries : dict of str to ndarray, shape (n_windows,)
+    summaries : dict of str to ndarray, shape (..., n_windows)
         ``lag0``, ``all_lags``, ``x_leads`` (lags > 0), ``y_leads`` (lags < 0),
         ``x_leads_0`` / ``y_leads_0`` (the same including lag 0), ``best_lag``
         (first lag of the maximum, in seconds) and ``peak``; rMEA's
         ``lag_zero``, ``all_lags``, ``s1_lead``, ``s2_lead``, ``s1_lead_0``,
         ``s2_lead_0`` and ``bestLag``.
     """
-    L = (values.shape[1] - 1) // 2
+    L = (values.shape[-1] - 1) // 2
     finite = np.isfinite(values)
-    nan = np.full(values.shape[0], np.nan)
+    nan = np.full(values.shape[:-1], np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         out = {
-            "lag0": values[:, L].copy(),
-            "all_lags": np.nanmean(values, axis=1),
-            "x_leads": np.nanmean(values[:, L + 1 :], axis=1) if L else nan,
-            "y_leads": np.nanmean(values[:, :L], axis=1) if L else nan,
-            "x_leads_0": np.nanmean(values[:, L:], axis=1) if L else nan,
-            "y_leads_0": np.nanmean(values[:, : L + 1], axis=1) if L else nan,
-            "peak": np.nanmax(values, axis=1),
+            "lag0": values[..., L].copy(),
+            "all_lags": np.nanmean(values, axis=-1),
+            "x_leads": np.nanmean(values[..., L + 1 :], axis=-1) if L else nan,
+            "y_leads": np.nanmean(values[..., :L], axis=-1) if L else nan,
+            "x_leads_0": np.nanmean(values[..., L:], axis=-1) if L else nan,
+            "y_leads_0": np.nanmean(values[..., : L + 1], axis=-1) if L else nan,
+            "peak": np.nanmax(values, axis=-1),
         }
-    best = np.argmax(np.where(finite, values, -np.inf), axis=1)
-    out["best_lag"] = np.where(finite.any(axis=1), np.asarray(lags)[best], np.nan)
+    best = np.argmax(np.where(finite, values, -np.inf), axis=-1)
+    out["best_lag"] = np.where(finite.any(axis=-1), np.asarray(lags)[best], np.nan)
     return {key: out[key] for key in _WINDOW_SUMMARIES}
 
 
@@ -246,9 +246,9 @@ def _pool_windows(per_annotation, block=1):
 
 
 def _lag_sums(values):
-    """Per-lag sum and count of the finite values of a (window, lag) array."""
+    """Per-lag sum and count of the finite values of a (..., window, lag) array."""
     finite = np.isfinite(values)
-    return np.where(finite, values, 0.0).sum(axis=0), finite.sum(axis=0)
+    return np.where(finite, values, 0.0).sum(axis=-2), finite.sum(axis=-2)
 
 
 def _check_lag_window(params):
@@ -318,6 +318,17 @@ class _WCLCMethod(_SyncMethod):
         z = _transform(r, samples["fisher_z"], samples["absolute"])
         # keep per-window summaries and per-lag sums, not the window x lag table
         return (_window_summaries(z, self.lags(samples, sfreq)), *_lag_sums(z))
+
+    def compute_batch(self, x, ys, sfreq, samples):
+        # one kernel call for all rows: the same values as compute() row by row
+        r = _lagged_corr(x, ys, samples["w"], samples["L"], samples["s"])
+        z = _transform(r, samples["fisher_z"], samples["absolute"])
+        per_window = _window_summaries(z, self.lags(samples, sfreq))
+        lag_sum, lag_count = _lag_sums(z)
+        return [
+            ({key: v[i] for key, v in per_window.items()}, lag_sum[i], lag_count[i])
+            for i in range(len(ys))
+        ]
 
     def pool(self, partials, sfreq, samples):
         return _pool_windows(partials, _split_block(samples))
@@ -450,6 +461,8 @@ class _PeakPickingMethod(_WCLCMethod):
     lag_variables = ()
     role_aliases = {}
     main_summary = "peak_r"
+    # peaks are picked window by window: no batched kernel (compute() row by row)
+    compute_batch = _SyncMethod.compute_batch
 
     def _validate(self, params):
         if not _is_int(params["smooth"]) or params["smooth"] < 1 or params["smooth"] % 2 == 0:
