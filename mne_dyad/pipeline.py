@@ -48,7 +48,7 @@ from .stats import (
     variance_decomposition,
 )
 from .stats._alliance_graph import _check_priors
-from .stats._models import _MISSING
+from .stats._models import _MISSING, _check_session_covariate
 from .stats._sampling import _check_sampling
 from .surrogates import KINDS, chance_corrected, compare_with_surrogates
 from .surrogates._compare import _scalar_summaries
@@ -478,6 +478,7 @@ class PipelineConfig:
         check("chance", _check_n, self.chance["n_surrogates"])
         check("model", _check_priors, self.model["priors"])
         check("model", _check_choice, "missing", self.model["missing"], _MISSING)
+        check("model", _check_session_covariate, self.model["session_covariate"])
         subsets = (
             ("model", "segments", self.model["segments"]),
             ("model", "complete_on", self.model["complete_on"]),

@@ -90,6 +90,132 @@ def test_complete_on_keeps_the_same_sessions():
     assert im_only.sizes["obs"] == 32 and im_same.sizes["obs"] == both.sizes["obs"] == 31
 
 
+def test_impute_keeps_the_observed_dyad_means():
+    """missing="impute": data.X splits the observed values (NaN never counts as 0)."""
+    cube, alliance = _data()
+    cube["all_lags"][0, 1, 0] = np.nan
+    data = _prepare_alliance_data(cube, alliance, missing="impute")
+    P = data.P.values
+    d0 = data.dyad_idx.values == 0
+    observed = P[d0, 0][np.isfinite(P[d0, 0])]
+    assert observed.size == 3
+    within = data.X.sel(level="within", segment="IM").values[d0]
+    between = data.X.sel(level="between", segment="IM").values[d0]
+    np.testing.assert_allclose(within[np.isfinite(within)], observed - observed.mean())
+    assert np.isnan(within).sum() == 1
+    np.testing.assert_allclose(between, observed.mean() - np.nanmean(P[:, 0]))
+
+
+def test_detrend_takes_out_each_dyads_own_line():
+    from mne_dyad.stats._centering import _levels, _split_levels
+
+    rng = np.random.default_rng(3)
+    n_dyads, sessions = 5, np.arange(1.0, 7.0)
+    dyad_idx = np.repeat(np.arange(n_dyads), 6)
+    session = np.tile(sessions, n_dyads)
+    slope = rng.normal(0, 1, n_dyads)
+    P = (rng.normal(0, 1, n_dyads)[dyad_idx] + slope[dyad_idx] * session)[:, None]
+    P = P + rng.normal(0, 0.1, P.shape)
+    P = np.hstack([P, P[:, :1] * 2])
+    P[[24, 25, 26, 27], 1] = np.nan  # dyad 4 keeps 2 CB sessions: only centred
+    within, between = _split_levels(P, dyad_idx, n_dyads, session)
+    for d in range(n_dyads):
+        rows = dyad_idx == d
+        fit = np.polyval(np.polyfit(session[rows], P[rows, 0], 1), session[rows])
+        np.testing.assert_allclose(within[rows, 0], P[rows, 0] - fit, atol=1e-10)
+    kept = np.isfinite(P[:, 1]) & (dyad_idx == 4)
+    np.testing.assert_allclose(within[kept, 1], P[kept, 1] - P[kept, 1].mean())
+    # without detrending: centring only; the between part is the same either way
+    centred, between0 = _split_levels(P, dyad_idx, n_dyads)
+    np.testing.assert_allclose(centred[:6, 0], P[:6, 0] - P[:6, 0].mean())
+    np.testing.assert_allclose(between, between0)
+    assert np.abs(centred[:, 0]).std() > 5 * np.abs(within[:, 0]).std()
+    # the model's graph splits latent values with the same weights
+    import pytensor.tensor as pt
+
+    full = P[:, :1]
+    for sess in (None, session):
+        ref = _split_levels(full, dyad_idx, n_dyads, sess)
+        w_np, b_np = _levels(full, dyad_idx, n_dyads, sess)
+        w_pt, b_pt = _levels(pt.as_tensor(full), dyad_idx, n_dyads, sess, dot=pt.dot)
+        for got in (w_np, w_pt.eval()):
+            np.testing.assert_allclose(got, ref[0], atol=1e-12)
+        for got in (b_np, b_pt.eval()):
+            np.testing.assert_allclose(got, ref[1], atol=1e-12)
+
+
+def test_session_terms_and_trends_change_the_model():
+    cube, alliance = md.simulation.simulate_model_data(n_dyads=8, n_sessions=6, seed=0)
+    data = _prepare_alliance_data(cube, alliance, session_covariate="categorical")
+    assert list(data.session_term.values) == [f"session {k}" for k in range(2, 7)]
+    np.testing.assert_array_equal(data.S.sum("session_term").values[data.obs_session == 1], 0)
+    model = _build_alliance_model(data, session_covariate="categorical")
+    assert model.named_vars_to_dims["gamma"] == ("session_term", "outcome")
+    spline = _prepare_alliance_data(cube, alliance, session_covariate="spline")
+    assert list(spline.session_term.values) == ["linear", "spline 1", "spline 2"]
+    np.testing.assert_allclose(spline.S.mean("obs"), 0, atol=1e-12)
+    np.testing.assert_allclose(
+        spline.S.sel(session_term="linear"), data.session_c * 1.0, atol=1e-12
+    )  # the first column is the standardised session number
+    t = spline.obs_session.values.astype(float)  # inside the knots the spline bends
+    col = spline.S.sel(session_term="spline 1").values
+    assert np.abs(np.polyval(np.polyfit(t, col, 1), t) - col).max() > 0.05
+    # a restricted cubic spline is linear beyond its outer knots (0.5 and 9.5 here)
+    from mne_dyad.stats._models import _spline_basis
+
+    grid = np.linspace(0, 10, 101)
+    basis = _spline_basis(grid)
+    assert basis.shape == (101, 3)
+    np.testing.assert_allclose(np.diff(basis[grid >= 9.5], 2, axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(basis[grid <= 0.5, 1:], 0, atol=1e-12)
+    assert np.abs(np.diff(basis[(grid > 1) & (grid < 9)], 2, axis=0)).max() > 1e-4
+    model = _build_alliance_model(spline, dyad_trends=True)
+    assert model.named_vars_to_dims["trend_dyad"] == ("dyad", "outcome")
+    assert model.named_vars_to_dims["sigma_trend"] == ("outcome",)
+    with pytest.raises(ValueError, match="at least 4 distinct session numbers"):
+        _prepare_alliance_data(cube.isel(session=[0, 1, 2]), alliance, session_covariate="spline")
+    with pytest.raises(ValueError, match="'session_covariate' parameter"):
+        _prepare_alliance_data(cube, alliance, session_covariate="quadratic")
+    # True / False are the old spellings of "linear" / None
+    for old, new in ((True, "linear"), (False, "None")):
+        assert (
+            _prepare_alliance_data(cube, alliance, session_covariate=old).attrs["session_covariate"]
+            == new
+        )
+
+
+def _trend_study(seed, n_dyads=40, n_sessions=6):
+    """No within effect; each dyad's synchrony and alliance drift together over sessions."""
+    rng = np.random.default_rng(seed)
+    s = np.arange(1.0, n_sessions + 1)
+    b = rng.normal(0, 1, n_dyads)
+    c = 0.8 * b + 0.6 * rng.normal(0, 1, n_dyads)  # the alliance's drift follows synchrony's
+    P = rng.normal(0, 1, (n_dyads, 1)) + 0.3 * b[:, None] * s + rng.normal(0, 1, (n_dyads, 6))
+    Y = rng.normal(0, 1, (n_dyads, 1)) + 0.3 * c[:, None] * s + rng.normal(0, 1, (n_dyads, 6))
+    coords = {"dyad": [f"D{i}" for i in range(n_dyads)], "session": np.arange(1, 7)}
+    cube = xr.Dataset(
+        {"all_lags": (("dyad", "session", "segment"), P[..., None])},
+        coords={**coords, "segment": ["IM"]},
+    )
+    return cube, xr.Dataset({"bond": (("dyad", "session"), Y)}, coords=coords)
+
+
+@pytest.mark.slow
+def test_detrend_removes_a_within_effect_made_by_dyad_trends():
+    """Dyad-specific trends shared by synchrony and alliance look like a within effect
+    (seed 0: 0.18 [0.07, 0.30] with the linear session term alone); detrending
+    synchrony per dyad removes it (0.04 [-0.08, 0.16])."""
+    cube, alliance = _trend_study(0)
+    kw = dict(segments=("IM",), outcomes=("bond",), multivariate=False, draws=300, tune=300)
+    within = "beta[within, IM, bond]"
+    plain = md.stats.fit_alliance_model(cube, alliance, seed=1, verbose="error", **kw)
+    fixed = md.stats.fit_alliance_model(cube, alliance, detrend=True, seed=1, verbose="error", **kw)
+    plain, fixed = plain.summary().loc[within], fixed.summary().loc[within]
+    assert plain.ci_lower > 0
+    assert fixed.ci_lower < 0 < fixed.ci_upper
+    assert abs(fixed["mean"]) < plain["mean"] / 3
+
+
 def _vd_cube(tau, sigma, phi=None, n_dyads=40, n_sessions=6, seed=0):
     rng = np.random.default_rng(seed)
     values = rng.normal(0, tau, (n_dyads, 1, 1)) + rng.normal(0, sigma, (n_dyads, n_sessions, 1))

@@ -73,6 +73,10 @@ def test_defaults_come_from_the_stage_functions():
         ({"model": {"draws": "many"}}, r"\[model\] draws must be an integer, got 'many'"),
         ({"chance": {"min_shift": "1 min"}}, r"\[chance\] min_shift must be a number"),
         ({"model": {"multivariate": 1}}, r"\[model\] multivariate must be true or false"),
+        (
+            {"model": {"session_covariate": "quadratic"}},
+            r"\[model\] Invalid value for the 'session_covariate' parameter",
+        ),
         ({"synchrony": {"method": "granger"}}, r"method must be one of \['wclc'"),
         ({"synchrony": {"lag": -1.0}}, r"\[synchrony\] lag must be"),
         ({"chance": {"kind": "bootstrap"}}, r"\[chance\] kind must be one of"),

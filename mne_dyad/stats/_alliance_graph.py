@@ -9,6 +9,7 @@ import numpy as np
 from mne.utils import _validate_type
 
 from ..utils._imports import _soft_import
+from ._centering import _levels
 
 #: Default prior scales (on standardised data): normal SDs of alpha, beta, gamma;
 #: half-normal SDs of every variance component; the LKJ shape.
@@ -61,7 +62,8 @@ def _build_alliance_model(
     *,
     multivariate=True,
     random_slopes=False,
-    session_covariate=True,
+    session_covariate="linear",
+    dyad_trends=False,
     priors=None,
 ):
     """Build the PyMC alliance model (docs/methods.rst, section methods-alliance) for prepared data.
@@ -71,7 +73,10 @@ def _build_alliance_model(
     normal across outcomes with LKJ priors (``multivariate``) or independent;
     ``u`` non-centred. The data decide the rest: ``therapist_idx`` adds a
     therapist level, missing ``P`` (imputation) or ``P_se`` (measurement error)
-    make synchrony latent.
+    make synchrony latent, ``S`` holds a categorical or spline session term, and
+    ``attrs["detrend"]`` takes each dyad's linear session trend out of the latent
+    within part. ``session_covariate`` is falsy for no session term; ``dyad_trends``
+    adds dyad-specific linear session slopes ``sigma_trend[o] z[d, o]``.
     """
     pm = _soft_import("pymc", "The alliance model")
     pt = _soft_import("pytensor.tensor", "The alliance model")
@@ -81,6 +86,8 @@ def _build_alliance_model(
         coords["covariate"] = data.covariate.values
     if "therapist_idx" in data:
         coords["therapist"] = data.therapist.values
+    if "S" in data:
+        coords["session_term"] = data.session_term.values
     n_out = data.sizes["outcome"]
     dyad_np = data["dyad_idx"].values
     latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
@@ -89,12 +96,10 @@ def _build_alliance_model(
         y_obs = pm.Data("y_obs", data["y"].values, dims=("obs", "outcome"))
         if latent:  # within/between parts of the latent synchrony
             P = _latent_predictor(pm, pt, data, priors)
-            n_dyad = data.sizes["dyad"]
-            member = np.zeros((n_dyad, dyad_np.size))
-            member[dyad_np, np.arange(dyad_np.size)] = 1.0
-            member /= member.sum(axis=1, keepdims=True)
-            dyad_mean = pt.dot(pt.as_tensor(member), P)
-            X = pt.stack([P - dyad_mean[dyad_np], dyad_mean[dyad_np] - P.mean(axis=0)], axis=1)
+            detrend = bool(data.attrs.get("detrend", 0))
+            session = data["session_c"].values if detrend else None
+            parts = _levels(P, dyad_np, data.sizes["dyad"], session, dot=pt.dot)
+            X = pt.stack(parts, axis=1)
         else:
             X = pm.Data("X", data["X"].values, dims=("obs", "level", "segment"))
         alpha = pm.Normal("alpha", 0.0, priors["alpha"], dims="outcome")
@@ -113,10 +118,23 @@ def _build_alliance_model(
                 "slope_dyad", z_slope * sigma_slope, dims=("dyad", "segment", "outcome")
             )
             mu = mu + (X[:, 0, :, None] * slope[dyad_idx]).sum(axis=1)
-        if session_covariate:
+        linear = session_covariate and "S" not in data
+        if linear or dyad_trends:
             sess = pm.Data("session_c", data["session_c"].values, dims="obs")
+        if session_covariate and not linear:  # categorical or spline session term
+            S = pm.Data("S", data["S"].values, dims=("obs", "session_term"))
+            gamma = pm.Normal("gamma", 0.0, priors["gamma"], dims=("session_term", "outcome"))
+            mu = mu + pt.dot(S, gamma)
+        elif linear:
             gamma = pm.Normal("gamma", 0.0, priors["gamma"], dims="outcome")
             mu = mu + sess[:, None] * gamma
+        if dyad_trends:  # each dyad's own linear course over sessions
+            sigma_trend = pm.HalfNormal("sigma_trend", priors["sigma"], dims="outcome")
+            z_trend = pm.Normal("z_trend", 0.0, 1.0, dims=("dyad", "outcome"))
+            trend_d = pm.Deterministic(
+                "trend_dyad", z_trend * sigma_trend, dims=("dyad", "outcome")
+            )
+            mu = mu + sess[:, None] * trend_d[dyad_idx]
         if "therapist_idx" in data:
             ther_idx = pm.Data("therapist_idx", data["therapist_idx"].values, dims="obs")
             sigma_t = pm.HalfNormal("sigma_therapist", priors["sigma"], dims="outcome")

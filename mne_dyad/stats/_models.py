@@ -10,6 +10,7 @@ from .._version import __version__
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ._alliance_graph import _build_alliance_model, _check_priors
+from ._centering import _split_levels
 from ._results import AllianceFit
 from ._sampling import _check_sampling, _diagnose, _sample
 
@@ -18,6 +19,65 @@ _LEVELS = ("within", "between")
 
 #: Values of fit_alliance_model's missing=.
 _MISSING = ("drop", "impute")
+#: Values of fit_alliance_model's session_covariate= (None: no session term).
+_SESSION_TERMS = ("linear", "categorical", "spline")
+
+
+def _check_session_covariate(value):
+    """``"linear"`` | ``"categorical"`` | ``"spline"`` | None; True/False mean "linear"/None."""
+    if value is True:
+        return "linear"
+    if value is False or value is None:
+        return None
+    _validate_type(value, str, "session_covariate")
+    _check_option("session_covariate", value, _SESSION_TERMS)
+    return value
+
+
+def _spline_basis(t):
+    """Restricted (natural) cubic spline basis of ``t`` (Harrell, 2015, section 2.4.5).
+
+    Knots at quantiles of ``t``: 4 knots (5, 35, 65, 95 %) when ``t`` has at least
+    5 distinct values, else 3 (10, 50, 90 %); linear beyond the outer knots. Returns
+    (n, n_knots - 1) columns, the first of them ``t`` itself.
+    """
+    n_unique = np.unique(t).size
+    if n_unique < 4:
+        raise ValueError(
+            f'session_covariate="spline" needs at least 4 distinct session numbers; the '
+            f'data have {n_unique}. Use "linear" or "categorical".'
+        )
+    probs = (0.05, 0.35, 0.65, 0.95) if n_unique >= 5 else (0.1, 0.5, 0.9)
+    knots = np.unique(np.quantile(t, probs))
+    if knots.size < len(probs):  # ties at the quantiles: spread over the distinct values
+        knots = np.quantile(np.unique(t), probs)
+    k, last, prev = knots.size, knots[-1], knots[-2]
+    cube = lambda u: np.maximum(u, 0.0) ** 3  # noqa: E731
+    cols = [t]
+    for j in range(k - 2):
+        cols.append(
+            (
+                cube(t - knots[j])
+                - cube(t - prev) * (last - knots[j]) / (last - prev)
+                + cube(t - last) * (prev - knots[j]) / (last - prev)
+            )
+            / (last - knots[0]) ** 2
+        )
+    return np.column_stack(cols)
+
+
+def _session_design(sess, kind):
+    """Columns and names of the session term, standardised (categorical: 0/1 dummies)."""
+    if kind == "categorical":
+        levels = np.unique(sess)
+        if levels.size < 2:
+            raise ValueError('session_covariate="categorical" needs at least 2 session numbers.')
+        names = [f"session {v:g}" for v in levels[1:]]  # the first session is the reference
+        return (sess[:, None] == levels[None, 1:]).astype(float), names
+    basis = _spline_basis(sess)
+    sd = basis.std(axis=0, ddof=1)
+    basis = (basis - basis.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    return basis, ["linear"] + [f"spline {j}" for j in range(1, basis.shape[1])]
 
 
 def _check_ids(cube, alliance):
@@ -76,6 +136,8 @@ def _prepare_alliance_data(
     measurement_error=False,
     therapist=None,
     covariates=(),
+    session_covariate="linear",
+    detrend=False,
 ):
     """Long-format model data: standardised, within/between split.
 
@@ -85,9 +147,14 @@ def _prepare_alliance_data(
     segment: within/between parts of ``P``, NaN-free when nothing is latent),
     ``y`` (obs, outcome), ``session_c``, ``dyad_idx`` (and ``therapist_idx``), and
     the transform ``x_mean``/``x_sd``, ``y_mean``/``y_sd``,
-    ``session_mean``/``session_sd``.
+    ``session_mean``/``session_sd``; with a categorical or spline
+    ``session_covariate``, the session design ``S`` (obs, session_term).
+    ``detrend`` takes each dyad's own linear trend over sessions out of the
+    within part (:func:`mne_dyad.stats._centering._split_levels`).
     """
     _check_option("missing", missing, _MISSING)
+    session_covariate = _check_session_covariate(session_covariate)
+    _validate_type(detrend, bool, "detrend")
     if summary not in cube.data_vars:
         raise ValueError(f"The cube has no summary {summary!r}; it has {sorted(cube.data_vars)}.")
     missing_seg = [s for s in segments if s not in list(cube.segment.values)]
@@ -193,11 +260,18 @@ def _prepare_alliance_data(
     pz = (p - x_mean) / x_sd
     remap = {d: k for k, d in enumerate(used_dyads)}
     dyad_idx = np.array([remap[d] for d in di])
-    dyad_mean = np.zeros((len(used_dyads), pz.shape[1]))
-    np.add.at(dyad_mean, dyad_idx, np.nan_to_num(pz))
-    dyad_mean /= np.maximum(np.bincount(dyad_idx, minlength=len(used_dyads)), 1)[:, None]
-    within = pz - dyad_mean[dyad_idx]
-    between = dyad_mean[dyad_idx] - np.nanmean(pz, 0)
+    within, between = _split_levels(pz, dyad_idx, len(used_dyads), sess if detrend else None)
+    if detrend:
+        counts = [
+            np.bincount(dyad_idx[np.isfinite(pz[:, g])], minlength=len(used_dyads))
+            for g in range(pz.shape[1])
+        ]
+        short = sorted({dyads[used_dyads[d]] for c in counts for d in np.flatnonzero(c < 3)})
+        if short:
+            logger.info(
+                f"Alliance model data: detrend=True leaves {len(short)} dyad(s) with fewer "
+                f"than 3 sessions of a segment only centred, not detrended: {short[:5]}."
+            )
     dyad_labels = np.array([dyads[d] for d in used_dyads], dtype=object)
     out = xr.Dataset(
         {
@@ -225,11 +299,17 @@ def _prepare_alliance_data(
         attrs={
             "summary": summary,
             "standardize": int(standardize),
+            "session_covariate": str(session_covariate),
+            "detrend": int(detrend),
             "missing": missing,
             "n_imputed": n_imputed,
             "complete_on": ",".join(complete_on),
         },
     )
+    if session_covariate in ("categorical", "spline"):
+        S, names = _session_design(sess, session_covariate)
+        out = out.assign_coords(session_term=np.array(names, dtype=object))
+        out["S"] = (("obs", "session_term"), S)
     if measurement_error:
         out["P_se"] = (("obs", "segment"), np.where(p_ok[di, si], SE[di, si], np.nan) / x_sd)
     if C is not None:
@@ -303,7 +383,7 @@ def _cache_key(data, options):
     priors = tuple(sorted(options["priors"].items()))
     labels = tuple(
         (dim, tuple(map(str, data[dim].values)))
-        for dim in ("segment", "outcome", "dyad", "therapist")
+        for dim in ("segment", "outcome", "dyad", "therapist", "session_term")
         if dim in data.coords
     )
     key = (
@@ -311,6 +391,8 @@ def _cache_key(data, options):
         options["multivariate"],
         options["random_slopes"],
         options["session_covariate"],
+        options["dyad_trends"],
+        data.attrs.get("detrend", 0),
         priors,
         data.sizes["obs"],
         labels,
@@ -321,6 +403,8 @@ def _cache_key(data, options):
     if latent:  # latent synchrony: its data are constants of the graph
         raw = np.ascontiguousarray(np.nan_to_num(data["P"].values, nan=np.inf))
         extra = data["P_se"].values.tobytes() if "P_se" in data else b""
+        if data.attrs.get("detrend", 0):  # the detrending weights are constants too
+            extra += data["session_c"].values.tobytes()
         key += (
             hashlib.sha1(raw.tobytes() + extra + data["dyad_idx"].values.tobytes()).hexdigest(),
         )
@@ -342,7 +426,9 @@ def fit_alliance_model(
     measurement_error=False,
     missing="drop",
     complete_on=None,
-    session_covariate=True,
+    session_covariate="linear",
+    dyad_trends=False,
+    detrend=False,
     covariates=(),
     standardize=True,
     priors=None,
@@ -399,8 +485,25 @@ def fit_alliance_model(
         of ``segments``). Use the same value in models you compare by LOO so
         they see the same sessions (for example ``complete_on=("IM", "CB")`` in
         an IM-only model).
-    session_covariate : bool
-        Include the session number (standardised) as covariate.
+    session_covariate : None | str | bool
+        The alliance's course over sessions, common to all dyads: ``"linear"``
+        (default: the standardised session number, ``gamma[outcome]``),
+        ``"categorical"`` (one coefficient per session number after the first,
+        ``gamma[session_term, outcome]``), ``"spline"`` (a restricted cubic spline
+        with 3 or 4 knots, for a course that rises and levels off) or None (no
+        session term; ``false`` in a pipeline's TOML). True and False are read
+        as ``"linear"`` and None.
+    dyad_trends : bool
+        Give each dyad its own linear course of alliance over sessions
+        (``trend_dyad[dyad, outcome] = sigma_trend[outcome] * z``), so that dyads
+        whose alliance grows while their synchrony grows do not make a within
+        effect.
+    detrend : bool
+        Take each dyad's own linear trend over sessions out of its synchrony
+        before the within/between split (a least-squares line per dyad and
+        segment; dyads with fewer than 3 sessions of a segment are only
+        centred). The within part is then what is left of a session's synchrony
+        after its dyad's trend.
     covariates : sequence of str
         Cube variables on ``dyad x session x segment`` to adjust for, such as
         the arousal variables ``("client_scr_rate", "therapist_scr_rate")``
@@ -442,6 +545,8 @@ def fit_alliance_model(
         (multivariate, "multivariate"),
         (random_slopes, "random_slopes"),
         (measurement_error, "measurement_error"),
+        (dyad_trends, "dyad_trends"),
+        (detrend, "detrend"),
     ):
         _validate_type(flag, bool, name)
     priors = _check_priors(priors)
@@ -459,11 +564,14 @@ def fit_alliance_model(
         measurement_error=measurement_error,
         therapist=therapist,
         covariates=covariates,
+        session_covariate=session_covariate,
+        detrend=detrend,
     )
     options = {
         "multivariate": multivariate,
         "random_slopes": random_slopes,
-        "session_covariate": session_covariate,
+        "session_covariate": _check_session_covariate(session_covariate),
+        "dyad_trends": dyad_trends,
         "priors": priors,
     }
     model = _build_alliance_model(data, **options)
@@ -496,6 +604,7 @@ def fit_alliance_model(
         **options,
         "therapist": "therapist_idx" in data,
         "measurement_error": measurement_error,
+        "detrend": detrend,
         "covariates": list(covariates),
         "missing": missing,
         "complete_on": list(complete_on or segments),

@@ -206,6 +206,7 @@ class AllianceFit:
             multivariate=p.get("multivariate", True),
             random_slopes=p.get("random_slopes", False),
             session_covariate=p.get("session_covariate", True),
+            dyad_trends=p.get("dyad_trends", False),
             priors=p.get("priors"),
         )
 
