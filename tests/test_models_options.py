@@ -43,6 +43,12 @@ def test_options_change_the_model_as_documented():
     _, slopes = _model(random_slopes=True)
     assert slopes.named_vars_to_dims["sigma_slope"] == ("segment", "outcome")
     assert slopes.named_vars_to_dims["slope_dyad"] == ("dyad", "segment", "outcome")
+    # intercepts and slopes correlated through one LKJ over 3 outcomes x (1 + 2) effects
+    assert slopes.coords["dyad_effect"][:3] == ("bond: intercept", "bond: IM", "bond: CB")
+    assert slopes["chol_dyad_corr"].eval().shape == (9, 9)
+    _, uni_slopes = _model(random_slopes=True, multivariate=False)
+    assert {"chol_dyad_0", "chol_dyad_2", "sigma_resid"} <= set(uni_slopes.named_vars)
+    assert uni_slopes["chol_dyad_1_corr"].eval().shape == (3, 3)
     data, ther = _model(therapist=True)
     assert ther.named_vars_to_dims["sigma_therapist"] == ("outcome",)
     assert list(ther.coords["therapist"]) == ["T0", "T1", "T2"]
@@ -214,6 +220,48 @@ def test_detrend_removes_a_within_effect_made_by_dyad_trends():
     assert plain.ci_lower > 0
     assert fixed.ci_lower < 0 < fixed.ci_upper
     assert abs(fixed["mean"]) < plain["mean"] / 3
+
+
+@pytest.mark.slow
+def test_random_slopes_recover_the_slope_sd():
+    """Dyads' within slopes on IM vary (SD 0.4, correlated 0.5 with the intercepts)
+    around 0 for bond; no other slope varies."""
+    rng = np.random.default_rng(0)
+    n_dyads, n_sessions = 40, 6
+    P = rng.normal(0, 0.5, (n_dyads, 1, 2)) + rng.normal(0, 1, (n_dyads, n_sessions, 2))
+    u = rng.normal(0, 1, (n_dyads, 1))
+    b = 0.4 * (0.5 * u + np.sqrt(0.75) * rng.normal(0, 1, (n_dyads, 1)))
+    bond = 0.7 * u + b * (P - P.mean(1, keepdims=True))[..., 0]
+    bond = bond + rng.normal(0, 1, bond.shape)
+    coords = {"dyad": [f"D{i}" for i in range(n_dyads)], "session": np.arange(1, 7)}
+    cube = xr.Dataset(
+        {"all_lags": (("dyad", "session", "segment"), P)},
+        coords={**coords, "segment": ["IM", "CB"]},
+    )
+    alliance = xr.Dataset(
+        {
+            "bond": (("dyad", "session"), bond),
+            "task": (("dyad", "session"), 0.5 * bond + rng.normal(0, 1, bond.shape)),
+        },
+        coords=coords,
+    )
+    fit = md.stats.fit_alliance_model(
+        cube,
+        alliance,
+        outcomes=("bond", "task"),
+        random_slopes=True,
+        standardize=False,
+        draws=300,
+        tune=300,
+        seed=1,
+        verbose="error",
+    )
+    table = fit.summary(["beta", "sigma_slope"])
+    sd = table.loc["sigma_slope[IM, bond]"]
+    assert 0.2 < sd.ci_lower < 0.4 < sd.ci_upper  # seed 0: 0.39 [0.24, 0.56]
+    assert table.loc["sigma_slope[CB, bond]", "ci_upper"] < 0.3
+    within = table.loc["beta[within, IM, bond]"]
+    assert within.ci_lower < 0 < within.ci_upper
 
 
 def _vd_cube(tau, sigma, phi=None, n_dyads=40, n_sessions=6, seed=0):

@@ -57,6 +57,67 @@ def _latent_predictor(pm, pt, data, priors):
     )
 
 
+def _lkj(pm, name, n, priors):
+    """Return the LKJ Cholesky factor of ``n`` correlated effects and their SDs."""
+    chol, _, stds = pm.LKJCholeskyCov(
+        name,
+        n=n,
+        eta=priors["lkj_eta"],
+        sd_dist=pm.HalfNormal.dist(priors["sigma"], shape=n),
+        compute_corr=True,
+    )
+    return chol, stds
+
+
+def _dyad_effects(pm, pt, model, priors, multivariate, random_slopes):
+    """Add the dyad intercepts and, with ``random_slopes``, the dyads' within slopes.
+
+    Returns ``u_dyad`` (dyad, outcome) and ``slope_dyad`` (dyad, segment, outcome;
+    None without slopes), all non-centred.
+
+    Without slopes: intercepts correlated across outcomes by an LKJ prior
+    (``chol_dyad``), or independent (``sigma_dyad``). With slopes, each outcome's
+    intercept and its slopes on the segment types are correlated (LKJ): jointly
+    over all outcomes when ``multivariate`` (one ``chol_dyad`` over the
+    ``dyad_effect`` labels, outcome by outcome), or outcome by outcome
+    (``chol_dyad_<k>`` for the k-th outcome). ``sigma_slope`` (segment, outcome)
+    holds the slopes' SDs.
+    """
+    outcomes, segments = model.coords["outcome"], model.coords["segment"]
+    n_out, n_seg = len(outcomes), len(segments)
+    if not random_slopes:
+        z_u = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "outcome"))
+        if multivariate:
+            chol_u, _ = _lkj(pm, "chol_dyad", n_out, priors)
+            u = z_u @ chol_u.T
+        else:
+            u = z_u * pm.HalfNormal("sigma_dyad", priors["sigma"], dims="outcome")
+        return pm.Deterministic("u_dyad", u, dims=("dyad", "outcome")), None
+    per = 1 + n_seg  # an outcome's intercept, then its slope on each segment type
+    labels = [f"{o}: {e}" for o in outcomes for e in ["intercept", *segments]]
+    model.add_coord("dyad_effect", labels)
+    z = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "dyad_effect"))
+    if multivariate:
+        chol, stds = _lkj(pm, "chol_dyad", n_out * per, priors)
+        effects = z @ chol.T
+    else:
+        blocks, sds = [], []
+        for k in range(n_out):
+            chol_k, stds_k = _lkj(pm, f"chol_dyad_{k}", per, priors)
+            blocks.append(z[:, k * per : (k + 1) * per] @ chol_k.T)
+            sds.append(stds_k)
+        effects, stds = pt.concatenate(blocks, axis=1), pt.concatenate(sds)
+    effects = effects.reshape((-1, n_out, per))
+    u = pm.Deterministic("u_dyad", effects[:, :, 0], dims=("dyad", "outcome"))
+    slope = pm.Deterministic(
+        "slope_dyad", effects[:, :, 1:].transpose(0, 2, 1), dims=("dyad", "segment", "outcome")
+    )
+    pm.Deterministic(
+        "sigma_slope", stds.reshape((n_out, per))[:, 1:].T, dims=("segment", "outcome")
+    )
+    return u, slope
+
+
 def _build_alliance_model(
     data,
     *,
@@ -111,13 +172,6 @@ def _build_alliance_model(
                 "delta", 0.0, priors["beta"], dims=("level", "covariate", "segment", "outcome")
             )
             mu = mu + (C[:, :, :, :, None] * delta[None]).sum(axis=(1, 2, 3))
-        if random_slopes:
-            sigma_slope = pm.HalfNormal("sigma_slope", priors["sigma"], dims=("segment", "outcome"))
-            z_slope = pm.Normal("z_slope", 0.0, 1.0, dims=("dyad", "segment", "outcome"))
-            slope = pm.Deterministic(
-                "slope_dyad", z_slope * sigma_slope, dims=("dyad", "segment", "outcome")
-            )
-            mu = mu + (X[:, 0, :, None] * slope[dyad_idx]).sum(axis=1)
         linear = session_covariate and "S" not in data
         if linear or dyad_trends:
             sess = pm.Data("session_c", data["session_c"].values, dims="obs")
@@ -140,29 +194,15 @@ def _build_alliance_model(
             sigma_t = pm.HalfNormal("sigma_therapist", priors["sigma"], dims="outcome")
             z_t = pm.Normal("z_therapist", 0.0, 1.0, dims=("therapist", "outcome"))
             mu = mu + (z_t * sigma_t)[ther_idx]
-        z_u = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "outcome"))
+        u, slope = _dyad_effects(pm, pt, model, priors, multivariate, random_slopes)
+        if random_slopes:  # each dyad's own within slopes
+            mu = mu + (X[:, 0, :, None] * slope[dyad_idx]).sum(axis=1)
         if multivariate:
-            chol_u, _, _ = pm.LKJCholeskyCov(
-                "chol_dyad",
-                n=n_out,
-                eta=priors["lkj_eta"],
-                sd_dist=pm.HalfNormal.dist(priors["sigma"], shape=n_out),
-                compute_corr=True,
-            )
-            u = pm.Deterministic("u_dyad", z_u @ chol_u.T, dims=("dyad", "outcome"))
-            chol_e, _, _ = pm.LKJCholeskyCov(
-                "chol_resid",
-                n=n_out,
-                eta=priors["lkj_eta"],
-                sd_dist=pm.HalfNormal.dist(priors["sigma"], shape=n_out),
-                compute_corr=True,
-            )
+            chol_e, _ = _lkj(pm, "chol_resid", n_out, priors)
             pm.MvNormal(
                 "y", mu=mu + u[dyad_idx], chol=chol_e, observed=y_obs, dims=("obs", "outcome")
             )
         else:
-            sigma_u = pm.HalfNormal("sigma_dyad", priors["sigma"], dims="outcome")
-            u = pm.Deterministic("u_dyad", z_u * sigma_u, dims=("dyad", "outcome"))
             sigma_e = pm.HalfNormal("sigma_resid", priors["sigma"], dims="outcome")
             pm.Normal(
                 "y", mu=mu + u[dyad_idx], sigma=sigma_e, observed=y_obs, dims=("obs", "outcome")
