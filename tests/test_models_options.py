@@ -264,6 +264,76 @@ def test_random_slopes_recover_the_slope_sd():
     assert within.ci_lower < 0 < within.ci_upper
 
 
+def test_latent_centering_model_and_mean_reliability():
+    from mne_dyad.stats._models import _mean_reliability
+
+    # known answer: dyads [1, 3] and [5, 7]: MSB = 2 * (2^2 + 2^2) = 16, MSW = 4 / 2 = 2
+    assert _mean_reliability(np.array([1.0, 3, 5, 7]), np.array([0, 0, 1, 1])) == 0.875
+    assert _mean_reliability(np.array([1.0, 5, np.nan]), np.array([0, 1, 1])) != 0.875
+    assert np.isnan(_mean_reliability(np.array([1.0, 5]), np.array([0, 1])))
+    cube, alliance = _data()
+    with pytest.warns(RuntimeWarning, match=r"reliability IM 0\.\d\d.*centering='latent'"):
+        data = _prepare_alliance_data(cube, alliance)
+    assert data.mean_reliability.dims == ("segment",)
+    latent = _prepare_alliance_data(cube, alliance, centering="latent")  # no warning
+    model = _build_alliance_model(latent)
+    assert model.named_vars_to_dims["P_dyad"] == ("dyad", "segment")
+    assert {"tau_P", "sigma_P_within", "z_P_dyad"} <= set(model.named_vars)
+    assert model.named_vars_to_dims["contextual"] == ("segment", "outcome")
+    assert "P_true" not in model.named_vars  # observed values: only the means are latent
+    me_latent = _build_alliance_model(
+        _prepare_alliance_data(cube, alliance, measurement_error=True, centering="latent")
+    )
+    assert me_latent.named_vars_to_dims["P_true"] == ("obs", "segment")
+    cube["all_lags"][0, 1, 0] = np.nan
+    imputed = _build_alliance_model(
+        _prepare_alliance_data(cube, alliance, missing="impute", centering="latent")
+    )
+    assert imputed["z_P_missing"].eval().shape == (1,)
+    with pytest.raises(ValueError, match="'centering' parameter"):
+        _prepare_alliance_data(cube, alliance, centering="group")
+
+
+@pytest.mark.slow
+def test_latent_centering_removes_the_pull_of_unreliable_dyad_means():
+    """A pure within effect (0.5) and no between effect, dyad means of 4 sessions with
+    reliability 0.5: observed centring gives beta[between] 0.27 [0.13, 0.43] (seed 0),
+    latent centring -0.06 [-0.60, 0.38]."""
+    rng = np.random.default_rng(0)
+    n_dyads = 150
+    m = rng.normal(0, 0.5, (n_dyads, 1))
+    P = m + rng.normal(0, 1, (n_dyads, 4))
+    bond = 0.5 * (P - m) + rng.normal(0, 0.7, (n_dyads, 1)) + rng.normal(0, 1, P.shape)
+    coords = {"dyad": [f"D{i}" for i in range(n_dyads)], "session": np.arange(1, 5)}
+    cube = xr.Dataset(
+        {"all_lags": (("dyad", "session", "segment"), P[..., None])},
+        coords={**coords, "segment": ["IM"]},
+    )
+    alliance = xr.Dataset({"bond": (("dyad", "session"), bond)}, coords=coords)
+    kw = dict(
+        segments=("IM",),
+        outcomes=("bond",),
+        multivariate=False,
+        standardize=False,
+        session_covariate=None,
+        draws=300,
+        tune=300,
+        seed=1,
+        verbose="error",
+    )
+    with pytest.warns(RuntimeWarning, match=r"reliability IM 0\.[3-6]"):
+        observed = md.stats.fit_alliance_model(cube, alliance, **{**kw, "verbose": "warning"})
+    observed = observed.summary()
+    latent = md.stats.fit_alliance_model(cube, alliance, centering="latent", **kw).summary()
+    between = "beta[between, IM, bond]"
+    assert observed.loc[between, "ci_lower"] > 0.05
+    assert latent.loc[between, "ci_lower"] < 0 < latent.loc[between, "ci_upper"]
+    for table in (observed, latent):  # the within beta is right either way
+        assert table.loc["beta[within, IM, bond]", "ci_lower"] < 0.5
+        assert table.loc["beta[within, IM, bond]", "ci_upper"] > 0.5
+    assert latent.loc["contextual[IM, bond]", "ci_lower"] < -0.5 < 0
+
+
 def _vd_cube(tau, sigma, phi=None, n_dyads=40, n_sessions=6, seed=0):
     rng = np.random.default_rng(seed)
     values = rng.normal(0, tau, (n_dyads, 1, 1)) + rng.normal(0, sigma, (n_dyads, n_sessions, 1))

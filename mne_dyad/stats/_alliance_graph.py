@@ -9,7 +9,7 @@ import numpy as np
 from mne.utils import _validate_type
 
 from ..utils._imports import _soft_import
-from ._centering import _levels
+from ._centering import _dyad_operators, _levels
 
 #: Default prior scales (on standardised data): normal SDs of alpha, beta, gamma;
 #: half-normal SDs of every variance component; the LKJ shape.
@@ -55,6 +55,49 @@ def _latent_predictor(pm, pt, data, priors):
     return pt.set_subtensor(
         pt.as_tensor(np.nan_to_num(P))[miss_i, miss_g], mu_p[miss_g] + z_miss * sd_p[miss_g]
     )
+
+
+def _latent_centred(pm, pt, data, priors, session=None):
+    """Within/between parts of synchrony split at latent dyad means; returns X (obs, 2, seg).
+
+    ``P[d, s, g] ~ N(m[d, g], sigma_P_within[g])`` (or the latent true value, with
+    measurement error), ``m[d, g] = mu_P[g] + tau_P[g] z[d, g]`` (non-centred);
+    ``within = P - m[d]`` (minus the dyad's own least-squares trend with
+    ``session``), ``between = m[d] - mu_P``. Missing values are drawn from their
+    dyad's distribution.
+    """
+    P = data["P"].values
+    observed = np.isfinite(P)
+    obs_i, seg_i = np.nonzero(observed)
+    dyad_np = data["dyad_idx"].values
+    mu_p = pm.Normal("mu_P", 0.0, 1.0, dims="segment")
+    tau_p = pm.HalfNormal("tau_P", priors["sigma"], dims="segment")
+    sigma_w = pm.HalfNormal("sigma_P_within", priors["sigma"], dims="segment")
+    z_m = pm.Normal("z_P_dyad", 0.0, 1.0, dims=("dyad", "segment"))
+    m = pm.Deterministic("P_dyad", mu_p + tau_p * z_m, dims=("dyad", "segment"))
+    m_obs = m[dyad_np]
+    if "P_se" in data:  # true values latent around the dyad mean, observed with their SE
+        values = pm.Normal("P_true", m_obs, sigma_w, dims=("obs", "segment"))
+        pm.Normal(
+            "P_obs",
+            mu=values[obs_i, seg_i],
+            sigma=data["P_se"].values[obs_i, seg_i],
+            observed=P[obs_i, seg_i],
+        )
+    else:
+        pm.Normal("P_obs", mu=m_obs[obs_i, seg_i], sigma=sigma_w[seg_i], observed=P[obs_i, seg_i])
+        values = pt.as_tensor(np.nan_to_num(P))
+        miss_i, miss_g = np.nonzero(~observed)
+        if miss_i.size:
+            z_miss = pm.Normal("z_P_missing", 0.0, 1.0, shape=miss_i.size)
+            values = pt.set_subtensor(
+                values[miss_i, miss_g], m_obs[miss_i, miss_g] + z_miss * sigma_w[miss_g]
+            )
+    within = values - m_obs
+    if session is not None:
+        _, slope_w, offset = _dyad_operators(dyad_np, data.sizes["dyad"], session)
+        within = within - pt.dot(slope_w, values)[dyad_np] * offset[:, None]
+    return pt.stack([within, m_obs - mu_p], axis=1)
 
 
 def _lkj(pm, name, n, priors):
@@ -155,10 +198,12 @@ def _build_alliance_model(
     with pm.Model(coords=coords) as model:
         dyad_idx = pm.Data("dyad_idx", dyad_np, dims="obs")
         y_obs = pm.Data("y_obs", data["y"].values, dims=("obs", "outcome"))
-        if latent:  # within/between parts of the latent synchrony
+        detrend = bool(data.attrs.get("detrend", 0))
+        session = data["session_c"].values if detrend else None
+        if data.attrs.get("centering", "observed") == "latent":
+            X = _latent_centred(pm, pt, data, priors, session)
+        elif latent:  # within/between parts of the latent synchrony
             P = _latent_predictor(pm, pt, data, priors)
-            detrend = bool(data.attrs.get("detrend", 0))
-            session = data["session_c"].values if detrend else None
             parts = _levels(P, dyad_np, data.sizes["dyad"], session, dot=pt.dot)
             X = pt.stack(parts, axis=1)
         else:
@@ -166,6 +211,8 @@ def _build_alliance_model(
         alpha = pm.Normal("alpha", 0.0, priors["alpha"], dims="outcome")
         beta = pm.Normal("beta", 0.0, priors["beta"], dims=("level", "segment", "outcome"))
         mu = alpha + (X[:, :, :, None] * beta[None]).sum(axis=(1, 2))
+        # the contextual effect: what a dyad's mean adds beyond the within slope
+        pm.Deterministic("contextual", beta[1] - beta[0], dims=("segment", "outcome"))
         if "C" in data:  # covariates, split within/between like synchrony
             C = pm.Data("C", data["C"].values, dims=("obs", "level", "covariate", "segment"))
             delta = pm.Normal(

@@ -4,7 +4,7 @@ import hashlib
 
 import numpy as np
 import xarray as xr
-from mne.utils import _check_option, _validate_type, logger, verbose
+from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from .._version import __version__
 from ..utils._docs import fill_doc
@@ -19,6 +19,30 @@ _LEVELS = ("within", "between")
 
 #: Values of fit_alliance_model's missing=.
 _MISSING = ("drop", "impute")
+#: Values of fit_alliance_model's centering=.
+_CENTERINGS = ("observed", "latent")
+#: Below this reliability, observed dyad means bias the between betas (Lüdtke et al., 2008).
+_MIN_MEAN_RELIABILITY = 0.7
+
+
+def _mean_reliability(p, dyad_idx):
+    """Reliability of the observed dyad means of one segment: ``1 - MSW / MSB``.
+
+    One-way ANOVA mean squares over the observed values ``p`` grouped by dyad
+    (ICC(1, k) for balanced data); NaN when no dyad has two values.
+    """
+    ok = np.isfinite(p)
+    p, groups = p[ok], dyad_idx[ok]
+    labels, groups = np.unique(groups, return_inverse=True)
+    n = np.bincount(groups)
+    if labels.size < 2 or p.size - labels.size < 1:
+        return float("nan")
+    means = np.bincount(groups, weights=p) / n
+    msb = np.sum(n * (means - p.mean()) ** 2) / (labels.size - 1)
+    msw = np.sum((p - means[groups]) ** 2) / (p.size - labels.size)
+    return float(np.clip(1.0 - msw / msb, 0.0, 1.0)) if msb > 0 else 0.0
+
+
 #: Values of fit_alliance_model's session_covariate= (None: no session term).
 _SESSION_TERMS = ("linear", "categorical", "spline")
 
@@ -138,6 +162,7 @@ def _prepare_alliance_data(
     covariates=(),
     session_covariate="linear",
     detrend=False,
+    centering="observed",
 ):
     """Long-format model data: standardised, within/between split.
 
@@ -155,6 +180,7 @@ def _prepare_alliance_data(
     _check_option("missing", missing, _MISSING)
     session_covariate = _check_session_covariate(session_covariate)
     _validate_type(detrend, bool, "detrend")
+    _check_option("centering", centering, _CENTERINGS)
     if summary not in cube.data_vars:
         raise ValueError(f"The cube has no summary {summary!r}; it has {sorted(cube.data_vars)}.")
     missing_seg = [s for s in segments if s not in list(cube.segment.values)]
@@ -301,11 +327,30 @@ def _prepare_alliance_data(
             "standardize": int(standardize),
             "session_covariate": str(session_covariate),
             "detrend": int(detrend),
+            "centering": centering,
             "missing": missing,
             "n_imputed": n_imputed,
             "complete_on": ",".join(complete_on),
         },
     )
+    reliability = np.array([_mean_reliability(pz[:, g], dyad_idx) for g in range(pz.shape[1])])
+    out["mean_reliability"] = ("segment", reliability)
+    low = [
+        f"{g} {r:.2f}"
+        for g, r in zip(segments, reliability, strict=True)
+        if r < _MIN_MEAN_RELIABILITY
+    ]
+    if low and centering == "observed":
+        per_dyad = len(di) / len(used_dyads)
+        warn(
+            f"The observed dyad means of {summary} have reliability {', '.join(low)} "
+            f"(1 - MSW/MSB, {per_dyad:.1f} sessions per dyad), below "
+            f"{_MIN_MEAN_RELIABILITY}: with centering='observed' the between-dyad betas are "
+            "pulled toward the within-dyad betas (Lüdtke et al., 2008). Use "
+            "centering='latent', which treats the dyad means as unknown."
+        )
+    elif low:
+        logger.info(f"Dyad-mean reliability {', '.join(low)}: the latent means carry it.")
     if session_covariate in ("categorical", "spline"):
         S, names = _session_design(sess, session_covariate)
         out = out.assign_coords(session_term=np.array(names, dtype=object))
@@ -393,6 +438,7 @@ def _cache_key(data, options):
         options["session_covariate"],
         options["dyad_trends"],
         data.attrs.get("detrend", 0),
+        data.attrs.get("centering", "observed"),
         priors,
         data.sizes["obs"],
         labels,
@@ -400,6 +446,7 @@ def _cache_key(data, options):
         tuple(data.covariate.values) if "covariate" in data.coords else (),
     )
     latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
+    latent |= data.attrs.get("centering", "observed") == "latent"
     if latent:  # latent synchrony: its data are constants of the graph
         raw = np.ascontiguousarray(np.nan_to_num(data["P"].values, nan=np.inf))
         extra = data["P_se"].values.tobytes() if "P_se" in data else b""
@@ -429,6 +476,7 @@ def fit_alliance_model(
     session_covariate="linear",
     dyad_trends=False,
     detrend=False,
+    centering="observed",
     covariates=(),
     standardize=True,
     priors=None,
@@ -504,6 +552,16 @@ def fit_alliance_model(
         segment; dyads with fewer than 3 sessions of a segment are only
         centred). The within part is then what is left of a session's synchrony
         after its dyad's trend.
+    centering : str
+        Where the within/between split centres synchrony. ``"observed"``
+        (default): at each dyad's observed mean, which, from a handful of noisy
+        sessions, is itself noisy, so that the between betas are pulled toward
+        the within betas (a warning names the reliability of the dyad means
+        when it is below 0.7). ``"latent"``: at a latent dyad mean ``P_dyad``
+        estimated with its uncertainty (``P ~ N(P_dyad, sigma_P_within)``,
+        ``P_dyad ~ N(mu_P, tau_P)``; Lüdtke et al., 2008); the between part is
+        ``P_dyad - mu_P``. Missing values are then drawn from their dyad's
+        distribution.
     covariates : sequence of str
         Cube variables on ``dyad x session x segment`` to adjust for, such as
         the arousal variables ``("client_scr_rate", "therapist_scr_rate")``
@@ -566,6 +624,7 @@ def fit_alliance_model(
         covariates=covariates,
         session_covariate=session_covariate,
         detrend=detrend,
+        centering=centering,
     )
     options = {
         "multivariate": multivariate,
@@ -605,6 +664,7 @@ def fit_alliance_model(
         "therapist": "therapist_idx" in data,
         "measurement_error": measurement_error,
         "detrend": detrend,
+        "centering": centering,
         "covariates": list(covariates),
         "missing": missing,
         "complete_on": list(complete_on or segments),

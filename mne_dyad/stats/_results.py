@@ -91,8 +91,9 @@ class AllianceFit:
         ----------
         var_names : None | sequence of str
             Model variables to summarise (``"beta"``, ``"delta"``, ``"alpha"``,
-            ``"gamma"``...). Default: ``beta``, and the covariates' ``delta``
-            when the model has covariates.
+            ``"gamma"``...). Default: ``beta``, the contextual effects
+            ``contextual[segment, outcome] = beta[between] - beta[within]``, and
+            the covariates' ``delta`` when the model has covariates.
         ci_prob : float
             Probability mass of the equal-tailed credible interval (default 0.89).
 
@@ -107,7 +108,9 @@ class AllianceFit:
         """
         az = _soft_import("arviz", "AllianceFit.summary")
         if var_names is None:
-            var_names = ["beta"] + (["delta"] if "delta" in self.datatree["posterior"] else [])
+            var_names = [
+                v for v in ("beta", "contextual", "delta") if v in self.datatree["posterior"]
+            ]
         var_names = [var_names] if isinstance(var_names, str) else list(var_names)
         table = az.summary(
             self.datatree,
