@@ -157,6 +157,58 @@ def test_confound_knobs_are_recorded_and_act():
         md.simulation.simulate_session(duration=60.0, scr_rate=(1.0, 2.0, 3.0))
 
 
+def test_time_slope_and_missing_rating_knobs():
+    """Trends (common and per dyad, correlated), heterogeneous slopes, missing ratings."""
+    from mne_dyad.simulation._simulate import _trend_shape
+
+    np.testing.assert_allclose(_trend_shape("linear", 5), [0, 0.25, 0.5, 0.75, 1])
+    sat = _trend_shape("saturating", 6)
+    assert sat[0] == 0 and sat[-1] == 1 and sat[2] > 0.85  # most of it by session 3
+    kw = dict(n_dyads=6, n_sessions=5, n_usable=20, duration=120.0, seed=4, verbose=False)
+    plain = md.simulation.simulate_study(**kw)
+    common = md.simulation.simulate_study(**kw, trend_coupling=2.0, trend_alliance=1.0)
+    # a common trend adds exactly f(s) to every dyad's alliance and logit coupling
+    # (task: bond also follows the coupling, which the trend moves too)
+    shift = common.alliance.task - plain.alliance.task
+    np.testing.assert_allclose(shift.values, np.tile(_trend_shape("linear", 5), (6, 1)))
+    logit = np.log(common.truth.coupling / (1 - common.truth.coupling))
+    logit0 = np.log(plain.truth.coupling / (1 - plain.truth.coupling))
+    np.testing.assert_allclose((logit - logit0).isel(segment=0), 2 * shift.values, atol=1e-9)
+    assert int(plain.truth.rated.sum()) == 30 and np.isfinite(plain.alliance.bond).all()
+    # each dyad's own trends, correlated 0.8; heterogeneous bond slopes (SD 0.4)
+    many = dict(n_dyads=400, n_sessions=2, n_usable=400, duration=60.0, seed=5, verbose=False)
+    study = md.simulation.simulate_study(
+        **many,
+        sd_trend_coupling=1.0,
+        sd_trend_alliance=0.5,
+        trend_corr=0.8,
+        sd_beta=0.4,
+        missing_alliance=0.2,
+    )
+    last_c = study.truth.trend_coupling.isel(session=-1).values
+    last_a = study.truth.trend_alliance.isel(session=-1).values
+    assert np.corrcoef(last_c, last_a)[0, 1] == pytest.approx(0.8, abs=0.06)
+    assert last_c.std() == pytest.approx(1.0, rel=0.1)
+    assert last_a.std() == pytest.approx(0.5, rel=0.1)
+    beta = study.truth.beta_dyad.sel(outcome="bond").values
+    assert beta.std() == pytest.approx(0.4, rel=0.1) and abs(beta.mean() - 0.3) < 0.06
+    np.testing.assert_array_equal(study.truth.beta_dyad.sel(outcome="task"), 0.0)
+    # 20% of the usable sessions lack their ratings; unusable sessions keep theirs
+    usable, rated = study.truth.usable.values == 1, study.truth.rated.values == 1
+    assert (~rated).sum() == 80 and not (~rated & ~usable).any()
+    np.testing.assert_array_equal(np.isnan(study.alliance.goal.values), ~rated)
+    params = json.loads(study.truth.attrs["mne_dyad_truth"])
+    assert params["sd_beta"] == {"bond": 0.4} and params["missing_alliance"] == 0.2
+    for bad, match in (
+        (dict(trend="cubic"), "'trend' parameter"),
+        (dict(trend_corr=1.5), "trend_corr must be between -1 and 1"),
+        (dict(sd_beta={"trust": 0.2}), "unknown scale 'trust'"),
+        (dict(missing_alliance=1.0), r"missing_alliance must be in \[0, 1\)"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            md.simulation.simulate_study(duration=60.0, **bad)
+
+
 def test_default_lead_is_the_client_and_output_unchanged():
     """``lead`` added nothing to the default draws: seeded sessions are as before."""
     raw = md.simulation.simulate_session(duration=300, seed=3)

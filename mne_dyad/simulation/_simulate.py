@@ -290,6 +290,15 @@ class SimulatedStudy:
         )
 
 
+def _trend_shape(kind, n_sessions):
+    """Trend over sessions 1..n, 0 at the first and 1 at the last."""
+    t = np.arange(n_sessions, dtype=float)
+    if n_sessions < 2:
+        return np.zeros(n_sessions)
+    f = t if kind == "linear" else 1.0 - np.exp(-t)
+    return f / f[-1]
+
+
 def _mvn(rng, n, sds, corr):
     k = len(sds)
     cov = np.outer(sds, sds) * (np.full((k, k), corr) + (1 - corr) * np.eye(k))
@@ -317,6 +326,14 @@ def simulate_study(
     arousal_alliance=None,
     sd_therapist=0.0,
     therapist_alliance=0.0,
+    trend="linear",
+    trend_coupling=0.0,
+    trend_alliance=0.0,
+    sd_trend_coupling=0.0,
+    sd_trend_alliance=0.0,
+    trend_corr=0.0,
+    sd_beta=0.0,
+    missing_alliance=0.0,
     seed=None,
     verbose=None,
 ):
@@ -335,7 +352,11 @@ def simulate_study(
     arousal (both partners' SCR rate ``scr_rate * exp(a_ds)``, ``a_ds ~ N(0,
     scr_rate_sd^2)``) that moves the alliance through ``arousal_alliance`` with
     no coupling involved, and therapist effects on coupling (``sd_therapist``,
-    logit scale) and on every alliance scale (``therapist_alliance``).
+    logit scale) and on every alliance scale (``therapist_alliance``); time
+    trends in coupling and alliance, common to all dyads or each dyad's own and
+    correlated between the two (``trend*``, the time confound: no coupling effect
+    involved); dyads that differ in how much coupling moves their bond
+    (``sd_beta``); and alliance ratings missing at random (``missing_alliance``).
 
     Parameters
     ----------
@@ -379,6 +400,26 @@ def simulate_study(
     therapist_alliance : float
         SD of therapist effects on every alliance scale, in scale points
         (default 0).
+    trend : str
+        Shape ``f(s)`` of the time trends over sessions, from 0 at the first
+        session to 1 at the last: ``"linear"`` or ``"saturating"`` (``1 -
+        exp(-(s - 1))``, normalised: most of the change comes by session 3).
+    trend_coupling, trend_alliance : float
+        Common trend: change from the first to the last session of every dyad's
+        coupling (logit scale, every segment type) and of every alliance scale
+        (scale points), following ``f``.
+    sd_trend_coupling, sd_trend_alliance : float
+        SDs over dyads of each dyad's own change (same shape, added to the
+        common one).
+    trend_corr : float
+        Correlation of a dyad's coupling change with its alliance change.
+    sd_beta : float | dict
+        SD over dyads of each dyad's own effect of the standardised within-dyad
+        IM coupling, around ``betas`` (a float applies to bond): heterogeneous
+        slopes. Default 0.
+    missing_alliance : float
+        Share of the usable sessions whose alliance ratings are missing (NaN),
+        at random.
     %(seed)s
     %(verbose)s
 
@@ -424,6 +465,23 @@ def simulate_study(
     unknown = sorted(set(arousal_alliance) - set(_OUTCOMES))
     if unknown:
         raise ValueError(f"arousal_alliance names unknown scale(s) {unknown}; use {_OUTCOMES}.")
+    _check_option("trend", trend, ("linear", "saturating"))
+    for value, name in ((trend_coupling, "trend_coupling"), (trend_alliance, "trend_alliance")):
+        _validate_type(value, "numeric", name)
+    sd_trend_coupling = _check_positive(sd_trend_coupling, "sd_trend_coupling", allow_zero=True)
+    sd_trend_alliance = _check_positive(sd_trend_alliance, "sd_trend_alliance", allow_zero=True)
+    _validate_type(trend_corr, "numeric", "trend_corr")
+    if not -1 <= trend_corr <= 1:
+        raise ValueError(f"trend_corr must be between -1 and 1, got {trend_corr!r}.")
+    _validate_type(sd_beta, ("numeric", dict), "sd_beta")
+    sd_beta = dict(sd_beta) if isinstance(sd_beta, dict) else {"bond": sd_beta}
+    for o, value in sd_beta.items():
+        if o not in _OUTCOMES:
+            raise ValueError(f"sd_beta names unknown scale {o!r}; use {_OUTCOMES}.")
+        _check_positive(value, f"sd_beta[{o!r}]", allow_zero=True)
+    _validate_type(missing_alliance, "numeric", "missing_alliance")
+    if not 0 <= missing_alliance < 1:
+        raise ValueError(f"missing_alliance must be in [0, 1), got {missing_alliance!r}.")
     coupling_mean = {"IM": 0.5, "CB": 0.4} if coupling_mean is None else dict(coupling_mean)
     betas = {"bond": 0.3, "task": 0.0, "goal": 0.0} if betas is None else dict(betas)
     unknown = sorted(set(betas) - set(_OUTCOMES))
@@ -447,7 +505,25 @@ def simulate_study(
     t_alliance = confound_rng.normal(0, 1, (n_therapists, len(_OUTCOMES))) * therapist_alliance
     log_rate = confound_rng.normal(0, 1, (n_dyads, n_sessions)) * scr_rate_sd
     rate = scr_rate * np.exp(log_rate)
-    c = expit(base[None, None, :] + u[:, None, None] + t_coupling[t_index, None, None] + e)
+    # time, slope heterogeneity and missing ratings: a third stream (same reason)
+    time_rng = rng.spawn(1)[0]
+    shape = _trend_shape(trend, n_sessions)
+    dyad_trend = _mvn(time_rng, n_dyads, [1.0, 1.0], trend_corr) * [
+        sd_trend_coupling,
+        sd_trend_alliance,
+    ]
+    trend_c = (trend_coupling + dyad_trend[:, :1]) * shape  # (dyad, session), logit
+    trend_a = (trend_alliance + dyad_trend[:, 1:]) * shape  # (dyad, session), scale points
+    beta_dyad = {
+        o: betas.get(o, 0.0) + time_rng.normal(0, sd_beta.get(o, 0.0), n_dyads) for o in _OUTCOMES
+    }
+    c = expit(
+        base[None, None, :]
+        + u[:, None, None]
+        + t_coupling[t_index, None, None]
+        + trend_c[:, :, None]
+        + e
+    )
 
     # usable sessions: every dyad keeps at least one
     usable = np.zeros((n_dyads, n_sessions), bool)
@@ -475,7 +551,8 @@ def simulate_study(
         alliance[o] = (
             ("dyad", "session"),
             intercepts[o]
-            + betas.get(o, 0.0) * w_std
+            + beta_dyad[o][:, None] * w_std
+            + trend_a
             + arousal_alliance.get(o, 0.0) * arousal_std
             + t_alliance[t_index, k, None]
             + dyad_eff[:, k, None]
@@ -483,6 +560,13 @@ def simulate_study(
             {"long_name": f"Session Alliance Inventory {o} scale", "units": "1"},
         )
     alliance = alliance.assign_coords(therapist=("dyad", _therapist_of))
+    unrated = np.zeros((n_dyads, n_sessions), bool)
+    if missing_alliance > 0:  # whole rating forms missing, among the usable sessions
+        cells = np.flatnonzero(usable.ravel())
+        n_missing = int(round(missing_alliance * cells.size))
+        unrated.ravel()[time_rng.choice(cells, n_missing, replace=False)] = True
+        for o in _OUTCOMES:
+            alliance[o] = alliance[o].where(~unrated)
 
     params = {
         "n_dyads": n_dyads,
@@ -502,6 +586,14 @@ def simulate_study(
         "arousal_alliance": arousal_alliance,
         "sd_therapist": sd_therapist,
         "therapist_alliance": therapist_alliance,
+        "trend": trend,
+        "trend_coupling": float(trend_coupling),
+        "trend_alliance": float(trend_alliance),
+        "sd_trend_coupling": sd_trend_coupling,
+        "sd_trend_alliance": sd_trend_alliance,
+        "trend_corr": float(trend_corr),
+        "sd_beta": sd_beta,
+        "missing_alliance": float(missing_alliance),
         "intercepts": intercepts,
         "sd_dyad_alliance": sd_dyad_o,
         "sd_residual_alliance": sd_resid_o,
@@ -537,11 +629,28 @@ def simulate_study(
                 t_coupling[t_index],
                 {"long_name": "therapist part of coupling (logit scale)"},
             ),
+            "trend_coupling": (
+                ("dyad", "session"),
+                trend_c,
+                {"long_name": "time trend of coupling (logit scale)"},
+            ),
+            "trend_alliance": (
+                ("dyad", "session"),
+                trend_a,
+                {"long_name": "time trend of every alliance scale (scale points)"},
+            ),
+            "beta_dyad": (
+                ("dyad", "outcome"),
+                np.column_stack([beta_dyad[o] for o in _OUTCOMES]),
+                {"long_name": "each dyad's effect of the standardised within IM coupling"},
+            ),
+            "rated": (("dyad", "session"), (~unrated).astype(np.int8)),
         },
         coords={
             "dyad": dyads,
             "session": sessions,
             "segment": np.array(labels, object),
+            "outcome": np.array(_OUTCOMES, object),
             "therapist": ("dyad", _therapist_of),
         },
         attrs={"mne_dyad_truth": json.dumps(params, sort_keys=True)},
