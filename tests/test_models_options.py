@@ -248,7 +248,7 @@ def test_random_slopes_recover_the_slope_sd():
     fit = md.stats.fit_alliance_model(
         cube,
         alliance,
-        outcomes=("bond", "task"),
+        outcomes=("bond", "task"),  # one LKJ over 2 outcomes x (intercept + 2 slopes)
         random_slopes=True,
         standardize=False,
         draws=300,

@@ -83,3 +83,49 @@ def test_chance_correction_removes_the_arousal_confound():
     assert cor.ci_lower < 0 < cor.ci_upper
     assert abs(cor["mean"]) < abs(unc["mean"]) / 2
     assert np.isfinite([cor.r_hat, unc.r_hat]).all()
+
+
+@pytest.mark.slow
+@pytest.mark.calibration
+def test_calibration_script_runs_the_pipeline_and_tabulates(tmp_path):
+    """benchmarks/calibrate.py, smallest run: one quick study per effect, default workflow."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    script = Path(__file__).parents[1] / "benchmarks" / "calibrate.py"
+    args = ["--quick", "--reps", "1", "--scenarios", "no_confound", "--workflows", "default"]
+    out = subprocess.run(
+        [sys.executable, str(script), *args, "--n-surrogates", "20", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    raw = pd.read_csv(tmp_path / "calibrate_raw.csv")
+    assert sorted(raw.effect) == [0.0, 0.3] and (raw.n_obs == 30).all()
+    assert (raw.ci_lower < raw["mean"]).all() and (raw["mean"] < raw.ci_upper).all()
+    table = pd.read_csv(tmp_path / "calibrate.csv")
+    row = table.iloc[0]
+    assert (row.scenario, row.workflow, row.n_null, row.n_effect) == (
+        "no_confound",
+        "default",
+        1,
+        1,
+    )
+    # the estimand is the pooled within slope in the replication's standardisation
+    eff = raw[raw.effect > 0].iloc[0]
+    assert row.truth == pytest.approx(eff.sxy / eff.sxx * eff.x_sd / eff.y_sd, rel=1e-3)
+    assert row.fpr in (0.0, 1.0) and row.coverage in (0.0, 1.0)
+    # a second run finds everything done and only rebuilds the table
+    again = subprocess.run(
+        [sys.executable, str(script), *args, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (
+        "0 studies to run" in again.stdout and len(pd.read_csv(tmp_path / "calibrate_raw.csv")) == 2
+    )

@@ -1,0 +1,339 @@
+"""Calibration of ``beta[within, IM, bond]`` through the real pipeline, scenario by scenario.
+
+Not circular: the data come from the EDA generator
+(:func:`mne_dyad.simulation.simulate_study`: skin conductance responses, coupling
+on the logit scale), not from the fitted model. Each replication runs the
+pipeline (:func:`mne_dyad.pipeline.run_pipeline`: synchrony cube, chance step
+with its correction, alliance model) with the package defaults; every other
+workflow refits the alliance model on the same chance-corrected cube with its
+own ``[model]`` settings, exactly as the pipeline's model stage would.
+
+Scenarios (``SCENARIOS``): the 2019 trial's shape (31 dyads x 6 sessions, 128
+usable, 15-minute sessions; ``--quick``: 10 x 4, 30 usable, 10 minutes) with
+
+- ``no_confound``: no confound;
+- ``trend_linear`` / ``trend_saturating``: a common trend in coupling (+1 on the
+  logit scale from the first to the last session) and in alliance (+1 scale
+  point), linear or mostly over sessions 1-3;
+- ``trend_dyad``: each dyad's own trends (SDs 1 logit and 0.5 points),
+  correlated 0.8 between coupling and alliance;
+- ``slopes_0.2`` / ``slopes_0.4``: dyads' bond slopes on within IM coupling vary
+  with that SD (scale points per SD) around the mean;
+- ``arousal``: session arousal (log SCR rate SD 0.5) that raises bond by 0.5
+  points per SD;
+- ``therapist``: therapist effects on coupling (logit SD 0.5) and alliance
+  (SD 0.3 points);
+- ``missing_ratings``: 20% of the usable sessions lack their ratings;
+- ``unbalanced``: 100 usable sessions of 186, so dyads have 1 to 6.
+
+Each scenario runs twice per replication with common random numbers: with no
+coupling effect (``effect = 0``: the false-positive rate is the share of 89%
+intervals that exclude 0) and with the simulator's default effect (bond rises
+0.3 points per SD of within-dyad IM coupling: coverage, power and width).
+
+The truth of an effect in the model's units. The model's beta is in SDs of bond
+per SD of (chance-corrected) synchrony, and synchrony measures coupling with
+noise, so the simulator's 0.3 is not the model's beta. The estimand is the
+within-dyad regression slope of bond on the synchrony the pipeline measures,
+in a study without confounds: the pooled fixed-effects slope over all
+replications of the ``no_confound`` scenario with the effect on (each replication
+stores its within-dyad sums), in raw units, converted to each replication's
+standardisation (``x_sd / y_sd`` of that replication's model data).
+
+Output: ``benchmarks/results/calibrate_raw.csv`` (one row per scenario x effect x
+replication x workflow; resumable: done rows are skipped) and, with
+``--aggregate`` or at the end, ``benchmarks/results/calibrate.csv``: per
+scenario and workflow the false-positive rate, coverage, power, mean interval
+width and mean bias, each with its Monte Carlo SE (``sqrt(p (1 - p) / R)`` for
+shares, ``SD / sqrt(R)`` for means). The targets: false-positive rate <= 13%
+(nominal 11%) and coverage >= 85% in every scenario.
+
+Parallel: ``--jobs N`` runs replications in N local processes; ``--scheduler
+ADDRESS`` sends them to a dask.distributed cluster instead (``tcp://host:8786``),
+whose workers need mne-dyad installed.
+
+Run: python benchmarks/calibrate.py [--reps 200] [--scenarios no_confound,trend_dyad]
+[--workflows default,robust] [--jobs 2 | --scheduler ADDRESS] [--quick] [--aggregate]
+"""
+
+import argparse
+import csv
+import os
+import subprocess
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RESULTS = Path(__file__).parent / "results"
+TARGET = "beta[within, IM, bond]"
+EFFECT = 0.3
+SCENARIOS = {
+    "no_confound": {},
+    "trend_linear": {"trend_coupling": 1.0, "trend_alliance": 1.0},
+    "trend_saturating": {"trend": "saturating", "trend_coupling": 1.0, "trend_alliance": 1.0},
+    "trend_dyad": {"sd_trend_coupling": 1.0, "sd_trend_alliance": 0.5, "trend_corr": 0.8},
+    "slopes_0.2": {"sd_beta": 0.2},
+    "slopes_0.4": {"sd_beta": 0.4},
+    "arousal": {"scr_rate_sd": 0.5, "arousal_alliance": {"bond": 0.5}},
+    "therapist": {"sd_therapist": 0.5, "therapist_alliance": 0.3},
+    "missing_ratings": {"missing_alliance": 0.2},
+    "unbalanced": {"n_usable": 100},
+}
+#: ``[model]`` settings of each workflow; "default" is the package's defaults.
+WORKFLOWS = {
+    "default": {},
+    "robust": {
+        "session_covariate": "spline",
+        "dyad_trends": True,
+        "detrend": True,
+        "random_slopes": True,
+        "centering": "latent",
+    },
+}
+SIZES = {
+    "full": {"n_dyads": 31, "n_sessions": 6, "n_usable": 128, "duration": 900.0},
+    "quick": {"n_dyads": 10, "n_sessions": 4, "n_usable": 30, "duration": 600.0},
+}
+FIELDS = [
+    "scenario",
+    "effect",
+    "replication",
+    "seed",
+    "size",
+    "workflow",
+    "mean",
+    "sd",
+    "ci_lower",
+    "ci_upper",
+    "r_hat",
+    "ess_bulk",
+    "divergences",
+    "x_sd",
+    "y_sd",
+    "sxy",
+    "sxx",
+    "n_obs",
+    "seconds",
+    "git_commit",
+]
+
+
+def _commit():
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def _within_sums(data):
+    """Within-dyad sums of the IM synchrony and bond in raw units (the truth's pieces)."""
+    x = data.X.sel(level="within", segment="IM").values * float(data.x_sd.sel(segment="IM"))
+    y = data.y.sel(outcome="bond").values * float(data.y_sd.sel(outcome="bond"))
+    dyad = data.dyad_idx.values
+    ok = np.isfinite(x)
+    y_w = y.copy()
+    for d in np.unique(dyad):  # centre bond within dyad over the same sessions
+        rows = (dyad == d) & ok
+        y_w[rows] -= y[rows].mean()
+    return float(np.sum(x[ok] * y_w[ok])), float(np.sum(x[ok] ** 2))
+
+
+def replicate(scenario, effect, rep, workflows, size, n_surrogates=None):
+    """One study, the pipeline once, every workflow's alliance model; a list of rows."""
+    import mne
+
+    import mne_dyad as md
+    from mne_dyad.pipeline import PipelineConfig
+
+    warnings.simplefilter("ignore")
+    mne.set_log_level("ERROR")
+    seed = 20260 + 1000 * list(SCENARIOS).index(scenario) + rep
+    sim = {**SIZES[size], **SCENARIOS[scenario]}
+    study = md.simulation.simulate_study(
+        **sim, betas={"bond": effect, "task": 0.0, "goal": 0.0}, seed=seed, verbose=False
+    )
+    sampling = {"draws": 500, "tune": 500} if size == "quick" else {}
+    base = {"seed": seed, "variance": {"enabled": False}, "model": dict(sampling)}
+    if n_surrogates:
+        base["chance"] = {"n_surrogates": n_surrogates}
+    t0 = time.perf_counter()
+    results = md.pipeline.run_pipeline(study, base, verbose="error")
+    rows = []
+    for name in workflows:
+        t1 = time.perf_counter()
+        if WORKFLOWS[name]:
+            config = PipelineConfig({**base, "model": {**sampling, **WORKFLOWS[name]}})
+            options = {k: v for k, v in config.model.items() if k != "enabled"}
+            fit = md.stats.fit_alliance_model(
+                results.cube, study.alliance, **options, verbose="error"
+            )
+            seconds = time.perf_counter() - t1
+        else:
+            fit = results.fit
+            seconds = t1 - t0
+        row = fit.summary().loc[TARGET]
+        sxy, sxx = _within_sums(fit.data)
+        rows.append(
+            {
+                "scenario": scenario,
+                "effect": effect,
+                "replication": rep,
+                "seed": seed,
+                "size": size,
+                "workflow": name,
+                "mean": row["mean"],
+                "sd": row["sd"],
+                "ci_lower": row.ci_lower,
+                "ci_upper": row.ci_upper,
+                "r_hat": row.r_hat,
+                "ess_bulk": row.ess_bulk,
+                "divergences": fit.diagnostics["divergences"],
+                "x_sd": float(fit.data.x_sd.sel(segment="IM")),
+                "y_sd": float(fit.data.y_sd.sel(outcome="bond")),
+                "sxy": sxy,
+                "sxx": sxx,
+                "n_obs": fit.data.sizes["obs"],
+                "seconds": round(seconds, 1),
+                "git_commit": _commit(),
+            }
+        )
+    return rows
+
+
+def _done(raw):
+    if not raw.exists():
+        return set()
+    df = pd.read_csv(raw)
+    return set(zip(df.scenario, df.effect, df.replication, df.workflow, df["size"], strict=True))
+
+
+def _append(raw, rows):
+    new = not raw.exists()
+    with open(raw, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+def aggregate(raw, out):
+    """The calibration table: per scenario and workflow, with Monte Carlo SEs."""
+    df = pd.read_csv(raw)
+    tables = []
+    for size, part in df.groupby("size", sort=False):
+        # one estimand per scenario: from the plain within split of the default workflow
+        ref_workflow = "default" if "default" in set(part.workflow) else part.workflow.iloc[0]
+        ref = part[(part.scenario == "no_confound") & (part.effect > 0) & (part.workflow == ref_workflow)]
+        # the estimand: pooled within-dyad slope of bond on measured synchrony, raw units
+        slope = ref.sxy.sum() / ref.sxx.sum() if len(ref) else np.nan
+        part = part.assign(
+            truth=np.where(part.effect > 0, slope * part.x_sd / part.y_sd, 0.0),
+            width=part.ci_upper - part.ci_lower,
+        )
+        part["covers"] = (part.ci_lower <= part.truth) & (part.truth <= part.ci_upper)
+        part["excludes_0"] = (part.ci_lower > 0) | (part.ci_upper < 0)
+        part["above_0"] = part.ci_lower > 0
+        part["bias"] = part["mean"] - part.truth
+        rows = []
+        for (scenario, workflow), g in part.groupby(["scenario", "workflow"], sort=False):
+            null, eff = g[g.effect == 0], g[g.effect > 0]
+            row = {"size": size, "scenario": scenario, "workflow": workflow}
+            for label, sub, col in (
+                ("fpr", null, "excludes_0"),
+                ("coverage", eff, "covers"),
+                ("power", eff, "above_0"),
+            ):
+                p, n = sub[col].mean(), len(sub)
+                row[label], row[f"{label}_mcse"] = p, np.sqrt(p * (1 - p) / n) if n else np.nan
+            for label, sub, col in (("width", eff, "width"), ("bias", eff, "bias")):
+                row[label] = sub[col].mean()
+                row[f"{label}_mcse"] = (
+                    sub[col].std() / np.sqrt(len(sub)) if len(sub) > 1 else np.nan
+                )
+            row["truth"] = eff.truth.mean() if len(eff) else np.nan
+            row["n_null"], row["n_effect"] = len(null), len(eff)
+            rows.append(row)
+        tables.append(pd.DataFrame(rows))
+    table = pd.concat(tables, ignore_index=True)
+    table.round(4).to_csv(out, index=False)
+    return table
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--workflows", default=",".join(WORKFLOWS))
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--scheduler", help="dask.distributed scheduler address")
+    parser.add_argument("--quick", action="store_true", help="small studies (a test of the script)")
+    parser.add_argument(
+        "--n-surrogates", type=int, help="[chance] n_surrogates (default: the package's)"
+    )
+    parser.add_argument("--out", default=str(RESULTS), help="folder of the CSV files")
+    parser.add_argument("--aggregate", action="store_true", help="only rebuild the table")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    raw, table_path = out / "calibrate_raw.csv", out / "calibrate.csv"
+    size = "quick" if args.quick else "full"
+    scenarios = args.scenarios.split(",")
+    workflows = args.workflows.split(",")
+    for name, known in ((scenarios, SCENARIOS), (workflows, WORKFLOWS)):
+        unknown = sorted(set(name) - set(known))
+        if unknown:
+            parser.error(f"unknown {unknown}; choose from {list(known)}")
+    if not args.aggregate:
+        done = _done(raw)
+        tasks = []  # (scenario, effect, replication, the workflows it still lacks)
+        for r in range(args.reps):
+            for s in scenarios:
+                for e in (0.0, EFFECT):
+                    todo = [w for w in workflows if (s, e, r, w, size) not in done]
+                    if todo:
+                        tasks.append((s, e, r, todo))
+        print(f"{len(tasks)} studies to run ({size})", flush=True)
+        if args.scheduler:
+            from dask.distributed import Client
+            from dask.distributed import as_completed as dask_completed
+
+            client = Client(args.scheduler)
+            futures = [
+                client.submit(replicate, *t, size, args.n_surrogates, pure=False) for t in tasks
+            ]
+            finished = (f.result() for f in dask_completed(futures))
+        else:
+            os.environ.setdefault("OMP_NUM_THREADS", "1")
+            pool = ProcessPoolExecutor(max_workers=max(args.jobs, 1))
+            futures = [pool.submit(replicate, *t, size, args.n_surrogates) for t in tasks]
+            finished = (f.result() for f in as_completed(futures))
+        for k, rows in enumerate(finished, 1):
+            _append(raw, rows)
+            first = rows[0]
+            print(
+                f"[{k}/{len(tasks)}] {first['scenario']} effect={first['effect']} "
+                f"rep {first['replication']}: "
+                + ", ".join(
+                    f"{r['workflow']} {r['mean']:+.3f} [{r['ci_lower']:+.3f}, {r['ci_upper']:+.3f}]"
+                    for r in rows
+                ),
+                flush=True,
+            )
+    table = aggregate(raw, table_path)
+    print(table.round(3).to_string(index=False))
+    print(f"written to {table_path}")
+
+
+if __name__ == "__main__":
+    main()
