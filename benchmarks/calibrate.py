@@ -234,7 +234,9 @@ def aggregate(raw, out):
     for size, part in df.groupby("size", sort=False):
         # one estimand per scenario: from the plain within split of the default workflow
         ref_workflow = "default" if "default" in set(part.workflow) else part.workflow.iloc[0]
-        ref = part[(part.scenario == "no_confound") & (part.effect > 0) & (part.workflow == ref_workflow)]
+        ref = part[
+            (part.scenario == "no_confound") & (part.effect > 0) & (part.workflow == ref_workflow)
+        ]
         # the estimand: pooled within-dyad slope of bond on measured synchrony, raw units
         slope = ref.sxy.sum() / ref.sxx.sum() if len(ref) else np.nan
         part = part.assign(

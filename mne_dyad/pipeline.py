@@ -48,7 +48,7 @@ from .stats import (
     variance_decomposition,
 )
 from .stats._alliance_graph import _check_priors
-from .stats._models import _MISSING, _check_session_covariate
+from .stats._models import _CENTERINGS, _MISSING, _check_session_covariate
 from .stats._sampling import _check_sampling
 from .surrogates import KINDS, chance_corrected, compare_with_surrogates
 from .surrogates._compare import _scalar_summaries
@@ -479,6 +479,7 @@ class PipelineConfig:
         check("model", _check_priors, self.model["priors"])
         check("model", _check_choice, "missing", self.model["missing"], _MISSING)
         check("model", _check_session_covariate, self.model["session_covariate"])
+        check("model", _check_choice, "centering", self.model["centering"], _CENTERINGS)
         subsets = (
             ("model", "segments", self.model["segments"]),
             ("model", "complete_on", self.model["complete_on"]),

@@ -77,6 +77,7 @@ def test_defaults_come_from_the_stage_functions():
             {"model": {"session_covariate": "quadratic"}},
             r"\[model\] Invalid value for the 'session_covariate' parameter",
         ),
+        ({"model": {"centering": "group"}}, r"\[model\] centering must be one of"),
         ({"synchrony": {"method": "granger"}}, r"method must be one of \['wclc'"),
         ({"synchrony": {"lag": -1.0}}, r"\[synchrony\] lag must be"),
         ({"chance": {"kind": "bootstrap"}}, r"\[chance\] kind must be one of"),
