@@ -9,7 +9,7 @@ workflow refits the alliance model on the same chance-corrected cube with its
 own ``[model]`` settings, exactly as the pipeline's model stage would.
 
 Scenarios (``SCENARIOS``): the 2019 trial's shape (31 dyads x 6 sessions, 128
-usable, 15-minute sessions; ``--quick``: 10 x 4, 30 usable, 10 minutes) with
+usable, 15-minute sessions; ``--quick``: 8 x 4, 24 usable, 10 minutes) with
 
 - ``no_confound``: no confound;
 - ``trend_linear`` / ``trend_saturating``: a common trend in coupling (+1 on the
@@ -96,7 +96,7 @@ WORKFLOWS = {
 }
 SIZES = {
     "full": {"n_dyads": 31, "n_sessions": 6, "n_usable": 128, "duration": 900.0},
-    "quick": {"n_dyads": 10, "n_sessions": 4, "n_usable": 30, "duration": 600.0},
+    "quick": {"n_dyads": 8, "n_sessions": 4, "n_usable": 24, "duration": 600.0},
 }
 FIELDS = [
     "scenario",
@@ -163,7 +163,7 @@ def replicate(scenario, effect, rep, workflows, size, n_surrogates=None):
     study = md.simulation.simulate_study(
         **sim, betas={"bond": effect, "task": 0.0, "goal": 0.0}, seed=seed, verbose=False
     )
-    sampling = {"draws": 500, "tune": 500} if size == "quick" else {}
+    sampling = {"draws": 300, "tune": 300} if size == "quick" else {}
     base = {"seed": seed, "variance": {"enabled": False}, "model": dict(sampling)}
     if n_surrogates:
         base["chance"] = {"n_surrogates": n_surrogates}

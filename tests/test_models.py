@@ -157,7 +157,12 @@ def test_summary_contrast_and_round_trip(recovery_fit, tmp_path):
         "ess_bulk",
         "ess_tail",
     ]
-    assert len(table) == 12 and table.attrs["ci_prob"] == 0.5
+    assert len(table) == 12 + 6 and table.attrs["ci_prob"] == 0.5  # betas, contextual
+    beta = recovery_fit.datatree["posterior"]["beta"]
+    contextual = beta.sel(level="between") - beta.sel(level="within")
+    assert table.loc["contextual[IM, bond]", "mean"] == pytest.approx(
+        float(contextual.sel(segment="IM", outcome="bond").mean())
+    )
     draws = recovery_fit.datatree["posterior"]["beta"].sel(
         level="within", segment="IM", outcome="bond"
     )

@@ -105,7 +105,7 @@ def test_calibration_script_runs_the_pipeline_and_tabulates(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     raw = pd.read_csv(tmp_path / "calibrate_raw.csv")
-    assert sorted(raw.effect) == [0.0, 0.3] and (raw.n_obs == 30).all()
+    assert sorted(raw.effect) == [0.0, 0.3] and (raw.n_obs == 24).all()
     assert (raw.ci_lower < raw["mean"]).all() and (raw["mean"] < raw.ci_upper).all()
     table = pd.read_csv(tmp_path / "calibrate.csv")
     row = table.iloc[0]

@@ -193,6 +193,7 @@ def _build_alliance_model(
     if "S" in data:
         coords["session_term"] = data.session_term.values
     n_out = data.sizes["outcome"]
+    multivariate = multivariate and n_out > 1  # one outcome: nothing to correlate
     dyad_np = data["dyad_idx"].values
     latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
     with pm.Model(coords=coords) as model:
