@@ -639,7 +639,8 @@ def fit_alliance_model(
         f"{data.sizes['dyad']} dyads, outcomes {list(outcomes)}) with {sampler}: "
         f"{chains} chains x {draws} draws after {tune} tuning steps."
     )
-    # latent synchrony observed with small errors makes a narrow funnel: smaller steps
+    # latent synchrony observed with small errors, and latent dyad means estimated from a
+    # few sessions, make narrow funnels: smaller steps
     tree = _sample(
         model,
         draws=draws,
@@ -647,7 +648,7 @@ def fit_alliance_model(
         chains=chains,
         sampler=sampler,
         seed=seed,
-        target_accept=0.95 if measurement_error else None,
+        target_accept=0.95 if measurement_error or centering == "latent" else None,
         cache_key=_cache_key(data, options),
     )
     pm = _soft_import("pymc", "The alliance model")
