@@ -1230,7 +1230,8 @@ def _demo_inputs(*, quick=False, seed=2019, sampler="nutpie"):
             "variance": {**sampling, "draws": 2000, "tune": 1500},
             # the dyad means of a handful of sessions are unreliable (about 0.3 here):
             # latent centring keeps the between-dyad betas from borrowing the within ones
-            "model": {**sampling, "centering": "latent"},
+            # (longer chains: the latent means of 12 dyads mix slowly in the quick demo)
+            "model": {**sampling, "draws": 2000, "tune": 1500, "centering": "latent"},
         },
         source="the demo",
     )
