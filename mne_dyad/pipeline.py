@@ -1228,10 +1228,7 @@ def _demo_inputs(*, quick=False, seed=2019, sampler="nutpie"):
             # the error dominates (about 70 % of the observed variance in the quick
             # demo): longer chains keep R-hat and the ESS clear of the warnings
             "variance": {**sampling, "draws": 2000, "tune": 1500},
-            # the dyad means of a handful of sessions are unreliable (about 0.3 here):
-            # latent centring keeps the between-dyad betas from borrowing the within ones
-            # (longer chains: the latent means of 12 dyads mix slowly in the quick demo)
-            "model": {**sampling, "draws": 2000, "tune": 1500, "centering": "latent"},
+            "model": sampling,
         },
         source="the demo",
     )
