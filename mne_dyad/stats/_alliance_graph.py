@@ -30,31 +30,47 @@ def _check_priors(priors):
     return out
 
 
-def _latent_predictor(pm, pt, data, priors):
-    """Latent synchrony for measurement error and/or imputation; returns P (obs, seg)."""
+def _latent_values(pm, pt, data, center, spread):
+    """Synchrony values around ``center`` (obs, seg) with SD ``spread`` (seg); (obs, seg).
+
+    With ``P_se`` every value is latent (``P_true``) and observed with its standard
+    error; otherwise the observed values are data drawn around ``center`` and the
+    missing ones are parameters (``z_P_missing``).
+    """
     P = data["P"].values
     observed = np.isfinite(P)
-    mu_p = pm.Normal("mu_P", 0.0, 1.0, dims="segment")
-    sd_p = pm.HalfNormal("sd_P", priors["sigma"], dims="segment")
     obs_i, seg_i = np.nonzero(observed)
     if "P_se" in data:  # every value latent, observed with its standard error
         # centred: the window-based errors are small next to the spread of synchrony,
         # so the data pin each latent value down (a non-centred form mixes badly)
-        latent = pm.Normal("P_true", mu_p, sd_p, dims=("obs", "segment"))
+        values = pm.Normal("P_true", center, spread, dims=("obs", "segment"))
         pm.Normal(
             "P_obs",
-            mu=latent[obs_i, seg_i],
+            mu=values[obs_i, seg_i],
             sigma=data["P_se"].values[obs_i, seg_i],
             observed=P[obs_i, seg_i],
         )
-        return latent
-    # imputation only: observed values inform mu_P/sd_P; missing ones are parameters
+        return values
+    pm.Normal("P_obs", mu=center[obs_i, seg_i], sigma=spread[seg_i], observed=P[obs_i, seg_i])
+    values = pt.as_tensor(np.nan_to_num(P))
     miss_i, miss_g = np.nonzero(~observed)
-    pm.Normal("P_obs", mu=mu_p[seg_i], sigma=sd_p[seg_i], observed=P[obs_i, seg_i])
-    z_miss = pm.Normal("z_P_missing", 0.0, 1.0, shape=miss_i.size)
-    return pt.set_subtensor(
-        pt.as_tensor(np.nan_to_num(P))[miss_i, miss_g], mu_p[miss_g] + z_miss * sd_p[miss_g]
-    )
+    if miss_i.size:  # missing values are parameters
+        z_miss = pm.Normal("z_P_missing", 0.0, 1.0, shape=miss_i.size)
+        values = pt.set_subtensor(
+            values[miss_i, miss_g], center[miss_i, miss_g] + z_miss * spread[miss_g]
+        )
+    return values
+
+
+def _latent_predictor(pm, pt, data, priors):
+    """Latent synchrony for measurement error and/or imputation; returns P (obs, seg).
+
+    The values share one normal distribution per segment (``mu_P``, ``sd_P``).
+    """
+    mu_p = pm.Normal("mu_P", 0.0, 1.0, dims="segment")
+    sd_p = pm.HalfNormal("sd_P", priors["sigma"], dims="segment")
+    center = pt.broadcast_to(mu_p, data["P"].shape)
+    return _latent_values(pm, pt, data, center, sd_p)
 
 
 def _latent_centred(pm, pt, data, priors, session=None):
@@ -66,9 +82,6 @@ def _latent_centred(pm, pt, data, priors, session=None):
     ``session``), ``between = m[d] - mu_P``. Missing values are drawn from their
     dyad's distribution.
     """
-    P = data["P"].values
-    observed = np.isfinite(P)
-    obs_i, seg_i = np.nonzero(observed)
     dyad_np = data["dyad_idx"].values
     mu_p = pm.Normal("mu_P", 0.0, 1.0, dims="segment")
     tau_p = pm.HalfNormal("tau_P", priors["sigma"], dims="segment")
@@ -76,23 +89,7 @@ def _latent_centred(pm, pt, data, priors, session=None):
     z_m = pm.Normal("z_P_dyad", 0.0, 1.0, dims=("dyad", "segment"))
     m = pm.Deterministic("P_dyad", mu_p + tau_p * z_m, dims=("dyad", "segment"))
     m_obs = m[dyad_np]
-    if "P_se" in data:  # true values latent around the dyad mean, observed with their SE
-        values = pm.Normal("P_true", m_obs, sigma_w, dims=("obs", "segment"))
-        pm.Normal(
-            "P_obs",
-            mu=values[obs_i, seg_i],
-            sigma=data["P_se"].values[obs_i, seg_i],
-            observed=P[obs_i, seg_i],
-        )
-    else:
-        pm.Normal("P_obs", mu=m_obs[obs_i, seg_i], sigma=sigma_w[seg_i], observed=P[obs_i, seg_i])
-        values = pt.as_tensor(np.nan_to_num(P))
-        miss_i, miss_g = np.nonzero(~observed)
-        if miss_i.size:
-            z_miss = pm.Normal("z_P_missing", 0.0, 1.0, shape=miss_i.size)
-            values = pt.set_subtensor(
-                values[miss_i, miss_g], m_obs[miss_i, miss_g] + z_miss * sigma_w[miss_g]
-            )
+    values = _latent_values(pm, pt, data, m_obs, sigma_w)
     within = values - m_obs
     if session is not None:
         _, slope_w, offset = _dyad_operators(dyad_np, data.sizes["dyad"], session)
