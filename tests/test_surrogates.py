@@ -231,8 +231,11 @@ def test_batched_circular_shifts_equal_one_surrogate_at_a_time(small_study, monk
     def one_at_a_time(spec, samples, sfreq, pairs, rng, kind_samples, n_sur):
         out = []
         for _ in range(n_sur):  # the unbatched path: draw, shift and compute each pair
-            shifted = _compare._surrogate_pairs("circular_shift", pairs, rng, kind_samples)
-            out.append([_compare._partial(spec, samples, sfreq, xs, ys) for xs, ys in shifted])
+            parts = []
+            for xs, ys in pairs:
+                offset = _compare._shift_offsets(ys.size, kind_samples, 1, rng)[0]
+                parts.append(_compare._partial(spec, samples, sfreq, xs, np.roll(ys, offset)))
+            out.append(parts)
         return out
 
     monkeypatch.setattr(_compare, "_shifted_parts", one_at_a_time)

@@ -109,11 +109,9 @@ def _split_levels(P, dyad_idx, n_dyads, session=None):
         if not rows.size:
             continue
         sub = None if session is None else np.asarray(session, float)[rows]
-        mean_w, slope_w, offset = _dyad_operators(dyad_idx[rows], n_dyads, sub)
-        p = P[rows, g]
-        mean, slope = mean_w @ p, slope_w @ p
-        within[rows, g] = p - mean[dyad_idx[rows]] - slope[dyad_idx[rows]] * offset
-        seen = np.zeros(n_dyads, bool)
-        seen[dyad_idx[rows]] = True
-        between[:, g] = np.where(seen, mean - p.mean(), np.nan)[dyad_idx]
+        w, b = _levels(P[rows, g : g + 1], dyad_idx[rows], n_dyads, sub)
+        within[rows, g] = w[:, 0]
+        per_dyad = np.full(n_dyads, np.nan)  # a dyad's between part, for all its rows
+        per_dyad[dyad_idx[rows]] = b[:, 0]
+        between[:, g] = per_dyad[dyad_idx]
     return within, between

@@ -148,7 +148,7 @@ def _shifted_parts(spec, samples, sfreq, pairs, rng, kind_samples, n_sur):
     """Partial results of ``n_sur`` circular shifts of every span pair, batched per span.
 
     The offsets are drawn in the order of one surrogate at a time, span by span
-    (as :func:`_surrogate_pairs` does), so a seed gives the same surrogates; each
+    (as shifting one surrogate at a time would), so a seed gives the same surrogates; each
     span's shifted copies then go through one ``spec.compute_batch`` call.
     Returns, per surrogate, the list of its spans' partial results.
     """
@@ -168,13 +168,10 @@ def _shifted_parts(spec, samples, sfreq, pairs, rng, kind_samples, n_sur):
 
 
 def _surrogate_pairs(kind, pairs, rng, kind_samples):
-    """Within-session surrogate of each span pair: (x, y*)."""
+    """Within-session surrogate of each span pair: (x, y*) (circular shifts: _shifted_parts)."""
     out = []
     for xs, ys in pairs:
-        if kind == "circular_shift":
-            offset = _shift_offsets(ys.size, kind_samples, 1, rng)[0]
-            out.append((xs, np.roll(ys, offset)))
-        elif kind == "segment_shuffle":
+        if kind == "segment_shuffle":
             out.append((xs, _shuffle_segments(ys, kind_samples, rng)))
         else:
             out.append((xs, _iaaft_nan(ys, rng)))
