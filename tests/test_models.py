@@ -153,10 +153,17 @@ def test_summary_contrast_and_round_trip(recovery_fit, tmp_path):
         "ci_lower",
         "ci_upper",
         "p_gt_0",
+        "partial_r",
         "r_hat",
         "ess_bulk",
         "ess_tail",
     ]
+    # the simulated within effect is a positive within-dyad correlation; the multivariate
+    # residual SDs (chol_resid_stds) enter it
+    r = recovery_fit.partial_within_r()
+    assert r.dims == ("chain", "draw", "segment", "outcome")
+    assert 0.1 < float(r.sel(segment="IM", outcome="bond").mean()) < 0.9
+    assert table["partial_r"].notna().sum() == 6
     assert len(table) == 12 + 6 and table.attrs["ci_prob"] == 0.5  # betas, contextual
     beta = recovery_fit.datatree["posterior"]["beta"]
     contextual = beta.sel(level="between") - beta.sel(level="within")

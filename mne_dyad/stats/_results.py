@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from mne.utils import _validate_type, logger, verbose, warn
+from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from ..utils._docs import fill_doc
 from ..utils._files import _atomic_write
@@ -24,6 +24,66 @@ def _interval(draws, ci_prob):
     tail = (1 - ci_prob) / 2
     q = draws.quantile([tail, 1 - tail], dim=_SAMPLE_DIMS)
     return q.isel(quantile=0).drop_vars("quantile"), q.isel(quantile=1).drop_vars("quantile")
+
+
+#: Values of AllianceFit.summary's units=.
+_UNITS = ("standardized", "raw", "within_sd")
+
+
+def _unit_description(units, summary):
+    """The unit of a summary table's coefficients, in words."""
+    return {
+        "standardized": f"SDs of the scale per SD of {summary} (both over all sessions)",
+        "raw": f"scale points per unit of {summary}",
+        "within_sd": f"scale points per within-dyad SD of {summary}",
+    }[units]
+
+
+def _by_label(name, values):
+    """``{"name[label, ...]": value}`` for each element of a DataArray."""
+    out = {}
+    for idx in np.ndindex(values.shape):
+        labels = [str(values[d].values[i]) for d, i in zip(values.dims, idx, strict=True)]
+        key = f"{name}[{', '.join(labels)}]" if labels else name
+        out[key] = float(values.values[idx])
+    return out
+
+
+def _dyad_demean(values, dyad):
+    """Subtract each dyad's mean from the rows of ``values`` (obs, ...)."""
+    labels, groups = np.unique(dyad, return_inverse=True)
+    count = np.bincount(groups, minlength=labels.size)
+    sums = np.zeros((labels.size, *values.shape[1:]))
+    np.add.at(sums, groups, values)
+    return values - (sums / count.reshape(-1, *[1] * (values.ndim - 1)))[groups]
+
+
+def _within_residuals(w, Z, dyad):
+    """Residuals of ``w`` after dyad means and a least-squares fit on ``Z`` within dyads."""
+    w = _dyad_demean(w, dyad)
+    if Z.shape[1] == 0:
+        return w
+    Z = _dyad_demean(Z, dyad)
+    coef, *_ = np.linalg.lstsq(Z, w, rcond=None)
+    return w - Z @ coef
+
+
+def _pooled_within_sd(within, dyad_idx):
+    """Pooled within-dyad SD of each column of ``within`` (obs, ...), in its units.
+
+    ``sqrt(sum(w^2) / (n - n_dyads))`` over the finite values of the within-dyad
+    parts ``w``. Returns a DataArray without the ``obs`` dim.
+    """
+    w = within.values
+    dyad = dyad_idx.values
+    out = np.full(w.shape[1:], np.nan)
+    for idx in np.ndindex(w.shape[1:]):
+        col = w[(slice(None), *idx)]
+        ok = np.isfinite(col)
+        dof = ok.sum() - np.unique(dyad[ok]).size
+        if dof > 0:
+            out[idx] = np.sqrt(np.sum(col[ok] ** 2) / dof)
+    return xr.DataArray(out, dims=within.dims[1:], coords={k: within[k] for k in within.dims[1:]})
 
 
 class AllianceFit:
@@ -84,7 +144,7 @@ class AllianceFit:
     def _draws(self, name):
         return self.datatree["posterior"][name]
 
-    def summary(self, var_names=None, *, ci_prob=0.89):
+    def summary(self, var_names=None, *, ci_prob=0.89, units=None):
         """Posterior summary table.
 
         Parameters
@@ -96,24 +156,57 @@ class AllianceFit:
             the covariates' ``delta`` when the model has covariates.
         ci_prob : float
             Probability mass of the equal-tailed credible interval (default 0.89).
+        units : None | str
+            The unit of ``beta``, ``contextual`` and ``delta`` (see
+            :ref:`methods-units`); None (default) is ``"standardized"`` for a
+            fit with ``standardize=True`` and ``"raw"`` otherwise.
+
+            ``"standardized"``
+                SDs of the scale per SD of the synchrony summary, both SDs taken
+                over all sessions (needs a fit with ``standardize=True``).
+            ``"raw"``
+                Scale points per unit of the synchrony summary (per unit of the
+                covariate for ``delta``), the unit of a regression on the raw
+                values such as the 2019 paper's.
+            ``"within_sd"``
+                Scale points per within-dyad SD of the synchrony summary (of the
+                covariate for ``delta``): how much a session's alliance moves
+                when its synchrony is one typical session-to-session step above
+                the dyad's own mean.
+
+            Other variables are always in the model's (standardised) units.
 
         Returns
         -------
         table : pandas.DataFrame
             One row per coefficient, named like ``beta[within, IM, bond]``, with
             ``mean``, ``sd``, ``ci_lower``, ``ci_upper``, ``p_gt_0`` (posterior
-            probability that the coefficient is positive), ``r_hat``,
-            ``ess_bulk`` and ``ess_tail``. ``table.attrs["ci_prob"]`` holds the
-            interval's probability.
+            probability that the coefficient is positive), ``partial_r``,
+            ``r_hat``, ``ess_bulk`` and ``ess_tail``. ``partial_r`` is the
+            posterior mean of the partial within-dyad correlation of a
+            ``beta[within, ...]`` (NaN on other rows): the correlation between
+            the session's synchrony and its alliance within dyads, both freed
+            of the model's other within-dyad terms (:ref:`methods-units`); it
+            does not depend on ``units``. ``table.attrs`` holds ``ci_prob``,
+            ``units`` and ``unit_description``, which also names the columns
+            (``table.columns.name``).
         """
         az = _soft_import("arviz", "AllianceFit.summary")
+        if units is None:
+            units = "standardized" if self.params.get("standardize", True) else "raw"
+        _check_option("units", units, _UNITS)
         if var_names is None:
             var_names = [
                 v for v in ("beta", "contextual", "delta") if v in self.datatree["posterior"]
             ]
         var_names = [var_names] if isinstance(var_names, str) else list(var_names)
+        tree = self.datatree
+        if units != "standardized" or not self.params.get("standardize", True):
+            tree = xr.DataTree.from_dict(
+                {"posterior": xr.Dataset({n: self._draws_in(n, units) for n in var_names})}
+            )
         table = az.summary(
-            self.datatree,
+            tree,
             var_names=var_names,
             ci_prob=ci_prob,
             ci_kind="eti",
@@ -122,19 +215,128 @@ class AllianceFit:
         lower = next(c for c in table.columns if c.endswith("_lb"))
         upper = next(c for c in table.columns if c.endswith("_ub"))
         table = table.rename(columns={lower: "ci_lower", upper: "ci_upper"})
-        p_pos = {}
+        p_pos, partial = {}, {}
         for name in var_names:
-            share = (self._draws(name) > 0).mean(_SAMPLE_DIMS)
-            dims = share.dims
-            for idx in np.ndindex(share.shape):
-                labels = [str(share[d].values[i]) for d, i in zip(dims, idx, strict=True)]
-                key = f"{name}[{', '.join(labels)}]" if labels else name
-                p_pos[key] = float(share.values[idx])
+            share = (tree["posterior"][name] > 0).mean(_SAMPLE_DIMS)
+            p_pos.update(_by_label(name, share))
+            if name == "beta":
+                r = self.partial_within_r().mean(_SAMPLE_DIMS).expand_dims(level=["within"])
+                partial.update(_by_label(name, r))
         table.insert(4, "p_gt_0", pd.Series(p_pos))
-        cols = ["mean", "sd", "ci_lower", "ci_upper", "p_gt_0", "r_hat", "ess_bulk", "ess_tail"]
+        table.insert(5, "partial_r", pd.Series(partial, dtype=float))
+        cols = [
+            "mean",
+            "sd",
+            "ci_lower",
+            "ci_upper",
+            "p_gt_0",
+            "partial_r",
+            "r_hat",
+            "ess_bulk",
+            "ess_tail",
+        ]
         table = table[cols].astype(float)
-        table.attrs["ci_prob"] = ci_prob
+        description = _unit_description(units, self.params.get("summary", "synchrony"))
+        table.columns.name = f"units: {description}"
+        table.attrs.update(ci_prob=ci_prob, units=units, unit_description=description)
         return table
+
+    def _draws_in(self, name, units):
+        """Draws of ``name`` in ``units`` (``beta``, ``contextual`` and ``delta`` convert)."""
+        draws = self._draws(name)
+        standardized = bool(self.params.get("standardize", True))
+        if name not in ("beta", "contextual", "delta"):
+            if units != ("standardized" if standardized else "raw"):
+                raise ValueError(
+                    f"units={units!r} applies to beta, contextual and delta; {name!r} is in "
+                    "the model's own units. Summarise it with units=None."
+                )
+            return draws
+        if units == "standardized":
+            if not standardized:
+                raise ValueError(
+                    "This model was fitted with standardize=False, so its coefficients are "
+                    "in raw units: use units='raw' (or 'within_sd'), or refit with "
+                    "standardize=True for standardized units."
+                )
+            return draws
+        d = self.data
+        if name == "delta":
+            x_sd = d["c_sd"]
+            within = d["C"].sel(level="within")
+        else:
+            x_sd = d["x_sd"]
+            within = d["X"].sel(level="within")
+        if units == "raw":
+            factor = d["y_sd"] / x_sd
+        else:  # within_sd: the pooled within-dyad SD of the predictor, in its raw unit
+            factor = d["y_sd"] * _pooled_within_sd(within, d["dyad_idx"])
+        return draws * factor
+
+    def partial_within_r(self):
+        """Posterior of the partial within-dyad correlations of ``beta[within]``.
+
+        For segment ``g`` and outcome ``o`` and each draw::
+
+            r = b s / sqrt((b^2 + tau^2) s^2 + sigma^2)
+
+        where ``b`` is ``beta[within, g, o]``, ``s`` the SD of the within-dyad
+        part of ``g``'s synchrony left after the model's other within-dyad
+        predictors (the other segments, the covariates' within parts, the session
+        term), ``tau`` the SD of the dyads' own slopes (0 without
+        ``random_slopes``) and ``sigma`` the residual SD of ``o``. This is the
+        correlation of synchrony and alliance between sessions of the same dyad
+        once the other terms are held fixed; it is free of units.
+
+        Returns
+        -------
+        r : xarray.DataArray
+            Draws with dims ``chain, draw, segment, outcome``.
+        """
+        b = self._draws("beta").sel(level="within", drop=True)
+        s = self._within_residual_sd()
+        post = self.datatree["posterior"]
+        slope_var = post["sigma_slope"] ** 2 if "sigma_slope" in post else 0.0
+        explained = (b**2 + slope_var) * s**2
+        return (b * s / np.sqrt(explained + self._resid_var())).rename("partial_within_r")
+
+    def _resid_var(self):
+        """Residual variance of each outcome (chain, draw, outcome), on the model's scale."""
+        post = self.datatree["posterior"]
+        outcome = self.data.outcome
+        if "chol_resid_stds" in post:
+            sd = post["chol_resid_stds"]
+            sd = sd.rename({sd.dims[-1]: "outcome"}).assign_coords(outcome=outcome)
+        else:
+            sd = post["sigma_resid"]
+        var = sd**2
+        if "nu" in post:  # Student-t residuals: the variance of a t with nu > 2
+            nu = post["nu"]
+            var = var * xr.where(nu > 2, nu / (nu - 2), np.inf)
+        return var
+
+    def _within_residual_sd(self):
+        """SD of each segment's within part after the other within-dyad terms (segment)."""
+        d = self.data
+        W = d["X"].sel(level="within").values  # obs, segment
+        dyad = d["dyad_idx"].values
+        others = []
+        if "C" in d:
+            cw = d["C"].sel(level="within").values
+            others.append(cw.reshape(cw.shape[0], -1))
+        if "S" in d:
+            others.append(d["S"].values)
+        elif self.params.get("session_covariate"):
+            others.append(d["session_c"].values[:, None])
+        out = np.full(W.shape[1], np.nan)
+        for g in range(W.shape[1]):
+            Z = np.column_stack([np.delete(W, g, axis=1), *others])
+            rows = np.isfinite(W[:, g]) & np.isfinite(Z).all(axis=1)
+            resid = _within_residuals(W[rows, g], Z[rows], dyad[rows])
+            n_dyads = np.unique(dyad[rows]).size
+            dof = rows.sum() - n_dyads - Z.shape[1]
+            out[g] = np.sqrt(np.sum(resid**2) / dof) if dof > 0 else np.nan
+        return xr.DataArray(out, dims="segment", coords={"segment": d.segment.values})
 
     def contrast(self, expr="IM - CB", *, level="within", ci_prob=0.89):
         """Posterior of the difference between two segments' betas, per outcome.
