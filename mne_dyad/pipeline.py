@@ -47,7 +47,7 @@ from .stats import (
     test_above_chance,
     variance_decomposition,
 )
-from .stats._alliance_graph import _check_priors
+from .stats._alliance_graph import _LIKELIHOODS, _check_priors
 from .stats._models import _CENTERINGS, _MISSING, _check_session_covariate
 from .stats._sampling import _check_sampling
 from .surrogates import KINDS, chance_corrected, compare_with_surrogates
@@ -480,6 +480,19 @@ class PipelineConfig:
         check("model", _check_choice, "missing", self.model["missing"], _MISSING)
         check("model", _check_session_covariate, self.model["session_covariate"])
         check("model", _check_choice, "centering", self.model["centering"], _CENTERINGS)
+        check("model", _check_choice, "likelihood", self.model["likelihood"], _LIKELIHOODS)
+        ceiling = self.model["ceiling"]
+        if ceiling not in (None, False):
+            if not isinstance(ceiling, bool | dict):
+                problems.append(
+                    f"[model] ceiling must be true, false or a table {{scale = maximum}}, "
+                    f"got {ceiling!r}"
+                )
+            elif self.model["multivariate"] and len(self.model["outcomes"]) > 1:
+                problems.append(
+                    "[model] ceiling censors each scale on its own: set [model] "
+                    "multivariate = false"
+                )
         subsets = (
             ("model", "segments", self.model["segments"]),
             ("model", "complete_on", self.model["complete_on"]),

@@ -98,7 +98,8 @@ def test_units_convert_by_the_stored_standardisation():
     for col in ("p_gt_0", "partial_r"):
         np.testing.assert_allclose(raw[col].values, std[col].values)
     assert np.isnan(std.loc["beta[between, IM, bond]", "partial_r"])
-    assert np.isfinite(std.loc[row, "partial_r"]) and np.isnan(std.loc["contextual[IM, bond]", "partial_r"])
+    assert np.isfinite(std.loc[row, "partial_r"])
+    assert np.isnan(std.loc["contextual[IM, bond]", "partial_r"])
     with pytest.raises(ValueError, match="'units' parameter"):
         fit.summary(units="percent")
     with pytest.raises(ValueError, match="applies to beta, contextual and delta"):
@@ -141,3 +142,22 @@ def test_partial_within_r_is_the_sample_partial_correlation():
     assert fit.summary().loc["beta[within, IM, bond]", "partial_r"] == pytest.approx(r)
     spread = _point_fit(data, beta, [sigma / y_sd], slope_sd=[[0.5], [0.5]])
     assert float(spread.partial_within_r().sel(segment="IM").mean()) < r - 0.02
+
+
+def test_ppc_statistics_known_answers():
+    from mne_dyad.stats._results import _ppc_statistics
+
+    # 2 dyads x 3 sessions, one outcome; dyad 1's sessions are given out of order
+    values = np.array([1.0, 2.0, 6.0, 7.0, 5.0, 3.0])[None, :, None]
+    dyad = np.array([0, 0, 0, 1, 1, 1])
+    session = np.array([1.0, 2.0, 3.0, 3.0, 2.0, 1.0])
+    stats = _ppc_statistics(values, dyad, session, np.array([7.0]))
+    dev = np.array([-2.0, -1.0, 3.0, 2.0, 0.0, -2.0])
+    assert stats["sd_dyad_means"][0, 0] == pytest.approx(np.std([3.0, 5.0], ddof=1))
+    assert stats["within_dyad_sd"][0, 0] == pytest.approx(np.sqrt((dev**2).sum() / 4))
+    assert stats["share_at_ceiling"][0, 0] == pytest.approx(1 / 6)
+    assert stats["mean_session_1"][0, 0] == pytest.approx(2.0)
+    assert stats["mean_session_3"][0, 0] == pytest.approx(6.5)
+    # pairs in session order: dyad 0 (-2, -1), (-1, 3); dyad 1 (-2, 0), (0, 2)
+    lag1 = (2.0 - 3.0 + 0.0 + 0.0) / (dev**2).sum()
+    assert stats["lag1_autocorr"][0, 0] == pytest.approx(lag1)

@@ -25,7 +25,8 @@ def _data(**kwargs):
 
 def _model(**kwargs):
     cube, alliance = _data()
-    prep = {k: kwargs.pop(k) for k in ("measurement_error", "missing", "therapist") if k in kwargs}
+    prep_keys = ("measurement_error", "missing", "therapist", "ceiling", "outcomes")
+    prep = {k: kwargs.pop(k) for k in prep_keys if k in kwargs}
     if prep.get("missing") == "impute":
         cube["all_lags"][0, 1, 0] = np.nan
         cube["all_lags"][3, 2, 1] = np.nan
@@ -66,6 +67,47 @@ def test_options_change_the_model_as_documented():
     assert imp["z_P_missing"].eval().shape == (2,)
     _, plain = _model(session_covariate=False)
     assert "gamma" not in plain.named_vars
+
+
+def test_likelihood_and_ceiling_change_the_model():
+    import pymc as pm
+    from pymc.distributions.censored import CensoredRV
+
+    _, mv_t = _model(likelihood="student_t")
+    assert "nu" in mv_t.named_vars and "chol_resid" in mv_t.named_vars
+    assert mv_t["y"].owner.op.__class__.__name__.startswith("MvStudentT")
+    _, uni_t = _model(likelihood="student_t", multivariate=False)
+    assert uni_t["y"].owner.op.__class__.__name__.startswith("StudentT")
+    uni_t.compile_logp()(uni_t.initial_point())
+    cube, alliance = _data()
+    top = float(alliance.bond.max())
+    data, cens = _model(ceiling={"bond": top}, multivariate=False)
+    assert isinstance(cens["y"].owner.op, CensoredRV)
+    assert np.isfinite(data.y_ceiling.sel(outcome="bond")) and np.isnan(data.y_ceiling[1:]).all()
+    at_top = data.y.sel(outcome="bond").values == data.y_ceiling.sel(outcome="bond").values
+    assert at_top.sum() == 1 and data.attrs["n_at_ceiling"].startswith("bond=1,")
+    # a censored value adds P(y >= ceiling) to the log-likelihood, not the density there
+    point = cens.initial_point()
+    logp = cens.compile_logp(vars=[cens["y"]], sum=False)(point)[0]
+    # at the initial point every coefficient and effect is 0, so mu is 0
+    sigma, mu = float(np.exp(point["sigma_resid_log__"][0])), 0.0
+    i = int(np.flatnonzero(at_top)[0])
+    expected = pm.logcdf(pm.Normal.dist(mu, sigma), data.y_ceiling.values[0]).eval()
+    assert logp[i, 0] == pytest.approx(np.log1p(-np.exp(expected)), abs=1e-6)
+    # the scale's range, as read_sai writes it
+    alliance["bond"].attrs["valid_range"] = f"1-{top:g}"
+    auto = _prepare_alliance_data(cube, alliance, outcomes=("bond",), ceiling=True)
+    np.testing.assert_allclose(auto.y_ceiling, data.y_ceiling[:1], rtol=1e-5)
+    with pytest.raises(ValueError, match="'task' has none"):
+        _prepare_alliance_data(cube, alliance, ceiling=True)
+    with pytest.raises(ValueError, match=r"above its ceiling 0\.5"):
+        _prepare_alliance_data(cube, alliance, ceiling={"bond": 0.5})
+    with pytest.raises(ValueError, match=r"ceiling names outcome\(s\) \['trust'\]"):
+        _prepare_alliance_data(cube, alliance, ceiling={"trust": 7})
+    with pytest.raises(ValueError, match="needs multivariate=False"):
+        md.stats.fit_alliance_model(cube, alliance, ceiling=True)
+    with pytest.raises(ValueError, match="'likelihood' parameter"):
+        md.stats.fit_alliance_model(cube, alliance, likelihood="cauchy")
 
 
 def test_priors_set_the_prior_scales():
@@ -449,8 +491,14 @@ def test_posterior_predictive_and_loo_compare(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="pymc"), mne.utils.use_log_level("WARNING"):
         checks = both.posterior_predictive(seed=2)
     assert not [r for r in caplog.records if r.name.startswith("pymc")]  # quiet as mne
-    assert checks.shape == (15, 5)  # 3 outcomes x 5 statistics
-    assert checks.p_value.between(0.02, 0.98).all()  # the model generated the data
+    # 3 outcomes x (8 statistics + a mean per session number)
+    assert checks.shape == (3 * (8 + 5), 5)
+    assert {"within_dyad_sd", "share_at_ceiling", "mean_session_5", "lag1_autocorr"} <= set(
+        checks.index.get_level_values("statistic")
+    )
+    # the model generated the data (the share at the observed maximum is a one-sided check)
+    central = checks.drop("share_at_ceiling", level="statistic")
+    assert central.p_value.between(0.01, 0.99).all()
     mean = checks.loc[("bond", "mean")]
     assert mean["lower"] < mean["observed"] < mean["upper"]
     assert "posterior_predictive" in both.datatree.children
@@ -475,6 +523,36 @@ def test_posterior_predictive_and_loo_compare(tmp_path, caplog):
     )
     with pytest.raises(ValueError, match="fitted to other sessions"):
         both.compare(im_own)
+
+
+@pytest.mark.slow
+def test_targeted_checks_flag_a_ceiling_and_carried_over_residuals():
+    """A normal model of bunched, autocorrelated ratings fails the checks aimed at both."""
+    cube, alliance = md.simulation.simulate_model_data(
+        n_dyads=30, n_sessions=6, outcomes=("bond",), betas=TRUTH, seed=5
+    )
+    rng = np.random.default_rng(5)
+    carried = np.zeros((30, 6))
+    for s in range(6):  # AR(1) residuals, phi 0.8
+        carried[:, s] = 0.8 * carried[:, s - 1] * (s > 0) + rng.normal(0, 1, 30)
+    latent = alliance.bond + 1.5 * carried
+    top = float(np.quantile(latent, 0.75))  # a quarter of the sessions at the top
+    bunched = alliance.assign(bond=np.minimum(latent, top))
+    kwargs = dict(outcomes=("bond",), draws=300, tune=300, seed=1, verbose="error")
+    normal = md.stats.fit_alliance_model(cube, bunched, **kwargs)
+    checks = normal.posterior_predictive(seed=2).loc["bond"]
+    assert checks.loc["share_at_ceiling", "observed"] == pytest.approx(0.25, abs=0.01)
+    assert checks.loc["share_at_ceiling", "p_value"] < 0.05
+    assert checks.loc["lag1_autocorr", "p_value"] < 0.05
+    # censoring at the ceiling reproduces the bunching
+    censored = md.stats.fit_alliance_model(
+        cube, bunched, ceiling={"bond": top}, likelihood="student_t", **kwargs
+    )
+    assert censored.data.attrs["n_at_ceiling"] == "bond=45"
+    checks = censored.posterior_predictive(seed=2).loc["bond"]
+    assert 0.05 < checks.loc["share_at_ceiling", "p_value"] < 0.95
+    assert "nu" in censored.datatree["posterior"]
+    assert np.isfinite(censored.summary().loc["beta[within, IM, bond]", "partial_r"])
 
 
 def test_numpyro_needs_its_package():

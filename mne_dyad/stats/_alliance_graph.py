@@ -158,6 +158,39 @@ def _dyad_effects(pm, pt, model, priors, multivariate, random_slopes):
     return u, slope
 
 
+#: Values of fit_alliance_model's likelihood=.
+_LIKELIHOODS = ("normal", "student_t")
+
+
+def _likelihood(pm, data, mu, y_obs, multivariate, likelihood, priors):
+    """Add the likelihood of the outcomes ``y`` around ``mu`` (obs, outcome).
+
+    Normal or Student-t residuals (``nu ~ Gamma(2, 0.1)``, shared by the
+    outcomes), correlated across outcomes through an LKJ Cholesky factor
+    (``chol_resid``) or independent (``sigma_resid``). With ``y_ceiling`` in the
+    data (standardised, NaN for an outcome without one), values at the ceiling
+    are right-censored: they say only that the outcome was at least that high.
+    """
+    dims = ("obs", "outcome")
+    nu = pm.Gamma("nu", alpha=2.0, beta=0.1) if likelihood == "student_t" else None
+    if multivariate:
+        chol_e, _ = _lkj(pm, "chol_resid", data.sizes["outcome"], priors)
+        if nu is None:
+            return pm.MvNormal("y", mu=mu, chol=chol_e, observed=y_obs, dims=dims)
+        return pm.MvStudentT("y", nu=nu, mu=mu, chol=chol_e, observed=y_obs, dims=dims)
+    sigma_e = pm.HalfNormal("sigma_resid", priors["sigma"], dims="outcome")
+    if nu is None:
+        dist = pm.Normal.dist(mu=mu, sigma=sigma_e)
+    else:
+        dist = pm.StudentT.dist(nu=nu, mu=mu, sigma=sigma_e)
+    if "y_ceiling" in data:
+        upper = np.where(np.isfinite(data["y_ceiling"].values), data["y_ceiling"].values, np.inf)
+        return pm.Censored("y", dist, lower=-np.inf, upper=upper, observed=y_obs, dims=dims)
+    if nu is None:
+        return pm.Normal("y", mu=mu, sigma=sigma_e, observed=y_obs, dims=dims)
+    return pm.StudentT("y", nu=nu, mu=mu, sigma=sigma_e, observed=y_obs, dims=dims)
+
+
 def _build_alliance_model(
     data,
     *,
@@ -165,6 +198,7 @@ def _build_alliance_model(
     random_slopes=False,
     session_covariate="linear",
     dyad_trends=False,
+    likelihood="normal",
     priors=None,
 ):
     """Build the PyMC alliance model (docs/methods.rst, section methods-alliance) for prepared data.
@@ -178,6 +212,8 @@ def _build_alliance_model(
     ``attrs["detrend"]`` takes each dyad's linear session trend out of the latent
     within part. ``session_covariate`` is falsy for no session term; ``dyad_trends``
     adds dyad-specific linear session slopes ``sigma_trend[o] z[d, o]``.
+    ``likelihood="student_t"`` gives the residuals Student-t tails (``nu``), and a
+    ``y_ceiling`` variable in the data censors each outcome at its ceiling.
     """
     pm = _soft_import("pymc", "The alliance model")
     pt = _soft_import("pytensor.tensor", "The alliance model")
@@ -242,14 +278,5 @@ def _build_alliance_model(
         u, slope = _dyad_effects(pm, pt, model, priors, multivariate, random_slopes)
         if random_slopes:  # each dyad's own within slopes
             mu = mu + (X[:, 0, :, None] * slope[dyad_idx]).sum(axis=1)
-        if multivariate:
-            chol_e, _ = _lkj(pm, "chol_resid", n_out, priors)
-            pm.MvNormal(
-                "y", mu=mu + u[dyad_idx], chol=chol_e, observed=y_obs, dims=("obs", "outcome")
-            )
-        else:
-            sigma_e = pm.HalfNormal("sigma_resid", priors["sigma"], dims="outcome")
-            pm.Normal(
-                "y", mu=mu + u[dyad_idx], sigma=sigma_e, observed=y_obs, dims=("obs", "outcome")
-            )
+        _likelihood(pm, data, mu + u[dyad_idx], y_obs, multivariate, likelihood, priors)
     return model

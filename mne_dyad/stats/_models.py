@@ -9,7 +9,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 from .._version import __version__
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
-from ._alliance_graph import _build_alliance_model, _check_priors
+from ._alliance_graph import _LIKELIHOODS, _build_alliance_model, _check_priors
 from ._centering import _split_levels
 from ._results import AllianceFit
 from ._sampling import _check_sampling, _diagnose, _sample
@@ -163,6 +163,7 @@ def _prepare_alliance_data(
     session_covariate="linear",
     detrend=False,
     centering="observed",
+    ceiling=None,
 ):
     """Long-format model data: standardised, within/between split.
 
@@ -175,7 +176,8 @@ def _prepare_alliance_data(
     ``session_mean``/``session_sd``; with a categorical or spline
     ``session_covariate``, the session design ``S`` (obs, session_term).
     ``detrend`` takes each dyad's own linear trend over sessions out of the
-    within part (:func:`mne_dyad.stats._centering._split_levels`).
+    within part (:func:`mne_dyad.stats._centering._split_levels`). ``ceiling``
+    adds ``y_ceiling`` (outcome; standardised, NaN where there is none).
     """
     _check_option("missing", missing, _MISSING)
     session_covariate = _check_session_covariate(session_covariate)
@@ -351,6 +353,17 @@ def _prepare_alliance_data(
         )
     elif low:
         logger.info(f"Dyad-mean reliability {', '.join(low)}: the latent means carry it.")
+    uppers = _check_ceiling(ceiling, alliance, outcomes)
+    if uppers is not None:
+        _check_below_ceiling(y, uppers, outcomes, out)
+        out["y_ceiling"] = ("outcome", (uppers - y_mean) / y_sd)
+        at = np.isclose(y, uppers[None], rtol=0, atol=1e-9)
+        # a value at the ceiling is censored only if it equals it exactly, in model units
+        yz = np.where(at, out["y_ceiling"].values[None], out["y"].values)
+        out["y"] = (("obs", "outcome"), yz)
+        out.attrs["n_at_ceiling"] = ",".join(
+            f"{o}={int(n)}" for o, n in zip(outcomes, at.sum(0), strict=True)
+        )
     if session_covariate in ("categorical", "spline"):
         S, names = _session_design(sess, session_covariate)
         out = out.assign_coords(session_term=np.array(names, dtype=object))
@@ -366,6 +379,53 @@ def _prepare_alliance_data(
         idx = [names.index(ther[d]) for d in out.obs_dyad.values]
         out["therapist_idx"] = ("obs", np.array(idx))
     return out
+
+
+def _check_ceiling(ceiling, alliance, outcomes):
+    """Each outcome's ceiling on its own scale (NaN: none), or None without censoring.
+
+    ``True`` reads the upper end of each scale's ``valid_range`` attribute
+    (``"1-7"``, written by :func:`mne_dyad.alliance.read_sai`); a dict gives
+    ``{outcome: ceiling}`` (outcomes left out are not censored).
+    """
+    _validate_type(ceiling, (None, bool, dict), "ceiling")
+    if ceiling is None or ceiling is False:
+        return None
+    uppers = np.full(len(outcomes), np.nan)
+    if ceiling is True:
+        for k, name in enumerate(outcomes):
+            text = str(alliance[name].attrs.get("valid_range", ""))
+            try:
+                uppers[k] = float(text.rsplit("-", 1)[1])
+            except (IndexError, ValueError):
+                raise ValueError(
+                    f"ceiling=True reads each scale's 'valid_range' attribute (such as "
+                    f"'1-7', set by read_sai), but {name!r} has {text or 'none'}. Pass "
+                    f"ceiling={{{name!r}: <the scale's maximum>}}."
+                ) from None
+        return uppers
+    unknown = sorted(set(ceiling) - set(outcomes))
+    if unknown:
+        raise ValueError(f"ceiling names outcome(s) {unknown} not in outcomes={list(outcomes)}.")
+    for k, name in enumerate(outcomes):
+        if name in ceiling:
+            value = ceiling[name]
+            if not (isinstance(value, (int, float)) and np.isfinite(value)):
+                raise ValueError(f"The ceiling of {name!r} must be a number, got {value!r}.")
+            uppers[k] = float(value)
+    return uppers
+
+
+def _check_below_ceiling(y, uppers, outcomes, data):
+    """No observed value may lie above its outcome's ceiling."""
+    above = np.isfinite(uppers)[None] & (y > uppers[None] + 1e-9)
+    if above.any():
+        i, k = (int(v[0]) for v in np.nonzero(above))
+        raise ValueError(
+            f"{outcomes[k]!r} of dyad {data.obs_dyad.values[i]}, session "
+            f"{data.obs_session.values[i]} is {y[i, k]:g}, above its ceiling {uppers[k]:g}. "
+            "Check the ceiling (the scale's maximum) or the data."
+        )
 
 
 def _check_covariates(cube, covariates, summary):
@@ -437,6 +497,8 @@ def _cache_key(data, options):
         options["random_slopes"],
         options["session_covariate"],
         options["dyad_trends"],
+        options["likelihood"],
+        tuple(data["y_ceiling"].values) if "y_ceiling" in data else None,
         data.attrs.get("detrend", 0),
         data.attrs.get("centering", "observed"),
         priors,
@@ -478,6 +540,8 @@ def fit_alliance_model(
     detrend=False,
     centering="observed",
     covariates=(),
+    likelihood="normal",
+    ceiling=None,
     standardize=True,
     priors=None,
     draws=1000,
@@ -570,6 +634,19 @@ def fit_alliance_model(
         coefficients ``delta[level, covariate, segment, outcome]`` (normal prior
         with the SD of ``beta``), reported by :meth:`AllianceFit.summary`.
         Sessions missing a covariate are left out (covariates are not imputed).
+    likelihood : str
+        The residuals' distribution: ``"normal"`` (default) or ``"student_t"``
+        (Student-t with ``nu ~ Gamma(2, 0.1)`` degrees of freedom, shared by the
+        outcomes; multivariate Student-t when ``multivariate``), so that a few
+        sessions far from their dyad's course do not move the betas.
+    ceiling : None | bool | dict
+        Censor each outcome at the top of its scale, for scales whose ratings
+        bunch at the maximum: a session at the ceiling then says only that the
+        alliance was at least that high. True reads each scale's
+        ``valid_range`` attribute (set by :func:`mne_dyad.alliance.read_sai`);
+        ``{outcome: maximum}`` gives the ceilings on the scales' own units.
+        Needs ``multivariate=False``. The number of sessions at each ceiling is
+        in ``fit.data.attrs["n_at_ceiling"]``.
     standardize : bool
         Standardise predictors (per segment, before the within/between split)
         and outcomes, so betas are in SD units; the transform is stored.
@@ -597,6 +674,13 @@ def fit_alliance_model(
     _validate_type(cube, xr.Dataset, "cube")
     _validate_type(alliance, xr.Dataset, "alliance")
     _check_sampling(draws, tune, chains, sampler)
+    _validate_type(likelihood, str, "likelihood")
+    _check_option("likelihood", likelihood, _LIKELIHOODS)
+    if ceiling not in (None, False) and multivariate and len(tuple(outcomes)) > 1:
+        raise ValueError(
+            "ceiling= censors each outcome on its own, which needs multivariate=False "
+            "(a censored multivariate normal has no closed form)."
+        )
     if sampler == "numpyro":
         _soft_import("numpyro", "sampler='numpyro'")
     for flag, name in (
@@ -625,12 +709,14 @@ def fit_alliance_model(
         session_covariate=session_covariate,
         detrend=detrend,
         centering=centering,
+        ceiling=ceiling,
     )
     options = {
         "multivariate": multivariate,
         "random_slopes": random_slopes,
         "session_covariate": _check_session_covariate(session_covariate),
         "dyad_trends": dyad_trends,
+        "likelihood": likelihood,
         "priors": priors,
     }
     model = _build_alliance_model(data, **options)
@@ -667,6 +753,7 @@ def fit_alliance_model(
         "detrend": detrend,
         "centering": centering,
         "covariates": list(covariates),
+        "ceiling": ceiling if isinstance(ceiling, dict) else bool(ceiling),
         "missing": missing,
         "complete_on": list(complete_on or segments),
         "standardize": standardize,

@@ -31,7 +31,7 @@ _UNITS = ("standardized", "raw", "within_sd")
 
 
 def _unit_description(units, summary):
-    """The unit of a summary table's coefficients, in words."""
+    """Describe the unit of a summary table's coefficients in words."""
     return {
         "standardized": f"SDs of the scale per SD of {summary} (both over all sessions)",
         "raw": f"scale points per unit of {summary}",
@@ -84,6 +84,40 @@ def _pooled_within_sd(within, dyad_idx):
         if dof > 0:
             out[idx] = np.sqrt(np.sum(col[ok] ** 2) / dof)
     return xr.DataArray(out, dims=within.dims[1:], coords={k: within[k] for k in within.dims[1:]})
+
+
+def _ppc_statistics(values, dyad_idx, session, ceiling):
+    """Check statistics of outcome sets ``values`` (set, obs, outcome); each (set, outcome).
+
+    See :meth:`AllianceFit.posterior_predictive`. ``session`` numbers the
+    observations' sessions, ``ceiling`` (outcome) is the value counted as the top.
+    """
+    labels, dyad = np.unique(dyad_idx, return_inverse=True)
+    count = np.bincount(dyad, minlength=labels.size).astype(float)
+    member = np.zeros((labels.size, dyad.size))
+    member[dyad, np.arange(dyad.size)] = 1.0
+    dyad_means = np.einsum("do,sok->sdk", member, values) / count[None, :, None]
+    dev = values - dyad_means[:, dyad]
+    out = {
+        "mean": values.mean(1),
+        "sd": values.std(1, ddof=1),
+        "min": values.min(1),
+        "max": values.max(1),
+        "sd_dyad_means": dyad_means.std(1, ddof=1),
+        "within_dyad_sd": np.sqrt((dev**2).sum(1) / max(dyad.size - labels.size, 1)),
+        "share_at_ceiling": (values >= ceiling[None, None] - 1e-9).mean(1),
+    }
+    for k in np.unique(session):
+        out[f"mean_session_{k:g}"] = values[:, session == k].mean(1)
+    # neighbouring sessions of the same dyad, in session order
+    order = np.lexsort((session, dyad))
+    first, second = order[:-1], order[1:]
+    same = dyad[first] == dyad[second]
+    first, second = first[same], second[same]
+    denom = (dev**2).sum(1)
+    num = (dev[:, first] * dev[:, second]).sum(1)
+    out["lag1_autocorr"] = np.where(denom > 0, num / np.where(denom > 0, denom, 1.0), np.nan)
+    return out
 
 
 class AllianceFit:
@@ -412,6 +446,7 @@ class AllianceFit:
             random_slopes=p.get("random_slopes", False),
             session_covariate=p.get("session_covariate", True),
             dyad_trends=p.get("dyad_trends", False),
+            likelihood=p.get("likelihood", "normal"),
             priors=p.get("priors"),
         )
 
@@ -435,12 +470,32 @@ class AllianceFit:
         return plot_alliance_effects(self, ci_prob=ci_prob, show=show)
 
     def posterior_predictive(self, *, seed=None, ci_prob=0.89):
-        """Posterior predictive check: observed statistics against replicated data.
+        """Posterior predictive checks aimed at the model's likely failures.
 
         Replicated outcomes are drawn from the posterior (and stored in
-        ``fit.datatree["posterior_predictive"]``). For each outcome, the mean,
-        SD, minimum, maximum and the SD of the dyad means of the observed scale
-        are compared with their distribution over replications.
+        ``fit.datatree["posterior_predictive"]``), and each statistic below is
+        computed on the observed outcomes and on every replication:
+
+        ``mean``, ``sd``, ``min``, ``max``
+            Location, spread and range of the scale.
+        ``sd_dyad_means``
+            The spread of the dyads' mean alliance (the dyad level).
+        ``within_dyad_sd``
+            The pooled SD of sessions around their dyad's mean (the session
+            level; too small a replicated value means the model spreads the
+            sessions more than the data do).
+        ``share_at_ceiling``
+            The share of sessions at the scale's ceiling (the fit's ``ceiling``,
+            or else the observed maximum): alliance scales bunch at the top, and a
+            normal model that does not know it puts too few sessions there.
+        ``mean_session_<k>``
+            The mean at each session number ``k``: a course over sessions that the
+            session term misses shows here.
+        ``lag1_autocorr``
+            The lag-1 autocorrelation of a dyad's sessions around its own mean,
+            over pairs of neighbouring sessions: residuals that carry over from one
+            session to the next show as an observed value above the replicated
+            ones.
 
         Parameters
         ----------
@@ -461,37 +516,34 @@ class AllianceFit:
             pp = pm.sample_posterior_predictive(self.datatree, random_seed=seed, progressbar=False)
         rep = pp["posterior_predictive"]["y"]
         self.datatree["posterior_predictive"] = xr.DataTree(rep.to_dataset(name="y"))
-        scale, shift = self.data.y_sd, self.data.y_mean
-        observed = self.data.y * scale + shift
-        replicated = rep * scale + shift
-        dyad = xr.DataArray(self.data.dyad_idx.values, dims="obs")
-
-        def stats(values):
-            dyad_means = values.groupby(dyad.rename("dyad_of_obs")).mean("obs")
-            return {
-                "mean": values.mean("obs"),
-                "sd": values.std("obs", ddof=1),
-                "min": values.min("obs"),
-                "max": values.max("obs"),
-                "sd_dyad_means": dyad_means.std("dyad_of_obs", ddof=1),
-            }
-
-        obs_stats, rep_stats = stats(observed), stats(replicated)
+        d = self.data
+        scale, shift = d.y_sd.values, d.y_mean.values
+        observed = d.y.values * scale + shift  # obs, outcome
+        replicated = rep.transpose(*_SAMPLE_DIMS, "obs", "outcome").values * scale + shift
+        replicated = replicated.reshape(-1, *observed.shape)
+        if "y_ceiling" in d:
+            ceiling = d.y_ceiling.values * scale + shift
+            ceiling = np.where(np.isfinite(ceiling), ceiling, observed.max(0))
+        else:
+            ceiling = observed.max(0)
+        session = np.asarray(d.obs_session.values, float)
+        obs_stats = _ppc_statistics(observed[None], d.dyad_idx.values, session, ceiling)
+        rep_stats = _ppc_statistics(replicated, d.dyad_idx.values, session, ceiling)
         tail = (1 - ci_prob) / 2
         rows = []
-        for outcome in [str(o) for o in self.data.outcome.values]:
-            for name in obs_stats:
-                o = float(obs_stats[name].sel(outcome=outcome))
-                r = rep_stats[name].sel(outcome=outcome)
+        for k, outcome in enumerate(str(o) for o in d.outcome.values):
+            for name, values in obs_stats.items():
+                o, r = values[0, k], rep_stats[name][:, k]
+                r = r[np.isfinite(r)]
                 rows.append(
                     {
                         "outcome": outcome,
                         "statistic": name,
                         "observed": o,
-                        "replicated_mean": float(r.mean()),
-                        "lower": float(r.quantile(tail)),
-                        "upper": float(r.quantile(1 - tail)),
-                        "p_value": float((r >= o).mean()),
+                        "replicated_mean": float(r.mean()) if r.size else np.nan,
+                        "lower": float(np.quantile(r, tail)) if r.size else np.nan,
+                        "upper": float(np.quantile(r, 1 - tail)) if r.size else np.nan,
+                        "p_value": float((r >= o).mean()) if r.size else np.nan,
                     }
                 )
         table = pd.DataFrame(rows).set_index(["outcome", "statistic"])
