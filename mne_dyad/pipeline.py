@@ -48,7 +48,13 @@ from .stats import (
     variance_decomposition,
 )
 from .stats._alliance_graph import _LIKELIHOODS, _check_priors
-from .stats._models import _CENTERINGS, _MISSING, _check_session_covariate
+from .stats._models import (
+    _CENTERINGS,
+    _GAPS,
+    _MISSING,
+    _check_lag,
+    _check_session_covariate,
+)
 from .stats._sampling import _check_sampling
 from .surrogates import KINDS, chance_corrected, compare_with_surrogates
 from .surrogates._compare import _scalar_summaries
@@ -481,6 +487,8 @@ class PipelineConfig:
         check("model", _check_session_covariate, self.model["session_covariate"])
         check("model", _check_choice, "centering", self.model["centering"], _CENTERINGS)
         check("model", _check_choice, "likelihood", self.model["likelihood"], _LIKELIHOODS)
+        check("model", _check_lag, self.model["lag"], self.model["direction"])
+        check("model", _check_choice, "gaps", self.model["gaps"], _GAPS)
         ceiling = self.model["ceiling"]
         if ceiling not in (None, False):
             if not isinstance(ceiling, bool | dict):

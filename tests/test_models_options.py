@@ -772,3 +772,117 @@ def test_noisy_standard_errors_taken_as_known_inflate_the_session_share():
     assert cell.loc["session_share", "mean"] > pooled.loc["session_share", "mean"] + 0.1
     with pytest.raises(ValueError, match="se_model"):
         md.stats.variance_decomposition(cube, se_model="known", **kw)
+
+
+def _lag_data(n_dyads=6, n_sessions=5, seed=0):
+    cube, alliance = md.simulation.simulate_model_data(
+        n_dyads=n_dyads, n_sessions=n_sessions, seed=seed
+    )
+    return cube, alliance
+
+
+def test_lag_pairs_each_session_with_the_next(caplog):
+    cube, alliance = _lag_data()
+    alliance["bond"][2, 2] = np.nan  # D03 lacks a rating in session 3: 2->3, 3->4 go
+    cube["all_lags"][4, 3, :] = np.nan  # D05 lacks synchrony in 4: 4->5 goes, 3->4 stays
+    with caplog.at_level(logging.INFO, logger="mne"):
+        data = _prepare_alliance_data(cube, alliance, lag=1)
+    assert "1 pair(s) of rated sessions are not consecutive and are skipped (D03: 2 -> 4)" in (
+        caplog.text
+    )
+    # 6 dyads x 4 pairs, minus D03's pairs (2, 3) and (3, 4) and D05's (4, 5)
+    assert data.sizes["obs"] == 21 and data.attrs["lag"] == 1
+    pred = data.obs_predictor_session.values
+    np.testing.assert_array_equal(data.obs_session.values, pred + 1)
+    row = int(np.flatnonzero((data.obs_dyad.values == "D01") & (pred == 2))[0])
+    y_next = float(alliance.bond.sel(dyad="D01", session=3))
+    y_now = alliance.bond.sel(dyad="D01", session=[1, 2, 3, 4]).values
+    y_mean, y_sd = float(data.y_mean[0]), float(data.y_sd[0])
+    assert float(data.y.sel(outcome="bond")[row]) * y_sd + y_mean == pytest.approx(y_next)
+    assert float(data.y_lag.sel(outcome="bond")[row]) == pytest.approx((y_now[1] - y_mean) / y_sd)
+    # the predictor is session 2's synchrony
+    x = float(cube.all_lags.sel(dyad="D01", session=2, segment="IM"))
+    assert float(data.P.sel(segment="IM")[row]) == pytest.approx(
+        (x - float(data.x_mean[0])) / float(data.x_sd[0])
+    )
+    with pytest.raises(ValueError, match=r"not consecutive \(D03: 2 -> 4\)"):
+        _prepare_alliance_data(cube, alliance, lag=1, gaps="raise")
+    model = _build_alliance_model(data)
+    assert model.named_vars_to_dims["phi"] == ("outcome",)
+
+
+def test_reverse_direction_swaps_predictors_and_outcomes():
+    from mne_dyad.stats._models import _swap_roles
+
+    cube, alliance = _lag_data()
+    rcube, ralliance = _swap_roles(cube, alliance, "all_lags", ("IM", "CB"), ("bond", "task"))
+    data = _prepare_alliance_data(
+        rcube,
+        ralliance,
+        summary="alliance",
+        segments=("bond", "task"),
+        outcomes=("IM", "CB"),
+        lag=1,
+    )
+    assert list(data.segment.values) == ["bond", "task"]
+    assert list(data.outcome.values) == ["IM", "CB"]
+    row = int(np.flatnonzero((data.obs_dyad.values == "D03") & (data.obs_session == 4))[0])
+    im_next = float(cube.all_lags.sel(dyad="D03", session=4, segment="IM"))
+    assert float(data.y.sel(outcome="IM")[row] * data.y_sd[0] + data.y_mean[0]) == (
+        pytest.approx(im_next)
+    )
+    bond_now = float(alliance.bond.sel(dyad="D03", session=3))
+    assert float(data.P.sel(segment="bond")[row] * data.x_sd[0] + data.x_mean[0]) == (
+        pytest.approx(bond_now)
+    )
+    for kwargs, match in (
+        ({"direction": "alliance_to_synchrony"}, "pass lag=1"),
+        ({"lag": 2}, "lag must be 0 or 1"),
+        ({"lag": 1, "direction": "backward"}, "'direction' parameter"),
+        (
+            {"lag": 1, "direction": "alliance_to_synchrony", "measurement_error": True},
+            r"does not take \['measurement_error'\]",
+        ),
+    ):
+        with pytest.raises(ValueError, match=match):
+            md.stats.fit_alliance_model(cube, alliance, **kwargs)
+
+
+def _lagged_study(direction, n_dyads=60, n_sessions=6, seed=11):
+    """Synchrony and bond with a lag-1 effect of 0.5 in one direction (raw units)."""
+    rng = np.random.default_rng(seed)
+    sync_dev = rng.normal(size=(n_dyads, n_sessions, 2))  # sessions around the dyad level
+    bond_dev = 0.7 * rng.normal(size=(n_dyads, n_sessions))
+    if direction == "forward":  # IM synchrony in s -> bond in s + 1
+        bond_dev[:, 1:] += 0.5 * sync_dev[:, :-1, 0]
+    else:  # bond in s -> IM synchrony in s + 1
+        sync_dev[:, 1:, 0] += 0.5 * bond_dev[:, :-1]
+    sync = 0.5 * rng.normal(size=(n_dyads, 1, 2)) + sync_dev
+    bond = rng.normal(size=(n_dyads, 1)) + bond_dev
+    coords = {"dyad": [f"D{i:02d}" for i in range(n_dyads)], "session": list(range(1, 7))}
+    cube = xr.Dataset(
+        {"all_lags": (("dyad", "session", "segment"), sync)},
+        coords={**coords, "segment": ["IM", "CB"]},
+    )
+    return cube, xr.Dataset({"bond": (("dyad", "session"), bond)}, coords=coords)
+
+
+@pytest.mark.slow
+def test_lagged_models_find_a_lagged_effect_in_its_direction():
+    """Each lagged direction finds its own effect; the same-session model does not."""
+    kwargs = dict(outcomes=("bond",), draws=400, tune=400, seed=2, verbose="error")
+    reverse = dict(lag=1, direction="alliance_to_synchrony")
+    cube, alliance = _lagged_study("forward")
+    forward = md.stats.fit_alliance_model(cube, alliance, lag=1, **kwargs).summary()
+    same = md.stats.fit_alliance_model(cube, alliance, **kwargs).summary()
+    wrong_way = md.stats.fit_alliance_model(cube, alliance, **reverse, **kwargs).summary()
+    target = "beta[within, IM, bond]"
+    assert forward.loc[target, "ci_lower"] > 0.15
+    assert abs(same.loc[target, "mean"]) < 0.1
+    # with 5 transitions per dyad the reverse model is biased by the feedback (methods
+    # page): negative, and well short of the forward effect
+    back = wrong_way.loc["beta[within, bond, IM]", "mean"]
+    assert -0.35 < back < 0.05 and abs(back) < forward.loc[target, "mean"] - 0.1
+    cube, alliance = _lagged_study("reverse")
+    found = md.stats.fit_alliance_model(cube, alliance, **reverse, **kwargs).summary()
+    assert found.loc["beta[within, bond, IM]", "ci_lower"] > 0.15

@@ -212,6 +212,11 @@ def _build_alliance_model(
     ``attrs["detrend"]`` takes each dyad's linear session trend out of the latent
     within part. ``session_covariate`` is falsy for no session term; ``dyad_trends``
     adds dyad-specific linear session slopes ``sigma_trend[o] z[d, o]``.
+    ``y_lag`` (lagged models) adds ``phi[o] * (y_lag[obs, o] - level[obs, o])``, the
+    previous session's outcome around the dyad's own level ``level = alpha + u[d]
+    + between-dyad terms`` (latent centring of the lagged outcome, as in dynamic
+    structural equation models), which avoids the bias of centring at the observed
+    dyad mean in short series.
     ``likelihood="student_t"`` gives the residuals Student-t tails (``nu``), and a
     ``y_ceiling`` variable in the data censors each outcome at its ceiling.
     """
@@ -274,9 +279,19 @@ def _build_alliance_model(
             ther_idx = pm.Data("therapist_idx", data["therapist_idx"].values, dims="obs")
             sigma_t = pm.HalfNormal("sigma_therapist", priors["sigma"], dims="outcome")
             z_t = pm.Normal("z_therapist", 0.0, 1.0, dims=("therapist", "outcome"))
-            mu = mu + (z_t * sigma_t)[ther_idx]
+            therapist_effect = (z_t * sigma_t)[ther_idx]
+            mu = mu + therapist_effect
         u, slope = _dyad_effects(pm, pt, model, priors, multivariate, random_slopes)
         if random_slopes:  # each dyad's own within slopes
             mu = mu + (X[:, 0, :, None] * slope[dyad_idx]).sum(axis=1)
+        if "y_lag" in data:  # lag 1: the previous session's outcome around the dyad's level
+            level = alpha + u[dyad_idx] + (X[:, 1, :, None] * beta[1][None]).sum(axis=1)
+            if "C" in data:
+                level = level + (C[:, 1, :, :, None] * delta[1][None]).sum(axis=(1, 2))
+            if "therapist_idx" in data:
+                level = level + therapist_effect
+            y_lag = pm.Data("y_lag", data["y_lag"].values, dims=("obs", "outcome"))
+            phi = pm.Normal("phi", 0.0, priors["beta"], dims="outcome")
+            mu = mu + phi * (y_lag - level)
         _likelihood(pm, data, mu + u[dyad_idx], y_obs, multivariate, likelihood, priors)
     return model

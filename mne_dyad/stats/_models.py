@@ -164,6 +164,8 @@ def _prepare_alliance_data(
     detrend=False,
     centering="observed",
     ceiling=None,
+    lag=0,
+    gaps="skip",
 ):
     """Long-format model data: standardised, within/between split.
 
@@ -178,6 +180,9 @@ def _prepare_alliance_data(
     ``detrend`` takes each dyad's own linear trend over sessions out of the
     within part (:func:`mne_dyad.stats._centering._split_levels`). ``ceiling``
     adds ``y_ceiling`` (outcome; standardised, NaN where there is none).
+    With ``lag=1`` a row pairs the predictors of session ``s`` with the
+    outcomes of session ``s + 1``, and ``y_lag`` (obs, outcome) holds the
+    outcomes of session ``s``, standardised like ``y``.
     """
     _check_option("missing", missing, _MISSING)
     session_covariate = _check_session_covariate(session_covariate)
@@ -229,6 +234,9 @@ def _prepare_alliance_data(
     )
     Y = alliance[list(outcomes)].sel(dyad=dyads, session=sessions).to_dataarray("outcome")
     Y = Y.transpose("dyad", "session", "outcome").values
+    Y_lag, out_session = None, np.asarray(sessions)
+    if lag:
+        Y, Y_lag, out_session = _lag_outcomes(P, Y, dyads, sessions, gaps)
     for k, seg in enumerate(segments):
         if not np.isfinite(P[..., k]).any():
             raise ValueError(
@@ -239,6 +247,8 @@ def _prepare_alliance_data(
     if SE is not None:
         p_ok &= np.isfinite(SE) & (SE > 0)
     y_ok = np.isfinite(Y).all(axis=-1)
+    if Y_lag is not None:
+        y_ok &= np.isfinite(Y_lag).all(axis=-1)
     required = cube[summary].sel(dyad=dyads, session=sessions, segment=list(complete_on))
     has_required = np.isfinite(required.transpose("dyad", "session", "segment").values).all(-1)
     if missing == "drop":
@@ -272,7 +282,7 @@ def _prepare_alliance_data(
         )
     p = np.where(p_ok[di, si], P[di, si], np.nan)
     y = Y[di, si]
-    sess = np.asarray(sessions, float)[si]
+    sess = np.asarray(out_session, float)[si]  # the outcome's session
     if standardize:
         x_mean, x_sd = np.nanmean(p, 0), np.nanstd(p, 0, ddof=1)
         y_mean, y_sd = y.mean(0), y.std(0, ddof=1)
@@ -318,7 +328,7 @@ def _prepare_alliance_data(
         coords={
             "obs": np.arange(len(di)),
             "obs_dyad": ("obs", np.array([dyads[d] for d in di], dtype=object)),
-            "obs_session": ("obs", np.asarray(sessions)[si]),
+            "obs_session": ("obs", np.asarray(out_session)[si]),
             "level": np.array(_LEVELS, dtype=object),
             "segment": np.array(segments, dtype=object),
             "outcome": np.array(outcomes, dtype=object),
@@ -353,6 +363,10 @@ def _prepare_alliance_data(
         )
     elif low:
         logger.info(f"Dyad-mean reliability {', '.join(low)}: the latent means carry it.")
+    if Y_lag is not None:  # the outcomes of the predictors' session (the model centres them)
+        out["y_lag"] = (("obs", "outcome"), (Y_lag[di, si] - y_mean) / y_sd)
+        out = out.assign_coords(obs_predictor_session=("obs", np.asarray(sessions)[si]))
+        out.attrs["lag"] = int(lag)
     uppers = _check_ceiling(ceiling, alliance, outcomes)
     if uppers is not None:
         _check_below_ceiling(y, uppers, outcomes, out)
@@ -379,6 +393,90 @@ def _prepare_alliance_data(
         idx = [names.index(ther[d]) for d in out.obs_dyad.values]
         out["therapist_idx"] = ("obs", np.array(idx))
     return out
+
+
+#: Values of fit_alliance_model's gaps=.
+_GAPS = ("skip", "raise")
+
+
+#: Values of fit_alliance_model's direction=.
+_DIRECTIONS = ("synchrony_to_alliance", "alliance_to_synchrony")
+
+
+def _check_lag(lag, direction):
+    """``lag`` is 0 or 1; the reverse direction needs ``lag=1``."""
+    _validate_type(direction, str, "direction")
+    _check_option("direction", direction, _DIRECTIONS)
+    if isinstance(lag, bool) or lag not in (0, 1):
+        raise ValueError(f"lag must be 0 or 1, got {lag!r}.")
+    if direction == "alliance_to_synchrony" and lag != 1:
+        raise ValueError(
+            "direction='alliance_to_synchrony' is a lagged model (alliance in session s "
+            "predicts synchrony in s + 1): pass lag=1. At lag 0 the association is the "
+            "forward model's."
+        )
+    return int(lag)
+
+
+def _lag_outcomes(P, Y, dyads, sessions, gaps):
+    """Pair each session's predictors with the next session's outcomes.
+
+    Returns ``Y_next`` (dyad, session, outcome: the outcomes of session number
+    ``s + 1``, NaN when the dyad has no such session), ``Y_lag`` (the outcomes of
+    ``s`` itself) and the outcome sessions (``s + 1``). A dyad whose rated
+    sessions skip a number (1, 2, 4) has a gap: session 2 is not paired with 4,
+    and with ``gaps="raise"`` that is an error.
+    """
+    _check_option("gaps", gaps, _GAPS)
+    numbers = np.asarray(sessions, float)
+    where = {v: i for i, v in enumerate(numbers)}
+    nxt = np.array([where.get(v + 1, -1) for v in numbers])
+    Y_next = np.full(Y.shape, np.nan)
+    Y_next[:, nxt >= 0] = Y[:, nxt[nxt >= 0]]
+    next_session = np.where(nxt >= 0, numbers + 1, np.nan)
+    # a gap: a session that could predict (synchrony and alliance) whose next session
+    # number has no alliance although a later session of the dyad has
+    usable = np.isfinite(P).any(-1) & np.isfinite(Y).all(-1)
+    rated = np.isfinite(Y).all(-1)
+    paired = np.isfinite(Y_next).all(-1)
+    found = []
+    for d, dyad in enumerate(dyads):
+        for i in np.flatnonzero(usable[d] & ~paired[d]):
+            later = np.flatnonzero(rated[d] & (numbers > numbers[i]))
+            if later.size:
+                found.append(f"{dyad}: {numbers[i]:g} -> {numbers[later[0]]:g}")
+    if found and gaps == "raise":
+        raise ValueError(
+            f"lag=1 pairs each session with the next one, but {len(found)} pair(s) of "
+            f"rated sessions are not consecutive ({', '.join(found[:5])}). Pass "
+            "gaps='skip' to leave those pairs out."
+        )
+    if found:
+        logger.info(
+            f"Lagged model: {len(found)} pair(s) of rated sessions are not consecutive "
+            f"and are skipped ({', '.join(found[:5])}{', ...' if len(found) > 5 else ''})."
+        )
+    return Y_next, Y, next_session
+
+
+def _swap_roles(cube, alliance, summary, segments, outcomes):
+    """Datasets for the reverse model: alliance scales predict synchrony.
+
+    The returned cube holds the scales as a ``segment`` dimension of the
+    variable ``"alliance"``; the returned alliance data hold each segment's
+    synchrony as a variable.
+    """
+    dyads, sessions = _check_ids(cube, alliance)
+    scales = alliance[list(outcomes)].sel(dyad=dyads, session=sessions)
+    pred = scales.to_dataarray("segment").transpose("dyad", "session", "segment")
+    new_cube = xr.Dataset({"alliance": pred.drop_attrs()})
+    if "therapist" in cube.coords:
+        new_cube = new_cube.assign_coords(therapist=cube.therapist.sel(dyad=dyads))
+    sync = cube[summary].sel(dyad=dyads, session=sessions)
+    new_alliance = xr.Dataset(
+        {str(g): sync.sel(segment=g, drop=True).drop_attrs() for g in segments}
+    )
+    return new_cube, new_alliance
 
 
 def _check_ceiling(ceiling, alliance, outcomes):
@@ -505,6 +603,7 @@ def _cache_key(data, options):
         data.sizes["obs"],
         labels,
         "therapist_idx" in data,
+        "y_lag" in data,
         tuple(data.covariate.values) if "covariate" in data.coords else (),
     )
     latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
@@ -542,6 +641,9 @@ def fit_alliance_model(
     covariates=(),
     likelihood="normal",
     ceiling=None,
+    lag=0,
+    direction="synchrony_to_alliance",
+    gaps="skip",
     standardize=True,
     priors=None,
     draws=1000,
@@ -647,6 +749,28 @@ def fit_alliance_model(
         ``{outcome: maximum}`` gives the ceilings on the scales' own units.
         Needs ``multivariate=False``. The number of sessions at each ceiling is
         in ``fit.data.attrs["n_at_ceiling"]``.
+    lag : int
+        0 (default): a session's synchrony and its own alliance. 1: the
+        synchrony of session ``s`` predicts the alliance of session ``s + 1``,
+        with the alliance of session ``s`` as a covariate (``phi[outcome]``,
+        taken around the dyad's latent level, not its observed mean), so that
+        a beta says what synchrony adds to the next session beyond the
+        alliance already reached. Only consecutive
+        session numbers are paired; see ``gaps``.
+    direction : str
+        With ``lag=1``: ``"synchrony_to_alliance"`` (default) or
+        ``"alliance_to_synchrony"``, the reverse model, in which the alliance
+        scales of session ``s`` (split within/between dyads) predict each
+        segment's synchrony in session ``s + 1`` with the synchrony of ``s`` as
+        the covariate. In the reverse fit the ``segment`` coordinate holds the
+        scales and ``outcome`` the segments: ``beta[within, bond, IM]`` is the
+        effect of a dyad's better-than-usual bond on its next IM synchrony.
+        ``measurement_error``, ``covariates``, ``ceiling`` and ``complete_on``
+        are for the forward direction.
+    gaps : str
+        With ``lag=1``, what to do with a dyad whose observed sessions skip a
+        number (1, 2, 4): ``"skip"`` (default) leaves the non-consecutive pair
+        out and logs how many there were; ``"raise"`` makes it an error.
     standardize : bool
         Standardise predictors (per segment, before the within/between split)
         and outcomes, so betas are in SD units; the transform is stored.
@@ -694,12 +818,31 @@ def fit_alliance_model(
     priors = _check_priors(priors)
     segments = tuple(segments)
     outcomes = tuple(outcomes)
+    lag = _check_lag(lag, direction)
+    names = {"summary": summary, "segments": segments, "outcomes": outcomes}
+    if direction == "alliance_to_synchrony":
+        given = {
+            "measurement_error": measurement_error,
+            "covariates": tuple(covariates),
+            "ceiling": ceiling not in (None, False),
+            "complete_on": complete_on is not None,
+        }
+        used = [k for k, v in given.items() if v]
+        if used:
+            raise ValueError(
+                f"direction='alliance_to_synchrony' does not take {used}: they describe "
+                "synchrony as the predictor or alliance as the outcome."
+            )
+        if summary not in cube.data_vars:
+            raise ValueError(
+                f"The cube has no summary {summary!r}; it has {sorted(cube.data_vars)}."
+            )
+        cube, alliance = _swap_roles(cube, alliance, summary, segments, outcomes)
+        names = {"summary": "alliance", "segments": outcomes, "outcomes": segments}
     data = _prepare_alliance_data(
         cube,
         alliance,
-        summary=summary,
-        segments=segments,
-        outcomes=outcomes,
+        **names,
         standardize=standardize,
         missing=missing,
         complete_on=complete_on,
@@ -710,6 +853,8 @@ def fit_alliance_model(
         detrend=detrend,
         centering=centering,
         ceiling=ceiling,
+        lag=lag,
+        gaps=gaps,
     )
     options = {
         "multivariate": multivariate,
@@ -754,6 +899,9 @@ def fit_alliance_model(
         "centering": centering,
         "covariates": list(covariates),
         "ceiling": ceiling if isinstance(ceiling, dict) else bool(ceiling),
+        "lag": lag,
+        "direction": direction,
+        "gaps": gaps,
         "missing": missing,
         "complete_on": list(complete_on or segments),
         "standardize": standardize,

@@ -192,7 +192,7 @@ class AllianceFit:
             Probability mass of the equal-tailed credible interval (default 0.89).
         units : None | str
             The unit of ``beta``, ``contextual`` and ``delta`` (see
-            :ref:`methods-units`); None (default) is ``"standardized"`` for a
+            :ref:`the methods page <methods-units>`); None (default) is ``"standardized"`` for a
             fit with ``standardize=True`` and ``"raw"`` otherwise.
 
             ``"standardized"``
@@ -220,7 +220,7 @@ class AllianceFit:
             posterior mean of the partial within-dyad correlation of a
             ``beta[within, ...]`` (NaN on other rows): the correlation between
             the session's synchrony and its alliance within dyads, both freed
-            of the model's other within-dyad terms (:ref:`methods-units`); it
+            of the model's other within-dyad terms (:ref:`the methods page <methods-units>`); it
             does not depend on ``units``. ``table.attrs`` holds ``ci_prob``,
             ``units`` and ``unit_description``, which also names the columns
             (``table.columns.name``).
@@ -350,7 +350,11 @@ class AllianceFit:
         return var
 
     def _within_residual_sd(self):
-        """SD of each segment's within part after the other within-dyad terms (segment)."""
+        """SD of each segment's within part after the other within-dyad terms.
+
+        Returns a DataArray on (segment, outcome): the terms are the same for every
+        outcome except the lagged outcome of a ``lag=1`` model, which is its own.
+        """
         d = self.data
         W = d["X"].sel(level="within").values  # obs, segment
         dyad = d["dyad_idx"].values
@@ -362,15 +366,18 @@ class AllianceFit:
             others.append(d["S"].values)
         elif self.params.get("session_covariate"):
             others.append(d["session_c"].values[:, None])
-        out = np.full(W.shape[1], np.nan)
-        for g in range(W.shape[1]):
-            Z = np.column_stack([np.delete(W, g, axis=1), *others])
-            rows = np.isfinite(W[:, g]) & np.isfinite(Z).all(axis=1)
-            resid = _within_residuals(W[rows, g], Z[rows], dyad[rows])
-            n_dyads = np.unique(dyad[rows]).size
-            dof = rows.sum() - n_dyads - Z.shape[1]
-            out[g] = np.sqrt(np.sum(resid**2) / dof) if dof > 0 else np.nan
-        return xr.DataArray(out, dims="segment", coords={"segment": d.segment.values})
+        out = np.full((W.shape[1], d.sizes["outcome"]), np.nan)
+        for o in range(d.sizes["outcome"]):
+            # a lagged model's own lagged outcome (its within-dyad part: Z is demeaned)
+            own = [d["y_lag"].values[:, o : o + 1]] if "y_lag" in d else []
+            for g in range(W.shape[1]):
+                Z = np.column_stack([np.delete(W, g, axis=1), *others, *own])
+                rows = np.isfinite(W[:, g]) & np.isfinite(Z).all(axis=1)
+                resid = _within_residuals(W[rows, g], Z[rows], dyad[rows])
+                dof = rows.sum() - np.unique(dyad[rows]).size - Z.shape[1]
+                out[g, o] = np.sqrt(np.sum(resid**2) / dof) if dof > 0 else np.nan
+        coords = {"segment": d.segment.values, "outcome": d.outcome.values}
+        return xr.DataArray(out, dims=("segment", "outcome"), coords=coords)
 
     def contrast(self, expr="IM - CB", *, level="within", ci_prob=0.89):
         """Posterior of the difference between two segments' betas, per outcome.
