@@ -27,7 +27,8 @@ import pandas as pd
 import pymc as pm
 
 import mne_dyad as md
-from mne_dyad.stats._models import _build_alliance_model, _prepare_alliance_data
+from mne_dyad.stats._alliance_graph import _build_alliance_model
+from mne_dyad.stats._models import _prepare_alliance_data
 
 DRAWS, TUNE, CHAINS = 1000, 1000, 2
 CACHED_DRAWS = 2000  # enough for bulk ESS >= 1000 on every beta

@@ -6,7 +6,8 @@ import pytest
 import xarray as xr
 
 import mne_dyad as md
-from mne_dyad.stats._models import _build_alliance_model, _prepare_alliance_data
+from mne_dyad.stats._alliance_graph import _build_alliance_model
+from mne_dyad.stats._models import _prepare_alliance_data
 
 
 def _toy(n_dyads=5, n_sessions=4, seed=0):

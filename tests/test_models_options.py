@@ -11,7 +11,8 @@ import pytest
 import xarray as xr
 
 import mne_dyad as md
-from mne_dyad.stats._models import _build_alliance_model, _prepare_alliance_data
+from mne_dyad.stats._alliance_graph import _build_alliance_model
+from mne_dyad.stats._models import _prepare_alliance_data
 
 TRUTH = {("within", "IM", "bond"): 0.5, ("between", "IM", "bond"): 0.4}
 
@@ -886,3 +887,79 @@ def test_lagged_models_find_a_lagged_effect_in_its_direction():
     cube, alliance = _lagged_study("reverse")
     found = md.stats.fit_alliance_model(cube, alliance, **reverse, **kwargs).summary()
     assert found.loc["beta[within, bond, IM]", "ci_lower"] > 0.15
+
+
+@pytest.fixture(scope="module")
+def kfold_study():
+    return md.simulation.simulate_model_data(
+        n_dyads=16, n_sessions=5, outcomes=("bond",), betas=TRUTH, seed=7
+    )
+
+
+@pytest.mark.slow
+def test_new_dyad_predictions_integrate_the_dyad_effect(kfold_study):
+    """The held-out density equals the analytic marginal over the dyad effect."""
+    import pymc as pm
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    from mne_dyad.stats._results import _dyad_subset, _new_dyad_posterior
+
+    cube, alliance = kfold_study
+    fit = md.stats.fit_alliance_model(
+        cube, alliance, outcomes=("bond",), draws=200, tune=300, seed=3, verbose="error"
+    )
+    d = fit.data
+    test_data = _dyad_subset(d, d.dyad_idx.values == 0)
+    model = _build_alliance_model(test_data, **fit._options())
+    post = fit.datatree["posterior"].to_dataset()
+    new = _new_dyad_posterior(post, model, 300, np.random.default_rng(0))
+    assert new.sizes["draw"] == 200 * 300 and new["z_dyad"].shape[-2:] == (1, 1)
+    ll = pm.compute_log_likelihood(
+        xr.DataTree.from_dict({"posterior": new}),
+        var_names=["y"],
+        model=model,
+        extend_inferencedata=False,
+        progressbar=False,
+    )["y"]
+    joint = ll.sum(("obs", "outcome")).values.ravel()
+    mc = logsumexp(joint) - np.log(joint.size)
+    # analytic: y ~ N(mu, sigma_e^2 I + sigma_u^2 11') for each posterior draw
+    y = test_data.y.values[:, 0]
+    X = test_data.X.values
+    draws = post.stack(sample=("chain", "draw"))
+    exact = []
+    for i in range(draws.sizes["sample"]):
+        at = draws.isel(sample=i)
+        mu = float(at.alpha[0]) + (X * at.beta.values[None, :, :, 0]).sum((1, 2))
+        mu = mu + float(at.gamma[0]) * test_data.session_c.values
+        su, se = float(at.sigma_dyad[0]), float(at.sigma_resid[0])
+        cov = se**2 * np.eye(y.size) + su**2
+        exact.append(multivariate_normal(mu, cov).logpdf(y))
+    analytic = logsumexp(exact) - np.log(len(exact))
+    assert mc == pytest.approx(analytic, abs=0.05)
+
+
+@pytest.mark.slow
+def test_kfold_and_prior_sensitivity(kfold_study):
+    cube, alliance = kfold_study
+    kwargs = dict(outcomes=("bond",), draws=300, tune=300, seed=3, verbose="error")
+    both = md.stats.fit_alliance_model(cube, alliance, **kwargs)
+    cb = md.stats.fit_alliance_model(cube, alliance, segments=("CB",), **kwargs)
+    folds = both.kfold(k=4, seed=1)
+    assert folds.shape == (16, 3) and sorted(folds.fold.unique()) == [0, 1, 2, 3]
+    assert folds.attrs["elpd"] == pytest.approx(folds.elpd.sum())
+    assert folds.n_sessions.sum() == both.data.sizes["obs"]
+    table = both.compare(cb, names=["IM+CB", "CB"], method="kfold", k=4, seed=1)
+    assert list(table.index) == ["IM+CB", "CB"]  # the model with the true effect
+    assert table.loc["CB", "elpd_diff"] > table.loc["CB", "dse"] > 0
+    assert table.loc["IM+CB", "elpd"] == pytest.approx(folds.attrs["elpd"])
+    with pytest.raises(ValueError, match="k must be an integer from 2 to 16"):
+        both.kfold(k=1)
+    sens = both.prior_sensitivity(factors=(0.05, 2.0))
+    row = sens.loc["beta[within, IM, bond]"]
+    # a prior 20 times tighter pulls the effect toward 0; a wider one barely moves it
+    assert row["shift_x0.05"] < -1.0 and abs(row["shift_x2"]) < 0.5
+    assert row["max_shift"] == pytest.approx(abs(row["shift_x0.05"]))
+    assert sens.attrs["priors"]["x2"]["beta"] == 2.0
+    assert sens.attrs["priors"]["x2"]["lkj_eta"] == 2.0

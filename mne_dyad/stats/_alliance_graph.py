@@ -5,11 +5,14 @@
 predictive checks, LOO). Both import it from here, so neither imports the other.
 """
 
+import hashlib
+
 import numpy as np
 from mne.utils import _validate_type
 
 from ..utils._imports import _soft_import
 from ._centering import _dyad_operators, _levels
+from ._sampling import _sample
 
 #: Default prior scales (on standardised data): normal SDs of alpha, beta, gamma;
 #: half-normal SDs of every variance component; the LKJ shape.
@@ -295,3 +298,69 @@ def _build_alliance_model(
             mu = mu + phi * (y_lag - level)
         _likelihood(pm, data, mu + u[dyad_idx], y_obs, multivariate, likelihood, priors)
     return model
+
+
+def _cache_key(data, options):
+    """Describe what decides the compiled model: options, sizes, labels, baked-in data."""
+    priors = tuple(sorted(options["priors"].items()))
+    labels = tuple(
+        (dim, tuple(map(str, data[dim].values)))
+        for dim in ("segment", "outcome", "dyad", "therapist", "session_term")
+        if dim in data.coords
+    )
+    key = (
+        "alliance",
+        options["multivariate"],
+        options["random_slopes"],
+        options["session_covariate"],
+        options["dyad_trends"],
+        options["likelihood"],
+        tuple(data["y_ceiling"].values) if "y_ceiling" in data else None,
+        data.attrs.get("detrend", 0),
+        data.attrs.get("centering", "observed"),
+        priors,
+        data.sizes["obs"],
+        labels,
+        "therapist_idx" in data,
+        "y_lag" in data,
+        tuple(data.covariate.values) if "covariate" in data.coords else (),
+    )
+    latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
+    latent |= data.attrs.get("centering", "observed") == "latent"
+    if latent:  # latent synchrony: its data are constants of the graph
+        raw = np.ascontiguousarray(np.nan_to_num(data["P"].values, nan=np.inf))
+        extra = data["P_se"].values.tobytes() if "P_se" in data else b""
+        if data.attrs.get("detrend", 0):  # the detrending weights are constants too
+            extra += data["session_c"].values.tobytes()
+        key += (
+            hashlib.sha1(raw.tobytes() + extra + data["dyad_idx"].values.tobytes()).hexdigest(),
+        )
+    return key
+
+
+def _sample_alliance(data, options, *, draws, tune, chains, sampler, seed):
+    """Build the alliance model for prepared ``data`` and sample it.
+
+    ``options`` are :func:`_build_alliance_model`'s keyword arguments. Returns the
+    ArviZ tree with the pointwise log-likelihood of ``y``.
+    """
+    pm = _soft_import("pymc", "The alliance model")
+    model = _build_alliance_model(data, **options)
+    latent = "P_se" in data or data.attrs.get("centering", "observed") == "latent"
+    tree = _sample(
+        model,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        sampler=sampler,
+        seed=seed,
+        # latent synchrony observed with small errors, and latent dyad means estimated
+        # from a few sessions, make narrow funnels: smaller steps
+        target_accept=0.95 if latent else None,
+        cache_key=_cache_key(data, options),
+    )
+    with model:
+        pm.compute_log_likelihood(
+            tree, var_names=["y"], extend_inferencedata=True, progressbar=False
+        )
+    return tree

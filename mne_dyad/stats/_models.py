@@ -1,7 +1,5 @@
 """Bayesian multilevel model of alliance on within/between-dyad synchrony."""
 
-import hashlib
-
 import numpy as np
 import xarray as xr
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
@@ -9,10 +7,10 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 from .._version import __version__
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
-from ._alliance_graph import _LIKELIHOODS, _build_alliance_model, _check_priors
+from ._alliance_graph import _LIKELIHOODS, _check_priors, _sample_alliance
 from ._centering import _split_levels
 from ._results import AllianceFit
-from ._sampling import _check_sampling, _diagnose, _sample
+from ._sampling import _check_sampling, _diagnose
 
 _LEVELS = ("within", "between")
 
@@ -581,44 +579,6 @@ def _add_covariates(out, C, names, dyad_idx, n_dyads, standardize):
     return out
 
 
-def _cache_key(data, options):
-    """Describe what decides the compiled model: options, sizes, labels, baked-in data."""
-    priors = tuple(sorted(options["priors"].items()))
-    labels = tuple(
-        (dim, tuple(map(str, data[dim].values)))
-        for dim in ("segment", "outcome", "dyad", "therapist", "session_term")
-        if dim in data.coords
-    )
-    key = (
-        "alliance",
-        options["multivariate"],
-        options["random_slopes"],
-        options["session_covariate"],
-        options["dyad_trends"],
-        options["likelihood"],
-        tuple(data["y_ceiling"].values) if "y_ceiling" in data else None,
-        data.attrs.get("detrend", 0),
-        data.attrs.get("centering", "observed"),
-        priors,
-        data.sizes["obs"],
-        labels,
-        "therapist_idx" in data,
-        "y_lag" in data,
-        tuple(data.covariate.values) if "covariate" in data.coords else (),
-    )
-    latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
-    latent |= data.attrs.get("centering", "observed") == "latent"
-    if latent:  # latent synchrony: its data are constants of the graph
-        raw = np.ascontiguousarray(np.nan_to_num(data["P"].values, nan=np.inf))
-        extra = data["P_se"].values.tobytes() if "P_se" in data else b""
-        if data.attrs.get("detrend", 0):  # the detrending weights are constants too
-            extra += data["session_c"].values.tobytes()
-        key += (
-            hashlib.sha1(raw.tobytes() + extra + data["dyad_idx"].values.tobytes()).hexdigest(),
-        )
-    return key
-
-
 @verbose
 @fill_doc
 def fit_alliance_model(
@@ -864,29 +824,14 @@ def fit_alliance_model(
         "likelihood": likelihood,
         "priors": priors,
     }
-    model = _build_alliance_model(data, **options)
     logger.info(
         f"Sampling the alliance model ({data.sizes['obs']} sessions, "
         f"{data.sizes['dyad']} dyads, outcomes {list(outcomes)}) with {sampler}: "
         f"{chains} chains x {draws} draws after {tune} tuning steps."
     )
-    # latent synchrony observed with small errors, and latent dyad means estimated from a
-    # few sessions, make narrow funnels: smaller steps
-    tree = _sample(
-        model,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        sampler=sampler,
-        seed=seed,
-        target_accept=0.95 if measurement_error or centering == "latent" else None,
-        cache_key=_cache_key(data, options),
+    tree = _sample_alliance(
+        data, options, draws=draws, tune=tune, chains=chains, sampler=sampler, seed=seed
     )
-    pm = _soft_import("pymc", "The alliance model")
-    with model:
-        pm.compute_log_likelihood(
-            tree, var_names=["y"], extend_inferencedata=True, progressbar=False
-        )
     diagnostics = _diagnose(tree, ("beta", "alpha"), "alliance model")
     params = {
         "summary": summary,

@@ -12,7 +12,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 from ..utils._docs import fill_doc
 from ..utils._files import _atomic_write
 from ..utils._imports import _soft_import
-from ._alliance_graph import _build_alliance_model
+from ._alliance_graph import _build_alliance_model, _check_priors, _sample_alliance
 from ._sampling import _pymc_log_level
 
 _DATA_GROUP = "mne_dyad_data"
@@ -118,6 +118,63 @@ def _ppc_statistics(values, dyad_idx, session, ceiling):
     num = (dev[:, first] * dev[:, second]).sum(1)
     out["lag1_autocorr"] = np.where(denom > 0, num / np.where(denom > 0, denom, 1.0), np.nan)
     return out
+
+
+def _dyad_subset(data, rows):
+    """Subset the model data to the observations ``rows`` (bool), renumbering dyads."""
+    sub = data.isel(obs=np.flatnonzero(rows))
+    kept = np.unique(sub["dyad_idx"].values)
+    remap = np.full(data.sizes["dyad"], -1)
+    remap[kept] = np.arange(kept.size)
+    sub = sub.assign(dyad_idx=("obs", remap[sub["dyad_idx"].values]))
+    return sub.isel(dyad=kept)
+
+
+def _new_dyad_posterior(posterior, model, n_effects, rng):
+    """Make a posterior for ``model`` whose dyads are new (effects from the population).
+
+    Each draw of ``posterior`` is repeated ``n_effects`` times (along ``draw``); the
+    model's dyad-indexed free variables, all standard normal in the non-centred
+    parametrisation, get fresh N(0, 1) values, and everything else keeps its
+    draws.
+    """
+    out = {}
+    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    for rv in model.free_RVs:
+        dims = model.named_vars_to_dims.get(rv.name) or ()
+        if "dyad" in dims:
+            if not rv.name.startswith("z_"):
+                raise ValueError(f"Cannot draw {rv.name!r} for a new dyad.")
+            shape = [len(model.coords[dim]) for dim in dims]
+            values = rng.standard_normal((n_chain, n_draw * n_effects, *shape))
+            out[rv.name] = (("chain", "draw", *dims), values)
+        else:
+            values = posterior[rv.name].transpose("chain", "draw", ...)
+            repeated = np.repeat(values.values, n_effects, axis=1)
+            out[rv.name] = (("chain", "draw", *values.dims[2:]), repeated)
+    coords = {dim: list(model.coords[dim]) for rv in out for dim in out[rv][0][2:]}
+    coords.update(chain=np.arange(n_chain), draw=np.arange(n_draw * n_effects))
+    return xr.Dataset(out, coords=coords)
+
+
+def _kfold_table(scores):
+    """Compare models by their per-dyad K-fold elpd (``{name: Series}``)."""
+    frame = pd.DataFrame(scores)
+    n = len(frame)
+    elpd = frame.sum()
+    best = elpd.idxmax()
+    diff = frame[best].to_numpy()[:, None] - frame.to_numpy()
+    table = pd.DataFrame(
+        {
+            "elpd": elpd,
+            "se": np.sqrt(n * frame.var(ddof=1)),
+            "elpd_diff": elpd[best] - elpd,
+            "dse": np.sqrt(n * diff.var(axis=0, ddof=1)),
+        }
+    ).sort_values("elpd", ascending=False)
+    table.insert(0, "rank", np.arange(len(table)))
+    table.attrs["method"] = "kfold"
+    return table
 
 
 class AllianceFit:
@@ -444,18 +501,208 @@ class AllianceFit:
         out.index.name = "effect"
         return out
 
+    def _options(self, priors=None):
+        """Return the graph options of this fit (:func:`_build_alliance_model`'s keywords)."""
+        p = self.params
+        return {
+            "multivariate": p.get("multivariate", True),
+            "random_slopes": p.get("random_slopes", False),
+            "session_covariate": p.get("session_covariate", True),
+            "dyad_trends": p.get("dyad_trends", False),
+            "likelihood": p.get("likelihood", "normal"),
+            "priors": _check_priors(p.get("priors") if priors is None else priors),
+        }
+
     def _model(self):
         """Rebuild the PyMC model from the stored data and options."""
+        return _build_alliance_model(self.data, **self._options())
+
+    def _sampling(self, seed):
         p = self.params
-        return _build_alliance_model(
-            self.data,
-            multivariate=p.get("multivariate", True),
-            random_slopes=p.get("random_slopes", False),
-            session_covariate=p.get("session_covariate", True),
-            dyad_trends=p.get("dyad_trends", False),
-            likelihood=p.get("likelihood", "normal"),
-            priors=p.get("priors"),
+        return {
+            "draws": p.get("draws", 1000),
+            "tune": p.get("tune", 1000),
+            "chains": p.get("chains", 2),
+            "sampler": p.get("sampler", "nutpie"),
+            "seed": p.get("seed") if seed is None else seed,
+        }
+
+    @verbose
+    @fill_doc
+    def prior_sensitivity(
+        self, *, factors=(0.5, 2.0), var_names=("beta",), ci_prob=0.89, seed=None, verbose=None
+    ):
+        """Refit under tighter and wider priors and tabulate what moves.
+
+        Every prior scale of the fit (``alpha``, ``beta``, ``gamma`` and the
+        half-normal ``sigma`` of the variance components; the LKJ shape stays)
+        is multiplied by each factor in turn, the same data are refitted with the
+        same sampling options, and each coefficient's posterior is compared with
+        this fit's.
+
+        Parameters
+        ----------
+        factors : sequence of float
+            Multipliers of the prior scales (default 0.5 and 2: half and twice as
+            wide).
+        var_names : sequence of str
+            Coefficients to compare (see :meth:`summary`).
+        ci_prob : float
+            Probability of the equal-tailed intervals.
+        seed : None | int
+            Seed of the refits (default: this fit's seed).
+        %(verbose)s
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            One row per coefficient: this fit's ``mean``, ``ci_lower`` and
+            ``ci_upper``, then for each factor ``f`` the refit's ``mean_x<f>``,
+            ``ci_lower_x<f>``, ``ci_upper_x<f>`` and ``shift_x<f>``, the change of
+            the mean in this fit's posterior SDs; ``max_shift`` is the largest
+            absolute shift. A shift above about 0.5 says the data do not
+            dominate the prior for that coefficient. ``table.attrs`` holds the
+            priors of each refit.
+        """
+        _validate_type(factors, (list, tuple), "factors")
+        for f in factors:
+            if not (isinstance(f, (int, float)) and np.isfinite(f) and f > 0):
+                raise ValueError(f"factors must be positive numbers, got {f!r}.")
+        base = self.summary(var_names, ci_prob=ci_prob)
+        table = base[["mean", "ci_lower", "ci_upper"]].copy()
+        options = self._options()
+        priors_used = {"x1": options["priors"]}
+        shifts = []
+        for f in factors:
+            priors = {
+                k: v if k == "lkj_eta" else v * float(f) for k, v in options["priors"].items()
+            }
+            logger.info(f"Prior sensitivity: refitting with prior scales x{f:g} ...")
+            tree = _sample_alliance(
+                self.data, {**options, "priors": priors}, **self._sampling(seed)
+            )
+            other = AllianceFit(
+                tree, self.data, params={**self.params, "priors": priors}, diagnostics={}
+            )
+            refit = other.summary(var_names, ci_prob=ci_prob)
+            tag = f"x{f:g}"
+            for col in ("mean", "ci_lower", "ci_upper"):
+                table[f"{col}_{tag}"] = refit[col]
+            table[f"shift_{tag}"] = (refit["mean"] - base["mean"]) / base["sd"]
+            shifts.append(table[f"shift_{tag}"].abs())
+            priors_used[tag] = priors
+        table["max_shift"] = pd.concat(shifts, axis=1).max(axis=1) if shifts else np.nan
+        table.attrs.update(priors=priors_used, ci_prob=ci_prob)
+        return table
+
+    @verbose
+    @fill_doc
+    def kfold(self, *, k=10, seed=0, n_effects=20, verbose=None):
+        """Cross-validate by leaving out whole dyads (grouped K-fold).
+
+        The dyads are split at random into ``k`` folds. For each fold the model
+        is refitted to the other dyads with this fit's options, and the held-out
+        dyads' sessions are predicted as those of new dyads: their dyad effects
+        are drawn from the fitted population (``n_effects`` draws per posterior
+        draw), so the score asks how well the model predicts a dyad it has never
+        seen. A dyad's ``elpd`` is the log of the mean, over posterior draws and
+        dyad-effect draws, of the joint density of all its sessions.
+
+        Parameters
+        ----------
+        k : None | int
+            Number of folds, 2 to the number of dyads; None leaves one dyad out
+            at a time.
+        seed : int
+            Seed of the split into folds (use the same seed for fits you compare)
+            and of the refits.
+        n_effects : int
+            Dyad-effect draws per posterior draw for the held-out dyads.
+        %(verbose)s
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            One row per dyad: ``elpd``, ``fold`` and ``n_sessions``.
+            ``table.attrs`` holds ``elpd`` (the sum), its standard error ``se``
+            (``sqrt(n_dyads * var(elpd))``) and ``k``.
+
+        Notes
+        -----
+        The standardisation and the grand mean of the between-dyad split come
+        from all dyads, as in the fit; they are not refitted per fold. Models with
+        latent synchrony (``measurement_error``, ``missing="impute"``,
+        ``centering="latent"``) are not supported: their held-out synchrony would
+        have to be predicted too.
+        """
+        pm = _soft_import("pymc", "AllianceFit.kfold")
+        d = self.data
+        if (
+            "P_se" in d
+            or bool(np.isnan(d["P"].values).any())
+            or (d.attrs.get("centering", "observed") == "latent")
+        ):
+            raise ValueError(
+                "kfold() needs a model whose synchrony is data; this fit has latent "
+                "synchrony (measurement_error, missing='impute' or centering='latent')."
+            )
+        n_dyads = d.sizes["dyad"]
+        k = n_dyads if k is None else k
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= n_dyads:
+            raise ValueError(f"k must be an integer from 2 to {n_dyads} (the dyads), got {k!r}.")
+        if isinstance(n_effects, bool) or not isinstance(n_effects, int) or n_effects < 1:
+            raise ValueError(f"n_effects must be a positive integer, got {n_effects!r}.")
+        rng = np.random.default_rng(seed)
+        folds = np.array_split(rng.permutation(n_dyads), k)
+        dyad_idx = d["dyad_idx"].values
+        elpd = np.full(n_dyads, np.nan)
+        fold_of = np.zeros(n_dyads, int)
+        options = self._options()
+        for f, held in enumerate(folds):
+            fold_of[held] = f
+            test = np.isin(dyad_idx, held)
+            logger.info(f"K-fold: fold {f + 1} of {k} ({held.size} dyad(s) held out) ...")
+            tree = _sample_alliance(_dyad_subset(d, ~test), options, **self._sampling(seed))
+            test_data = _dyad_subset(d, test)
+            model = _build_alliance_model(test_data, **options)
+            post = _new_dyad_posterior(tree["posterior"].to_dataset(), model, n_effects, rng)
+            with _pymc_log_level(logger.level), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ll = pm.compute_log_likelihood(
+                    xr.DataTree.from_dict({"posterior": post}),
+                    var_names=["y"],
+                    model=model,
+                    extend_inferencedata=False,
+                    progressbar=False,
+                )
+            if isinstance(ll, xr.DataTree):  # the group, or a tree holding it
+                ll = ll["log_likelihood"] if "log_likelihood" in ll.children else ll
+            ll = ll["y"]
+            per_obs = ll.sum([dim for dim in ll.dims if dim not in (*_SAMPLE_DIMS, "obs")])
+            test_idx = test_data["dyad_idx"].values
+            per_dyad = np.stack(
+                [
+                    per_obs.isel(obs=np.flatnonzero(test_idx == j)).sum("obs").values.ravel()
+                    for j in range(test_data.sizes["dyad"])
+                ]
+            )  # test dyad, draw
+            top = per_dyad.max(axis=1, keepdims=True)
+            lse = top[:, 0] + np.log(np.exp(per_dyad - top).mean(axis=1))
+            labels = list(d.dyad.values)
+            for j, label in enumerate(test_data.dyad.values):
+                elpd[labels.index(label)] = lse[j]
+        table = pd.DataFrame(
+            {
+                "elpd": elpd,
+                "fold": fold_of,
+                "n_sessions": np.bincount(dyad_idx, minlength=n_dyads),
+            },
+            index=pd.Index([str(v) for v in d.dyad.values], name="dyad"),
         )
+        table.attrs.update(
+            elpd=float(elpd.sum()), se=float(np.sqrt(n_dyads * elpd.var(ddof=1))), k=int(k)
+        )
+        return table
 
     def plot_effects(self, *, ci_prob=0.89, show=True):
         """Forest plot of the betas; see :func:`mne_dyad.viz.plot_alliance_effects`.
@@ -557,8 +804,8 @@ class AllianceFit:
         table.attrs["ci_prob"] = ci_prob
         return table
 
-    def compare(self, others, *, names=None):
-        """Compare this fit with others by PSIS-LOO (ArviZ ``compare``).
+    def compare(self, others, *, names=None, method="loo", k=10, seed=0):
+        """Compare this fit with others by PSIS-LOO or by leaving out whole dyads.
 
         Parameters
         ----------
@@ -567,11 +814,26 @@ class AllianceFit:
             the same order: fit them with the same ``complete_on``).
         names : None | sequence of str
             Names of the models, this one first; default ``model0``, ``model1``...
+        method : str
+            ``"loo"`` (default): PSIS-LOO over sessions (ArviZ ``compare``), which
+            asks how well a model predicts a left-out session of a dyad it knows.
+            ``"kfold"``: grouped K-fold cross-validation over dyads
+            (:meth:`kfold`, the same folds for every model), which asks how well
+            it predicts a dyad it has never seen; it refits each model ``k``
+            times.
+        k : None | int
+            With ``method="kfold"``, the number of folds (None: one dyad at a
+            time).
+        seed : int
+            With ``method="kfold"``, the seed of the folds and the refits.
 
         Returns
         -------
         table : pandas.DataFrame
-            ArviZ's comparison: rank, ``elpd``, ``elpd_diff``, its SE (``dse``),
+            With ``"kfold"``: ``rank``, ``elpd``, its ``se``, ``elpd_diff`` (to
+            the best model) and its SE ``dse`` from the per-dyad differences,
+            best model first. With ``"loo"``, ArviZ's comparison: rank, ``elpd``,
+            ``elpd_diff``, its SE (``dse``),
             ``p`` (effective parameters) and stacking ``weight`` per model, plus
             ``n_high_k``: the sessions whose Pareto k exceeds ArviZ's threshold
             (``good_k``, 0.7 for large samples). LOO is unreliable for those
@@ -579,6 +841,7 @@ class AllianceFit:
             prefer cross-validation that leaves out whole dyads.
         """
         az = _soft_import("arviz", "AllianceFit.compare")
+        _check_option("method", method, ("loo", "kfold"))
         others = [others] if isinstance(others, AllianceFit) else list(others)
         fits = [self, *others]
         names = [f"model{k}" for k in range(len(fits))] if names is None else list(names)
@@ -595,8 +858,14 @@ class AllianceFit:
                     f"{self.data.sizes['obs']}); LOO compares models of the same data. Fit "
                     "them with the same complete_on= (for example ('IM', 'CB'))."
                 )
-            if "log_likelihood" not in fit.datatree.children:
+            if method == "loo" and "log_likelihood" not in fit.datatree.children:
                 raise ValueError(f"Model {name!r} has no log-likelihood: refit it.")
+        if method == "kfold":
+            scores = {
+                name: fit.kfold(k=k, seed=seed)["elpd"]
+                for name, fit in zip(names, fits, strict=True)
+            }
+            return _kfold_table(scores)
         with warnings.catch_warnings():  # summarised in n_high_k and one warning below
             warnings.simplefilter("ignore")
             loos = {
