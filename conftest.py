@@ -43,7 +43,7 @@ def _quiet_mne():
 #: Draws per chain that a test or doctest not marked ``slow`` may take from a model.
 FAST_MAX_DRAWS = 300
 _SAMPLING_MODULES = (
-    "mne_dyad.stats._models",
+    "mne_dyad.stats._alliance_graph",
     "mne_dyad.stats._variance",
     "mne_dyad.stats._chance",
 )
