@@ -963,3 +963,28 @@ def test_kfold_and_prior_sensitivity(kfold_study):
     assert row["max_shift"] == pytest.approx(abs(row["shift_x0.05"]))
     assert sens.attrs["priors"]["x2"]["beta"] == 2.0
     assert sens.attrs["priors"]["x2"]["lkj_eta"] == 2.0
+
+
+def test_raters_are_chosen_or_modelled_jointly():
+    import xarray as xr
+
+    from mne_dyad.stats._models import _select_raters
+
+    cube, alliance = _data()
+    shifted = alliance + 0.5
+    rated = xr.concat([alliance, shifted], dim=pd.Index(["client", "therapist"], name="rater"))
+    with pytest.raises(ValueError, match=r"raters \['client', 'therapist'\]: pass rater="):
+        _select_raters(rated, None, ("bond", "task"))
+    one, outcomes = _select_raters(rated, "therapist", ("bond", "task"))
+    xr.testing.assert_equal(one.bond, shifted.bond)
+    assert outcomes == ("bond", "task")
+    joint, outcomes = _select_raters(rated, "all", ("bond", "task"))
+    assert outcomes == ("bond (client)", "task (client)", "bond (therapist)", "task (therapist)")
+    data = _prepare_alliance_data(cube, joint, outcomes=outcomes)
+    assert list(data.outcome.values) == list(outcomes)
+    model = _build_alliance_model(data)
+    assert model["chol_resid_corr"].eval().shape == (4, 4)  # residuals over rater x scale
+    with pytest.raises(ValueError, match=r"rater \['family'\] is not among"):
+        _select_raters(rated, ["client", "family"], ("bond",))
+    with pytest.raises(ValueError, match="needs alliance data with a 'rater' dimension"):
+        _select_raters(alliance, "client", ("bond",))

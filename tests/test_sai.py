@@ -109,3 +109,24 @@ def test_reverse_keyed_items():
     assert float(out.bond.squeeze()) == (2 + (1 + 7 - 6)) / 2  # item 2 reversed: 8 - 6 = 2
     assert float(out.task.squeeze()) == (1 + (8 - 2)) / 2
     assert out.bond.attrs["long_name"] == "bond scale (mean of items [1, '-2'])"
+
+
+def test_raters_from_a_column_or_a_label():
+    df = pd.DataFrame(WAI)
+    both = pd.concat([df.assign(who="client"), df.assign(who="therapist")], ignore_index=True)
+    both.loc[3, "item3"] = 1  # the therapist's rating of A1, item 3 (bond): 4 -> 1
+    wai = md.alliance.read_sai(both, key="wai-sr", rater_col="who")
+    assert wai.bond.dims == ("dyad", "session", "rater")
+    assert list(wai.rater.values) == ["client", "therapist"]
+    assert float(wai.bond.sel(dyad="A", session=1, rater="client")) == pytest.approx(13 / 4)
+    assert float(wai.bond.sel(dyad="A", session=1, rater="therapist")) == pytest.approx(10 / 4)
+    # one table per rater, joined: the same dataset
+    client = md.alliance.read_sai(df, key="wai-sr", rater="client")
+    assert client.bond.dims == ("dyad", "session", "rater")
+    np.testing.assert_array_equal(client.bond.values[..., 0], wai.bond.sel(rater="client").values)
+    with pytest.raises(ValueError, match=r"more than one row for \(dyad, session\).*rater_col="):
+        md.alliance.read_sai(both, key="wai-sr")
+    with pytest.raises(ValueError, match="no rater column 'rater'"):
+        md.alliance.read_sai(df, key="wai-sr", rater_col="rater")
+    with pytest.raises(ValueError, match="not both"):
+        md.alliance.read_sai(both, key="wai-sr", rater="client", rater_col="who")

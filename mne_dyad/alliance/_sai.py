@@ -124,6 +124,8 @@ def read_sai(
     dyad_col="dyad",
     session_col="session",
     layout="auto",
+    rater=None,
+    rater_col=None,
     verbose=None,
 ):
     """Score per-session alliance items into scale means per dyad and session.
@@ -148,14 +150,23 @@ def read_sai(
         Names of the id columns.
     layout : str
         ``"long"``, ``"wide"`` or ``"auto"`` (wide when there is no session column).
+    rater : None | str
+        Who rated every row of this table (``"client"``, ``"therapist"``): the
+        result gains a ``rater`` dimension with this one label, so that the
+        tables of both raters can be joined with ``xarray.concat(..., "rater")``.
+    rater_col : None | str
+        A column naming each row's rater (long layout): the result has a
+        ``rater`` dimension over its values, and a (dyad, session) may have one
+        row per rater.
     %(verbose)s
 
     Returns
     -------
-    alliance : xarray.Dataset, dims (dyad, session)
+    alliance : xarray.Dataset, dims (dyad, session) or (dyad, session, rater)
         One variable per scale (mean of its items); a session with a missing
         item has NaN for the scales that use it (counted in the log). Sessions
-        absent from the table are NaN.
+        absent from the table are NaN. With ``rater`` or ``rater_col``, the
+        ``rater`` dimension says who rated.
 
     Examples
     --------
@@ -192,21 +203,43 @@ def read_sai(
             raise ValueError("With a custom key, pass scale=(low, high), the response range.")
     low, high = scale
     _check_option("layout", layout, _LAYOUTS)
+    _validate_type(rater, (None, str), "rater")
+    _validate_type(rater_col, (None, str), "rater_col")
+    if rater is not None and rater_col is not None:
+        raise ValueError(
+            "Pass rater= (one rater for the whole table) or rater_col= (a column of "
+            "raters), not both."
+        )
+    if rater_col is not None and rater_col not in df.columns:
+        raise ValueError(
+            f"{where} has no rater column {rater_col!r} (columns: {list(df.columns)})."
+        )
     if layout == "wide" or (layout == "auto" and session_col not in df.columns):
+        if rater_col is not None:
+            raise ValueError(
+                f"{where}: rater_col= needs the long layout; read each rater's wide table "
+                "with rater='<label>' and join them with xarray.concat(..., 'rater')."
+            )
         df = _wide_to_long(df, dyad_col, session_col, where)
+    if rater is not None:
+        rater_col = "__rater__"
+        df[rater_col] = rater
+    id_cols = [dyad_col, session_col] + ([rater_col] if rater_col is not None else [])
     for col in (dyad_col, session_col):
         if col not in df.columns:
             raise ValueError(
                 f"{where} has no {col!r} column (columns: {list(df.columns)}). Pass "
                 "dyad_col= / session_col= to name the id columns."
             )
-    dup = df.duplicated([dyad_col, session_col], keep=False)
+    dup = df.duplicated(id_cols, keep=False)
     if dup.any():
-        rows = df.loc[dup, [dyad_col, session_col]].drop_duplicates().values.tolist()
-        raise ValueError(f"{where} has more than one row for (dyad, session) {rows}.")
+        rows = df.loc[dup, id_cols].drop_duplicates().values.tolist()
+        what = "(dyad, session, rater)" if rater_col is not None else "(dyad, session)"
+        hint = "" if rater_col is not None else " If two people rated, pass rater_col=."
+        raise ValueError(f"{where} has more than one row for {what} {rows}.{hint}")
     key_map = {name: [_item_spec(i) for i in items] for name, items in key_map.items()}
     items = sorted({i for v in key_map.values() for i, _ in v}, key=str)
-    cols = _item_columns(df, items, (dyad_col, session_col), where)
+    cols = _item_columns(df, items, tuple(id_cols), where)
     ratings = {}
     for item, col in cols.items():
         values = pd.to_numeric(df[col], errors="coerce")
@@ -231,7 +264,14 @@ def read_sai(
     di = np.searchsorted(dyads, df[dyad_col].to_numpy())
     si = np.searchsorted(sessions, df[session_col].to_numpy())
     dyad_dtype = object if isinstance(dyads[0], str) else None
-    out = xr.Dataset(coords={"dyad": np.array(dyads, dtype=dyad_dtype), "session": sessions})
+    coords = {"dyad": np.array(dyads, dtype=dyad_dtype), "session": sessions}
+    dims, index, shape = ("dyad", "session"), (di, si), (len(dyads), len(sessions))
+    if rater_col is not None:
+        raters = sorted(str(r) for r in df[rater_col].unique())
+        ri = np.searchsorted(raters, df[rater_col].astype(str).to_numpy())
+        coords["rater"] = np.array(raters, dtype=object)
+        dims, index, shape = (*dims, "rater"), (di, si, ri), (*shape, len(raters))
+    out = xr.Dataset(coords=coords)
     for name, specs in key_map.items():
         # reverse-keyed items count as low + high - rating
         stacked = np.column_stack(
@@ -241,10 +281,10 @@ def read_sai(
         incomplete = np.isnan(stacked).any(axis=1)
         if incomplete.any():
             logger.info(f"{int(incomplete.sum())} session(s) lack an item of {name!r}: NaN.")
-        grid = np.full((len(dyads), len(sessions)), np.nan)
-        grid[di, si] = np.where(incomplete, np.nan, stacked.mean(axis=1))
+        grid = np.full(shape, np.nan)
+        grid[index] = np.where(incomplete, np.nan, stacked.mean(axis=1))
         out[name] = (
-            ("dyad", "session"),
+            dims,
             grid,
             {
                 "long_name": f"{name} scale (mean of items {scale_items})",

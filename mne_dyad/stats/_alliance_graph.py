@@ -177,6 +177,8 @@ def _likelihood(pm, data, mu, y_obs, multivariate, likelihood, priors):
     dims = ("obs", "outcome")
     nu = pm.Gamma("nu", alpha=2.0, beta=0.1) if likelihood == "student_t" else None
     if multivariate:
+        if "y_ceiling" in data:
+            raise ValueError("Censoring at a ceiling needs multivariate=False.")
         chol_e, _ = _lkj(pm, "chol_resid", data.sizes["outcome"], priors)
         if nu is None:
             return pm.MvNormal("y", mu=mu, chol=chol_e, observed=y_obs, dims=dims)

@@ -397,6 +397,41 @@ def _prepare_alliance_data(
 _GAPS = ("skip", "raise")
 
 
+def _select_raters(alliance, rater, outcomes):
+    """Alliance data and outcome names for ``rater=`` (see :func:`fit_alliance_model`)."""
+    _validate_type(rater, (None, str, list, tuple), "rater")
+    if "rater" not in alliance.dims:
+        if rater is not None:
+            raise ValueError(
+                f"rater={rater!r} needs alliance data with a 'rater' dimension; read the "
+                "scales with read_sai(..., rater=) or rater_col=."
+            )
+        return alliance, outcomes
+    labels = [str(r) for r in alliance.rater.values]
+    if rater is None:
+        if len(labels) > 1:
+            raise ValueError(
+                f"The alliance data have raters {labels}: pass rater= one of them, or "
+                "rater='all' to model every rater's scales jointly."
+            )
+        return alliance.isel(rater=0, drop=True), outcomes
+    chosen = labels if rater == "all" else [rater] if isinstance(rater, str) else list(rater)
+    unknown = [r for r in chosen if r not in labels]
+    if unknown or not chosen:
+        raise ValueError(f"rater {unknown or chosen} is not among the alliance raters {labels}.")
+    if len(chosen) == 1:
+        return alliance.sel(rater=chosen[0], drop=True), outcomes
+    missing = [o for o in outcomes if o not in alliance.data_vars]
+    if missing:
+        raise ValueError(
+            f"The alliance data has no scale(s) {missing}; it has {sorted(alliance.data_vars)}."
+        )
+    joint = xr.Dataset(
+        {f"{o} ({r})": alliance[o].sel(rater=r, drop=True) for r in chosen for o in outcomes}
+    )
+    return joint, tuple(f"{o} ({r})" for r in chosen for o in outcomes)
+
+
 #: Values of fit_alliance_model's direction=.
 _DIRECTIONS = ("synchrony_to_alliance", "alliance_to_synchrony")
 
@@ -604,6 +639,7 @@ def fit_alliance_model(
     lag=0,
     direction="synchrony_to_alliance",
     gaps="skip",
+    rater=None,
     standardize=True,
     priors=None,
     draws=1000,
@@ -731,6 +767,14 @@ def fit_alliance_model(
         With ``lag=1``, what to do with a dyad whose observed sessions skip a
         number (1, 2, 4): ``"skip"`` (default) leaves the non-consecutive pair
         out and logs how many there were; ``"raise"`` makes it an error.
+    rater : None | str | sequence of str
+        For alliance data with a ``rater`` dimension
+        (:func:`mne_dyad.alliance.read_sai` with ``rater=`` or ``rater_col=``):
+        one rater's label (``"client"``) models that rater's scales; a sequence
+        of labels, or ``"all"``, models every rater x scale jointly, as outcomes
+        named ``"<scale> (<rater>)"`` whose dyad effects and residuals are
+        correlated across raters and scales (LKJ) when ``multivariate``. None
+        (default) needs alliance data without raters, or with only one.
     standardize : bool
         Standardise predictors (per segment, before the within/between split)
         and outcomes, so betas are in SD units; the transform is stored.
@@ -760,11 +804,7 @@ def fit_alliance_model(
     _check_sampling(draws, tune, chains, sampler)
     _validate_type(likelihood, str, "likelihood")
     _check_option("likelihood", likelihood, _LIKELIHOODS)
-    if ceiling not in (None, False) and multivariate and len(tuple(outcomes)) > 1:
-        raise ValueError(
-            "ceiling= censors each outcome on its own, which needs multivariate=False "
-            "(a censored multivariate normal has no closed form)."
-        )
+
     if sampler == "numpyro":
         _soft_import("numpyro", "sampler='numpyro'")
     for flag, name in (
@@ -779,6 +819,12 @@ def fit_alliance_model(
     segments = tuple(segments)
     outcomes = tuple(outcomes)
     lag = _check_lag(lag, direction)
+    alliance, outcomes = _select_raters(alliance, rater, outcomes)
+    if ceiling not in (None, False) and multivariate and len(tuple(outcomes)) > 1:
+        raise ValueError(
+            "ceiling= censors each outcome on its own, which needs multivariate=False "
+            "(a censored multivariate normal has no closed form)."
+        )
     names = {"summary": summary, "segments": segments, "outcomes": outcomes}
     if direction == "alliance_to_synchrony":
         given = {
@@ -846,6 +892,7 @@ def fit_alliance_model(
         "ceiling": ceiling if isinstance(ceiling, dict) else bool(ceiling),
         "lag": lag,
         "direction": direction,
+        "rater": rater if rater is None or isinstance(rater, str) else list(rater),
         "gaps": gaps,
         "missing": missing,
         "complete_on": list(complete_on or segments),
