@@ -265,12 +265,43 @@ finding_c.loc[[i for i in finding_c.index if "within" in i]]
 # interval excludes zero in about every other study (1 - 0.89^5 = 0.44), and one
 # that only just reaches zero is more common still. The
 # between-dyad effects rest on few dyads (31 in the trial), so their intervals are
-# wide; even on the true coupling they are not zero, because a few dozen dyads'
-# random alliance levels happen to correlate with their coupling. The claim "IM,
-# not CB" is a claim about a difference, so it is tested by the contrast of the two
-# within effects:
+# wide. Even on the true coupling they are not zero, and not by chance: the
+# simulation makes bond follow each session's coupling relative to the dyad's mean
+# over all six sessions, while the model can centre only on the sessions it has
+# (about four per dyad). The mean of a dyad's observed sessions therefore carries
+# part of their within-dyad deviations, and with them part of the within effect, so
+# the between beta is pulled toward the within beta. It is the mechanism by which
+# unreliable dyad means bias between-dyad effects (Lüdtke et al., 2008); the
+# ``contextual`` rows of the summary (between minus within) show its size, and
+# ``centering="latent"`` is the model's remedy (see :ref:`methods-alliance`).
+# The claim "IM, not CB" is a claim about a difference, so it is tested by the
+# contrast of the two within effects:
 contrast = fit.contrast("IM - CB", level="within")
 contrast.round(2)
+
+# %%
+# The same effect in other units
+# ------------------------------
+# The betas above are in SDs of the scale per SD of synchrony. The 2019 paper
+# reported a multilevel regression on the raw values: scale points per unit of
+# synchrony, the model's ``units="raw"``. ``units="within_sd"`` gives scale points
+# per typical session-to-session step of a dyad's synchrony, and ``partial_r`` the
+# within-dyad correlation, which needs no unit at all. The paper's own coefficients
+# are not shipped with mne-dyad, so they are not printed here; to set them side by
+# side, read the raw-unit row of the raw-synchrony fit.
+target = "beta[within, IM, bond]"
+units = pd.DataFrame(
+    {
+        u: fit_raw.summary(units=u).loc[target, ["mean", "ci_lower", "ci_upper"]]
+        for u in ("standardized", "raw", "within_sd")
+    }
+).T.round(3)
+units["unit"] = [fit_raw.summary(units=u).attrs["unit_description"] for u in units.index]
+print(units.to_string())
+print(
+    f"partial within-dyad r: {table_raw.loc[target, 'partial_r']:.2f} (raw synchrony), "
+    f"{table.loc[target, 'partial_r']:.2f} (all_lags_es)"
+)
 
 
 # %%
