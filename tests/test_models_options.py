@@ -527,6 +527,7 @@ def test_posterior_predictive_and_loo_compare(tmp_path, caplog):
 
 
 @pytest.mark.slow
+@pytest.mark.calibration
 def test_targeted_checks_flag_a_ceiling_and_carried_over_residuals():
     """A normal model of bunched, autocorrelated ratings fails the checks aimed at both."""
     cube, alliance = md.simulation.simulate_model_data(
@@ -869,6 +870,7 @@ def _lagged_study(direction, n_dyads=60, n_sessions=6, seed=11):
 
 
 @pytest.mark.slow
+@pytest.mark.calibration
 def test_lagged_models_find_a_lagged_effect_in_its_direction():
     """Each lagged direction finds its own effect; the same-session model does not."""
     kwargs = dict(outcomes=("bond",), draws=400, tune=400, seed=2, verbose="error")
@@ -988,3 +990,78 @@ def test_raters_are_chosen_or_modelled_jointly():
         _select_raters(rated, ["client", "family"], ("bond",))
     with pytest.raises(ValueError, match="needs alliance data with a 'rater' dimension"):
         _select_raters(alliance, "client", ("bond",))
+
+
+def _partly_rated():
+    cube, alliance = _data()
+    alliance["task"][1, 2] = np.nan  # D02 session 3: bond and goal only
+    alliance["goal"][1, 2] = np.nan  # ... and then bond only
+    alliance["bond"][4, 0] = np.nan  # D05 session 1: task and goal
+    alliance["task"][6, 3] = np.nan  # D07 session 4: bond and goal
+    return cube, alliance
+
+
+@pytest.mark.parametrize("likelihood", ["normal", "student_t"])
+def test_partly_rated_sessions_keep_their_marginal_density(likelihood, caplog):
+    import pymc as pm
+    from scipy.stats import multivariate_normal, multivariate_t
+
+    cube, alliance = _partly_rated()
+    with caplog.at_level(logging.INFO, logger="mne"):
+        data = _prepare_alliance_data(cube, alliance)
+    assert data.sizes["obs"] == 32 and int(np.isnan(data.y).sum()) == 4
+    assert "3 kept with only some of the scales" in caplog.text
+    model = _build_alliance_model(data, likelihood=likelihood)
+    point = model.initial_point()
+    rng = np.random.default_rng(0)
+    point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in point.items()}
+    logp = model.compile_logp(vars=[model["y"]], sum=False)(point)[0]
+    names = ["chol_resid_corr", "chol_resid_stds", "alpha", "beta", "gamma", "u_dyad"] + (
+        ["nu"] if likelihood == "student_t" else []
+    )
+    outputs = model.replace_rvs_by_values([model[n] for n in names])
+    fn = pm.pytensorf.compile(model.value_vars, outputs, on_unused_input="ignore")
+    corr, sds, alpha, beta, gamma, u, *nu = fn(*[point[v.name] for v in model.value_vars])
+    sigma = corr * np.outer(sds, sds)
+    X, y = data.X.values, data.y.values
+    mu = alpha + np.einsum("olg,lgk->ok", X, beta) + data.session_c.values[:, None] * gamma
+    mu = mu + u[data.dyad_idx.values]
+    for i in range(data.sizes["obs"]):
+        o = np.flatnonzero(np.isfinite(y[i]))
+        sub = sigma[np.ix_(o, o)]
+        if nu:
+            expected = multivariate_t(mu[i, o], sub, df=float(nu[0])).logpdf(y[i, o])
+        else:
+            expected = multivariate_normal(mu[i, o], sub).logpdf(y[i, o])
+        assert logp[i] == pytest.approx(expected, rel=1e-6), i
+    # univariate: the same marginal, with independent outcomes
+    uni = _build_alliance_model(data, multivariate=False)
+    assert uni["y"].owner is not None and "sigma_resid" in uni.named_vars
+    uni.compile_logp()(uni.initial_point())
+
+
+@pytest.mark.slow
+def test_partly_rated_sessions_are_fitted_checked_and_compared():
+    """A third of the task and goal ratings missing: every session still counts."""
+    cube, alliance = md.simulation.simulate_model_data(
+        n_dyads=24, n_sessions=5, betas=TRUTH, seed=8
+    )
+    rng = np.random.default_rng(8)
+    for scale in ("task", "goal"):
+        alliance[scale] = alliance[scale].where(rng.random(alliance[scale].shape) > 1 / 3)
+    kwargs = dict(
+        standardize=False, session_covariate=False, draws=400, tune=400, seed=2, verbose="error"
+    )
+    fit = md.stats.fit_alliance_model(cube, alliance, **kwargs)
+    assert fit.data.sizes["obs"] == 120  # dropped before: about 55
+    assert fit.diagnostics["divergences"] == 0
+    row = fit.summary().loc["beta[within, IM, bond]"]
+    assert row["ci_lower"] < TRUTH[("within", "IM", "bond")] < row["ci_upper"]
+    observed = fit.datatree["observed_data"]["y"]
+    assert int(np.isnan(observed).sum()) == int(np.isnan(fit.data.y).sum()) > 0
+    checks = fit.posterior_predictive(seed=1)
+    assert np.isfinite(checks["p_value"]).all()
+    assert checks.loc[("task", "mean"), "lower"] < checks.loc[("task", "mean"), "observed"]
+    uni = md.stats.fit_alliance_model(cube, alliance, multivariate=False, **kwargs)
+    table = fit.compare(uni, names=["joint", "independent"])
+    assert set(table.index) == {"joint", "independent"}

@@ -165,6 +165,70 @@ def _dyad_effects(pm, pt, model, priors, multivariate, random_slopes):
 _LIKELIHOODS = ("normal", "student_t")
 
 
+def _masked_outcomes(pm, pt, mu, chol, nu, y_obs, observed):
+    """Add ``y`` for outcomes with missing entries: each session's marginal density.
+
+    A session rated on a subset ``O`` of the scales contributes the density of
+    ``y[O]`` under ``N(mu[O], Sigma[O, O])`` (or the multivariate t with the same
+    scale), ``Sigma = chol chol'``: the missing scales are integrated out, so the
+    session stays in the likelihood and its pointwise log-likelihood is defined
+    for LOO. Replicated data (posterior predictive) fill every scale.
+    """
+    patterns, which = np.unique(observed, axis=0, return_inverse=True)
+    groups = [(np.flatnonzero(which == k), np.flatnonzero(pat)) for k, pat in enumerate(patterns)]
+    n_obs = observed.shape[0]
+
+    def logp(value, mu, chol, *nu_arg):
+        # the parameters may arrive broadcast over the sessions: all rows are equal
+        while chol.ndim > 2:
+            chol = chol[0]
+        nu_arg = tuple(v.flatten()[0] for v in nu_arg)
+        sigma = chol @ chol.T
+        out = pt.zeros(n_obs)
+        for rows, cols in groups:
+            k = cols.size
+            sub = pt.linalg.cholesky(sigma[cols][:, cols])
+            diff = value[rows][:, cols] - mu[rows][:, cols]
+            z = pt.linalg.solve_triangular(sub, diff.T, lower=True)
+            quad = (z**2).sum(axis=0)
+            logdet = 2.0 * pt.log(pt.diagonal(sub)).sum()
+            if nu_arg:
+                (df,) = nu_arg
+                part = (
+                    pt.gammaln((df + k) / 2.0)
+                    - pt.gammaln(df / 2.0)
+                    - 0.5 * k * pt.log(df * np.pi)
+                    - 0.5 * logdet
+                    - 0.5 * (df + k) * pt.log1p(quad / df)
+                )
+            else:
+                part = -0.5 * (k * np.log(2 * np.pi) + logdet + quad)
+            out = pt.set_subtensor(out[rows], part)
+        return out
+
+    def random(mu, chol, *nu_arg, rng=None, size=None):
+        mu = np.asarray(mu)
+        batch = tuple(size) if size is not None else mu.shape[:-1]
+        mu = np.broadcast_to(mu, (*batch, mu.shape[-1]))
+        draws = np.einsum("...ij,...j->...i", np.asarray(chol), rng.standard_normal(mu.shape))
+        if nu_arg:  # multivariate t: a normal over the root of a scaled chi-square
+            df = np.broadcast_to(np.asarray(nu_arg[0]), batch)
+            draws = draws / np.sqrt(rng.chisquare(df) / df)[..., None]
+        return mu + draws
+
+    params = (mu, chol) if nu is None else (mu, chol, nu)
+    signature = "(n),(n,n)->(n)" if nu is None else "(n),(n,n),()->(n)"
+    return pm.CustomDist(
+        "y",
+        *params,
+        logp=logp,
+        random=random,
+        signature=signature,
+        observed=y_obs,
+        dims=("obs", "outcome"),
+    )
+
+
 def _likelihood(pm, data, mu, y_obs, multivariate, likelihood, priors):
     """Add the likelihood of the outcomes ``y`` around ``mu`` (obs, outcome).
 
@@ -174,8 +238,19 @@ def _likelihood(pm, data, mu, y_obs, multivariate, likelihood, priors):
     data (standardised, NaN for an outcome without one), values at the ceiling
     are right-censored: they say only that the outcome was at least that high.
     """
+    pt = _soft_import("pytensor.tensor", "The alliance model")
     dims = ("obs", "outcome")
     nu = pm.Gamma("nu", alpha=2.0, beta=0.1) if likelihood == "student_t" else None
+    observed = np.isfinite(data["y"].values)
+    if not observed.all():  # sessions rated on only some scales: marginal densities
+        if "y_ceiling" in data:
+            raise ValueError("Censoring at a ceiling needs every scale of a session.")
+        if multivariate:
+            chol_e, _ = _lkj(pm, "chol_resid", data.sizes["outcome"], priors)
+        else:
+            sigma_e = pm.HalfNormal("sigma_resid", priors["sigma"], dims="outcome")
+            chol_e = pt.diag(sigma_e)
+        return _masked_outcomes(pm, pt, mu, chol_e, nu, y_obs, observed)
     if multivariate:
         if "y_ceiling" in data:
             raise ValueError("Censoring at a ceiling needs multivariate=False.")
@@ -241,7 +316,8 @@ def _build_alliance_model(
     latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
     with pm.Model(coords=coords) as model:
         dyad_idx = pm.Data("dyad_idx", dyad_np, dims="obs")
-        y_obs = pm.Data("y_obs", data["y"].values, dims=("obs", "outcome"))
+        # missing scales (a session rated on some of them) are 0 here and masked out
+        y_obs = pm.Data("y_obs", np.nan_to_num(data["y"].values), dims=("obs", "outcome"))
         detrend = bool(data.attrs.get("detrend", 0))
         session = data["session_c"].values if detrend else None
         if data.attrs.get("centering", "observed") == "latent":
@@ -347,6 +423,7 @@ def _sample_alliance(data, options, *, draws, tune, chains, sampler, seed):
     ArviZ tree with the pointwise log-likelihood of ``y``.
     """
     pm = _soft_import("pymc", "The alliance model")
+    xr = _soft_import("xarray", "The alliance model")
     model = _build_alliance_model(data, **options)
     latent = "P_se" in data or data.attrs.get("centering", "observed") == "latent"
     tree = _sample(
@@ -365,4 +442,8 @@ def _sample_alliance(data, options, *, draws, tune, chains, sampler, seed):
         pm.compute_log_likelihood(
             tree, var_names=["y"], extend_inferencedata=True, progressbar=False
         )
+    if "observed_data" in tree.children and np.isnan(data["y"].values).any():
+        observed = tree["observed_data"].to_dataset()  # the model holds 0 where missing
+        observed["y"] = observed["y"].copy(data=data["y"].values)
+        tree["observed_data"] = xr.DataTree(observed)
     return tree

@@ -244,7 +244,10 @@ def _prepare_alliance_data(
     p_ok = np.isfinite(P)
     if SE is not None:
         p_ok &= np.isfinite(SE) & (SE > 0)
-    y_ok = np.isfinite(Y).all(axis=-1)
+    # a session with some of the scales stays in (the likelihood marginalises the
+    # others), except under censoring, which needs every scale
+    y_all = np.isfinite(Y).all(axis=-1)
+    y_ok = y_all if ceiling not in (None, False) else np.isfinite(Y).any(axis=-1)
     if Y_lag is not None:
         y_ok &= np.isfinite(Y_lag).all(axis=-1)
     required = cube[summary].sel(dyad=dyads, session=sessions, segment=list(complete_on))
@@ -266,9 +269,14 @@ def _prepare_alliance_data(
     logger.info(
         f"Alliance model data: {int(keep.sum())} (dyad, session) kept of {n_any} with any "
         f"data; dropped {int((y_ok & ~keep).sum())} lacking synchrony in a segment of "
-        f"{list(segments)} and {int((~y_ok & np.isfinite(P).any(-1)).sum())} lacking an "
-        f"alliance scale"
-        + (f"; {n_imputed} missing values imputed." if missing == "impute" else ".")
+        f"{list(segments)} and {int((~y_ok & np.isfinite(P).any(-1)).sum())} lacking "
+        + ("an alliance scale" if ceiling not in (None, False) else "every alliance scale")
+        + (f"; {n_imputed} missing values imputed" if missing == "impute" else "")
+        + (
+            f"; {int((keep & ~y_all).sum())} kept with only some of the scales."
+            if (keep & ~y_all).any()
+            else "."
+        )
     )
     di, si = np.nonzero(keep)
     used_dyads = sorted(set(di))
@@ -283,7 +291,7 @@ def _prepare_alliance_data(
     sess = np.asarray(out_session, float)[si]  # the outcome's session
     if standardize:
         x_mean, x_sd = np.nanmean(p, 0), np.nanstd(p, 0, ddof=1)
-        y_mean, y_sd = y.mean(0), y.std(0, ddof=1)
+        y_mean, y_sd = np.nanmean(y, 0), np.nanstd(y, 0, ddof=1)
     else:
         x_mean, x_sd = np.zeros(p.shape[1]), np.ones(p.shape[1])
         y_mean, y_sd = np.zeros(y.shape[1]), np.ones(y.shape[1])

@@ -91,32 +91,40 @@ def _ppc_statistics(values, dyad_idx, session, ceiling):
 
     See :meth:`AllianceFit.posterior_predictive`. ``session`` numbers the
     observations' sessions, ``ceiling`` (outcome) is the value counted as the top.
+    Missing values (NaN: a scale a session was not rated on) are left out.
     """
     labels, dyad = np.unique(dyad_idx, return_inverse=True)
-    count = np.bincount(dyad, minlength=labels.size).astype(float)
     member = np.zeros((labels.size, dyad.size))
     member[dyad, np.arange(dyad.size)] = 1.0
-    dyad_means = np.einsum("do,sok->sdk", member, values) / count[None, :, None]
-    dev = values - dyad_means[:, dyad]
-    out = {
-        "mean": values.mean(1),
-        "sd": values.std(1, ddof=1),
-        "min": values.min(1),
-        "max": values.max(1),
-        "sd_dyad_means": dyad_means.std(1, ddof=1),
-        "within_dyad_sd": np.sqrt((dev**2).sum(1) / max(dyad.size - labels.size, 1)),
-        "share_at_ceiling": (values >= ceiling[None, None] - 1e-9).mean(1),
-    }
-    for k in np.unique(session):
-        out[f"mean_session_{k:g}"] = values[:, session == k].mean(1)
-    # neighbouring sessions of the same dyad, in session order
-    order = np.lexsort((session, dyad))
-    first, second = order[:-1], order[1:]
-    same = dyad[first] == dyad[second]
-    first, second = first[same], second[same]
-    denom = (dev**2).sum(1)
-    num = (dev[:, first] * dev[:, second]).sum(1)
-    out["lag1_autocorr"] = np.where(denom > 0, num / np.where(denom > 0, denom, 1.0), np.nan)
+    ok = np.isfinite(values)
+    filled = np.where(ok, values, 0.0)
+    count = np.einsum("do,sok->sdk", member, ok.astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN
+        dyad_means = np.einsum("do,sok->sdk", member, filled) / count
+        dev = np.where(ok, values - dyad_means[:, dyad], np.nan)
+        n_ok = ok.sum(1)
+        out = {
+            "mean": np.nanmean(values, 1),
+            "sd": np.nanstd(values, 1, ddof=1),
+            "min": np.nanmin(values, 1),
+            "max": np.nanmax(values, 1),
+            "sd_dyad_means": np.nanstd(dyad_means, 1, ddof=1),
+            "within_dyad_sd": np.sqrt(
+                np.nansum(dev**2, 1) / np.maximum(n_ok - (count > 0).sum(1), 1)
+            ),
+            "share_at_ceiling": (ok & (values >= ceiling[None, None] - 1e-9)).sum(1) / n_ok,
+        }
+        for k in np.unique(session):
+            out[f"mean_session_{k:g}"] = np.nanmean(values[:, session == k], 1)
+        # neighbouring sessions of the same dyad, in session order
+        order = np.lexsort((session, dyad))
+        first, second = order[:-1], order[1:]
+        same = dyad[first] == dyad[second]
+        first, second = first[same], second[same]
+        denom = np.nansum(dev**2, 1)
+        num = np.nansum(dev[:, first] * dev[:, second], 1)
+        out["lag1_autocorr"] = np.where(denom > 0, num / np.where(denom > 0, denom, 1.0), np.nan)
     return out
 
 
@@ -775,11 +783,13 @@ class AllianceFit:
         observed = d.y.values * scale + shift  # obs, outcome
         replicated = rep.transpose(*_SAMPLE_DIMS, "obs", "outcome").values * scale + shift
         replicated = replicated.reshape(-1, *observed.shape)
+        # a scale a session was not rated on is compared nowhere
+        replicated = np.where(np.isfinite(observed)[None], replicated, np.nan)
         if "y_ceiling" in d:
             ceiling = d.y_ceiling.values * scale + shift
-            ceiling = np.where(np.isfinite(ceiling), ceiling, observed.max(0))
+            ceiling = np.where(np.isfinite(ceiling), ceiling, np.nanmax(observed, 0))
         else:
-            ceiling = observed.max(0)
+            ceiling = np.nanmax(observed, 0)
         session = np.asarray(d.obs_session.values, float)
         obs_stats = _ppc_statistics(observed[None], d.dyad_idx.values, session, ceiling)
         rep_stats = _ppc_statistics(replicated, d.dyad_idx.values, session, ceiling)
