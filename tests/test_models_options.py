@@ -785,7 +785,8 @@ def _lag_data(n_dyads=6, n_sessions=5, seed=0):
 
 def test_lag_pairs_each_session_with_the_next(caplog):
     cube, alliance = _lag_data()
-    alliance["bond"][2, 2] = np.nan  # D03 lacks a rating in session 3: 2->3, 3->4 go
+    for scale in ("bond", "task", "goal"):  # D03 is not rated in session 3: 2->3, 3->4 go
+        alliance[scale][2, 2] = np.nan
     cube["all_lags"][4, 3, :] = np.nan  # D05 lacks synchrony in 4: 4->5 goes, 3->4 stays
     with caplog.at_level(logging.INFO, logger="mne"):
         data = _prepare_alliance_data(cube, alliance, lag=1)

@@ -478,8 +478,8 @@ def _lag_outcomes(P, Y, dyads, sessions, gaps):
     # a gap: a session that could predict (synchrony and alliance) whose next session
     # number has no alliance although a later session of the dyad has
     usable = np.isfinite(P).any(-1) & np.isfinite(Y).all(-1)
-    rated = np.isfinite(Y).all(-1)
-    paired = np.isfinite(Y_next).all(-1)
+    rated = np.isfinite(Y).any(-1)
+    paired = np.isfinite(Y_next).any(-1)
     found = []
     for d, dyad in enumerate(dyads):
         for i in np.flatnonzero(usable[d] & ~paired[d]):
