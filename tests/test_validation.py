@@ -129,3 +129,27 @@ def test_calibration_script_runs_the_pipeline_and_tabulates(tmp_path):
     assert (
         "0 studies to run" in again.stdout and len(pd.read_csv(tmp_path / "calibrate_raw.csv")) == 2
     )
+
+
+@pytest.mark.slow
+@pytest.mark.calibration
+def test_sbc_script_ranks_are_uniform_enough(tmp_path):
+    """benchmarks/sbc.py, small run: no parameter's ranks pile up at one end."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    script = Path(__file__).parents[1] / "benchmarks" / "sbc.py"
+    args = ["--n-sims", "24", "--quick", "--out", str(tmp_path)]
+    out = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=1200
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    ranks = pd.read_csv(tmp_path / "sbc_ranks.csv")
+    assert len(ranks) == 24 * 5 and ranks["rank"].between(0, 49).all()
+    table = pd.read_csv(tmp_path / "sbc.csv").set_index("parameter")
+    # a wrong prior, likelihood or sign puts the ranks at one end: mean rank far from 0.5
+    assert (abs(table.mean_rank - 0.5) < 4 * table.mc_se_mean_rank).all(), table
+    assert (table.chi2_p > 0.001).all(), table
