@@ -902,11 +902,10 @@ def kfold_study():
 @pytest.mark.slow
 def test_new_dyad_predictions_integrate_the_dyad_effect(kfold_study):
     """The held-out density equals the analytic marginal over the dyad effect."""
-    import pymc as pm
     from scipy.special import logsumexp
     from scipy.stats import multivariate_normal
 
-    from mne_dyad.stats._results import _dyad_subset, _new_dyad_posterior
+    from mne_dyad.stats._results import _dyad_subset, _held_out_loglik
 
     cube, alliance = kfold_study
     fit = md.stats.fit_alliance_model(
@@ -914,18 +913,10 @@ def test_new_dyad_predictions_integrate_the_dyad_effect(kfold_study):
     )
     d = fit.data
     test_data = _dyad_subset(d, d.dyad_idx.values == 0)
-    model = _build_alliance_model(test_data, **fit._options())
     post = fit.datatree["posterior"].to_dataset()
-    new = _new_dyad_posterior(post, model, 300, np.random.default_rng(0))
-    assert new.sizes["draw"] == 200 * 300 and new["z_dyad"].shape[-2:] == (1, 1)
-    ll = pm.compute_log_likelihood(
-        xr.DataTree.from_dict({"posterior": new}),
-        var_names=["y"],
-        model=model,
-        extend_inferencedata=False,
-        progressbar=False,
-    )["y"]
-    joint = ll.sum(("obs", "outcome")).values.ravel()
+    ll = _held_out_loglik(post, test_data, fit._options(), 300, np.random.default_rng(0))
+    assert ll.sizes["draw"] == 200 * 300 and ll.sizes["obs"] == 5
+    joint = ll.sum("obs").values.ravel()
     mc = logsumexp(joint) - np.log(joint.size)
     # analytic: y ~ N(mu, sigma_e^2 I + sigma_u^2 11') for each posterior draw
     y = test_data.y.values[:, 0]

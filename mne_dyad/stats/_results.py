@@ -165,6 +165,30 @@ def _new_dyad_posterior(posterior, model, n_effects, rng):
     return xr.Dataset(out, coords=coords)
 
 
+def _held_out_loglik(posterior, data, options, n_effects, rng):
+    """Log-likelihood of each session of ``data``'s dyads, taken as new dyads.
+
+    Returns a DataArray (chain, draw, obs): the posterior's draws, each repeated
+    ``n_effects`` times with fresh dyad effects (:func:`_new_dyad_posterior`).
+    """
+    pm = _soft_import("pymc", "Cross-validation")
+    model = _build_alliance_model(data, **options)
+    post = _new_dyad_posterior(posterior, model, n_effects, rng)
+    with _pymc_log_level(logger.level), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ll = pm.compute_log_likelihood(
+            xr.DataTree.from_dict({"posterior": post}),
+            var_names=["y"],
+            model=model,
+            extend_inferencedata=False,
+            progressbar=False,
+        )
+    if isinstance(ll, xr.DataTree):  # the group, or a tree holding it
+        ll = ll["log_likelihood"] if "log_likelihood" in ll.children else ll
+    ll = ll["y"]
+    return ll.sum([dim for dim in ll.dims if dim not in (*_SAMPLE_DIMS, "obs")])
+
+
 def _kfold_table(scores):
     """Compare models by their per-dyad K-fold elpd (``{name: Series}``)."""
     frame = pd.DataFrame(scores)
@@ -643,7 +667,6 @@ class AllianceFit:
         ``centering="latent"``) are not supported: their held-out synchrony would
         have to be predicted too.
         """
-        pm = _soft_import("pymc", "AllianceFit.kfold")
         d = self.data
         if (
             "P_se" in d
@@ -672,21 +695,9 @@ class AllianceFit:
             logger.info(f"K-fold: fold {f + 1} of {k} ({held.size} dyad(s) held out) ...")
             tree = _sample_alliance(_dyad_subset(d, ~test), options, **self._sampling(seed))
             test_data = _dyad_subset(d, test)
-            model = _build_alliance_model(test_data, **options)
-            post = _new_dyad_posterior(tree["posterior"].to_dataset(), model, n_effects, rng)
-            with _pymc_log_level(logger.level), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ll = pm.compute_log_likelihood(
-                    xr.DataTree.from_dict({"posterior": post}),
-                    var_names=["y"],
-                    model=model,
-                    extend_inferencedata=False,
-                    progressbar=False,
-                )
-            if isinstance(ll, xr.DataTree):  # the group, or a tree holding it
-                ll = ll["log_likelihood"] if "log_likelihood" in ll.children else ll
-            ll = ll["y"]
-            per_obs = ll.sum([dim for dim in ll.dims if dim not in (*_SAMPLE_DIMS, "obs")])
+            per_obs = _held_out_loglik(
+                tree["posterior"].to_dataset(), test_data, options, n_effects, rng
+            )
             test_idx = test_data["dyad_idx"].values
             per_dyad = np.stack(
                 [
