@@ -1026,6 +1026,23 @@ def test_partly_rated_sessions_keep_their_marginal_density(likelihood, caplog):
         else:
             expected = multivariate_normal(mu[i, o], sub).logpdf(y[i, o])
         assert logp[i] == pytest.approx(expected, rel=1e-6), i
+    # the compiled model is reused only for the same pattern of missing scales
+    from mne_dyad.stats._alliance_graph import _cache_key
+
+    options = {
+        "multivariate": True,
+        "random_slopes": False,
+        "session_covariate": "linear",
+        "dyad_trends": False,
+        "likelihood": likelihood,
+        "priors": {"beta": 1.0},
+    }
+    other = data.copy(deep=True)
+    other["y"][0, 0] = np.nan  # one more unrated scale, same sizes
+    assert _cache_key(data, options) != _cache_key(other, options)
+    same = data.copy(deep=True)
+    same["y"] = same.y + 1.0  # new values, same pattern: the data are swapped in
+    assert _cache_key(data, options) == _cache_key(same, options)
     # univariate: the same marginal, with independent outcomes
     uni = _build_alliance_model(data, multivariate=False)
     assert uni["y"].owner is not None and "sigma_resid" in uni.named_vars

@@ -403,6 +403,9 @@ def _cache_key(data, options):
         "y_lag" in data,
         tuple(data.covariate.values) if "covariate" in data.coords else (),
     )
+    unrated = np.isnan(data["y"].values)
+    if unrated.any():  # which scales each session lacks is built into the likelihood
+        key += ("unrated", hashlib.sha1(np.packbits(unrated).tobytes()).hexdigest())
     latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
     latent |= data.attrs.get("centering", "observed") == "latent"
     if latent:  # latent synchrony: its data are constants of the graph
