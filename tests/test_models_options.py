@@ -783,15 +783,15 @@ def _lag_data(n_dyads=6, n_sessions=5, seed=0):
     return cube, alliance
 
 
-def test_lag_pairs_each_session_with_the_next(caplog):
+def test_lag_pairs_each_session_with_the_next():
     cube, alliance = _lag_data()
     for scale in ("bond", "task", "goal"):  # D03 is not rated in session 3: 2->3, 3->4 go
         alliance[scale][2, 2] = np.nan
     cube["all_lags"][4, 3, :] = np.nan  # D05 lacks synchrony in 4: 4->5 goes, 3->4 stays
-    with caplog.at_level(logging.INFO, logger="mne"):
+    with mne.utils.use_log_level("info"), mne.utils.catch_logging() as log:
         data = _prepare_alliance_data(cube, alliance, lag=1)
     assert "1 pair(s) of rated sessions are not consecutive and are skipped (D03: 2 -> 4)" in (
-        caplog.text
+        log.getvalue()
     )
     # 6 dyads x 4 pairs, minus D03's pairs (2, 3) and (3, 4) and D05's (4, 5)
     assert data.sizes["obs"] == 21 and data.attrs["lag"] == 1
@@ -994,15 +994,15 @@ def _partly_rated():
 
 
 @pytest.mark.parametrize("likelihood", ["normal", "student_t"])
-def test_partly_rated_sessions_keep_their_marginal_density(likelihood, caplog):
+def test_partly_rated_sessions_keep_their_marginal_density(likelihood):
     import pymc as pm
     from scipy.stats import multivariate_normal, multivariate_t
 
     cube, alliance = _partly_rated()
-    with caplog.at_level(logging.INFO, logger="mne"):
+    with mne.utils.use_log_level("info"), mne.utils.catch_logging() as log:
         data = _prepare_alliance_data(cube, alliance)
     assert data.sizes["obs"] == 32 and int(np.isnan(data.y).sum()) == 4
-    assert "3 kept with only some of the scales" in caplog.text
+    assert "3 kept with only some of the scales" in log.getvalue()
     model = _build_alliance_model(data, likelihood=likelihood)
     point = model.initial_point()
     rng = np.random.default_rng(0)
