@@ -665,8 +665,13 @@ class AllianceFit:
         from all dyads, as in the fit; they are not refitted per fold. Models with
         latent synchrony (``measurement_error``, ``missing="impute"``,
         ``centering="latent"``) are not supported: their held-out synchrony would
-        have to be predicted too.
+        have to be predicted too. The result is kept on the fit: a second call,
+        or :meth:`compare` with ``method="kfold"`` and the same ``k`` and ``seed``,
+        refits nothing.
         """
+        memo = getattr(self, "_kfold_memo", {})
+        if (k, seed, n_effects) in memo:  # compare() after kfold(): the same refits
+            return memo[(k, seed, n_effects)].copy()
         d = self.data
         if (
             "P_se" in d
@@ -721,7 +726,8 @@ class AllianceFit:
         table.attrs.update(
             elpd=float(elpd.sum()), se=float(np.sqrt(n_dyads * elpd.var(ddof=1))), k=int(k)
         )
-        return table
+        self._kfold_memo = {**memo, (k, seed, n_effects): table}
+        return table.copy()
 
     def plot_effects(self, *, ci_prob=0.89, show=True):
         """Forest plot of the betas; see :func:`mne_dyad.viz.plot_alliance_effects`.
