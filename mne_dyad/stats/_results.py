@@ -13,6 +13,7 @@ from ..utils._docs import fill_doc
 from ..utils._files import _atomic_write
 from ..utils._imports import _soft_import
 from ._alliance_graph import _build_alliance_model, _check_priors, _sample_alliance
+from ._centering import _levels
 from ._sampling import _pymc_log_level
 
 _DATA_GROUP = "mne_dyad_data"
@@ -49,21 +50,13 @@ def _by_label(name, values):
     return out
 
 
-def _dyad_demean(values, dyad):
-    """Subtract each dyad's mean from the rows of ``values`` (obs, ...)."""
-    labels, groups = np.unique(dyad, return_inverse=True)
-    count = np.bincount(groups, minlength=labels.size)
-    sums = np.zeros((labels.size, *values.shape[1:]))
-    np.add.at(sums, groups, values)
-    return values - (sums / count.reshape(-1, *[1] * (values.ndim - 1)))[groups]
-
-
 def _within_residuals(w, Z, dyad):
     """Residuals of ``w`` after dyad means and a least-squares fit on ``Z`` within dyads."""
-    w = _dyad_demean(w, dyad)
+    n_dyads = int(dyad.max()) + 1
+    w = _levels(w[:, None], dyad, n_dyads)[0][:, 0]  # the within-dyad parts
     if Z.shape[1] == 0:
         return w
-    Z = _dyad_demean(Z, dyad)
+    Z = _levels(Z, dyad, n_dyads)[0]
     coef, *_ = np.linalg.lstsq(Z, w, rcond=None)
     return w - Z @ coef
 
