@@ -4,9 +4,10 @@ Not circular: the data come from the EDA generator
 (:func:`mne_dyad.simulation.simulate_study`: skin conductance responses, coupling
 on the logit scale), not from the fitted model. Each replication runs the
 pipeline (:func:`mne_dyad.pipeline.run_pipeline`: synchrony cube, chance step
-with its correction, alliance model) with the package defaults; every other
-workflow refits the alliance model on the same chance-corrected cube with its
-own ``[model]`` settings, exactly as the pipeline's model stage would.
+with its correction) with the package defaults, and each workflow (``WORKFLOWS``:
+the defaults, random slopes, detrending, all robust options) fits the alliance
+model on that chance-corrected cube with its own ``[model]`` settings, exactly as
+the pipeline's model stage would.
 
 Scenarios (``SCENARIOS``): the 2019 trial's shape (31 dyads x 6 sessions, 128
 usable, 15-minute sessions; ``--quick``: 8 x 4, 24 usable, 10 minutes) with
@@ -29,7 +30,12 @@ usable, 15-minute sessions; ``--quick``: 8 x 4, 24 usable, 10 minutes) with
 Each scenario runs twice per replication with common random numbers: with no
 coupling effect (``effect = 0``: the false-positive rate is the share of 89%
 intervals that exclude 0) and with the simulator's default effect (bond rises
-0.3 points per SD of within-dyad IM coupling: coverage, power and width).
+0.3 points per SD of within-dyad IM coupling: coverage, power and width). The
+effect, slope heterogeneity and missing ratings change only the alliance
+ratings, so the studies that differ only in them share their EDA (``GROUPS``;
+checked for each replication), and the pipeline's synchrony, surrogate and
+chance steps run once per group: 7 pipeline runs per replication instead of 20,
+with one alliance model per scenario x effect x workflow.
 
 The truth of an effect in the model's units. The model's beta is in SDs of bond
 per SD of (chance-corrected) synchrony, and synchrony measures coupling with
@@ -53,7 +59,8 @@ ADDRESS`` sends them to a dask.distributed cluster instead (``tcp://host:8786``)
 whose workers need mne-dyad installed.
 
 Run: python benchmarks/calibrate.py [--reps 200] [--scenarios no_confound,trend_dyad]
-[--workflows default,robust] [--jobs 2 | --scheduler ADDRESS] [--quick] [--aggregate]
+[--workflows default,slopes,detrend,robust] [--jobs 2 | --scheduler ADDRESS] [--quick]
+[--aggregate]
 """
 
 import argparse
@@ -70,6 +77,7 @@ import pandas as pd
 
 RESULTS = Path(__file__).parent / "results"
 TARGET = "beta[within, IM, bond]"
+BETWEEN = "beta[between, IM, bond]"
 EFFECT = 0.3
 SCENARIOS = {
     "no_confound": {},
@@ -81,11 +89,15 @@ SCENARIOS = {
     "arousal": {"scr_rate_sd": 0.5, "arousal_alliance": {"bond": 0.5}},
     "therapist": {"sd_therapist": 0.5, "therapist_alliance": 0.3},
     "missing_ratings": {"missing_alliance": 0.2},
-    "unbalanced": {"n_usable": 100},
+    "unbalanced": {"n_usable": "unbalanced"},  # UNBALANCED[size] usable sessions
 }
+#: usable sessions of the unbalanced scenario: 100 of 186 (--quick: 16 of 32)
+UNBALANCED = {"full": 100, "quick": 16}
 #: ``[model]`` settings of each workflow; "default" is the package's defaults.
 WORKFLOWS = {
     "default": {},
+    "slopes": {"random_slopes": True},
+    "detrend": {"detrend": True},
     "robust": {
         "session_covariate": "spline",
         "dyad_trends": True,
@@ -112,12 +124,17 @@ FIELDS = [
     "r_hat",
     "ess_bulk",
     "divergences",
+    "max_r_hat",
+    "between_mean",
+    "between_lower",
+    "between_upper",
     "x_sd",
     "y_sd",
     "sxy",
     "sxx",
     "n_obs",
     "seconds",
+    "pipeline_seconds",
     "git_commit",
 ]
 
@@ -149,8 +166,49 @@ def _within_sums(data):
     return float(np.sum(x[ok] * y_w[ok])), float(np.sum(x[ok] ** 2))
 
 
-def replicate(scenario, effect, rep, workflows, size, n_surrogates=None):
-    """One study, the pipeline once, every workflow's alliance model; a list of rows."""
+#: Scenarios that change only the alliance ratings share their EDA with the first of
+#: their group (same seed: the simulator draws the alliance's extra parts from their
+#: own streams), so the synchrony cube and its surrogates are computed once per group.
+GROUPS = [
+    ["no_confound", "slopes_0.2", "slopes_0.4", "missing_ratings"],
+    ["trend_linear"],
+    ["trend_saturating"],
+    ["trend_dyad"],
+    ["arousal"],
+    ["therapist"],
+    ["unbalanced"],
+]
+assert sorted(sum(GROUPS, [])) == sorted(SCENARIOS)
+
+
+def _group_of(scenario):
+    return next(g for g in GROUPS if scenario in g)
+
+
+def _seed(scenario, rep):
+    return 20260 + 1000 * list(SCENARIOS).index(_group_of(scenario)[0]) + rep
+
+
+def _same_eda(a, b, scenario):
+    """Raise unless two simulated studies have the same sessions and EDA inputs."""
+    same = (
+        a.raws.keys() == b.raws.keys()
+        and np.array_equal(a.truth.coupling.values, b.truth.coupling.values)
+        and np.array_equal(a.truth.scr_rate.values, b.truth.scr_rate.values)
+    )
+    if not same:
+        raise RuntimeError(f"scenario {scenario!r} does not share its group's EDA; fix GROUPS.")
+
+
+def replicate(tasks, rep, size, n_surrogates=None):
+    """One EDA group of one replication: the pipeline once, every model; a list of rows.
+
+    ``tasks`` is a list of ``(scenario, effect, workflows)`` of one group of
+    ``GROUPS``. The pipeline (synchrony cube, surrogates, chance-corrected cube,
+    chance model) runs once with the package defaults; each scenario x effect x
+    workflow fits the alliance model on that cube with its own alliance table and
+    ``[model]`` settings, exactly as the pipeline's model stage does.
+    """
     import mne
 
     import mne_dyad as md
@@ -158,56 +216,72 @@ def replicate(scenario, effect, rep, workflows, size, n_surrogates=None):
 
     warnings.simplefilter("ignore")
     mne.set_log_level("ERROR")
-    seed = 20260 + 1000 * list(SCENARIOS).index(scenario) + rep
-    sim = {**SIZES[size], **SCENARIOS[scenario]}
-    study = md.simulation.simulate_study(
-        **sim, betas={"bond": effect, "task": 0.0, "goal": 0.0}, seed=seed, verbose=False
-    )
+    seed = _seed(tasks[0][0], rep)
     sampling = {"draws": 300, "tune": 300} if size == "quick" else {}
-    base = {"seed": seed, "variance": {"enabled": False}, "model": dict(sampling)}
+    base = {"seed": seed, "variance": {"enabled": False}, "model": {"enabled": False}}
     if n_surrogates:
         base["chance"] = {"n_surrogates": n_surrogates}
+    studies = {}
+    for scenario, effect, _ in tasks:
+        sim = {**SIZES[size], **SCENARIOS[scenario]}
+        if sim["n_usable"] == "unbalanced":
+            sim["n_usable"] = UNBALANCED[size]
+        studies[scenario, effect] = md.simulation.simulate_study(
+            **sim,
+            betas={"bond": effect, "task": 0.0, "goal": 0.0},
+            seed=seed,
+            verbose=False,
+        )
+    first = next(iter(studies.values()))
+    for (scenario, _), study in studies.items():
+        _same_eda(first, study, scenario)
     t0 = time.perf_counter()
-    results = md.pipeline.run_pipeline(study, base, verbose="error")
+    results = md.pipeline.run_pipeline(first, base, verbose="error")
+    pipeline_seconds = time.perf_counter() - t0
     rows = []
-    for name in workflows:
-        t1 = time.perf_counter()
-        if WORKFLOWS[name]:
-            config = PipelineConfig({**base, "model": {**sampling, **WORKFLOWS[name]}})
+    for scenario, effect, workflows in tasks:
+        study = studies[scenario, effect]
+        for name in workflows:
+            settings = {**sampling, **WORKFLOWS[name]}
+            config = PipelineConfig({**base, "model": settings})
             options = {k: v for k, v in config.model.items() if k != "enabled"}
+            t1 = time.perf_counter()
             fit = md.stats.fit_alliance_model(
                 results.cube, study.alliance, **options, verbose="error"
             )
             seconds = time.perf_counter() - t1
-        else:
-            fit = results.fit
-            seconds = t1 - t0
-        row = fit.summary().loc[TARGET]
-        sxy, sxx = _within_sums(fit.data)
-        rows.append(
-            {
-                "scenario": scenario,
-                "effect": effect,
-                "replication": rep,
-                "seed": seed,
-                "size": size,
-                "workflow": name,
-                "mean": row["mean"],
-                "sd": row["sd"],
-                "ci_lower": row.ci_lower,
-                "ci_upper": row.ci_upper,
-                "r_hat": row.r_hat,
-                "ess_bulk": row.ess_bulk,
-                "divergences": fit.diagnostics["divergences"],
-                "x_sd": float(fit.data.x_sd.sel(segment="IM")),
-                "y_sd": float(fit.data.y_sd.sel(outcome="bond")),
-                "sxy": sxy,
-                "sxx": sxx,
-                "n_obs": fit.data.sizes["obs"],
-                "seconds": round(seconds, 1),
-                "git_commit": _commit(),
-            }
-        )
+            summary = fit.summary()
+            row, between = summary.loc[TARGET], summary.loc[BETWEEN]
+            sxy, sxx = _within_sums(fit.data)
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "effect": effect,
+                    "replication": rep,
+                    "seed": seed,
+                    "size": size,
+                    "workflow": name,
+                    "mean": row["mean"],
+                    "sd": row["sd"],
+                    "ci_lower": row.ci_lower,
+                    "ci_upper": row.ci_upper,
+                    "r_hat": row.r_hat,
+                    "ess_bulk": row.ess_bulk,
+                    "divergences": fit.diagnostics["divergences"],
+                    "max_r_hat": fit.diagnostics["max_rhat"],
+                    "between_mean": between["mean"],
+                    "between_lower": between.ci_lower,
+                    "between_upper": between.ci_upper,
+                    "x_sd": float(fit.data.x_sd.sel(segment="IM")),
+                    "y_sd": float(fit.data.y_sd.sel(outcome="bond")),
+                    "sxy": sxy,
+                    "sxx": sxx,
+                    "n_obs": fit.data.sizes["obs"],
+                    "seconds": round(seconds, 1),
+                    "pipeline_seconds": round(pipeline_seconds, 1),
+                    "git_commit": _commit(),
+                }
+            )
     return rows
 
 
@@ -298,14 +372,20 @@ def main():
             parser.error(f"unknown {unknown}; choose from {list(known)}")
     if not args.aggregate:
         done = _done(raw)
-        tasks = []  # (scenario, effect, replication, the workflows it still lacks)
+        tasks = []  # (the group's [(scenario, effect, workflows it still lacks)], replication)
         for r in range(args.reps):
-            for s in scenarios:
-                for e in (0.0, EFFECT):
-                    todo = [w for w in workflows if (s, e, r, w, size) not in done]
-                    if todo:
-                        tasks.append((s, e, r, todo))
-        print(f"{len(tasks)} studies to run ({size})", flush=True)
+            for group in GROUPS:
+                todo = [
+                    (s, e, [w for w in workflows if (s, e, r, w, size) not in done])
+                    for s in group
+                    if s in scenarios
+                    for e in (0.0, EFFECT)
+                ]
+                todo = [t for t in todo if t[2]]
+                if todo:
+                    tasks.append((todo, r))
+        n_fits = sum(len(t[2]) for group, _ in tasks for t in group)
+        print(f"{len(tasks)} studies to run ({size}), {n_fits} model fits", flush=True)
         if args.scheduler:
             from dask.distributed import Client
             from dask.distributed import as_completed as dask_completed
@@ -322,12 +402,12 @@ def main():
             finished = (f.result() for f in as_completed(futures))
         for k, rows in enumerate(finished, 1):
             _append(raw, rows)
-            first = rows[0]
             print(
-                f"[{k}/{len(tasks)}] {first['scenario']} effect={first['effect']} "
-                f"rep {first['replication']}: "
-                + ", ".join(
-                    f"{r['workflow']} {r['mean']:+.3f} [{r['ci_lower']:+.3f}, {r['ci_upper']:+.3f}]"
+                f"[{k}/{len(tasks)}] rep {rows[0]['replication']} "
+                f"(pipeline {rows[0]['pipeline_seconds']:.0f} s): "
+                + "; ".join(
+                    f"{r['scenario']} {r['effect']} {r['workflow']} {r['mean']:+.3f} "
+                    f"[{r['ci_lower']:+.3f}, {r['ci_upper']:+.3f}]"
                     for r in rows
                 ),
                 flush=True,
