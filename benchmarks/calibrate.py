@@ -5,7 +5,8 @@ Not circular: the data come from the EDA generator
 on the logit scale), not from the fitted model. Each replication runs the
 pipeline (:func:`mne_dyad.pipeline.run_pipeline`: synchrony cube, chance step
 with its correction) with the package defaults, and each workflow (``WORKFLOWS``:
-the defaults, random slopes, detrending, all robust options) fits the alliance
+the defaults, random slopes, detrending, latent centring, a spline in session,
+all of these at once) fits the alliance
 model on that chance-corrected cube with its own ``[model]`` settings, exactly as
 the pipeline's model stage would.
 
@@ -59,8 +60,8 @@ ADDRESS`` sends them to a dask.distributed cluster instead (``tcp://host:8786``)
 whose workers need mne-dyad installed.
 
 Run: python benchmarks/calibrate.py [--reps 200] [--scenarios no_confound,trend_dyad]
-[--workflows default,slopes,detrend,robust] [--jobs 2 | --scheduler ADDRESS] [--quick]
-[--aggregate]
+[--workflows default,slopes,detrend,latent,spline,robust] [--jobs 2 | --scheduler ADDRESS] [--quick]
+[--cube-dir DIR] [--aggregate]
 """
 
 import argparse
@@ -98,6 +99,8 @@ WORKFLOWS = {
     "default": {},
     "slopes": {"random_slopes": True},
     "detrend": {"detrend": True},
+    "latent": {"centering": "latent"},
+    "spline": {"session_covariate": "spline"},
     "robust": {
         "session_covariate": "spline",
         "dyad_trends": True,
@@ -200,14 +203,16 @@ def _same_eda(a, b, scenario):
         raise RuntimeError(f"scenario {scenario!r} does not share its group's EDA; fix GROUPS.")
 
 
-def replicate(tasks, rep, size, n_surrogates=None):
+def replicate(tasks, rep, size, n_surrogates=None, cube_dir=None):
     """One EDA group of one replication: the pipeline once, every model; a list of rows.
 
     ``tasks`` is a list of ``(scenario, effect, workflows)`` of one group of
     ``GROUPS``. The pipeline (synchrony cube, surrogates, chance-corrected cube,
     chance model) runs once with the package defaults; each scenario x effect x
     workflow fits the alliance model on that cube with its own alliance table and
-    ``[model]`` settings, exactly as the pipeline's model stage does.
+    ``[model]`` settings, exactly as the pipeline's model stage does. With
+    ``cube_dir``, the chance-corrected cube is kept there and read back by a later
+    run (another workflow of the same replication needs no new pipeline run).
     """
     import mne
 
@@ -236,7 +241,14 @@ def replicate(tasks, rep, size, n_surrogates=None):
     for (scenario, _), study in studies.items():
         _same_eda(first, study, scenario)
     t0 = time.perf_counter()
-    results = md.pipeline.run_pipeline(first, base, verbose="error")
+    name = f"{size}_{tasks[0][0]}_{rep}_{n_surrogates or 'default'}.nc"
+    cached = Path(cube_dir) / name if cube_dir else None
+    if cached is not None and cached.exists():
+        cube = md.synchrony.read_cube(cached, verbose="error")
+    else:
+        cube = md.pipeline.run_pipeline(first, base, verbose="error").cube
+        if cached is not None:
+            md.synchrony.write_cube(cube, cached, overwrite=True, verbose="error")
     pipeline_seconds = time.perf_counter() - t0
     rows = []
     for scenario, effect, workflows in tasks:
@@ -246,9 +258,7 @@ def replicate(tasks, rep, size, n_surrogates=None):
             config = PipelineConfig({**base, "model": settings})
             options = {k: v for k, v in config.model.items() if k != "enabled"}
             t1 = time.perf_counter()
-            fit = md.stats.fit_alliance_model(
-                results.cube, study.alliance, **options, verbose="error"
-            )
+            fit = md.stats.fit_alliance_model(cube, study.alliance, **options, verbose="error")
             seconds = time.perf_counter() - t1
             summary = fit.summary()
             row, between = summary.loc[TARGET], summary.loc[BETWEEN]
@@ -358,10 +368,17 @@ def main():
         "--n-surrogates", type=int, help="[chance] n_surrogates (default: the package's)"
     )
     parser.add_argument("--out", default=str(RESULTS), help="folder of the CSV files")
+    parser.add_argument(
+        "--cube-dir",
+        help="keep each replication's chance-corrected cubes here (netCDF), so a later run "
+        "of other workflows skips the pipeline; with --scheduler, a folder all workers see",
+    )
     parser.add_argument("--aggregate", action="store_true", help="only rebuild the table")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.cube_dir:
+        Path(args.cube_dir).mkdir(parents=True, exist_ok=True)
     raw, table_path = out / "calibrate_raw.csv", out / "calibrate.csv"
     size = "quick" if args.quick else "full"
     scenarios = args.scenarios.split(",")
@@ -392,13 +409,16 @@ def main():
 
             client = Client(args.scheduler)
             futures = [
-                client.submit(replicate, *t, size, args.n_surrogates, pure=False) for t in tasks
+                client.submit(replicate, *t, size, args.n_surrogates, args.cube_dir, pure=False)
+                for t in tasks
             ]
             finished = (f.result() for f in dask_completed(futures))
         else:
             os.environ.setdefault("OMP_NUM_THREADS", "1")
             pool = ProcessPoolExecutor(max_workers=max(args.jobs, 1))
-            futures = [pool.submit(replicate, *t, size, args.n_surrogates) for t in tasks]
+            futures = [
+                pool.submit(replicate, *t, size, args.n_surrogates, args.cube_dir) for t in tasks
+            ]
             finished = (f.result() for f in as_completed(futures))
         for k, rows in enumerate(finished, 1):
             _append(raw, rows)

@@ -265,14 +265,15 @@ finding_c.loc[[i for i in finding_c.index if "within" in i]]
 # interval excludes zero in about every other study (1 - 0.89^5 = 0.44), and one
 # that only just reaches zero is more common still. The
 # between-dyad effects rest on few dyads (31 in the trial), so their intervals are
-# wide. Even on the true coupling they are not zero, and not by chance: the
-# simulation makes bond follow each session's coupling relative to the dyad's mean
-# over all six sessions, while the model can centre only on the sessions it has
-# (about four per dyad). The mean of a dyad's observed sessions therefore carries
-# part of their within-dyad deviations, and with them part of the within effect, so
-# the between beta is pulled toward the within beta. It is the mechanism by which
-# unreliable dyad means bias between-dyad effects (Lüdtke et al., 2008); the
-# ``contextual`` rows of the summary (between minus within) show its size, and
+# wide. Their truth is zero on the model's own footing: the simulation makes bond
+# follow each session's coupling relative to the dyad's mean over the sessions
+# that have EDA, the ones the model centres on (``within_center="usable"``), so a
+# dyad's observed mean holds no coupling effect. The measured dyad means are still
+# means of about four noisy sessions: they carry part of the sessions' within-dyad
+# deviations, and with them part of the within effect, so the between beta is
+# pulled toward the within beta. It is the mechanism by which unreliable dyad
+# means bias between-dyad effects (Lüdtke et al., 2008); the ``contextual`` rows
+# of the summary (between minus within) show its size, and
 # ``centering="latent"`` is the model's remedy (see :ref:`methods-alliance`).
 # The claim "IM, not CB" is a claim about a difference, so it is tested by the
 # contrast of the two within effects:

@@ -40,6 +40,7 @@ def test_version_entry_point():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_demo_quick_writes_all_outputs(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run(

@@ -935,6 +935,7 @@ def test_new_dyad_predictions_integrate_the_dyad_effect(kfold_study):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_kfold_and_prior_sensitivity(kfold_study):
     cube, alliance = kfold_study
     kwargs = dict(outcomes=("bond",), draws=200, tune=200, seed=3, verbose="error")
@@ -1052,6 +1053,7 @@ def test_partly_rated_sessions_keep_their_marginal_density(likelihood):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_partly_rated_sessions_are_fitted_checked_and_compared():
     """A third of the task and goal ratings missing: every session still counts."""
     cube, alliance = md.simulation.simulate_model_data(

@@ -73,8 +73,8 @@ def test_study_shape_and_truth():
     assert (meta["dyad"], meta["session"]) == key
     c = study.truth.coupling.sel(dyad=key[0], session=key[1])
     assert meta["coupling"]["IM"] == pytest.approx(float(c.sel(segment="IM")))
-    # within-dyad IM coupling is centred per dyad and scaled to SD 1
-    w = study.truth.within_im_coupling
+    # within-dyad IM coupling is centred per dyad on its usable sessions, SD 1 there
+    w = study.truth.within_im_coupling.where(study.truth.usable == 1)
     np.testing.assert_allclose(w.mean("session"), 0, atol=1e-12)
     assert float(w.std()) == pytest.approx(1.0)
 
@@ -84,7 +84,7 @@ def test_study_alliance_follows_betas():
     study = md.simulation.simulate_study(
         n_dyads=20,
         n_sessions=6,
-        n_usable=20,
+        n_usable=120,
         duration=60.0,
         seed=2,
         betas={"bond": 3.0, "task": 0.0, "goal": 0.0},
@@ -271,3 +271,47 @@ def test_lead_sets_who_follows():
     )
     assert json.loads(study.truth.attrs["mne_dyad_truth"])["lead"] == "therapist"
     assert {md.io.get_session_info(r)["lead"] for r in study.raws.values()} == {"therapist"}
+
+
+def test_within_center_puts_the_between_truth_on_the_models_footing():
+    """Centred on the usable sessions, no coupling reaches the observed dyad means."""
+    kw = dict(n_dyads=40, n_sessions=6, n_usable=120, duration=60.0, seed=4, verbose=False)
+    kw["betas"] = {"bond": 1.0, "task": 0.0, "goal": 0.0}
+    usable_c = md.simulation.simulate_study(**kw)
+    all_c = md.simulation.simulate_study(**kw, within_center="all")
+    # the EDA and everything but the coupling term of the alliance are the same
+    assert usable_c.raws.keys() == all_c.raws.keys()
+    key = next(iter(usable_c.raws))
+    np.testing.assert_array_equal(usable_c.raws[key].get_data(), all_c.raws[key].get_data())
+    seen = usable_c.truth.usable.values.astype(bool)
+    w_u = usable_c.truth.within_im_coupling.values
+    w_a = all_c.truth.within_im_coupling.values
+    # known answer: each dyad's mean over its usable sessions is exactly 0 ...
+    means_u = np.array([w_u[d][seen[d]].mean() for d in range(40)])
+    np.testing.assert_allclose(means_u, 0.0, atol=1e-12)
+    assert w_u[seen].std() == pytest.approx(1.0)
+    # ... while centring on all 6 sessions leaves some in the observed dyad means
+    means_a = np.array([w_a[d][seen[d]].mean() for d in range(40)])
+    assert np.abs(means_a).max() > 0.2
+    # so the observed dyad means of bond follow the dyads' mean IM coupling only then
+    im = usable_c.truth.coupling.sel(segment="IM").values
+    im_mean = np.array([im[d][seen[d]].mean() for d in range(40)])
+    coupling_part = {
+        name: np.array(
+            [
+                (s.alliance.bond.values[d] - s.alliance.task.values[d])[seen[d]].mean()
+                for d in range(40)
+            ]
+        )
+        for name, s in (("usable", usable_c), ("all", all_c))
+    }
+    slope = {k: np.polyfit(im_mean, v, 1)[0] for k, v in coupling_part.items()}
+    diff = coupling_part["all"] - coupling_part["usable"]
+    np.testing.assert_allclose(diff, means_a * 1.0 - means_u * 1.0, atol=1e-10)
+    assert slope["all"] != pytest.approx(slope["usable"], abs=0.5)
+    params = json.loads(usable_c.truth.attrs["mne_dyad_truth"])
+    assert params["within_center"] == "usable"
+    assert params["between_betas"] == {"bond": 0.0, "task": 0.0, "goal": 0.0}
+    assert json.loads(all_c.truth.attrs["mne_dyad_truth"])["between_betas"] is None
+    with pytest.raises(ValueError, match="within_center"):
+        md.simulation.simulate_study(**kw, within_center="observed")

@@ -201,6 +201,7 @@ def test_device_markers_and_coded_segments_together(study_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_run_cli_with_another_method(study_dir, tmp_path):
     """Every step follows the method's main summary (SUSY's Z, chance-corrected) by default."""
     root, _ = study_dir

@@ -6,9 +6,9 @@
 #   bash tools/setup.sh test-oldest [pytest options]
 #       # CI's "oldest" lane: the oldest supported Python, every dependency at the lower
 #       # bound pyproject.toml declares (tools/oldest-constraints.txt), the suite without
-#       # the docs build, the Chromium tests, the gallery's scripts and the Monte Carlo
-#       # calibration tests (pytest -m "not docs and not examples and not calibration";
-#       # the newest lane runs them: they check statistics, not dependency versions);
+#       # the docs build, the Chromium tests, the gallery's scripts and the heavy tests
+#       # (pytest -m "not docs and not examples and not heavy": many refits or whole CLI
+#       # runs, whose code paths cheaper tests also run; CI's newest lane runs them);
 #       # environment .venv-oldest
 #
 # Finds a Python >= 3.12 by itself ($PYTHON, python3.x on PATH, pyenv, /usr/local).
@@ -89,8 +89,8 @@ export MPLBACKEND=Agg
 if [ "$mode" = test-oldest ]; then
   echo ">> installing mne-dyad[test] at the lower bounds of tools/oldest-constraints.txt"
   "${pip[@]}" install --quiet -c "$here/tools/oldest-constraints.txt" -e "$here[test]"
-  echo ">> pytest -m \"not docs and not examples and not calibration\" (oldest releases: no docs build, no Chromium, no gallery, no Monte Carlo calibration)"
-  exec "$venv/bin/python" -m pytest -m "not docs and not examples and not calibration" "$@"
+  echo ">> pytest -m \"not docs and not examples and not heavy\" (oldest releases: no docs build, no Chromium, no gallery, no heavy refits)"
+  exec "$venv/bin/python" -m pytest -m "not docs and not examples and not heavy" "$@"
 fi
 echo ">> installing mne-dyad with its test and docs extras"
 "${pip[@]}" install --quiet -e "$here[test,docs]"

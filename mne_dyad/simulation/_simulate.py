@@ -305,6 +305,13 @@ def _mvn(rng, n, sds, corr):
     return rng.multivariate_normal(np.zeros(k), cov, size=n)
 
 
+def _dyad_centered(values, seen):
+    """Each dyad's deviation from its mean over the ``seen`` sessions, and its SD there."""
+    means = np.where(seen, values, 0.0).sum(axis=1, keepdims=True) / seen.sum(axis=1, keepdims=True)
+    within = values - means
+    return within, float(within[seen].std())
+
+
 @verbose
 @fill_doc
 def simulate_study(
@@ -334,6 +341,7 @@ def simulate_study(
     trend_corr=0.0,
     sd_beta=0.0,
     missing_alliance=0.0,
+    within_center="usable",
     seed=None,
     verbose=None,
 ):
@@ -420,6 +428,20 @@ def simulate_study(
     missing_alliance : float
         Share of the usable sessions whose alliance ratings are missing (NaN),
         at random.
+    within_center : str
+        The dyad mean that ``w_ds`` (and the within-dyad arousal) deviates from.
+        ``"usable"`` (default): the mean over the dyad's usable sessions, the
+        ones an analysis sees. The alliance's dyad means over those sessions
+        then hold no coupling at all, so the true between-dyad effect is 0 on
+        the footing of a model centred on the observed sessions
+        (``study.params["between_betas"]``), and a between estimate away from 0
+        is the model's own bias (unreliable dyad means), not the simulator's.
+        ``"all"``: the mean over all ``n_sessions`` (mne-dyad 0.1); the observed
+        dyad means then carry part of the within effect, a between effect that
+        is not 0 on the model's footing. The SD that standardises ``w_ds`` is
+        taken over the same sessions.
+
+        .. versionadded:: 0.2
     %(seed)s
     %(verbose)s
 
@@ -482,6 +504,7 @@ def simulate_study(
     _validate_type(missing_alliance, "numeric", "missing_alliance")
     if not 0 <= missing_alliance < 1:
         raise ValueError(f"missing_alliance must be in [0, 1), got {missing_alliance!r}.")
+    _check_option("within_center", within_center, ("usable", "all"))
     coupling_mean = {"IM": 0.5, "CB": 0.4} if coupling_mean is None else dict(coupling_mean)
     betas = {"bond": 0.3, "task": 0.0, "goal": 0.0} if betas is None else dict(betas)
     unknown = sorted(set(betas) - set(_OUTCOMES))
@@ -533,8 +556,8 @@ def simulate_study(
 
     # alliance from the within-dyad IM coupling
     im = c[:, :, labels.index("IM")] if "IM" in labels else np.zeros((n_dyads, n_sessions))
-    within = im - im.mean(axis=1, keepdims=True)
-    sd_within = within.std()
+    seen = usable if within_center == "usable" else np.ones_like(usable)
+    within, sd_within = _dyad_centered(im, seen)
     # a constant coupling leaves rounding noise (~1e-17), not a within-dyad signal
     w_std = within / sd_within if sd_within > 1e-9 else np.zeros_like(within)
     intercepts = {"bond": 5.5, "task": 5.0, "goal": 5.0}
@@ -542,8 +565,7 @@ def simulate_study(
     dyad_eff = _mvn(rng, n_dyads, [sd_dyad_o] * 3, 0.6)
     resid = _mvn(rng, n_dyads * n_sessions, [sd_resid_o] * 3, 0.5).reshape(n_dyads, n_sessions, 3)
     alliance = xr.Dataset(coords={"dyad": dyads, "session": sessions})
-    arousal_within = log_rate - log_rate.mean(axis=1, keepdims=True)
-    sd_arousal = arousal_within.std()
+    arousal_within, sd_arousal = _dyad_centered(log_rate, seen)
     arousal_std = (
         arousal_within / sd_arousal if sd_arousal > 1e-9 else np.zeros_like(arousal_within)
     )
@@ -594,6 +616,9 @@ def simulate_study(
         "trend_corr": float(trend_corr),
         "sd_beta": sd_beta,
         "missing_alliance": float(missing_alliance),
+        "within_center": within_center,
+        # on the footing of a model centred on the usable sessions (see within_center)
+        "between_betas": {o: 0.0 for o in _OUTCOMES} if within_center == "usable" else None,
         "intercepts": intercepts,
         "sd_dyad_alliance": sd_dyad_o,
         "sd_residual_alliance": sd_resid_o,
