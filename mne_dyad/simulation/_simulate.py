@@ -352,7 +352,8 @@ def simulate_study(
     ``e_dsg ~ N(0, sd_session^2)``: the session part dominates by default, as the
     paper found. Alliance: each scale ``o`` is
     ``intercept_o + beta_o * w_ds + dyad_o + noise``, where ``w_ds`` is the
-    dyad-centred IM coupling divided by its SD (dyad effects and noise correlated
+    IM coupling centred on its dyad's mean over the usable sessions (see
+    ``within_center``) divided by its SD (dyad effects and noise correlated
     across scales). Defaults follow the paper's findings: IM within-dyad
     coupling raises bond only.
 
