@@ -241,7 +241,7 @@ def replicate(tasks, rep, size, n_surrogates=None, cube_dir=None):
     for (scenario, _), study in studies.items():
         _same_eda(first, study, scenario)
     t0 = time.perf_counter()
-    name = f"{size}_{tasks[0][0]}_{rep}_{n_surrogates or 'default'}.nc"
+    name = f"{size}_{_group_of(tasks[0][0])[0]}_{rep}_{n_surrogates or 'default'}.nc"
     cached = Path(cube_dir) / name if cube_dir else None
     if cached is not None and cached.exists():
         cube = md.synchrony.read_cube(cached, verbose="error")
