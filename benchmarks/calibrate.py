@@ -6,9 +6,8 @@ on the logit scale), not from the fitted model. Each replication runs the
 pipeline (:func:`mne_dyad.pipeline.run_pipeline`: synchrony cube, chance step
 with its correction) with the package defaults, and each workflow (``WORKFLOWS``:
 the defaults, random slopes, detrending, latent centring, a spline in session,
-all of these at once) fits the alliance
-model on that chance-corrected cube with its own ``[model]`` settings, exactly as
-the pipeline's model stage would.
+all of these at once) fits the alliance model on that chance-corrected cube with
+its own ``[model]`` settings, exactly as the pipeline's model stage would.
 
 Scenarios (``SCENARIOS``): the 2019 trial's shape (31 dyads x 6 sessions, 128
 usable, 15-minute sessions; ``--quick``: 8 x 4, 24 usable, 10 minutes) with
@@ -60,8 +59,8 @@ ADDRESS`` sends them to a dask.distributed cluster instead (``tcp://host:8786``)
 whose workers need mne-dyad installed.
 
 Run: python benchmarks/calibrate.py [--reps 200] [--scenarios no_confound,trend_dyad]
-[--workflows default,slopes,detrend,latent,spline,robust] [--jobs 2 | --scheduler ADDRESS] [--quick]
-[--cube-dir DIR] [--aggregate]
+[--workflows default,slopes,detrend,latent,spline,robust]
+[--jobs 2 | --scheduler ADDRESS] [--quick] [--cube-dir DIR] [--aggregate]
 """
 
 import argparse
@@ -250,6 +249,7 @@ def replicate(tasks, rep, size, n_surrogates=None, cube_dir=None):
         if cached is not None:
             md.synchrony.write_cube(cube, cached, overwrite=True, verbose="error")
     pipeline_seconds = time.perf_counter() - t0
+    commit = _commit()
     rows = []
     for scenario, effect, workflows in tasks:
         study = studies[scenario, effect]
@@ -289,7 +289,7 @@ def replicate(tasks, rep, size, n_surrogates=None, cube_dir=None):
                     "n_obs": fit.data.sizes["obs"],
                     "seconds": round(seconds, 1),
                     "pipeline_seconds": round(pipeline_seconds, 1),
-                    "git_commit": _commit(),
+                    "git_commit": commit,
                 }
             )
     return rows

@@ -275,8 +275,9 @@ def test_lead_sets_who_follows():
 
 def test_within_center_puts_the_between_truth_on_the_models_footing():
     """Centred on the usable sessions, no coupling reaches the observed dyad means."""
+    beta = 1.0
     kw = dict(n_dyads=40, n_sessions=6, n_usable=120, duration=60.0, seed=4, verbose=False)
-    kw["betas"] = {"bond": 1.0, "task": 0.0, "goal": 0.0}
+    kw["betas"] = {"bond": beta, "task": 0.0, "goal": 0.0}
     usable_c = md.simulation.simulate_study(**kw)
     all_c = md.simulation.simulate_study(**kw, within_center="all")
     # the EDA and everything but the coupling term of the alliance are the same
@@ -284,30 +285,27 @@ def test_within_center_puts_the_between_truth_on_the_models_footing():
     key = next(iter(usable_c.raws))
     np.testing.assert_array_equal(usable_c.raws[key].get_data(), all_c.raws[key].get_data())
     seen = usable_c.truth.usable.values.astype(bool)
-    w_u = usable_c.truth.within_im_coupling.values
-    w_a = all_c.truth.within_im_coupling.values
+
+    def seen_mean(values):  # each dyad's mean over its usable sessions
+        return np.where(seen, values, 0.0).sum(axis=1) / seen.sum(axis=1)
+
     # known answer: each dyad's mean over its usable sessions is exactly 0 ...
-    means_u = np.array([w_u[d][seen[d]].mean() for d in range(40)])
+    w_u = usable_c.truth.within_im_coupling.values
+    means_u = seen_mean(w_u)
     np.testing.assert_allclose(means_u, 0.0, atol=1e-12)
     assert w_u[seen].std() == pytest.approx(1.0)
     # ... while centring on all 6 sessions leaves some in the observed dyad means
-    means_a = np.array([w_a[d][seen[d]].mean() for d in range(40)])
+    means_a = seen_mean(all_c.truth.within_im_coupling.values)
     assert np.abs(means_a).max() > 0.2
     # so the observed dyad means of bond follow the dyads' mean IM coupling only then
-    im = usable_c.truth.coupling.sel(segment="IM").values
-    im_mean = np.array([im[d][seen[d]].mean() for d in range(40)])
+    im_mean = seen_mean(usable_c.truth.coupling.sel(segment="IM").values)
     coupling_part = {
-        name: np.array(
-            [
-                (s.alliance.bond.values[d] - s.alliance.task.values[d])[seen[d]].mean()
-                for d in range(40)
-            ]
-        )
+        name: seen_mean(s.alliance.bond.values - s.alliance.task.values)
         for name, s in (("usable", usable_c), ("all", all_c))
     }
     slope = {k: np.polyfit(im_mean, v, 1)[0] for k, v in coupling_part.items()}
     diff = coupling_part["all"] - coupling_part["usable"]
-    np.testing.assert_allclose(diff, means_a * 1.0 - means_u * 1.0, atol=1e-10)
+    np.testing.assert_allclose(diff, beta * (means_a - means_u), atol=1e-10)
     assert slope["all"] != pytest.approx(slope["usable"], abs=0.5)
     params = json.loads(usable_c.truth.attrs["mne_dyad_truth"])
     assert params["within_center"] == "usable"
