@@ -153,3 +153,76 @@ def test_sbc_script_ranks_are_uniform_enough(tmp_path):
     # a wrong prior, likelihood or sign puts the ranks at one end: mean rank far from 0.5
     assert (abs(table.mean_rank - 0.5) < 4 * table.mc_se_mean_rank).all(), table
     assert (table.chi2_p > 0.001).all(), table
+
+
+def test_calibration_rst_table_marks_the_targets_it_breaks():
+    """The docs' calibration table: percentages with MCSEs, broken targets in bold."""
+    import importlib.util
+    from pathlib import Path
+
+    import pandas as pd
+
+    path = Path(__file__).parents[1] / "benchmarks" / "calibrate.py"
+    spec = importlib.util.spec_from_file_location("calibrate", path)
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    base = {"size": "full", "power": 0.5, "power_mcse": 0.05, "width": 0.81234}
+    table = pd.DataFrame(
+        [
+            {
+                **base,
+                "scenario": "slopes_0.4",
+                "workflow": "default",
+                "fpr": 0.28,
+                "fpr_mcse": 0.032,
+                "coverage": 0.80,
+                "coverage_mcse": 0.028,
+                "n_null": 200,
+                "n_effect": 200,
+            },
+            {
+                **base,
+                "scenario": "no_confound",
+                "workflow": "slopes",
+                "fpr": 0.13,
+                "fpr_mcse": 0.024,
+                "coverage": 0.85,
+                "coverage_mcse": 0.025,
+                "n_null": 200,
+                "n_effect": 199,
+            },
+            {
+                **base,
+                "scenario": "no_confound",
+                "workflow": "default",
+                "fpr": 0.1,
+                "fpr_mcse": 0.02,
+                "coverage": 0.9,
+                "coverage_mcse": 0.02,
+                "n_null": 200,
+                "n_effect": 200,
+            },
+            {
+                **base,
+                "size": "quick",
+                "scenario": "null",
+                "workflow": "default",
+                "fpr": 1.0,
+                "fpr_mcse": 0.0,
+                "coverage": 0.0,
+                "coverage_mcse": 0.0,
+                "n_null": 1,
+                "n_effect": 1,
+            },
+        ]
+    )
+    text = calibrate.rst_table(table)
+    rows = text.split("   * - ")[2:]  # after the header
+    # scenarios in SCENARIOS order, workflows in WORKFLOWS order; quick rows left out
+    assert [r.split("\n")[0] for r in rows] == ["``no_confound``"] * 2 + ["``slopes_0.4``"]
+    assert "``default``" in rows[0] and "``slopes``" in rows[1]
+    # the limits themselves meet the targets; 28% and 80% break them
+    assert "     - 13.0 (2.4)\n     - 85.0 (2.5)" in rows[1] and "**" not in rows[1]
+    assert "**28.0 (3.2)**" in rows[2] and "**80.0 (2.8)**" in rows[2]
+    assert "0.81" in rows[2] and "200 / 199" in rows[1]
+    assert calibrate.rst_table(table, workflows=["slopes"]).count("   * - ``") == 1
