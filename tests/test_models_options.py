@@ -423,6 +423,7 @@ def _fit(seed, betas, **kwargs):
 
 @pytest.mark.slow
 @pytest.mark.calibration
+@pytest.mark.heavy
 def test_recovery_and_null_calibration():
     """89% intervals cover the simulated betas in >= 8 of 10 replications; with every
     beta zero, at most 20 percent of the intervals exclude zero."""
@@ -872,6 +873,7 @@ def _lagged_study(direction, n_dyads=60, n_sessions=6, seed=11):
 
 @pytest.mark.slow
 @pytest.mark.calibration
+@pytest.mark.heavy
 def test_lagged_models_find_a_lagged_effect_in_its_direction():
     """Each lagged direction finds its own effect; the same-session model does not."""
     kwargs = dict(outcomes=("bond",), draws=300, tune=300, seed=2, verbose="error")
