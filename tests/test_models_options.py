@@ -45,9 +45,11 @@ def test_options_change_the_model_as_documented():
     _, slopes = _model(random_slopes=True)
     assert slopes.named_vars_to_dims["sigma_slope"] == ("segment", "outcome")
     assert slopes.named_vars_to_dims["slope_dyad"] == ("dyad", "segment", "outcome")
-    # intercepts and slopes correlated through one LKJ over 3 outcomes x (1 + 2) effects
+    # each outcome's intercept and slopes correlated through its own LKJ (1 + 2 effects):
+    # one 9 x 9 LKJ over all outcomes did not mix
     assert slopes.coords["dyad_effect"][:3] == ("bond: intercept", "bond: IM", "bond: CB")
-    assert slopes["chol_dyad_corr"].eval().shape == (9, 9)
+    assert [slopes[f"chol_dyad_{k}_corr"].eval().shape for k in range(3)] == [(3, 3)] * 3
+    assert "chol_dyad" not in slopes.named_vars and "chol_resid" in slopes.named_vars
     # one outcome: multivariate has nothing to correlate (it raised IndexError)
     cube, alliance = _data()
     one = _build_alliance_model(_prepare_alliance_data(cube, alliance, outcomes=("bond",)))

@@ -686,7 +686,8 @@ def fit_alliance_model(
         (LKJ). False: outcomes independent (each with its own variances).
     random_slopes : bool
         Let each dyad have its own within-dyad slopes around ``beta[within]``
-        (independent normal deviations with SD ``sigma_slope[segment, outcome]``).
+        (SD ``sigma_slope[segment, outcome]``), correlated with that outcome's dyad
+        intercept through an LKJ prior, one per outcome (``chol_dyad_<k>``).
     therapist : None | bool | dict
         Add a therapist level (``sigma_therapist[outcome]``): True uses the
         ``therapist`` coordinate of the cube or the alliance data, or pass
