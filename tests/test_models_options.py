@@ -308,6 +308,10 @@ def test_random_slopes_recover_the_slope_sd():
     assert table.loc["sigma_slope[CB, bond]", "ci_upper"] < 0.3
     within = table.loc["beta[within, IM, bond]"]
     assert within.ci_lower < 0 < within.ci_upper
+    # the fit's diagnostics cover the slopes' SDs, not only the betas
+    assert fit.diagnostics["min_ess_bulk"] == pytest.approx(
+        min(table.ess_bulk.min(), fit.summary(["alpha"]).ess_bulk.min())
+    )
 
 
 @pytest.mark.slow

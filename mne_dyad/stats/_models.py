@@ -887,7 +887,9 @@ def fit_alliance_model(
     tree = _sample_alliance(
         data, options, draws=draws, tune=tune, chains=chains, sampler=sampler, seed=seed
     )
-    diagnostics = _diagnose(tree, ("beta", "alpha"), "alliance model")
+    # the slopes' SDs too: when they mix badly, the betas' intervals are unreliable
+    checked = ("beta", "alpha", "sigma_slope") if options["random_slopes"] else ("beta", "alpha")
+    diagnostics = _diagnose(tree, checked, "alliance model")
     params = {
         "summary": summary,
         "segments": list(segments),
