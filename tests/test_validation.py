@@ -119,6 +119,9 @@ def test_calibration_script_runs_the_pipeline_and_tabulates(tmp_path):
     eff = raw[raw.effect > 0].iloc[0]
     assert row.truth == pytest.approx(eff.sxy / eff.sxx * eff.x_sd / eff.y_sd, rel=1e-3)
     assert row.fpr in (0.0, 1.0) and row.coverage in (0.0, 1.0)
+    # ... and the docs' version of the table (quick rows: there are no full ones)
+    rst = (tmp_path / "calibrate_table.rst").read_text()
+    assert rst.startswith(".. list-table::") and rst.count("``no_confound``") == 1
     # a second run finds everything done and only rebuilds the table
     again = subprocess.run(
         [sys.executable, str(script), *args, "--out", str(tmp_path)],
