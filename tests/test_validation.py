@@ -119,6 +119,8 @@ def test_calibration_script_runs_the_pipeline_and_tabulates(tmp_path):
     eff = raw[raw.effect > 0].iloc[0]
     assert row.truth == pytest.approx(eff.sxy / eff.sxx * eff.x_sd / eff.y_sd, rel=1e-3)
     assert row.fpr in (0.0, 1.0) and row.coverage in (0.0, 1.0)
+    assert row.between_mean == pytest.approx(eff.between_mean, abs=1e-4)  # table: 4 decimals
+    assert row.between_fpr == float(eff.between_lower > 0 or eff.between_upper < 0)
     # ... and the docs' version of the table (quick rows: there are no full ones)
     rst = (tmp_path / "calibrate_table.rst").read_text()
     assert rst.startswith(".. list-table::") and rst.count("``no_confound``") == 1
