@@ -62,6 +62,11 @@ Parallel: ``--jobs N`` runs replications in N local processes; ``--scheduler
 ADDRESS`` sends them to a dask.distributed cluster instead (``tcp://host:8786``),
 whose workers need mne-dyad installed.
 
+The run is long (about 6 core-minutes per replication with four workflows on a
+2-core machine; 200 replications are about 20 core-hours), so it is built to be
+continued: ``benchmarks/results/calibrate_raw.csv`` in the repository holds every
+row computed so far, and running the same command again adds the missing ones.
+
 Run: python benchmarks/calibrate.py [--reps 200] [--scenarios no_confound,trend_dyad]
 [--workflows default,slopes,detrend,latent,spline,combined,robust]
 [--jobs 2 | --scheduler ADDRESS] [--quick] [--cube-dir DIR] [--aggregate]
