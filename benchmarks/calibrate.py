@@ -400,7 +400,7 @@ def rst_table(table, workflows=None):
         "     - False positives, % (MCSE)",
         "     - Coverage, % (MCSE)",
         "     - Power, % (MCSE)",
-        "     - Width",
+        "     - Mean width (89%)",
         "     - Replications",
     ]
     for row in part.itertuples():
