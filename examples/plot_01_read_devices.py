@@ -146,10 +146,13 @@ print(f"max |read - written|: client {diff_c:.1e} S, therapist {diff_t:.1e} S")
 # :func:`mne_dyad.io.combine_dyad` makes the session Raw that every later step
 # uses: two ``gsr`` channels named by role, one sampling rate, one time base.
 #
-# - **Sampling rate.** ``sfreq=None`` (default) takes the lower rate, here the
-#   E4's 4 Hz, and resamples the other person with a polyphase filter. EDA
-#   responses rise over about a second, so 4 Hz keeps their shape; lags are then
-#   resolved in 0.25 s steps. Pass ``sfreq=`` to choose another rate.
+# - **Sampling rate.** Both people are brought to the analysis rate, 8 Hz by
+#   default (``sfreq=``), with a polyphase filter: here the E4 is upsampled and
+#   the amplifier's table is kept as it is. EDA's content lies below about 2 Hz,
+#   so 8 Hz keeps every response's shape and resolves lags in 0.125 s steps,
+#   while a lab amplifier's 1000-2000 Hz would make every later step 100-250
+#   times slower for the same values. Every session of a study then has one
+#   rate, whatever device recorded it.
 # - **Clock time.** Both recordings have a ``meas_date``, so they are placed on
 #   the wall clock and cropped to the span where both exist.
 # - **Clock skew.** ``offset`` (seconds) is added to the therapist's clock. A
@@ -202,12 +205,13 @@ fig = md.viz.plot_dyad(session, show=False)
 # %%
 # Choosing the rate
 # -----------------
-# Asking for 8 Hz instead keeps the therapist's samples untouched and upsamples the
-# E4. The therapist's channel then equals the simulated signal to the file's
-# precision; the client's differs by what the wristband's 4 Hz cannot carry (here
-# sensor noise above 2 Hz), and most at the very end, where the resampling filter
-# runs out of data. Upsampling adds samples, not information.
-at_8hz = md.io.combine_dyad(client, therapist, offset=skew, sfreq=8.0)
+# At the default 8 Hz the therapist's samples are untouched and the E4 is
+# upsampled. The therapist's channel then equals the simulated signal to the
+# file's precision; the client's differs by what the wristband's 4 Hz cannot carry
+# (here sensor noise above 2 Hz), and most at the very end, where the resampling
+# filter runs out of data. Upsampling adds samples, not information.
+# ``sfreq=None`` would keep the lower native rate (the E4's 4 Hz) instead.
+at_8hz = session
 client_8hz, therapist_8hz = at_8hz.get_data() * 1e6
 err_c = np.abs(client_8hz - client_true[int(late * 8) :])
 err_t = np.abs(therapist_8hz - therapist_true[int(late * 8) :])
@@ -247,10 +251,10 @@ print(table.round(3))
 
 # %%
 # The session from the files matches the simulation: the synchrony values differ
-# only by the 4 Hz resampling, and IM synchrony stays above CB synchrony as the
-# coupling (0.8 vs 0.2) says. Forgetting the offset moves the peak lag by the 2 s
+# only by what the E4's 4 Hz cannot carry, and IM synchrony stays above CB
+# synchrony as the coupling (0.8 vs 0.2) says. Forgetting the offset moves the peak lag by the 2 s
 # skew, to about 1 s, and lowers IM ``x_leads``. ``x_leads`` averages the lags
-# above 0 (0.25 to 8 s in steps of 0.25 s at 4 Hz); the raised part of the profile
+# above 0 (0.125 to 8 s in steps of 0.125 s at 8 Hz); the raised part of the profile
 # around the peak is a few seconds wide, so with the peak this close to 0 part of
 # it now lies at lags of 0 or below, which ``x_leads`` leaves out (the figure
 # shows the shifted profile). A clock skew biases both who seems to lead and how

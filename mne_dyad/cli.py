@@ -64,18 +64,21 @@ def _run(args):
     study = read_study(args.manifest, options=config.study_options())
     if args.out is not None:  # refuse an earlier run's folder before computing anything
         check_output_dir(args.out, overwrite=args.overwrite)
-    if args.dry_run:
-        plan, problems = check_run(study, config)
+    if args.out is None and not args.dry_run:
+        raise ValueError("--out is required (the output folder), unless --dry-run is given.")
+    # every file is read and checked before anything is computed; the run then uses
+    # the sessions the check read
+    plan, problems = check_run(study, config)
+    if args.dry_run or problems:
         print(plan)
-        if problems:
-            print(f"mne-dyad run: {len(problems)} problem(s):", file=sys.stderr)
-            for problem in problems:
-                print(f"  {problem}", file=sys.stderr)
-            return 2
+    if problems:
+        print(f"mne-dyad run: {len(problems)} problem(s), nothing computed:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    if args.dry_run:
         print("No problems found: the run can go.")
         return 0
-    if args.out is None:
-        raise ValueError("--out is required (the output folder), unless --dry-run is given.")
     results = run_pipeline(study, config)
     return _finish(
         results, Path(args.out), args.overwrite, f"mne-dyad analysis of {Path(args.manifest).name}"
@@ -110,15 +113,16 @@ def _parser():
     run.add_argument("--out", help="output folder (required unless --dry-run)")
     run.add_argument(
         "--config",
-        help="TOML with [synchrony], [chance], [variance], [model], [alliance], "
-        "[readers.<format>], [segments] and [combine] tables and a top-level seed "
+        help="TOML with [preprocessing], [synchrony], [chance], [variance], [model], "
+        "[alliance], [readers.<format>], [segments] and [combine] tables and a top-level seed "
         "([chance], [variance] and [model] take enabled = false to skip a step); "
         "see mne_dyad.pipeline.PipelineConfig",
     )
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="check the manifest, every file and the config, print the plan, compute nothing",
+        help="check the manifest, every file and the config (as every run does first), "
+        "print the plan, compute nothing",
     )
     run.add_argument(
         "--overwrite", action="store_true", help="replace the files of an earlier run in --out"

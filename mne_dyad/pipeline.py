@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import time
 import tomllib
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,8 +40,13 @@ from .io._session import (
     _check_segments,
     _segment_spans,
     _session_roles,
+    get_session_info,
 )
+from .io._study import _ROLES as _MANIFEST_ROLES
 from .io._study import Study
+from .preprocessing import preprocess_session
+from .preprocessing._eda import _CLEAN_METHODS, _DECOMPOSE_METHODS
+from .preprocessing._session import _STEPS, _step_options
 from .stats import (
     fit_alliance_model,
     fit_chance_model,
@@ -103,10 +109,12 @@ _TABLES = {
     "alliance": (read_sai, ("path_or_dataframe",), {}),
     "segments": (_read_segments, ("path", "raw"), {}),
     "combine": (combine_dyad, ("client", "therapist", "dyad", "session", "therapist_id"), {}),
+    "preprocessing": (preprocess_session, ("raw", "roles"), {}),
 }
 _READERS = {name: reader for name, (reader, _) in READERS.items()}
 _TOP_LEVEL = {"seed": None}
-_TABLE_ORDER = ("synchrony", "chance", "variance", "model", "alliance", "readers")
+_TABLE_ORDER = ("preprocessing", "synchrony", "chance", "variance", "model", "alliance")
+_TABLE_ORDER += ("readers",)
 _TABLE_ORDER += ("segments", "combine")
 _STOCHASTIC = ("chance", "variance", "model")
 #: Chance-corrected summaries: ``<summary>_excess`` and ``<summary>_es``.
@@ -211,6 +219,10 @@ class PipelineConfig:
     function that runs the stage, with its defaults:
 
     ========================  ===========================================================
+    ``[preprocessing]``       :func:`mne_dyad.preprocessing.preprocess_session`, applied to
+                              every session before synchrony: ``artifacts`` (on by
+                              default), ``clean``, ``decompose``; a signal that needs
+                              a step (``[synchrony] signal = "phasic"``) turns it on
     ``[synchrony]``           :func:`mne_dyad.synchrony_cube` and the method's parameters
                               (for example ``lag``, ``window``, ``step`` of ``wclc``)
     ``[chance]``              :func:`mne_dyad.stats.test_above_chance` (+ ``enabled``,
@@ -322,6 +334,12 @@ class PipelineConfig:
             self.synchrony["segments"] = segments = (segments,)
         if "segments" not in settings.get("model", {}):
             self.model["segments"] = segments  # the model uses every segment by default
+        # a signal that preprocessing makes turns its step on, unless set
+        given_pre = settings.get("preprocessing", {})
+        signal = self.synchrony["signal"]
+        step = {"clean": "clean", "tonic": "decompose", "phasic": "decompose"}.get(signal)
+        if step is not None and step not in given_pre and isinstance(given_pre, dict):
+            self.preprocessing[step] = True
         if "labels" not in settings.get("segments", {}):
             self.segments["labels"] = segments  # coding sheets keep the analysed labels
         # chance-corrected synchrony by default: the [chance] surrogates, with the kind
@@ -387,10 +405,20 @@ class PipelineConfig:
             if not isinstance(sub, dict):
                 problems.append(f"[readers.{name}] must be a table, got {sub!r}")
                 sub = {}
+            # [readers.<name>.client] / [readers.<name>.therapist]: one role's own options
+            sub = dict(sub)
+            own = {r: sub.pop(r) for r in _MANIFEST_ROLES if r in sub and r not in valid}
             types = _doc_types(func)
             out[name] = self._table(f"readers.{name}", sub, valid, problems, None, types)
             # a reader's required options stay unset until given
             out[name] = {k: v for k, v in out[name].items() if k in sub or v is not None}
+            for role, table in own.items():
+                if not isinstance(table, dict):
+                    problems.append(f"[readers.{name}.{role}] must be a table, got {table!r}")
+                    continue
+                where = f"readers.{name}.{role}"
+                resolved = self._table(where, table, valid, problems, None, types)
+                out[name][role] = {k: v for k, v in resolved.items() if k in table}
         for name in given:
             if name not in _READERS:
                 problems.append(f"[readers.{name}] is not a reader{_nearest(name, _READERS)}")
@@ -425,6 +453,7 @@ class PipelineConfig:
             value = self.chance[key]
             if value is not None and not value > (0 if key == "shuffle_segment" else -1e-12):
                 problems.append(f"[chance] {key} must be a positive number of seconds")
+        self._check_preprocessing(problems)
         sfreq = self.combine["sfreq"]
         if sfreq is not None and not sfreq > 0:
             problems.append(f"[combine] sfreq must be a positive rate in Hz, got {sfreq!r}")
@@ -436,8 +465,11 @@ class PipelineConfig:
         for table, key, allowed in choices:
             check(table, _check_choice, key, getattr(self, table)[key], allowed)
         for name, options in self.readers.items():
-            if "unit" in options and options["unit"] is not None:
-                check(f"readers.{name}", _check_choice, "unit", options["unit"], tuple(_UNITS))
+            tables = {name: options}
+            tables.update({f"{name}.{r}": options[r] for r in _MANIFEST_ROLES if r in options})
+            for where, table in tables.items():
+                if table.get("unit") is not None:
+                    check(f"readers.{where}", _check_choice, "unit", table["unit"], tuple(_UNITS))
         scale = self.alliance["scale"]
         if scale is not None and (len(scale) != 2 or not scale[0] < scale[1]):
             problems.append(f"[alliance] scale must be [lowest, highest], got {list(scale)!r}")
@@ -519,6 +551,44 @@ class PipelineConfig:
                 )
         if not len(self.model["outcomes"]):
             problems.append("[model] outcomes must name at least one alliance scale")
+
+    def _check_preprocessing(self, problems):
+        """Check each ``[preprocessing]`` step's setting and option names."""
+        pre = self.preprocessing
+        methods = {"clean": _CLEAN_METHODS, "decompose": _DECOMPOSE_METHODS}
+        for step, (func, _) in _STEPS.items():
+            try:
+                options = _step_options(step, pre[step])
+            except ValueError as exc:
+                problems.append(f"[preprocessing] {exc}")
+                continue
+            valid = _parameters(func, ("raw", "roles"))
+            for key in options or {}:
+                if key not in valid:
+                    problems.append(
+                        f"[preprocessing] {step} has no option {key!r}{_nearest(key, valid)} "
+                        f"Its options are those of mne_dyad.preprocessing.{func.__name__}: "
+                        f"{sorted(valid)}"
+                    )
+            if options and step in methods and "method" in options:
+                value = options["method"]
+                if value not in methods[step]:
+                    problems.append(
+                        f"[preprocessing] {step} method must be one of {list(methods[step])}, "
+                        f"got {value!r}"
+                    )
+        share = pre["max_artifact_share"]
+        if not (isinstance(share, int | float) and 0 <= share <= 1):
+            problems.append(
+                f"[preprocessing] max_artifact_share must be between 0 and 1, got {share!r}"
+            )
+        signal = self.synchrony["signal"]
+        needs = {"clean": "clean", "tonic": "decompose", "phasic": "decompose"}.get(signal)
+        if needs is not None and pre[needs] is False:
+            problems.append(
+                f"[synchrony] signal = {signal!r} needs the {needs} step: set [preprocessing] "
+                f"{needs} = true (or a method), or use signal = 'raw'"
+            )
 
     def to_dict(self):
         """Return every setting as ``{table: {key: value}}`` (TOML/JSON types).
@@ -731,6 +801,7 @@ class PipelineResults:
             variance=self.variance,
             title=title,
             n_traces=n_traces,
+            run=self.provenance,
             verbose=verbose,
         )
 
@@ -788,7 +859,7 @@ class PipelineResults:
                 self.variance.to_netcdf(tmp / "variance.nc", engine="h5netcdf")
             if self.fit is not None:
                 self.fit.to_netcdf(tmp / "posterior.nc", verbose=False)
-                self.fit.summary().to_csv(tmp / "summary.csv", index_label="coefficient")
+                self._summary_table().to_csv(tmp / "summary.csv", index_label="coefficient")
             report = self.report(title=title, verbose=False)
             report.save(tmp / "report.html", open_browser=False, overwrite=True, verbose=False)
             (tmp / "provenance.json").write_text(
@@ -796,6 +867,18 @@ class PipelineResults:
             )
             for name in names:  # moved only once every file exists
                 os.replace(tmp / name, out / name)
+
+    def _summary_table(self):
+        """Return the model's summary with the sampler's diagnostics of the whole fit."""
+        table = self.fit.summary()
+        for col in ("ess_bulk", "ess_tail"):
+            if col in table:
+                table[col] = table[col].round().astype("Int64")
+        diagnostics = self.fit.diagnostics
+        table["divergences"] = diagnostics.get("divergences")
+        table["fit_max_rhat"] = diagnostics.get("max_rhat")
+        table["fit_min_ess_bulk"] = diagnostics.get("min_ess_bulk")
+        return table
 
     def _names(self):
         ran = {"chance": self.chance, "variance": self.variance, "model": self.fit}
@@ -857,6 +940,10 @@ class PipelineResults:
             lines.append(self.fit.effects_table().to_string())
         for step, why in prov["skipped"].items():
             lines.append(f"Not run: {step} ({why})")
+        from .report import _run_problems
+
+        for problem in _run_problems(prov, self.cube.sizes["dyad"]):
+            lines.append(f"CAUTION: {problem}")
         return "\n".join(lines)
 
 
@@ -973,6 +1060,51 @@ def _with_options(study, config):
     return Study(study.table, study.alliance_file, options, study.source)
 
 
+class _PreprocessedSessions(Mapping):
+    """``{(dyad, session): raw}`` preprocessed (``[preprocessing]``) on first access."""
+
+    def __init__(self, sessions, options, roles):
+        self._sessions = sessions
+        self._options = options
+        self._roles = roles
+        self.done = {}
+
+    def __getitem__(self, key):
+        if key not in self.done:
+            self.done[key] = preprocess_session(
+                self._sessions[key], roles=self._roles, **self._options, verbose=False
+            )
+        return self.done[key]
+
+    def __iter__(self):
+        return iter(self._sessions)
+
+    def __len__(self):
+        return len(self._sessions)
+
+
+def _preprocessed(sessions, config):
+    """Return the sessions, preprocessed as they are read when the run asks for it."""
+    options = dict(config.preprocessing)
+    if all(_step_options(step, options[step]) is None for step in _STEPS):
+        return sessions
+    return _PreprocessedSessions(sessions, options, config.synchrony["roles"])
+
+
+def _preprocessing_record(sessions):
+    """Per-session artifact shares and the flagged sessions, for the provenance."""
+    if not isinstance(sessions, _PreprocessedSessions):
+        return None
+    shares, flagged = {}, []
+    for (dyad, session), raw in sessions.done.items():
+        record = get_session_info(raw).get("preprocessing", {})
+        if "artifact_share" in record:
+            shares[f"{dyad}/{session}"] = record["artifact_share"]
+            if record.get("flagged"):
+                flagged.append(f"{dyad}/{session}")
+    return {"artifact_share": shares, "flagged": flagged}
+
+
 def _n_dyads(sessions):
     return len({key[0] for key in sessions})
 
@@ -1023,9 +1155,61 @@ def run_pipeline(study, config=None, *, alliance=None, verbose=None):
     ({'dyad': 4, 'session': 2, 'segment': 2}, ['chance', 'model', 'variance'])
     """
     config = _as_config(config)
+    # every warning of the run is kept for its provenance and report, and shown
+    # (again, once the recording has stopped) to the caller's filters
+    with warnings.catch_warnings(record=True) as caught:
+        # each distinct warning once ("always" would keep every repeat of a loop's)
+        warnings.simplefilter("default")
+        error = None
+        try:
+            results = _run_stages(study, config, alliance)
+        except BaseException as exc:  # raised below, after the warnings it followed
+            error = exc
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, _module_of(w.filename))
+    if error is not None:
+        raise error
+    results.provenance["warnings"] = list(dict.fromkeys(str(w.message) for w in caught))
+    return results
+
+
+def _module_of(filename):
+    """Return the dotted module name of a source file (for warning filters), else its stem."""
+    parts = Path(filename).with_suffix("").parts
+    if "mne_dyad" in parts:
+        i = len(parts) - 1 - parts[::-1].index("mne_dyad")
+        return ".".join(parts[i:])
+    return Path(filename).stem
+
+
+def _diagnostics_of(chance, variance, fit):
+    """Each sampler's divergences, max R-hat and min bulk ESS, by step."""
+    out = {}
+    if chance is not None and "mne_dyad_diagnostics" in chance.attrs:
+        out["chance"] = json.loads(chance.attrs["mne_dyad_diagnostics"])
+    if variance is not None and "mne_dyad_diagnostics" in variance["summary"].attrs:
+        out["variance"] = json.loads(variance["summary"].attrs["mne_dyad_diagnostics"])
+    if fit is not None and fit.diagnostics:
+        out["model"] = {k: fit.diagnostics[k] for k in ("divergences", "max_rhat", "min_ess_bulk")}
+    return out
+
+
+def _rates_of(sessions):
+    """Native and analysis rates of every session, ``{"dyad/session": {...}}``."""
+    out = {}
+    for (dyad, session), raw in sessions.items():
+        native = get_session_info(raw).get("alignment", {}).get("sfreq_in")
+        out[f"{dyad}/{session}"] = {
+            "analysis": raw.info["sfreq"],
+            **(native if isinstance(native, dict) else {}),
+        }
+    return out
+
+
+def _run_stages(study, config, alliance):
     t0 = time.perf_counter()
     study = _with_options(study, config)
-    sessions = _as_mapping(study)
+    sessions = _preprocessed(_as_mapping(study), config)
     sync = dict(config.synchrony)
     n_dyads = _n_dyads(sessions)
     scores, scores_from = None, None
@@ -1090,6 +1274,9 @@ def run_pipeline(study, config=None, *, alliance=None, verbose=None):
         "n_sessions": len(sessions),
         "n_dyads": n_dyads,
         "skipped": skipped,
+        "preprocessing": _preprocessing_record(sessions),
+        "sfreq": _rates_of(sessions),
+        "diagnostics": _diagnostics_of(chance, variance, fit),
         "seconds": time.perf_counter() - t0,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -1135,7 +1322,8 @@ def check_run(study, config=None, *, verbose=None):
     if isinstance(study, Study):
         study = _with_options(study, config)
         keys = study.keys()
-        load = study.load_session
+        # through the study's cache: a run after the check reads no file twice
+        load = study.raws.__getitem__
     else:
         sessions = _as_mapping(study)
         _validate_type(sessions, Mapping, "study")
@@ -1159,12 +1347,11 @@ def check_run(study, config=None, *, verbose=None):
         signal = sync["signal"]
         channels = [r if signal == "raw" else f"{r}-{signal}" for r in roles]
         absent = [ch for ch in channels if ch not in raw.ch_names]
-        if absent:
-            step = "clean_eda" if signal == "clean" else "decompose_eda"
+        step = "clean" if signal == "clean" else "decompose"
+        if absent and config.preprocessing[step] is False:  # made by [preprocessing] otherwise
             by_message.setdefault(
-                f"no {absent} channel(s) for [synchrony] signal = {signal!r}; a study read "
-                f"from files holds raw EDA: run mne_dyad.preprocessing.{step} on the "
-                "sessions and pass them to run_pipeline, or use signal = 'raw'",
+                f"no {absent} channel(s) for [synchrony] signal = {signal!r}: set "
+                f"[preprocessing] {step} = true, or use signal = 'raw'",
                 [],
             ).append(key)
         missing = []
@@ -1198,6 +1385,7 @@ def check_run(study, config=None, *, verbose=None):
             scores, scores_from = _alliance_of(study, None, config)
         except (ValueError, TypeError, KeyError, OSError) as exc:
             problems.append(f"alliance file: {exc}")
+    rated_line = None
     if scores is not None:
         absent = [o for o in config.model["outcomes"] if o not in scores.data_vars]
         if absent:
@@ -1205,6 +1393,8 @@ def check_run(study, config=None, *, verbose=None):
                 f"[model] outcomes {absent} are not among the alliance scales "
                 f"{sorted(scores.data_vars)}"
             )
+        id_problems, rated_line = _alliance_ids(keys, scores, scores_from)
+        problems.extend(id_problems)
     n_dyads = len({k[0] for k in keys})
     lines = [f"Plan for {getattr(study, 'source', None) or type(study).__name__}:"]
     lines.append(f"  {len(keys)} sessions of {n_dyads} dyads at {sorted(rates)} Hz")
@@ -1214,6 +1404,8 @@ def check_run(study, config=None, *, verbose=None):
         )
     if scores is not None:
         lines.append(f"  alliance scores: {scores_from} ({', '.join(scores.data_vars)})")
+        if rated_line:
+            lines.append(f"  {rated_line}")
     method = sync["method"]
     params = ", ".join(f"{k}={sync[k]}" for k in METHODS[method].defaults)
     lines.append(f"  1. synchrony: {method} ({params}) of the {sync['signal']} EDA")
@@ -1233,6 +1425,42 @@ def check_run(study, config=None, *, verbose=None):
             )
     lines.append(f"  outputs: {', '.join(_output_names(skipped))}")
     return "\n".join(lines), problems
+
+
+def _alliance_ids(keys, scores, source):
+    """Problems with the alliance table's ids against the manifest's, and a plan line."""
+    dyads = {str(d) for d, _ in keys}
+    sessions = {s for _, s in keys}
+    their_dyads = {str(d) for d in scores.dyad.values}
+    their_sessions = set(scores.session.values.tolist())
+    where = f"alliance file {source}"
+    if not dyads & their_dyads:
+        return [
+            f"{where}: its dyads {sorted(their_dyads)[:5]} are none of the manifest's "
+            f"{sorted(dyads)[:5]}; write the ids as the manifest does ([alliance] dyad_col "
+            "names the table's dyad column)"
+        ], None
+    if not sessions & their_sessions:
+        return [
+            f"{where}: its sessions {sorted(map(str, their_sessions))[:5]} are none of the "
+            f"manifest's {sorted(sessions)[:5]} (for example 's1' against 1); write the "
+            "sessions as the manifest does, as numbers ([alliance] session_col names the "
+            "table's session column)"
+        ], None
+    values = scores.to_array("scale")
+    rated = values.notnull().any([d for d in values.dims if d not in ("dyad", "session")])
+    pairs = {
+        (str(d), s)
+        for d in scores.dyad.values
+        for s in scores.session.values
+        if bool(rated.sel(dyad=d, session=s))
+    }
+    unrated = [(d, s) for d, s in keys if (str(d), s) not in pairs]
+    line = f"alliance: {len(keys) - len(unrated)} of the {len(keys)} sessions are rated"
+    if unrated:
+        named = ", ".join(f"{d}/{s}" for d, s in unrated[:5])
+        line += f" (not rated: {named}{' ...' if len(unrated) > 5 else ''})"
+    return [], line
 
 
 def _demo_inputs(*, quick=False, seed=2019, sampler="nutpie"):

@@ -20,7 +20,12 @@ __all__ = ["make_report", "SECTIONS"]
 
 #: The report's sections, in order. ``Data`` and ``Synchrony`` are always there;
 #: the others appear when their input is given.
-SECTIONS = ("Data", "Traces", "Synchrony", "Chance", "Variance", "Alliance")
+SECTIONS = ("Run", "Data", "Traces", "Synchrony", "Chance", "Variance", "Alliance")
+
+#: Fewer dyads than this make between-dyad effects and shares unreliable (banner).
+_MIN_DYADS = 10
+#: Highest R-hat a sampler may report without the banner (as the sampler warning).
+_MAX_RHAT = 1.01
 
 
 def _add_figure(report, fig, title, section, caption=None):
@@ -115,8 +120,102 @@ def _overview(cube, main):
     return study, sessions
 
 
+#: Numbers right-aligned under right-aligned headers; labels (the index) on the left.
+_TABLE_STYLE = (
+    "<style>.mne-dyad-table td, .mne-dyad-table th {text-align: right;} "
+    ".mne-dyad-table tbody th {text-align: left;}</style>"
+)
+
+
 def _html_table(df):
-    return df.to_html(classes="table table-sm table-striped table-hover", border=0, na_rep="-")
+    df = df.copy()
+    for col in df.columns:  # effective sample sizes are counts
+        if str(col).startswith("ess") or str(col).endswith("ess_bulk"):
+            df[col] = df[col].round().astype("Int64")
+    return _TABLE_STYLE + df.to_html(
+        classes="table table-sm table-striped table-hover mne-dyad-table",
+        border=0,
+        na_rep="-",
+        justify="right",
+    )
+
+
+def _run_problems(run, n_dyads):
+    """List what a reader must know before trusting the results, one line each."""
+    problems = []
+    config = run.get("config", {})
+    for step, d in (run.get("diagnostics") or {}).items():
+        chains = config.get(step, {}).get("chains", 2)
+        bad = []
+        if d.get("divergences"):
+            bad.append(f"{d['divergences']} divergent transitions")
+        if d.get("max_rhat", 0) > _MAX_RHAT:
+            bad.append(f"R-hat up to {d['max_rhat']:.3f}")
+        if d.get("min_ess_bulk", np.inf) < 100 * chains:
+            bad.append(f"bulk ESS as low as {d['min_ess_bulk']:.0f}")
+        if bad:
+            problems.append(
+                f"The {step} sampler reports {', '.join(bad)}: its intervals are not "
+                f"trustworthy (raise [{step}] tune and draws)."
+            )
+    if n_dyads < _MIN_DYADS:
+        problems.append(
+            f"Only {n_dyads} dyads: between-dyad effects, dyad shares and the chance "
+            f"test's group estimate are unreliable below about {_MIN_DYADS} dyads, whatever "
+            "their intervals say."
+        )
+    flagged = (run.get("preprocessing") or {}).get("flagged") or []
+    if flagged:
+        problems.append(
+            f"{len(flagged)} session(s) are mostly artifact ({', '.join(flagged[:10])}): "
+            "see the artifact shares below."
+        )
+    return problems
+
+
+def _run_section(report, run, n_dyads):
+    """Add the ``Run`` section: a banner, rates, artifacts, warnings, versions, config."""
+    problems = _run_problems(run, n_dyads)
+    if problems:
+        items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
+        banner = (
+            '<div style="background:#f8d7da;border:2px solid #b00020;color:#58151c;'
+            'padding:0.6em 1em;border-radius:4px"><b>Check before reporting these '
+            f"results:</b><ul>{items}</ul></div>"
+        )
+    else:
+        banner = (
+            '<div style="background:#d1e7dd;border:1px solid #0f5132;color:#0f5132;'
+            'padding:0.6em 1em;border-radius:4px">Every sampler passed its checks '
+            f"(no divergences, R-hat at most {_MAX_RHAT}, enough bulk ESS) and the study "
+            f"has at least {_MIN_DYADS} dyads.</div>"
+        )
+    _add_html(report, banner, "Checks", "Run")
+    diagnostics = run.get("diagnostics") or {}
+    if diagnostics:
+        table = pd.DataFrame(diagnostics).T
+        table.index.name = "step"
+        table = table.rename(columns={"min_ess_bulk": "min ess_bulk"})
+        _add_html(report, _html_table(table.round(3)), "Sampler diagnostics", "Run")
+    rates = pd.DataFrame(run.get("sfreq") or {}).T
+    shares = (run.get("preprocessing") or {}).get("artifact_share") or {}
+    if shares:
+        rates["artifact share"] = pd.Series(shares)
+    if len(rates):
+        rates.index.name = "dyad/session"
+        rates = rates.rename(columns=lambda c: c if c == "artifact share" else f"{c} (Hz)")
+        _add_html(report, _html_table(rates), "Sampling rates and artifacts per session", "Run")
+    logged = run.get("warnings") or []
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in logged) or "<li>none</li>"
+    _add_html(report, f"<ul>{items}</ul>", f"Warnings of the run ({len(logged)})", "Run")
+    versions = run.get("versions") or {}
+    if versions:
+        table = pd.DataFrame({"version": versions})
+        table.index.name = "package"
+        _add_html(report, _html_table(table), "Software", "Run")
+    if run.get("config"):
+        text = json.dumps(run["config"], indent=2, sort_keys=True, default=str)
+        _add_html(report, f"<pre>{html.escape(text)}</pre>", "Configuration", "Run")
 
 
 def _traces(sessions, n_traces):
@@ -191,12 +290,14 @@ def make_report(
     variance=None,
     title="mne-dyad analysis",
     n_traces=24,
+    run=None,
     verbose=None,
     **params,
 ):
     """Assemble an HTML report of a dyadic analysis.
 
-    The report has a section per stage: ``Data`` (the study's shape and every
+    The report has a section per stage: ``Run`` (when ``run`` is given: checks,
+    rates, warnings, versions, configuration), ``Data`` (the study's shape and every
     session's segments), ``Traces`` (each session's dyad traces with their
     segments shaded, as a slider), ``Synchrony`` (the cube, the sampling error and split-half
     reliability of the shown summary, and the parameters),
@@ -226,6 +327,13 @@ def make_report(
     n_traces : int | None
         Number of sessions to draw as traces (in the order of ``raws``); ``None``
         draws them all. Each trace adds about 100 kB to the HTML file.
+    run : None | dict
+        A run's provenance (``PipelineResults.provenance``): adds the ``Run``
+        section first, with a red banner when a sampler's diagnostics fail,
+        fewer than 10 dyads make between-dyad results unreliable, or sessions
+        are mostly artifact; then the sampler diagnostics, the native and
+        analysis rates and artifact share of every session, every warning the
+        run logged, the software versions and the whole configuration.
     %(verbose)s
     **params
         Synchrony parameters for :func:`mne_dyad.synchrony_cube` when
@@ -246,8 +354,11 @@ def make_report(
     _validate_type(n_traces, (None, "int-like"), "n_traces")
     if n_traces is not None and n_traces < 0:
         raise ValueError(f"n_traces must be >= 0 or None, got {n_traces}.")
+    _validate_type(run, (None, dict), "run")
     cube, sessions = _split_input(study_or_cube, raws, params)
     report = mne.Report(title=title, verbose=False)
+    if run is not None:
+        _run_section(report, run, cube.sizes["dyad"])
 
     main = _main_variable(cube, fit)
     study_table, session_table = _overview(cube, main)

@@ -60,3 +60,64 @@ def test_read_acq_errors(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "bioread", None)  # not installed
     with pytest.raises(ImportError, match="pip install bioread"):
         md.io.read_raw_acq(path)
+
+
+@pytest.mark.parametrize(
+    "units, factor",
+    [
+        ("\u00b5S", 1e-6),  # micro sign
+        ("\u03bcS", 1e-6),  # Greek mu
+        ("uS", 1e-6),
+        (" Microsiemen ", 1e-6),
+        ("\u00b5mho", 1e-6),
+        ("\u03bcsiemens", 1e-6),
+        ("micromhos", 1e-6),
+        ("nS", 1e-9),
+        ("nanosiemens", 1e-9),
+        ("mho", 1.0),
+    ],
+)
+def test_read_acq_unit_names(tmp_path, monkeypatch, units, factor):
+    path = tmp_path / "s1.acq"
+    path.write_bytes(b"fake")
+    values = {1e-6: 3.0, 1e-9: 3000.0, 1.0: 3e-6}[factor]
+    # found by its unit alone (the name is not EDA-like)
+    _fake_bioread(
+        monkeypatch,
+        [_channel("CH1", "mV", np.zeros(50)), _channel("CH2", units, np.full(50, values))],
+    )
+    raw = md.io.read_raw_acq(path)
+    assert raw.ch_names == ["CH2"]
+    np.testing.assert_allclose(raw.get_data()[0], 3e-6)
+
+
+def test_read_acq_ambiguous_units_and_bad_values(tmp_path, monkeypatch):
+    path = tmp_path / "s1.acq"
+    path.write_bytes(b"fake")
+    # "us" may be microseconds: it does not make a channel EDA-like ...
+    _fake_bioread(
+        monkeypatch, [_channel("CH1", "us", np.full(50, 3.0)), _channel("CH2", "V", np.ones(50))]
+    )
+    with pytest.raises(ValueError, match="no EDA-like channel"):
+        md.io.read_raw_acq(path)
+    # ... but the chosen channel's "us" is read as microsiemens
+    np.testing.assert_allclose(md.io.read_raw_acq(path, channel="CH1").get_data()[0], 3e-6)
+    _fake_bioread(monkeypatch, [_channel("EDA", "s", np.full(50, 3.0))])  # seconds?
+    with pytest.raises(
+        ValueError, match=r"is in 's', not a conductance unit.*\[readers.acq\] unit"
+    ):
+        md.io.read_raw_acq(path)
+    # a disconnected electrode: negative
+    _fake_bioread(monkeypatch, [_channel("EDA100C", "microsiemens", np.full(50, -0.5))])
+    with pytest.raises(ValueError) as info:
+        md.io.read_raw_acq(path)
+    msg = str(info.value)
+    assert str(path) in msg and "EDA channel 'EDA100C' (read as uS) is negative" in msg
+    assert "median is -5e-07 S" in msg and "disconnected" in msg
+    # siemens values in a channel labelled microsiemens
+    _fake_bioread(monkeypatch, [_channel("EDA100C", "\u03bcS", np.full(50, 2e-6))])
+    with pytest.raises(
+        ValueError, match=r"is 2e-12 S.*pass unit= one of \['S', 'mS'\].*\[readers.acq\]"
+    ):
+        md.io.read_raw_acq(path)
+    assert md.io.read_raw_acq(path, unit="S").get_data()[0, 0] == 2e-6

@@ -108,10 +108,43 @@ CASES = {
         ValueError,
         "goes backwards at data row 3",
     ),
-    "table irregular time": (
+    "table irregular time": (  # 4 Hz, then a step of 0.5 s (one sample missing)
+        lambda t: _table(t, "t,eda\n0,1\n0.25,1\n0.5,1\n1.0,1\n1.25,1\n", time_column="t"),
+        ValueError,
+        r"irregular: data row 4 is at 1 s, 0.5 s after.*gap of about 1 missing.*[Rr]esample",
+    ),
+    "table times too coarse": (  # whole seconds cannot show a 0.75 Hz step is regular
         lambda t: _table(t, "t,eda\n0,1\n1,1\n3,1\n4,1\n", time_column="t"),
         ValueError,
-        "irregular.*resample",
+        "written to 0 decimal.*too coarse.*pass sfreq= and time_column=False",
+    ),
+    "table varying step": (
+        lambda t: _table(
+            t, "time,eda\n" + "".join(f"{0.3 * k + 0.05 * (k % 2):.2f},1\n" for k in range(9))
+        ),
+        ValueError,
+        r"irregular: data row 2 is at 0.35 s.*varying step.*time_column=False",
+    ),
+    "table time contradicts sfreq": (
+        lambda t: _table(t, "Time (s),eda\n" + "".join(f"{k / 8},1\n" for k in range(9)), sfreq=4),
+        ValueError,
+        r"'Time \(s\)' gives 8.000000 Hz but sfreq=4 Hz.*\[readers.tabular\] sfreq.*"
+        r"\[readers.tabular\] time_column",
+    ),
+    "table negative eda": (
+        lambda t: _table(t, "eda\n" + "-0.4\n" * 10, sfreq=4.0),
+        ValueError,
+        r"channel 'EDA' \(read as uS\) is negative: its median is -4e-07 S.*disconnected",
+    ),
+    "table siemens read as uS": (
+        lambda t: _table(t, "eda\n" + "2e-06\n" * 10, sfreq=4.0),
+        ValueError,
+        r"median \(of its non-zero samples\) is 2e-12 S.*pass unit= one of \['S', 'mS'\]",
+    ),
+    "table text in time column": (
+        lambda t: _table(t, "Time,eda\n12:00:00,1\n12:00:01,1\n"),
+        ValueError,
+        r"'Time' looks like the sample times but holds '12:00:00'.*Pass sfreq=",
     ),
     "table text in numbers": (
         lambda t: _table(t, "eda\n1\ntwo\n3\n", sfreq=4.0),

@@ -38,6 +38,7 @@ COVERED = {
     "preprocessing.clean_eda",
     "preprocessing.decompose_eda",
     "preprocessing.annotate_artifacts",
+    "preprocessing.preprocess_session",
 }
 
 
@@ -188,9 +189,13 @@ def test_preprocessing(session, method):
     rtol = 1e-12 if method == "smoothmedian" else 0.01
     np.testing.assert_allclose(tonic[ok] + phasic[ok], x[ok], rtol=rtol)
     assert np.nanstd(phasic) > 0
+    by_steps = md.preprocessing.preprocess_session(raw, clean=True, decompose=method)
+    np.testing.assert_allclose(by_steps.get_data(picks="client-tonic")[0][ok], tonic[ok])
     _writable(parts)
     ann = md.preprocessing.annotate_artifacts(parts)
     assert {d for d in ann.description} <= {"BAD_artifact"}
+    whole = md.preprocessing.preprocess_session(raw, clean=True, decompose=method)
+    _writable(whole)
 
 
 def test_study(tmp_path, session):
@@ -207,7 +212,8 @@ def test_study(tmp_path, session):
         rows.append(f"D1,{s},s{s}/client.csv,s{s}/therapist.csv,s{s}/coding.csv\n")
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("dyad,session,client_file,therapist_file,coding_file\n" + "".join(rows))
-    study = md.io.read_study(manifest, options={"readers": {"tabular": {"sfreq": 16.0}}})
+    options = {"readers": {"tabular": {"sfreq": 16.0}}, "combine": {"sfreq": 16.0}}
+    study = md.io.read_study(manifest, options=options)
     raw = study.raws[("D1", 2)]
     np.testing.assert_allclose(
         raw.get_data(picks="therapist")[0], session.get_data(picks="therapist")[0], atol=1e-11

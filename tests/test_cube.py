@@ -163,3 +163,49 @@ def test_cube_bad_input(small_study):
     )
     with pytest.raises(ValueError, match="has roles"):
         md.synchrony_cube({("A", 1): raw, ("B", 1): other}, roles=None)
+
+
+def test_analysis_rate_recorded_and_lab_rates_hinted(monkeypatch):
+    from mne_dyad.synchrony import _api
+
+    # a 1000 Hz lab session, as combined from two amplifiers
+    lab = md.simulation.simulate_session(
+        duration=200,
+        sfreq=1000.0,
+        noise=0.0015,
+        adc_step=0.0015,
+        segments=[("IM", 10.0, 180.0)],
+        seed=2,
+        dyad="L1",
+        session=1,
+    )
+    at_8 = md.io.combine_dyad(lab.copy().pick([0]), lab.copy().pick([1]), dyad="L1", session=1)
+    at_8.set_annotations(lab.annotations)
+    monkeypatch.setattr(_api, "_HINTED", [])
+    with mne.utils.catch_logging(verbose=True) as log:
+        sync_8 = md.synchrony.compute_synchrony(at_8, lag=5.0, window=20.0, step=10.0)
+    assert "is at" not in log.getvalue()  # 8 Hz: no hint
+    params = json.loads(sync_8.attrs["mne_dyad_params"])
+    assert params["sfreq"] == 8.0 and params["native_sfreq"] == [1000.0]
+    with mne.utils.catch_logging(verbose=True) as log:
+        sync_1000 = md.synchrony.compute_synchrony(lab, lag=5.0, window=20.0, step=10.0)
+        md.synchrony.compute_synchrony(lab, lag=5.0, window=20.0, step=10.0)
+    text = log.getvalue()
+    assert text.count("is at 1000 Hz") == 1  # once per process
+    assert "sfreq=8" in text
+    # sensor noise above 4 Hz lowers synchrony at the native rate; at 8 Hz the
+    # anti-alias filter removes it, and the value is that of the noiseless session
+    quiet = md.simulation.simulate_session(
+        duration=200, sfreq=1000.0, noise=0.0, segments=[("IM", 10.0, 180.0)], seed=2
+    )
+    truth = md.synchrony.compute_synchrony(quiet, lag=5.0, window=20.0, step=10.0)
+    truth = float(truth.all_lags.sel(segment="IM"))
+    assert float(sync_8.all_lags.sel(segment="IM")) == pytest.approx(truth, abs=0.002)
+    assert float(sync_1000.all_lags.sel(segment="IM")) < truth - 0.01
+    # sessions at two rates: the error names both and the setting that fixes it
+    other = at_8.copy()
+    other.resample(4.0, method="polyphase", verbose=False)
+    md.io._session._set_session_info(other, dyad="L2", session=1)
+    match = r"L2, session 1 is analysed at 4.0 Hz .* at 8.0 Hz.*\[combine\] sfreq = 8"
+    with pytest.raises(ValueError, match=match):
+        md.synchrony_cube({("L1", 1): at_8, ("L2", 1): other}, lag=5.0, window=20.0, step=10.0)

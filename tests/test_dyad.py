@@ -22,10 +22,24 @@ def _clock_raw(sfreq, duration, start, *, ch="EDA", ch_type="gsr", clock=None):
     return raw
 
 
+def test_default_rate_is_the_analysis_rate():
+    # a 4 Hz wristband and a 1000 Hz lab amplifier: both end at 8 Hz, the same ramp
+    a = _clock_raw(4.0, 120, T0)
+    b = _clock_raw(1000.0, 120, T0)
+    raw = md.io.combine_dyad(a, b)
+    assert raw.info["sfreq"] == 8.0 and raw.n_times == 120 * 8
+    data = raw.get_data()
+    truth = 2e-6 + np.arange(raw.n_times) / 8.0 * 1e-9
+    np.testing.assert_allclose(data[:, 16:-16], np.vstack([truth, truth])[:, 16:-16], atol=1e-12)
+    meta = md.io.get_session_info(raw)
+    assert meta["alignment"]["sfreq_in"] == {"client": 4.0, "therapist": 1000.0}
+    assert meta["alignment"]["sfreq"] == 8.0
+
+
 def test_different_rates_resample_to_lower():
     a = _clock_raw(4.0, 300, T0)
     b = _clock_raw(32.0, 300, T0)
-    raw = md.io.combine_dyad(a, b)
+    raw = md.io.combine_dyad(a, b, sfreq=None)
     assert raw.info["sfreq"] == 4.0
     assert raw.ch_names == ["client", "therapist"]
     assert raw.get_channel_types() == ["gsr", "gsr"]
@@ -139,7 +153,7 @@ def test_microsiemens_passed_as_siemens_error():
 def test_gaps_survive_resampling():
     a = _clock_raw(32.0, 120, T0)
     a._data[0, 32 * 50 : 32 * 60] = np.nan  # 10 s gap
-    raw = md.io.combine_dyad(a, _clock_raw(4.0, 120, T0))
+    raw = md.io.combine_dyad(a, _clock_raw(4.0, 120, T0), sfreq=None)  # at 4 Hz
     gap = np.isnan(raw.get_data()[0])
     assert gap[4 * 51 : 4 * 59].all()
     assert not gap[: 4 * 49].any() and not gap[4 * 61 :].any()

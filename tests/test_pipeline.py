@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mne
 import numpy as np
 import pandas as pd
 import pytest
@@ -185,6 +186,21 @@ def test_run_pipeline_is_the_stages_in_order(small_study, tmp_path):
     with pytest.raises(FileExistsError, match="overwrite=True"):
         results.save(tmp_path / "out")
     results.save(tmp_path / "out", overwrite=True)
+    # what a reader must know travels with the results: diagnostics, warnings, rates
+    prov = results.provenance
+    assert set(prov["diagnostics"]) == {"chance", "variance", "model"}
+    assert prov["diagnostics"]["model"] == {
+        k: results.fit.diagnostics[k] for k in ("divergences", "max_rhat", "min_ess_bulk")
+    }
+    assert any("sampler reports" in w for w in prov["warnings"])
+    assert set(prov["sfreq"]) == {f"{d}/{s}" for d, s in small_study.raws}
+    assert {v["analysis"] for v in prov["sfreq"].values()} == {8.0}
+    assert summary["divergences"].nunique() == 1 and summary["ess_bulk"].dtype.kind == "i"
+    text = results.describe()
+    assert "CAUTION: Only 6 dyads" in text and "CAUTION: The model sampler reports" in text
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Check before reporting these results" in page and "Only 6 dyads" in page
+    assert "Warnings of the run" in page and "Sampling rates and artifacts per session" in page
 
 
 def test_steps_left_out_are_recorded(small_study, tmp_path):
@@ -300,9 +316,17 @@ def test_a_studys_own_options_are_kept_and_outputs_checked_first(tabular_study, 
     # the configuration sets no [readers]: the study's own reader options stand
     results = md.pipeline.run_pipeline(study, OFF)
     assert results.cube.sizes["dyad"] == 3
-    plan, problems = md.pipeline.check_run(study, {"synchrony": {"signal": "phasic"}, **OFF})
+    absent = {"synchrony": {"segments": ["XX"]}, "segments": {"labels": None}, **OFF}
+    plan, problems = md.pipeline.check_run(study, absent)
     assert len(problems) == 1  # the same problem in six sessions, listed once
-    assert "and 3 more sessions: no ['client-phasic', 'therapist-phasic'] channel" in problems[0]
+    assert "and 3 more sessions: none of the segments ['XX']" in problems[0]
+    # phasic synchrony of a study read from files: [preprocessing] decomposes it
+    plan, problems = md.pipeline.check_run(study, {"synchrony": {"signal": "phasic"}, **OFF})
+    assert problems == []
+    with pytest.raises(md.pipeline.ConfigError, match=r"signal = 'phasic' needs the decompose"):
+        md.pipeline.PipelineConfig(
+            {"synchrony": {"signal": "phasic"}, "preprocessing": {"decompose": False}}
+        )
     # an earlier run's folder is refused before anything is computed ...
     out = tmp_path / "out"
     out.mkdir()
@@ -319,3 +343,72 @@ def test_a_studys_own_options_are_kept_and_outputs_checked_first(tabular_study, 
     proc = _cli("run", root / "manifest.csv", "--config", off, "--out", out, "--overwrite")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == ["cube.nc", "provenance.json", "report.html"]
+
+
+def test_preprocessing_table_runs_before_synchrony(small_study):
+    sessions = {k: raw.copy() for k, raw in small_study.raws.items()}
+    key = sorted(sessions)[0]
+    data = sessions[key].get_data()
+    n = data.shape[1]
+    data[0, : n // 2] = data[0, 0]  # the client's electrode off for half the session
+    sessions[key] = mne.io.RawArray(data, sessions[key].info, verbose=False).set_annotations(
+        sessions[key].annotations
+    )
+    config = {"synchrony": {"signal": "phasic"}, **OFF}
+    with pytest.warns(RuntimeWarning, match=rf"dyad {key[0]}, session {key[1]}: 5\d% of the"):
+        results = md.pipeline.run_pipeline(sessions, config)
+    record = results.provenance["preprocessing"]
+    assert record["flagged"] == [f"{key[0]}/{key[1]}"]
+    assert 0.5 <= record["artifact_share"][f"{key[0]}/{key[1]}"] <= 0.52  # half + margin
+    others = [v for k, v in record["artifact_share"].items() if k != f"{key[0]}/{key[1]}"]
+    assert len(others) == len(sessions) - 1 and max(others) == 0.0
+    assert json.loads(results.cube.attrs["mne_dyad_params"])["signal"] == "phasic"
+    assert results.config.preprocessing["decompose"] is True  # turned on by the signal
+    # the same phasic cube as preprocessing by hand, artifacts marked first
+    by_hand = {
+        k: md.preprocessing.preprocess_session(raw, decompose=True, verbose=False)
+        for k, raw in sessions.items()
+    }
+    cube = md.synchrony_cube(by_hand, signal="phasic", verbose=False)
+    np.testing.assert_allclose(cube.all_lags, results.cube.all_lags, atol=1e-12)
+    # every option is checked before any data is read
+    bad = {"preprocessing": {"artifacts": {"jmp": 3.0}, "clean": "fast", "decompose": 3}}
+    with pytest.raises(md.pipeline.ConfigError) as info:
+        md.pipeline.PipelineConfig(bad)
+    text = str(info.value)
+    assert "artifacts has no option 'jmp'; did you mean 'jump'?" in text
+    assert "clean method must be one of ['neurokit', 'biosppy', 'none'], got 'fast'" in text
+    assert "decompose must be true or false or a string or a table, got 3" in text
+
+
+def test_run_checks_every_file_and_the_alliance_ids_first(tabular_study, tmp_path):
+    root = tabular_study
+    manifest = pd.read_csv(root / "manifest.csv")
+    items = {f"item{i}": 5 for i in range(1, 7)}
+    # the coder wrote sessions as "s1", "s2": the ids cannot meet the manifest's 1, 2
+    sai = pd.DataFrame(
+        [{"dyad": d, "session": f"s{s}", **items} for d, s in manifest[["dyad", "session"]].values]
+    )
+    sai.to_csv(tmp_path / "sai.csv", index=False)
+    manifest["alliance_file"] = str(tmp_path / "sai.csv")
+    manifest.to_csv(tmp_path / "manifest.csv", index=False)
+    for f in root.glob("*.csv"):
+        if f.name != "manifest.csv":
+            (tmp_path / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "out"
+    proc = _cli("run", tmp_path / "manifest.csv", "--config", root / "params.toml", "--out", out)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "nothing computed" in proc.stderr and "Synchrony cube" not in proc.stderr
+    assert "its sessions ['s1', 's2'] are none of the manifest's [1, 2]" in proc.stderr
+    assert "[alliance] session_col" in proc.stderr
+    assert not out.exists() or not any(out.iterdir())
+    # numbered sessions, one of them unrated: the plan says which
+    sai["session"] = [int(s[1:]) for s in sai.session]
+    sai.iloc[1:].to_csv(tmp_path / "sai.csv", index=False)
+    study = md.io.read_study(
+        tmp_path / "manifest.csv", options={"readers": {"tabular": {"sfreq": 8.0}}}
+    )
+    plan, problems = md.pipeline.check_run(study, {"chance": {"enabled": False}})
+    assert problems == []
+    first = f"{sai.dyad.iloc[0]}/{sai.session.iloc[0]}"
+    assert f"alliance: 5 of the 6 sessions are rated (not rated: {first})" in plan

@@ -132,7 +132,7 @@ def test_e4_and_amplifier_combine(tmp_path):
         amp[np.newaxis], mne.create_info(["EDA"], 32.0, "gsr"), verbose=False
     )
     therapist.set_meas_date(dt.datetime.fromtimestamp(START + 30, tz=dt.UTC))
-    raw = md.io.combine_dyad(client, therapist, offset=0.0)
+    raw = md.io.combine_dyad(client, therapist, offset=0.0, sfreq=None)
     assert raw.info["sfreq"] == 4.0
     assert raw.info["meas_date"] == dt.datetime.fromtimestamp(START + 30, tz=dt.UTC)
     meta = md.io.get_session_info(raw)["alignment"]
@@ -186,6 +186,7 @@ def test_other_bad_files(tmp_path):
     table.write_text("time,heart\n0,1\n")
     with pytest.raises(ValueError, match="column.* named like EDA"):
         md.io.read_raw_tabular(table, sfreq=4.0)
+    table.write_text("eda\n1\n2\n")  # no time column: the rate must be given
     with pytest.raises(ValueError, match="needs sfreq= or time_column="):
         md.io.read_raw_tabular(table)
     path = _bids(tmp_path)
@@ -222,5 +223,168 @@ def test_tabular_wrong_unit_names_the_file_and_the_fix(tmp_path):
     assert str(path) in msg and "read as S, the EDA median is 2.5 S" in msg
     assert "smaller unit than S: pass unit= one of ['mS', 'uS', 'nS']" in msg
     path.write_text("eda\n" + "2.5e-12\n" * 20)  # converted to siemens twice
-    with pytest.raises(ValueError, match=r"peak is 2.5e-18 S.*larger unit than uS.*\['S', 'mS'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"median \(of its non-zero samples\) is 2.5e-18 S.*larger unit than uS.*"
+        r"\['S', 'mS'\].*\[readers.tabular\] unit",
+    ):
         md.io.read_raw_tabular(path, sfreq=4.0)
+
+
+def _timed_table(path, times, values, time_format, header="Time (s),EDA"):
+    path.write_text(
+        f"{header}\n" + "".join(f"{t:{time_format}},{v:.4f}\n" for t, v in zip(times, values))
+    )
+    return path
+
+
+@pytest.mark.parametrize("decimals", [6, 5, 4])
+def test_tabular_rate_from_rounded_times(tmp_path, decimals):
+    """2048 Hz written with a few decimals: (n - 1) / span, not 1 / median step."""
+    n = 2048 * 20
+    times = np.arange(n) / 2048
+    values = 2.0 + 0.5 * np.sin(times)
+    path = _timed_table(tmp_path / "eda.csv", times, values, f".{decimals}f")
+    # the old estimate, 1 / median step, was 2049.18 Hz for 6 decimals (0.000488 s)
+    assert 1 / np.median(np.diff(np.round(times, 6))) == pytest.approx(2049.18, abs=0.01)
+    raw = md.io.read_raw_tabular(path)  # "Time (s)" is found and gives the rate
+    assert raw.info["sfreq"] == pytest.approx(2048.0, rel=1e-6)
+    assert raw.n_times == n and raw.ch_names == ["EDA"]
+    np.testing.assert_allclose(raw.get_data()[0], np.round(values, 4) * 1e-6, atol=1e-13)
+    # a consistent sfreq is checked and kept; one 0.1% off is an error naming both
+    assert md.io.read_raw_tabular(path, sfreq=2049.0).info["sfreq"] == 2049.0  # 0.05%
+    with pytest.raises(ValueError, match=r"gives 2048.000000 Hz but sfreq=2051 Hz"):
+        md.io.read_raw_tabular(path, sfreq=2051.0)  # 0.15%
+
+
+def test_tabular_time_gap_and_sfreq_mismatch(tmp_path):
+    times = np.arange(2048 * 20) / 2048
+    gap = np.concatenate([times[: 2048 * 10], times[2048 * 11 :]])  # 1 s missing at 10 s
+    path = _timed_table(tmp_path / "gap.csv", gap, np.full(gap.size, 2.0), ".6f", "time,eda")
+    with pytest.raises(ValueError) as info:
+        md.io.read_raw_tabular(path, time_column="time")
+    msg = str(info.value)
+    assert str(path) in msg and "column 'time' are irregular" in msg
+    assert "data row 20481 is at 11 s, 1.00049 s after the row before" in msg
+    assert "gap of about 2049 missing sample(s)" in msg and "Resample" in msg
+    path = _timed_table(tmp_path / "ok.csv", times, np.full(times.size, 2.0), ".6f", "t,eda")
+    with pytest.raises(ValueError) as info:
+        md.io.read_raw_tabular(path, sfreq=1000.0)
+    msg = str(info.value)
+    assert str(path) in msg and "time column 't' gives 2048.000000 Hz but sfreq=1000 Hz" in msg
+    assert "[readers.tabular] sfreq" in msg and "[readers.tabular] time_column" in msg
+    raw = md.io.read_raw_tabular(path, sfreq=1000.0, time_column=False)  # told to ignore it
+    assert raw.info["sfreq"] == 1000.0
+
+
+def test_tabular_time_and_eda_columns_found_by_name(tmp_path):
+    path = tmp_path / "eda.csv"
+    path.write_text("Time (s),SCL\n" + "".join(f"{k / 8},{3 + k / 100}\n" for k in range(16)))
+    raw = md.io.read_raw_tabular(path)
+    assert raw.info["sfreq"] == 8.0  # the time column is not an EDA column ...
+    np.testing.assert_allclose(raw.get_data()[0], (3 + np.arange(16) / 100) * 1e-6)
+    # ... and an EDA column named like time is not the time column
+    path.write_text("timestamp,time_gsr\n" + "".join(f"{k / 4},{2}\n" for k in range(16)))
+    assert md.io.read_raw_tabular(path).info["sfreq"] == 4.0
+    # a time column in milliseconds (by its name)
+    path.write_text("Time (ms),eda\n" + "".join(f"{k * 31.25},{2}\n" for k in range(16)))
+    assert md.io.read_raw_tabular(path).info["sfreq"] == 32.0
+    # clock times are not sample times: with sfreq= they are left out, with a warning
+    path.write_text("time,eda\n" + "".join(f"10:00:{k:02d},2\n" for k in range(16)))
+    with pytest.warns(RuntimeWarning, match=r"column 'time' looks like a time.*not used"):
+        raw = md.io.read_raw_tabular(path, sfreq=1.0)
+    assert raw.info["sfreq"] == 1.0 and raw.n_times == 16
+    path.write_text("time,timestamp,eda\n" + "".join(f"{k},{k},2\n" for k in range(16)))
+    with pytest.raises(ValueError, match=r"several columns named like time.*pass time_column="):
+        md.io.read_raw_tabular(path)
+    assert md.io.read_raw_tabular(path, time_column="timestamp").info["sfreq"] == 1.0
+
+
+def test_tabular_acqknowledge_preamble(tmp_path):
+    """A text export with lines before its header; the time column in minutes."""
+    eda = 4.0 + np.arange(40) / 1000
+    preamble = '"EDA.acq"\n"0.5 msec/sample"\n"2 channels"\n"EDA100C"\n"microsiemens"\n'
+    rows = "".join(f"{k * 0.5 / 60000:.9f},{v:.3f},0.01\n" for k, v in enumerate(eda))
+    path = tmp_path / "s1.txt"
+    path.write_text(preamble + "min,CH1,CH2\n" + rows)
+    raw = md.io.read_raw_tabular(path, eda_column="CH1")
+    assert raw.info["sfreq"] == 2000.0 and raw.n_times == 40
+    np.testing.assert_allclose(raw.get_data()[0], eda * 1e-6)
+    # tab-separated, one column and no time column: the rate of "0.5 msec/sample"
+    path.write_text(preamble.replace('"', "") + "EDA\n" + "".join(f"{v:.3f}\n" for v in eda))
+    raw = md.io.read_raw_tabular(path)
+    assert raw.info["sfreq"] == 2000.0
+    np.testing.assert_allclose(raw.get_data()[0], eda * 1e-6)
+    # the header line given
+    path.write_text("export\n1 channel\nsec\tEDA\n" + "".join(f"{k / 4}\t2\n" for k in range(8)))
+    raw = md.io.read_raw_tabular(path, skiprows=2)
+    assert raw.info["sfreq"] == 4.0 and raw.n_times == 8
+    # data lines that end in a separator the header does not have
+    path.write_text(
+        preamble + "sec\tCH1\n" + "".join(f"{k / 4}\t{v}\t\n" for k, v in enumerate(eda))
+    )
+    with pytest.raises(ValueError, match="gives 4.000000 Hz but the file's preamble says"):
+        md.io.read_raw_tabular(path, eda_column="CH1")
+    raw = md.io.read_raw_tabular(path, eda_column="CH1", sfreq=4.0)
+    np.testing.assert_allclose(raw.get_data()[0], eda * 1e-6)
+    # a preamble rate that contradicts the time column is an error
+    path.write_text(preamble + "sec,CH1\n" + "".join(f"{k / 1000},2\n" for k in range(8)))
+    with pytest.raises(ValueError, match=r"gives 1000.000000 Hz but the file's preamble says"):
+        md.io.read_raw_tabular(path, eda_column="CH1")
+
+
+def test_tabular_semicolons_and_decimal_commas(tmp_path):
+    path = tmp_path / "eda.csv"
+    rows = "".join(f"{k / 4:.2f};{2 + k / 1000:.3f};x\n".replace(".", ",") for k in range(12))
+    path.write_text("Zeit;EDA (µS);Marker\n" + rows)  # German export: no time column by name
+    raw = md.io.read_raw_tabular(path, sfreq=4.0)
+    np.testing.assert_allclose(raw.get_data()[0], (2 + np.arange(12) / 1000) * 1e-6)
+    raw = md.io.read_raw_tabular(path, time_column="Zeit", unit="µS")
+    assert raw.info["sfreq"] == 4.0
+    np.testing.assert_allclose(raw.get_data()[0], (2 + np.arange(12) / 1000) * 1e-6)
+    path.write_text('t,eda\n0,"2,5"\n0.5,"2,75"\n')  # quoted decimal commas
+    np.testing.assert_allclose(md.io.read_raw_tabular(path).get_data()[0], [2.5e-6, 2.75e-6])
+    path.write_text("Zeit;EDA\n0,0;1.234,5\n0,25;2\n")
+    with pytest.raises(ValueError, match=r"'1.234,5' at data row 1.*semicolon-separated"):
+        md.io.read_raw_tabular(path, sfreq=4.0)
+
+
+def test_tabular_units_micro_and_implausible_values(tmp_path):
+    path = tmp_path / "eda.csv"
+    path.write_text("eda\n" + "2.5\n" * 8)
+    for unit in ("uS", "\u00b5S", "\u03bcS"):  # ASCII, micro sign, Greek mu
+        raw = md.io.read_raw_tabular(path, sfreq=4.0, unit=unit)
+        np.testing.assert_allclose(raw.get_data()[0], 2.5e-6)
+    # a disconnected channel: negative; or negative for a fifth of the recording
+    path.write_text("eda\n" + "-0.02\n" * 8)
+    with pytest.raises(ValueError, match=r"is negative: its median is -2e-08 S.*disconnected"):
+        md.io.read_raw_tabular(path, sfreq=4.0)
+    path.write_text("eda\n" + "-1.5\n" * 2 + "2.5\n" * 8)
+    with pytest.raises(ValueError, match=r"20% of its samples are below -0.01 uS"):
+        md.io.read_raw_tabular(path, sfreq=4.0)
+    # siemens read as microsiemens: 2e-6 "uS" is 2e-12 S
+    path.write_text("eda\n" + "".join(f"{2e-6 + k * 1e-8:.3e}\n" for k in range(8)))
+    with pytest.raises(ValueError, match=r"median \(of its non-zero samples\) is 2.035e-12 S"):
+        md.io.read_raw_tabular(path, sfreq=4.0)
+    assert md.io.read_raw_tabular(path, sfreq=4.0, unit="S").get_data().max() < 3e-6
+    # real but low EDA passes: 0.01 uS with noise, an E4 settling near zero
+    path.write_text("eda\n" + "".join(f"{0.01 + 0.008 * np.sin(k):.4f}\n" for k in range(40)))
+    raw = md.io.read_raw_tabular(path, sfreq=4.0)
+    assert 0.9e-8 < np.median(raw.get_data()) < 1.1e-8
+    path.write_text("eda\n" + "0.000000\n" * 30 + "0.001281\n" * 10)
+    assert md.io.read_raw_tabular(path, sfreq=4.0).get_data().max() == pytest.approx(1.281e-9)
+
+
+def test_combine_dyad_rejects_negative_and_twice_converted_eda():
+    info = mne.create_info(["EDA"], 4.0, "gsr")
+    good = mne.io.RawArray(np.full((1, 80), 2e-6), info, verbose=False)
+    negative = mne.io.RawArray(np.full((1, 80), -1e-7), info, verbose=False)
+    with pytest.raises(ValueError, match=r"client's EDA channel 'EDA'.*median of -1e-07 S"):
+        md.io.combine_dyad(negative, good)
+    partly = good.copy()
+    partly._data[0, :20] = -2e-6  # a quarter of it
+    with pytest.raises(ValueError, match=r"therapist's .* has 25% of its samples below"):
+        md.io.combine_dyad(good, partly)
+    twice = mne.io.RawArray(np.full((1, 80), 2e-12), info, verbose=False)
+    with pytest.raises(ValueError, match=r"median .* of 2e-12 S.*converted to siemens twice"):
+        md.io.combine_dyad(good, twice)

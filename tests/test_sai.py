@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,9 +48,23 @@ def test_sai_preset_and_item_names(tmp_path):
 
 def test_custom_key_and_missing_items():
     df = pd.DataFrame({"dyad": ["A", "A"], "session": [1, 2], "warm": [3, 4], "trust": [5, np.nan]})
-    out = md.alliance.read_sai(df, key={"bond": ["warm", "trust"]}, scale=(1, 5))
+    key = {"bond": ["warm", "trust"], "care": ["warm"]}
+    match = r"1 blank item cell\(s\): dyad A, session 2, item trust\. With missing_items="
+    with pytest.warns(RuntimeWarning, match=match):
+        out = md.alliance.read_sai(df, key=key, scale=(1, 5))
     assert float(out.bond.sel(dyad="A", session=1)) == 4.0
-    assert np.isnan(float(out.bond.sel(dyad="A", session=2)))  # a missing item: NaN, logged
+    # one of two items missing: prorated from the other (the usual rule)
+    assert float(out.bond.sel(dyad="A", session=2)) == 4.0
+    with pytest.warns(RuntimeWarning, match="the scales that use them are NaN"):
+        dropped = md.alliance.read_sai(df, key=key, scale=(1, 5), missing_items="drop")
+    assert np.isnan(float(dropped.bond.sel(dyad="A", session=2)))
+    assert float(dropped.care.sel(dyad="A", session=2)) == 4.0  # other scales are kept
+    # two of three items missing: not prorated
+    three = df.assign(calm=[2, np.nan])
+    with pytest.warns(RuntimeWarning, match="2 blank item cell"):
+        out = md.alliance.read_sai(three, key={"bond": ["warm", "trust", "calm"]}, scale=(1, 5))
+    assert float(out.bond.sel(dyad="A", session=1)) == pytest.approx(10 / 3)
+    assert np.isnan(float(out.bond.sel(dyad="A", session=2)))
     with pytest.raises(ValueError, match="pass scale=\\(low, high\\)"):
         md.alliance.read_sai(df, key={"bond": ["warm"]})
 
@@ -130,3 +146,13 @@ def test_raters_from_a_column_or_a_label():
         md.alliance.read_sai(df, key="wai-sr", rater_col="rater")
     with pytest.raises(ValueError, match="not both"):
         md.alliance.read_sai(both, key="wai-sr", rater="client", rater_col="who")
+
+
+def test_item_columns_the_key_leaves_out_are_a_warning():
+    df = pd.DataFrame(WAI)  # a 12-item WAI-SR
+    with pytest.warns(RuntimeWarning, match=r"item column\(s\) \['item7', .*'item12'\] that the"):
+        out = md.alliance.read_sai(df)  # the default 6-item SAI key
+    assert list(out.data_vars) == ["task", "bond", "goal", "goal_task"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        md.alliance.read_sai(df, key="wai-sr")  # every item used: no warning

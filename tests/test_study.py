@@ -219,3 +219,61 @@ def test_run_cli_with_another_method(study_dir, tmp_path):
     proc = _run(root / "manifest.csv", "--out", tmp_path / "never", "--config", bad)
     assert proc.returncode == 2 and "method must be one of" in proc.stderr
     assert not (tmp_path / "never").exists()
+
+
+def test_per_session_settings_in_the_manifest(tmp_path):
+    """A session's own rates, start times, clock skew and a role's reader options."""
+    import datetime as dt
+
+    raw = md.simulation.simulate_session(duration=300, seed=4, segments=[("IM", 20.0, 200.0)])
+    client = raw.get_data(picks="client")[0] * 1e6
+    therapist = raw.get_data(picks="therapist")[0] * 1e6
+    # the client's table has no time column and is at 8 Hz; the therapist's device
+    # names its column "GSR" and started 3 s after the client, by its own clock
+    # that runs 2 s behind
+    pd.DataFrame({"value": client}).to_csv(tmp_path / "c.csv", index=False)
+    pd.DataFrame({"GSR": therapist[24:]}).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame({"segment": ["IM"], "onset": [20.0], "duration": [200.0]}).to_csv(
+        tmp_path / "coding.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "dyad": ["D1"],
+            "session": [1],
+            "client_file": ["c.csv"],
+            "therapist_file": ["t.csv"],
+            "coding_file": ["coding.csv"],
+            "client_start": ["10:00:00"],
+            "therapist_start": ["10:00:01"],  # 3 s later, on a clock 2 s behind
+            "offset": ["2.0"],
+            "client_sfreq": ["8"],
+            "therapist_sfreq": ["8.0"],
+        }
+    ).to_csv(tmp_path / "manifest.csv", index=False)
+    options = {"readers": {"tabular": {"eda_column": "value", "therapist": {"eda_column": "GSR"}}}}
+    study = md.io.read_study(tmp_path / "manifest.csv", options=options)
+    session = study.raws["D1", 1]
+    info = md.io.get_session_info(session)
+    assert info["alignment"]["offset_s"] == 2.0
+    assert info["alignment"]["cropped"]["client"]["start_s"] == 3.0
+    assert session.info["meas_date"] == dt.datetime(2000, 1, 1, 10, 0, 3, tzinfo=dt.UTC)
+    x, y = session.get_data() * 1e6
+    np.testing.assert_allclose(x, client[24:], atol=1e-5)  # aligned sample for sample
+    np.testing.assert_allclose(y, therapist[24:], atol=1e-5)
+    # the same as a run's configuration, role tables and all
+    config = md.pipeline.PipelineConfig(
+        {"readers": {"tabular": {"eda_column": "value", "therapist": {"eda_column": "GSR"}}}}
+    )
+    assert config.readers["tabular"]["therapist"] == {"eda_column": "GSR"}
+    with pytest.raises(md.pipeline.ConfigError, match=r"\[readers.tabular.therapist\] has no key"):
+        md.pipeline.PipelineConfig({"readers": {"tabular": {"therapist": {"eda_col": "GSR"}}}})
+    # bad cells are named before any file is read
+    table = pd.read_csv(tmp_path / "manifest.csv", dtype=str)
+    for column, value, match in [
+        ("client_start", "ten o'clock", r"client_start \"ten o'clock\" in row 1 is not a clock"),
+        ("therapist_sfreq", "-8", r"therapist_sfreq '-8' in row 1 is not a rate in Hz"),
+        ("offset", "two", r"offset 'two' in row 1 is not a number of seconds"),
+    ]:
+        table.assign(**{column: [value]}).to_csv(tmp_path / "bad.csv", index=False)
+        with pytest.raises(ValueError, match=match):
+            md.io.read_study(tmp_path / "bad.csv")

@@ -165,7 +165,7 @@ def test_report_sections(small_study, small_cube, tmp_path):
         n_traces=4,
     )
     assert _sections(report) == ["Data", "Traces", "Synchrony", "Chance", "Variance"]
-    assert list(md.report.SECTIONS) == [*_sections(report), "Alliance"]
+    assert list(md.report.SECTIONS) == ["Run", *_sections(report), "Alliance"]  # Run: a run
     assert _titles(report, "Traces") == ["Dyad traces (4 of 15 sessions)"]
     assert _titles(report, "Chance") == ["Synchrony against chance", "Group difference from chance"]
     report.save(tmp_path / "r.html", open_browser=False, verbose=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from mne.utils import _check_option, _validate_type, logger, verbose
+from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from ..io._base import _table_separator
 from ..utils._docs import fill_doc
@@ -110,8 +110,9 @@ def _item_columns(df, items, id_cols, where):
     return mapping
 
 
-#: Values of read_sai's layout=.
+#: Values of read_sai's layout= and missing_items=.
 _LAYOUTS = ("auto", "long", "wide")
+_MISSING_ITEMS = ("prorate", "drop")
 
 
 @verbose
@@ -126,6 +127,7 @@ def read_sai(
     layout="auto",
     rater=None,
     rater_col=None,
+    missing_items="prorate",
     verbose=None,
 ):
     """Score per-session alliance items into scale means per dyad and session.
@@ -158,14 +160,22 @@ def read_sai(
         A column naming each row's rater (long layout): the result has a
         ``rater`` dimension over its values, and a (dyad, session) may have one
         row per rater.
+    missing_items : str
+        What a blank item cell does to the scales that use it: ``"prorate"``
+        (default, the usual rule) scores the scale as the mean of its other items
+        when at most one of its items is missing and at least half are present,
+        else NaN; ``"drop"`` makes the scale NaN for that session. Either way each
+        blank cell is a warning naming the dyad, session and item, and the
+        session's other scales are kept.
     %(verbose)s
 
     Returns
     -------
     alliance : xarray.Dataset, dims (dyad, session) or (dyad, session, rater)
-        One variable per scale (mean of its items); a session with a missing
-        item has NaN for the scales that use it (counted in the log). Sessions
-        absent from the table are NaN. With ``rater`` or ``rater_col``, the
+        One variable per scale (mean of its items); see ``missing_items`` for
+        blank items. Sessions absent from the table are NaN. Item columns of the
+        table that the key does not use are a warning (a 12-item WAI-SR read
+        with the 6-item SAI key, for example). With ``rater`` or ``rater_col``, the
         ``rater`` dimension says who rated.
 
     Examples
@@ -203,6 +213,7 @@ def read_sai(
             raise ValueError("With a custom key, pass scale=(low, high), the response range.")
     low, high = scale
     _check_option("layout", layout, _LAYOUTS)
+    _check_option("missing_items", missing_items, _MISSING_ITEMS)
     _validate_type(rater, (None, str), "rater")
     _validate_type(rater_col, (None, str), "rater_col")
     if rater is not None and rater_col is not None:
@@ -240,7 +251,19 @@ def read_sai(
     key_map = {name: [_item_spec(i) for i in items] for name, items in key_map.items()}
     items = sorted({i for v in key_map.values() for i, _ in v}, key=str)
     cols = _item_columns(df, items, tuple(id_cols), where)
-    ratings = {}
+    unused = [
+        c
+        for c in df.columns
+        if c not in id_cols and c not in cols.values() and re.fullmatch(r"\D*\d+", str(c))
+    ]
+    if unused:
+        warn(
+            f"{where} has item column(s) {unused} that the key does not use: scales are "
+            f"scored from {sorted(cols.values(), key=str)} only. If the table is another "
+            "questionnaire (a 12-item WAI-SR, say), pass its key (key='wai-sr'; in a run's "
+            "TOML, [alliance] key)."
+        )
+    ratings, blanks = {}, []
     for item, col in cols.items():
         values = pd.to_numeric(df[col], errors="coerce")
         text = values.isna() & df[col].notna()
@@ -259,6 +282,22 @@ def read_sai(
                 "rating or pass the questionnaire's range as scale=(low, high)."
             )
         ratings[item] = values.to_numpy(float)
+        for i in np.flatnonzero(values.isna().to_numpy()):
+            row = df.iloc[i]
+            if not all(pd.isna(row[c]) for c in cols.values()):  # not an unrated session
+                blanks.append(f"dyad {row[dyad_col]}, session {row[session_col]}, item {item}")
+    if blanks:
+        policy = (
+            "each scale is the mean of its other items where at most one is missing"
+            if missing_items == "prorate"
+            else "the scales that use them are NaN for those sessions"
+        )
+        more = f" and {len(blanks) - 10} more" if len(blanks) > 10 else ""
+        warn(
+            f"{where}: {len(blanks)} blank item cell(s): {'; '.join(blanks[:10])}{more}. "
+            f"With missing_items={missing_items!r} {policy}; the sessions' other scales are "
+            "kept ([alliance] missing_items in a run's TOML)."
+        )
     dyads = sorted(df[dyad_col].unique())
     sessions = sorted(df[session_col].unique())
     di = np.searchsorted(dyads, df[dyad_col].to_numpy())
@@ -278,11 +317,22 @@ def read_sai(
             [low + high - ratings[i] if rev else ratings[i] for i, rev in specs]
         )
         scale_items = [f"-{i}" if rev else i for i, rev in specs]
-        incomplete = np.isnan(stacked).any(axis=1)
-        if incomplete.any():
-            logger.info(f"{int(incomplete.sum())} session(s) lack an item of {name!r}: NaN.")
+        n_missing = np.isnan(stacked).sum(axis=1)
+        n_items = stacked.shape[1]
+        if missing_items == "prorate":
+            usable = (n_missing <= 1) & (n_items - n_missing >= n_items / 2)
+        else:
+            usable = n_missing == 0
+        with np.errstate(invalid="ignore"):
+            means = np.nanmean(np.where(np.isnan(stacked), np.nan, stacked), axis=1)
         grid = np.full(shape, np.nan)
-        grid[index] = np.where(incomplete, np.nan, stacked.mean(axis=1))
+        grid[index] = np.where(usable, means, np.nan)
+        n_prorated = int(((n_missing > 0) & usable).sum())
+        n_lost = int(((n_missing > 0) & (n_missing < n_items) & ~usable).sum())
+        if n_prorated or n_lost:
+            logger.info(
+                f"{name!r}: {n_prorated} session(s) prorated, {n_lost} NaN for missing items."
+            )
         out[name] = (
             dims,
             grid,

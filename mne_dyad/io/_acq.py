@@ -12,18 +12,52 @@ from ..utils._imports import _soft_import
 from ._base import _make_raw, _path
 from ._units import _EDA_NAME
 
+#: Conductance unit names as AcqKnowledge channels write them, looked up in lower
+#: case after ``_unit_key`` (stripped, either micro character as ``u``).
 _UNIT_NAMES = {
-    "microsiemens": "uS",
-    "µs": "uS",
-    "us": "uS",
-    "µmho": "uS",
-    "umho": "uS",
-    "siemens": "S",
-    "s": "S",
-    "mho": "S",
-    "nanosiemens": "nS",
-    "ns": "nS",
+    **dict.fromkeys(
+        (
+            "microsiemens",
+            "microsiemen",
+            "micro siemens",
+            "micro-siemens",
+            "usiemens",
+            "usiemen",
+            "umho",
+            "umhos",
+            "micromho",
+            "micromhos",
+        ),
+        "uS",
+    ),
+    **dict.fromkeys(("siemens", "siemen", "mho", "mhos"), "S"),
+    **dict.fromkeys(("millisiemens", "msiemens", "mmho", "millimho", "millimhos"), "mS"),
+    **dict.fromkeys(("nanosiemens", "nsiemens", "nanosiemen"), "nS"),
 }
+#: Unit symbols, matched with their case: ``uS`` is microsiemens but ``us`` could
+#: be microseconds (and ``s``, ``ms``, ``ns`` seconds).
+_UNIT_SYMBOLS = {"S": "S", "mS": "mS", "uS": "uS", "nS": "nS"}
+
+
+def _unit_key(units):
+    """Normalise a unit text: strip, both micro characters to ``u``."""
+    return str(units).strip().replace("\u00b5", "u").replace("\u03bc", "u")
+
+
+def _conductance_unit(units, *, lenient=False):
+    """Return the ``unit=`` of a channel's units text, or None if not a conductance.
+
+    With ``lenient``, a symbol whose case is ambiguous (``us``, ``US``, ``ns``) is
+    read as the conductance it would be with the right case.
+    """
+    key = _unit_key(units)
+    if key in _UNIT_SYMBOLS:
+        return _UNIT_SYMBOLS[key]
+    if key.lower() in _UNIT_NAMES:
+        return _UNIT_NAMES[key.lower()]
+    if lenient:
+        return {"us": "uS", "ns": "nS"}.get(key.lower())
+    return None
 
 
 def _eda_channel(channels, channel, where):
@@ -35,7 +69,7 @@ def _eda_channel(channels, channel, where):
     found = [
         ch
         for ch in channels
-        if _EDA_NAME.search(ch.name) or str(ch.units).strip().lower() in _UNIT_NAMES
+        if _EDA_NAME.search(ch.name) or _conductance_unit(ch.units) is not None
     ]
     if len(found) != 1:
         raise ValueError(
@@ -61,7 +95,12 @@ def read_raw_acq(path, *, channel=None, unit=None, verbose=None):
         conductance unit.
     unit : None | str
         Unit of the values (``"uS"``, ``"S"``, ...); by default read from the
-        channel's units (microsiemens, µmho, siemens ...).
+        channel's units: microsiemens, microsiemen, µS or μS (micro sign or Greek
+        mu), uS, µmho/umho, micromho, siemens, mho, nS, nanosiemens, ... (case does
+        not matter for the names; for the symbols it does, as ``us`` may be
+        microseconds, but the chosen channel's ``us``/``US``/``ns`` is read as
+        microsiemens/nanosiemens, and logged; such a channel is not found by its
+        unit alone).
     %(verbose)s
 
     Returns
@@ -79,11 +118,18 @@ def read_raw_acq(path, *, channel=None, unit=None, verbose=None):
         raise ValueError(f"bioread could not read {where} ({exc}); is it truncated?") from None
     ch = _eda_channel(list(datafile.channels), channel, where)
     if unit is None:
-        unit = _UNIT_NAMES.get(str(ch.units).strip().lower())
+        unit = _conductance_unit(ch.units)
         if unit is None:
-            raise ValueError(
-                f"{where}: channel {ch.name!r} is in {ch.units!r}, not a conductance unit "
-                "mne-dyad knows; pass unit='uS' (or 'S', 'nS')."
+            unit = _conductance_unit(ch.units, lenient=True)
+            if unit is None:
+                raise ValueError(
+                    f"{where}: channel {ch.name!r} is in {ch.units!r}, not a conductance "
+                    "unit mne-dyad knows; pass unit='uS' (or 'S', 'nS'; in a run's TOML, "
+                    "[readers.acq] unit)."
+                )
+            logger.info(
+                f"Channel {ch.name!r} is in {ch.units!r}, read as {unit} (pass unit= if "
+                "that is wrong)."
             )
     start = getattr(datafile, "earliest_marker_created_at", None)
     if isinstance(start, _dt.datetime) and start.tzinfo is None:
@@ -96,6 +142,7 @@ def read_raw_acq(path, *, channel=None, unit=None, verbose=None):
         ch_name=ch.name,
         start=start if isinstance(start, _dt.datetime) else None,
         extra={"device": "Biopac AcqKnowledge"},
+        reader="acq",
     )
     graph_rate = float(getattr(datafile, "samples_per_second", ch.samples_per_second))
     markers = [m for m in getattr(datafile, "event_markers", []) or []]

@@ -15,8 +15,10 @@ from mne.utils import _check_option, _validate_type
 from ._session import _set_session_info
 from ._units import _EDA_NAME, _siemens_problem
 
-#: Factors from a unit to siemens.
-_UNITS = {"S": 1.0, "mS": 1e-3, "uS": 1e-6, "µS": 1e-6, "nS": 1e-9}
+#: Factors from a unit to siemens; microsiemens may be written with the micro sign
+#: (U+00B5) or the Greek mu (U+03BC).
+_UNITS = {"S": 1.0, "mS": 1e-3, "uS": 1e-6, "\u00b5S": 1e-6, "\u03bcS": 1e-6, "nS": 1e-9}
+_MICRO = ("\u00b5", "\u03bc")
 
 
 def _path(path, what):
@@ -27,8 +29,8 @@ def _path(path, what):
     return path
 
 
-def _numeric(values, where, column):
-    """Parse a column to float; raise naming the first bad row."""
+def _numeric(values, where, column, hint=""):
+    """Parse a column to float; raise naming the first bad row (``hint`` ends the error)."""
     parsed = pd.to_numeric(pd.Series(values), errors="coerce")
     bad = (
         parsed.isna()
@@ -39,16 +41,28 @@ def _numeric(values, where, column):
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise ValueError(
             f"{where}: column {column!r} holds {values[row]!r} at data row {row + 1}, which is "
-            "not a number. Fix the file (or the column choice)."
+            "not a number. Fix the file (or the column choice)." + hint
         )
     return parsed.to_numpy(float)
 
 
-def _make_raw(eda, sfreq, *, unit, where, ch_name="EDA", start=None, extra=None, unit_option=True):
+def _make_raw(
+    eda,
+    sfreq,
+    *,
+    unit,
+    where,
+    ch_name="EDA",
+    start=None,
+    extra=None,
+    unit_option=True,
+    reader=None,
+):
     """One-channel gsr Raw in siemens from values in ``unit``.
 
     ``unit_option`` says whether the reader takes ``unit=`` (formats with a fixed
-    unit, such as the E4's microsiemens, do not).
+    unit, such as the E4's microsiemens, do not); ``reader`` is the reader's key in
+    a run's configuration (``[readers.<reader>]``), named in the unit advice.
     """
     _check_option("unit", unit, tuple(_UNITS))
     if eda.size < 2:
@@ -58,24 +72,8 @@ def _make_raw(eda, sfreq, *, unit, where, ch_name="EDA", start=None, extra=None,
     data = eda * _UNITS[unit]
     problem = _siemens_problem(data)
     if problem is not None:
-        kind, value = problem
-        guess = "smaller" if kind == "microsiemens" else "larger"
-        factor = _UNITS[unit]
-        others = [
-            u
-            for u, f in _UNITS.items()
-            if u != "µS" and (f < factor if guess == "smaller" else f > factor)
-        ]
         raise ValueError(
-            f"{where}: read as {unit}, the EDA {'median' if guess == 'smaller' else 'peak'} "
-            f"is {value:.4g} S, implausible for skin conductance (about 1e-7 to 1e-4 S). "
-            + (
-                f"The file's values are probably in a {guess} unit than {unit}: pass "
-                f"unit= one of {others} to the reader."
-                if unit_option
-                else f"The format (or its sidecar) says {unit}, so the file is probably "
-                "damaged, mislabelled or not an EDA export: check it in a text editor."
-            )
+            _unit_message(problem, unit, where, ch_name, unit_option, reader or "<format>")
         )
     info = mne.create_info([ch_name], sfreq, ["gsr"])
     raw = mne.io.RawArray(data[np.newaxis], info, verbose=False)
@@ -85,14 +83,57 @@ def _make_raw(eda, sfreq, *, unit, where, ch_name="EDA", start=None, extra=None,
     return raw
 
 
-def _pick_column(columns, eda_column, where):
+def _unit_message(problem, unit, where, ch_name, unit_option, reader):
+    """Word the error of :func:`_make_raw` for a ``_siemens_problem``."""
+    kind, value = problem
+    if kind in ("negative", "negative_share"):
+        what = (
+            f"its median is {value:.4g} S"
+            if kind == "negative"
+            else f"{100 * value:.3g}% of its samples are below -0.01 uS"
+        )
+        return (
+            f"{where}: EDA channel {ch_name!r} (read as {unit}) is negative: {what}, "
+            "but skin conductance cannot be negative. The electrode was probably "
+            "disconnected or not in contact, or the channel holds an offset-corrected or "
+            "filtered signal rather than raw skin conductance: check the channel in the "
+            "file (and the eda_column/channel choice)."
+        )
+    guess = "smaller" if kind == "microsiemens" else "larger"
+    factor = _UNITS[unit]
+    others = [
+        u
+        for u, f in _UNITS.items()
+        if u[0] not in _MICRO and (f < factor if guess == "smaller" else f > factor)
+    ]
+    what = "the EDA median" + (" (of its non-zero samples)" if kind == "twice" else "")
+    size = "large" if kind == "microsiemens" else "small"
+    return (
+        f"{where}: read as {unit}, {what} is {value:.4g} S, implausible for skin "
+        f"conductance (about 1e-7 to 1e-4 S; this is too {size}). "
+    ) + (
+        f"The file's values are probably in a {guess} unit than {unit}"
+        + (" (siemens already, converted again)" if guess == "larger" else "")
+        + f": pass unit= one of {others} to the reader (in a run's TOML, "
+        f"[readers.{reader}] unit)."
+        if unit_option
+        else f"The format (or its sidecar) says {unit}, so the file is probably "
+        "damaged, mislabelled or not an EDA export: check it in a text editor."
+    )
+
+
+def _pick_column(columns, eda_column, where, exclude=()):
+    """Return the EDA column: ``eda_column``, else the only one named like EDA.
+
+    Columns in ``exclude`` (such as a time column) are never taken as EDA.
+    """
     if eda_column is not None:
         if eda_column not in columns:
             raise ValueError(
                 f"{where} has no column {eda_column!r}; its columns are {list(columns)}."
             )
         return eda_column
-    found = [c for c in columns if _EDA_NAME.search(str(c))]
+    found = [c for c in columns if _EDA_NAME.search(str(c)) and c not in exclude]
     if len(found) != 1:
         raise ValueError(
             f"{where} has {'no' if not found else len(found)} column(s) named like EDA "

@@ -1,16 +1,14 @@
 """Combine two people's recordings into one dyadic session Raw."""
 
 import datetime as _dt
-from fractions import Fraction
 
 import mne
 import numpy as np
 from mne.utils import _validate_type, logger, verbose, warn
-from scipy.signal import resample_poly
 
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
-from ..utils._signal import _bridge_gaps
+from ..utils._signal import _resample_nan_aware
 from ._session import _describe, _set_session_info
 from ._units import _EDA_NAME, _siemens_problem
 
@@ -38,51 +36,43 @@ def _pick_eda(raw, role, pick):
 
 
 def _check_siemens(data, role, ch_name, where):
-    """Raise if EDA values cannot be in siemens."""
+    """Raise if EDA values cannot be skin conductance in siemens."""
     problem = _siemens_problem(data)
     if problem is None:
         return
     kind, value = problem
+    channel = f"The {role}'s EDA channel {ch_name!r} in the {where}"
     if kind == "empty":
         raise ValueError(
-            f"The {role}'s EDA channel {ch_name!r} in the {where} holds no finite "
-            "values (all NaN or infinite). Check the file or pick another channel."
+            f"{channel} holds no finite values (all NaN or infinite). Check the file or "
+            "pick another channel."
+        )
+    if kind in ("negative", "negative_share"):
+        what = (
+            f"has a median of {value:.4g} S"
+            if kind == "negative"
+            else f"has {100 * value:.3g}% of its samples below -0.01 uS"
+        )
+        raise ValueError(
+            f"{channel} {what}, but skin conductance cannot be negative. The electrode "
+            "was probably disconnected or not in contact, or the channel holds an "
+            "offset-corrected or filtered signal (combine the raw skin conductance; "
+            "filter after combining). Check the channel, or pick another one."
         )
     if kind == "microsiemens":
         raise ValueError(
-            f"The {role}'s EDA channel {ch_name!r} in the {where} has a median of "
-            f"{value:.4g}, implausible for siemens (EDA is about 1e-7 to 1e-4 S). It "
-            "looks like microsiemens: convert with raw.apply_function(lambda x: x * "
-            f"1e-6, picks=[{ch_name!r}]) before combining."
+            f"{channel} has a median of {value:.4g}, implausible for siemens (EDA is "
+            "about 1e-7 to 1e-4 S). It looks like microsiemens: convert with "
+            f"raw.apply_function(lambda x: x * 1e-6, picks=[{ch_name!r}]) before "
+            "combining (or read the file with unit='uS')."
         )
     raise ValueError(
-        f"The {role}'s EDA channel {ch_name!r} in the {where} peaks at {value:.4g} "
-        "S, implausibly small: it was probably converted to siemens twice. "
-        f"Multiply by 1e6 (raw.apply_function(lambda x: x * 1e6, picks=[{ch_name!r}]))."
+        f"{channel} has a median (of its non-zero samples) of {value:.4g} S, implausibly "
+        "small (EDA is about 1e-7 to 1e-4 S): it was probably converted to siemens "
+        "twice, e.g. siemens read with unit='uS'. Multiply by 1e6 "
+        f"(raw.apply_function(lambda x: x * 1e6, picks=[{ch_name!r}])) or read the file "
+        "with the right unit= ([readers.<format>] unit in a run's TOML)."
     )
-
-
-def _resample_nan_aware(data, sfreq_from, sfreq_to):
-    """Polyphase-resample a 1-D signal, keeping gaps (NaN) as gaps.
-
-    Gaps are bridged by linear interpolation for the filter; an output sample is
-    missing when any input sample within one sample period (of the slower rate)
-    of it is missing.
-    """
-    if sfreq_from == sfreq_to:
-        return data.copy()
-    ratio = Fraction(sfreq_to / sfreq_from).limit_denominator(1000)
-    filled, missing = _bridge_gaps(data)
-    out = resample_poly(filled, ratio.numerator, ratio.denominator, padtype="line")
-    if missing.any():
-        t_in = np.arange(data.size) / sfreq_from
-        t_out = np.arange(out.size) / sfreq_to
-        half = 1.0 / min(sfreq_from, sfreq_to)
-        lo = np.searchsorted(t_in, t_out - half, "left")
-        hi = np.searchsorted(t_in, t_out + half, "right")
-        n_missing = np.concatenate([[0], np.cumsum(missing)])
-        out[n_missing[hi] - n_missing[lo] > 0] = np.nan
-    return out
 
 
 def _abs_start(raw):
@@ -99,7 +89,7 @@ def combine_dyad(
     therapist,
     *,
     roles=("client", "therapist"),
-    sfreq=None,
+    sfreq=8.0,
     offset=0.0,
     pick=None,
     dyad=None,
@@ -120,8 +110,13 @@ def combine_dyad(
         name says EDA/GSR, or as the channel named by ``pick``.
     %(roles)s
     sfreq : float | None
-        Sampling rate of the result in Hz. ``None`` (default) uses the lower of
-        the two rates. Resampling is polyphase and keeps gaps (NaN) as gaps.
+        Sampling rate of the result in Hz: the analysis rate. The default, 8 Hz,
+        keeps all of EDA's content (below about 2 Hz) and gives every session of
+        a study the same rate whatever the devices recorded at, while a 1000 Hz
+        recording would cost about 125 times more in every later step. ``None``
+        keeps the lower of the two native rates. Resampling is polyphase with
+        its anti-alias filter and keeps gaps (NaN) as gaps; the native rates are
+        kept in the session info (``alignment["sfreq_in"]``).
     offset : float
         Clock skew in seconds, added to the second role's clock before aligning:
         use a positive value when the therapist's device clock runs behind.
@@ -146,8 +141,9 @@ def combine_dyad(
     >>> import mne_dyad as md
     >>> a = mne.io.RawArray(np.full((1, 400), 2e-6), mne.create_info(["EDA"], 4.0, "gsr"))
     >>> b = mne.io.RawArray(np.full((1, 3200), 3e-6), mne.create_info(["EDA"], 32.0, "gsr"))
-    >>> md.io.combine_dyad(a, b, verbose=False).ch_names
-    ['client', 'therapist']
+    >>> raw = md.io.combine_dyad(a, b, verbose=False)
+    >>> raw.ch_names, raw.info["sfreq"]
+    (['client', 'therapist'], 8.0)
     """
     _validate_type(client, mne.io.BaseRaw, "client")
     _validate_type(therapist, mne.io.BaseRaw, "therapist")

@@ -1,5 +1,7 @@
 """A study manifest: which files hold which dyad's session."""
 
+import datetime as _dt
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +32,22 @@ READERS = {
     "acq": (read_raw_acq, lambda name: name.endswith(".acq")),
     "mne": (read_raw_mne, lambda name: True),  # EDF, BDF, BrainVision, FIF, ...
 }
+
+
+#: Roles of a manifest's file columns (``<role>_file``, ``<role>_start``, ...).
+_ROLES = ("client", "therapist")
+#: Optional per-session columns of a manifest.
+_SESSION_COLUMNS = ("offset", *(f"{r}_{c}" for r in _ROLES for c in ("start", "sfreq")))
+
+
+def _role_options(options, role):
+    """Reader options for one role: each format's table with its ``<role>`` subtable on top."""
+    out = {}
+    for kind, table in (options or {}).items():
+        table = dict(table)
+        own = {r: table.pop(r) for r in _ROLES if isinstance(table.get(r), dict)}
+        out[kind] = {**table, **own.get(role, {})}
+    return out
 
 
 def read_recording(path, options=None):
@@ -66,6 +84,12 @@ def read_recording(path, options=None):
             "[readers.mne] channel = '...' in the config."
         )
     return READERS[kind][0](path, verbose=False, **kwargs)
+
+
+class _NoDate:
+    """A stand-in recording without a meas_date, for checking start times early."""
+
+    info = {"meas_date": None}
 
 
 class _LazySessions(Mapping):
@@ -152,9 +176,10 @@ class Study:
             raise KeyError(f"The study has no dyad {key[0]!r}, session {key[1]!r}.")
         row = rows.iloc[0]
         readers = self.options.get("readers", {})
-        client = read_recording(row.client_file, readers)
-        therapist = read_recording(row.therapist_file, readers)
-        combine = self.options.get("combine", {})
+        client, therapist = (_read_role(row, role, readers) for role in _ROLES)
+        combine = dict(self.options.get("combine", {}))
+        if _given(row, "offset"):
+            combine["offset"] = float(row["offset"])  # this session's clock skew
         raw = combine_dyad(
             client,
             therapist,
@@ -170,6 +195,47 @@ class Study:
         raw.set_annotations(raw.annotations + segments)  # both on the Raw's clock
         logger.info(f"Loaded dyad {key[0]}, session {key[1]}.")
         return raw
+
+
+def _given(row, column):
+    """Whether a manifest row sets an optional column (present and not blank)."""
+    return column in row.index and not pd.isna(row[column]) and str(row[column]).strip() != ""
+
+
+def _read_role(row, role, readers):
+    """Read one role's recording of a manifest row, with the row's own settings."""
+    options = _role_options(readers, role)
+    path = row[f"{role}_file"]
+    if _given(row, f"{role}_sfreq"):
+        kind = next(k for k, (_, matches) in READERS.items() if matches(path.name.lower()))
+        if kind != "tabular":
+            raise ValueError(
+                f"Manifest row of dyad {row.dyad}, session {row.session}: {role}_sfreq is "
+                f"for tables without a time column, but {path} is read by the {kind!r} "
+                "reader, whose files carry their rate. Leave the cell empty."
+            )
+        options["tabular"] = {**options.get("tabular", {}), "sfreq": float(row[f"{role}_sfreq"])}
+    raw = read_recording(path, options)
+    if _given(row, f"{role}_start"):
+        raw.set_meas_date(_start_time(row[f"{role}_start"], raw))
+    return raw
+
+
+def _start_time(value, raw):
+    """Return a start clock time as an aware datetime (UTC unless it says otherwise).
+
+    A time of day (``"10:00:05"``) takes the date of the recording's own
+    ``meas_date``, or 2000-01-01 when it has none.
+    """
+    if isinstance(value, str) and ":" in value and not re.search(r"[-/T ]", value.strip()):
+        value = _dt.time.fromisoformat(value.strip())
+    if isinstance(value, _dt.time):
+        base = raw.info["meas_date"] or _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC)
+        value = _dt.datetime.combine(base.date(), value)
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return stamp.to_pydatetime()
 
 
 def _manifest_table(path):
@@ -209,12 +275,22 @@ def read_study(manifest, *, options=None, verbose=None):
         therapist_file, coding_file`` (and optionally ``therapist`` and an
         ``alliance_file`` column), or a TOML file with ``[[session]]`` tables of
         the same keys and a top-level ``alliance_file``. Paths are relative to
-        the manifest's folder.
+        the manifest's folder. Optional columns set one session's own values
+        (an empty cell keeps the run's): ``offset`` (the therapist's clock skew
+        in seconds, as ``combine``'s ``offset``), ``client_start`` and
+        ``therapist_start`` (each recording's start clock time, ``hh:mm:ss`` on
+        the recording's own date or an ISO date-time; UTC unless it says
+        otherwise), and ``client_sfreq`` and ``therapist_sfreq`` (the rate of a
+        table without a time column).
     options : None | dict
         ``{"readers": {...}, "segments": {...}, "combine": {...}}``: options of
-        :func:`read_recording` (per reader: ``tabular``, ``bids``, ``mne``), of
+        :func:`read_recording` (per reader: ``tabular``, ``bids``, ``mne``; a
+        reader's ``client`` or ``therapist`` subtable holds options for that
+        role's files only, for example ``{"tabular": {"therapist":
+        {"eda_column": "GSR"}}}``), of
         :func:`read_segments` (``mapping``, ``labels``, ``time_format``,
-        ``reference``) and of :func:`combine_dyad` (``sfreq``, ``offset``, ``pick``).
+        ``reference``) and of :func:`combine_dyad` (``sfreq``, the analysis rate,
+        8 Hz by default; ``offset``; ``pick``).
     %(verbose)s
 
     Returns
@@ -249,6 +325,25 @@ def read_study(manifest, *, options=None, verbose=None):
     if dup.any():
         pairs = sorted(set(zip(table.dyad[dup], table.session[dup], strict=True)))
         raise ValueError(f"Manifest {path} lists (dyad, session) {pairs} more than once.")
+    for col in _SESSION_COLUMNS:
+        if col not in table.columns:
+            continue
+        for i, value in enumerate(table[col]):
+            if pd.isna(value) or str(value).strip() == "":
+                continue
+            if col.endswith("_start"):
+                try:
+                    _start_time(str(value).strip(), _NoDate)
+                except ValueError:
+                    raise ValueError(
+                        f"Manifest {path}: {col} {value!r} in row {i + 1} is not a clock time "
+                        "(hh:mm:ss or an ISO date-time such as 2024-05-06T09:00:00)."
+                    ) from None
+                continue
+            number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+            if pd.isna(number) or (col.endswith("_sfreq") and not number > 0):
+                what = "a rate in Hz above 0" if col.endswith("_sfreq") else "a number of seconds"
+                raise ValueError(f"Manifest {path}: {col} {value!r} in row {i + 1} is not {what}.")
     root = path.parent
     problems = []
     for col in _FILE_COLUMNS:

@@ -20,6 +20,7 @@ from ..utils._signal import _bridge_gaps
 #: Below this rate neurokit2's default cleaning cannot apply its 3 Hz low-pass.
 _MIN_CLEAN_SFREQ = 7.0
 _DECOMPOSE_METHODS = ("highpass", "smoothmedian", "cvxeda")
+_CLEAN_METHODS = ("neurokit", "biosppy", "none")
 
 
 def _bridge(x):
@@ -65,7 +66,7 @@ def clean_eda(raw, *, method="neurokit", roles=None, verbose=None):
         A copy with ``<role>-clean`` channels added (siemens).
     """
     _validate_type(raw, mne.io.BaseRaw, "raw")
-    _check_option("method", method, ("neurokit", "biosppy", "none"))
+    _check_option("method", method, _CLEAN_METHODS)
     nk = _soft_import("neurokit2", "clean_eda")
     roles = _session_roles(raw, roles)
     sfreq = raw.info["sfreq"]

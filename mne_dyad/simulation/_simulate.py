@@ -82,7 +82,7 @@ def _mutual_events(rng, rates, c_of_t, sfreq, lag, duration):
     return events, amps, [own[0].size, own[1].size], [coupled[0].size, coupled[1].size]
 
 
-def _signal(rng, n_times, sfreq, events, amplitudes, kernel):
+def _signal(rng, n_times, sfreq, events, amplitudes, kernel, noise_sd=0.005):
     """Tonic level with slow drift + SCRs at ``events`` + sensor noise, in uS."""
     impulses = np.zeros(n_times)
     idx = np.round(events * sfreq).astype(int)
@@ -93,7 +93,7 @@ def _signal(rng, n_times, sfreq, events, amplitudes, kernel):
     drift = uniform_filter1d(drift, size=max(int(60 * sfreq), 1), mode="nearest")
     drift = 0.01 * (drift - drift.mean())  # ~0.05 uS per 30 s, ~0.5 uS per session
     level = rng.uniform(2.0, 8.0)
-    noise = 0.005 * rng.standard_normal(n_times)
+    noise = noise_sd * rng.standard_normal(n_times)
     return np.maximum(level + drift + phasic + noise, 0.05)
 
 
@@ -112,6 +112,8 @@ def simulate_session(
     dyad=None,
     session=None,
     therapist=None,
+    noise=0.005,
+    adc_step=None,
     seed=None,
     verbose=None,
 ):
@@ -153,6 +155,16 @@ def simulate_session(
         ``c`` of each role's responses is in a coupled pair, as with one leader.
     dyad, session, therapist : str | int | None
         Identifiers stored in the Raw's description.
+    noise : float
+        SD of the white sensor noise in microsiemens, per sample (default
+        0.005). A lab amplifier at 1000-2000 Hz is quieter per sample, about
+        its converter step (use ``noise`` near ``adc_step`` for a stand-in).
+    adc_step : None | float
+        Resolution of the simulated converter in microsiemens: the EDA is
+        rounded to multiples of it, as a lab amplifier's output is (for example
+        0.0015 uS for a Biopac MP160 at its usual gain). ``None``: not rounded.
+        With ``sfreq`` at a lab rate (1000-2000 Hz) this gives stand-ins for lab
+        recordings, whose per-sample differences are whole converter steps.
     %(seed)s
     %(verbose)s
 
@@ -174,6 +186,9 @@ def simulate_session(
     duration = _check_positive(duration, "duration")
     sfreq = _check_positive(sfreq, "sfreq")
     lag = _check_positive(lag, "lag", allow_zero=True)
+    noise = _check_positive(noise, "noise", allow_zero=True)
+    if adc_step is not None:
+        adc_step = _check_positive(adc_step, "adc_step")
     _validate_type(scr_rate, ("numeric", tuple, list), "scr_rate")
     rates = tuple(scr_rate) if isinstance(scr_rate, tuple | list) else (scr_rate, scr_rate)
     if len(rates) != 2:
@@ -212,8 +227,8 @@ def simulate_session(
         c_of_t[int(round(onset * sfreq)) : int(round((onset + dur) * sfreq))] = coupling[label]
     if lead == "both":
         events, amps, n_own, n_coupled = _mutual_events(rng, rates, c_of_t, sfreq, lag, duration)
-        x = _signal(rng, n_times, sfreq, events[0], amps[0], kernel)
-        y = _signal(rng, n_times, sfreq, events[1], amps[1], kernel)
+        x = _signal(rng, n_times, sfreq, events[0], amps[0], kernel, noise)
+        y = _signal(rng, n_times, sfreq, events[1], amps[1], kernel, noise)
         message = (
             f"{n_own[0]} {roles[0]} and {n_own[1]} {roles[1]} spontaneous responses, "
             f"{n_coupled[0]} followed by the {roles[1]} and {n_coupled[1]} by the {roles[0]}."
@@ -233,13 +248,16 @@ def simulate_session(
         own = own[rng.uniform(size=own.size) >= c_of_t[_event_index(own, sfreq, n_times)]]
         follow = np.concatenate([own, coupled])
         follow_amp = np.concatenate([rng.lognormal(np.log(0.3), 0.5, own.size), coupled_amp])
-        x = _signal(rng, n_times, sfreq, leader, lead_amp, kernel)
-        y = _signal(rng, n_times, sfreq, follow, follow_amp, kernel)
+        x = _signal(rng, n_times, sfreq, leader, lead_amp, kernel, noise)
+        y = _signal(rng, n_times, sfreq, follow, follow_amp, kernel, noise)
         if k == 1:
             x, y = y, x
         message = f"{leader.size} {lead} responses, {coupled.size} followed by the {roles[1 - k]}."
+    data = np.vstack([x, y])
+    if adc_step is not None:
+        data = np.round(data / adc_step) * adc_step
     info = mne.create_info(list(roles), sfreq, ["gsr", "gsr"])
-    raw = mne.io.RawArray(np.vstack([x, y]) * 1e-6, info, verbose=False)
+    raw = mne.io.RawArray(data * 1e-6, info, verbose=False)
     if segments:
         onsets, durs, descs = zip(*((o, d, lab) for lab, o, d in segments), strict=True)
         raw.set_annotations(mne.Annotations(onsets, durs, descs))

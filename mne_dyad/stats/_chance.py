@@ -122,7 +122,7 @@ def fit_chance_model(
             target_accept=0.95,
             cache_key=_structure_key(model, "chance"),
         )
-        _diagnose(tree, ("delta",), "chance model")
+        out.attrs["mne_dyad_diagnostics"] = json.dumps(_diagnose(tree, ("delta",), "chance model"))
         delta = tree["posterior"]["delta"]
         lower, upper = _interval(delta, ci_prob)
         for g in usable:

@@ -110,10 +110,12 @@ def _check_ids(cube, alliance):
     dyads = [d for d in cube.dyad.values if d in set(alliance.dyad.values)]
     sessions = [s for s in cube.session.values if s in set(alliance.session.values)]
     if not dyads or not sessions:
+        dim = "dyad" if not dyads else "session"
         raise ValueError(
-            "The cube and the alliance data share no (dyad, session): cube dyads "
-            f"{list(cube.dyad.values)[:5]}..., alliance dyads "
-            f"{list(alliance.dyad.values)[:5]}...; check that both use the same ids."
+            f"The cube and the alliance data share no {dim}: cube {dim}s "
+            f"{list(cube[dim].values)[:5]}, alliance {dim}s "
+            f"{list(alliance[dim].values)[:5]}; check that both use the same ids (a "
+            "session written 's1' in one and 1 in the other does not match)."
         )
     return dyads, sessions
 

@@ -5,6 +5,8 @@ method of the registry: ``wclc``, ``peak_picking``, ``susy``, ``concordance`` an
 ``phase``.
 """
 
+import json
+
 import mne
 import numpy as np
 import xarray as xr
@@ -23,6 +25,7 @@ from ..io._session import (
 )
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
+from ..utils._signal import ANALYSIS_SFREQ
 from ._arousal import _AMPLITUDE_MIN, _arousal_names, _session_arousal
 from ._cells import _check_same_roles, _check_therapist, _cube_coords, _params_attr
 from ._concordance import _ConcordanceMethod
@@ -152,6 +155,7 @@ def compute_synchrony(
     roles = _session_roles(raw, roles)
     where = _describe(raw)
     sfreq = raw.info["sfreq"]
+    _hint_high_rate(sfreq, where)
     samples = spec.samples(params, sfreq)
     _check_option("signal", signal, _SIGNALS)
     raw_x, raw_y = _session_signals(raw, roles, signal)
@@ -214,7 +218,16 @@ def compute_synchrony(
         measured = _session_arousal(raw, segments, roles, _AMPLITUDE_MIN)
         ds = ds.merge(measured, combine_attrs="override")
     ds.attrs["mne_dyad_params"] = _params_attr(
-        method, segments, roles, {**params, "signal": signal, "arousal": arousal}
+        method,
+        segments,
+        roles,
+        {
+            **params,
+            "signal": signal,
+            "arousal": arousal,
+            "sfreq": sfreq,
+            "native_sfreq": _native_rates(raw),
+        },
     )
     ds.attrs["x_role"], ds.attrs["y_role"] = roles
     ds.attrs["method"] = method
@@ -223,6 +236,32 @@ def compute_synchrony(
         if key in meta:
             ds.attrs[key] = meta[key]
     return ds
+
+
+#: Rate (Hz) above which a direct call logs, once, that EDA is analysed at 8 Hz.
+_HINT_ABOVE = 32.0
+_HINTED = []
+
+
+def _hint_high_rate(sfreq, where):
+    """Log once per process that a lab-rate session is better analysed at 8 Hz."""
+    if sfreq <= _HINT_ABOVE or _HINTED:
+        return
+    _HINTED.append(True)
+    logger.info(
+        f"{where} is at {sfreq:g} Hz. EDA's content is below about 2 Hz, so synchrony "
+        f"at {ANALYSIS_SFREQ:g} Hz is the same and about {sfreq / ANALYSIS_SFREQ:.0f} times "
+        f"cheaper: combine the recordings with mne_dyad.io.combine_dyad(..., "
+        f"sfreq={ANALYSIS_SFREQ:g}) (the default of read_study and mne-dyad run) or "
+        f"raw.resample({ANALYSIS_SFREQ:g}, method='polyphase')."
+    )
+
+
+def _native_rates(raw):
+    """Return the rates the session's recordings had before combining (its own if unknown)."""
+    native = get_session_info(raw).get("alignment", {}).get("sfreq_in")
+    rates = native.values() if isinstance(native, dict) else [raw.info["sfreq"]]
+    return sorted({float(r) for r in rates})
 
 
 def _cube_attrs(cube, params_attr, roles, method):
@@ -250,9 +289,13 @@ def _assemble_cube(results, keys):
     for key, res in zip(keys, results, strict=True):
         _check_same_roles(key, (res.attrs["x_role"], res.attrs["y_role"]), first_roles)
         if "lag" in first.coords and not np.array_equal(res.lag.values, first.lag.values):
+            rates = [json.loads(r.attrs["mne_dyad_params"]).get("sfreq") for r in (res, first)]
             raise ValueError(
-                f"Dyad {key[0]}, session {key[1]} has other lags than the first session "
-                "(a different sampling rate?): resample all sessions to one rate first."
+                f"Dyad {key[0]}, session {key[1]} is analysed at {rates[0]!r} Hz and the "
+                f"first session (dyad {keys[0][0]}, session {keys[0][1]}) at {rates[1]!r} "
+                "Hz, so their lags differ. Analyse every session at one rate: [combine] "
+                f"sfreq = {ANALYSIS_SFREQ:g} in a run's configuration, or "
+                f"mne_dyad.io.combine_dyad(..., sfreq={ANALYSIS_SFREQ:g})."
             )
         i, j = dyads.index(key[0]), session_ids.index(key[1])
         for var in arrays:
@@ -272,7 +315,13 @@ def _assemble_cube(results, keys):
             therapists,
         ),
     )
-    return _cube_attrs(cube, first.attrs["mne_dyad_params"], first_roles, first.attrs["method"])
+    params = json.loads(first.attrs["mne_dyad_params"])
+    natives = set()
+    for res in results:
+        natives.update(json.loads(res.attrs["mne_dyad_params"])["native_sfreq"])
+    params["native_sfreq"] = sorted(natives)
+    params_attr = json.dumps(params, sort_keys=True, default=list)
+    return _cube_attrs(cube, params_attr, first_roles, first.attrs["method"])
 
 
 def _session_values(result, var):
@@ -292,8 +341,9 @@ def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, 
         )
     samples = spec.samples(checked, sfreqs[0])
     lags = spec.lags(samples, sfreqs[0])
-    first_roles, therapists = None, {}
+    first_roles, therapists, natives = None, {}, set()
     for key in keys:
+        natives.update(_native_rates(sessions[key]))
         key_roles = _session_roles(sessions[key], roles)
         first_roles = first_roles or key_roles
         _check_same_roles(key, key_roles, first_roles)
@@ -352,7 +402,16 @@ def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, 
     return _cube_attrs(
         cube,
         _params_attr(
-            method, segments, first_roles, {**checked, "signal": signal, "arousal": arousal}
+            method,
+            segments,
+            first_roles,
+            {
+                **checked,
+                "signal": signal,
+                "arousal": arousal,
+                "sfreq": sfreqs[0],
+                "native_sfreq": sorted(natives),
+            },
         ),
         first_roles,
         method,

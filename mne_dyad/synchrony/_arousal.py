@@ -8,7 +8,6 @@ counted inside each segment.
 """
 
 import warnings
-from fractions import Fraction
 
 import mne
 import numpy as np
@@ -16,7 +15,6 @@ import xarray as xr
 from mne.utils import _validate_type, logger, verbose, warn
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
-from ..io._dyad import _resample_nan_aware
 from ..io._session import (
     _as_sessions,
     _check_segments,
@@ -30,12 +28,10 @@ from ..io._session import (
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
-from ..utils._signal import _bridge_gaps
+from ..utils._signal import ANALYSIS_SFREQ as _ANALYSIS_SFREQ
+from ..utils._signal import _analysis_signal, _bridge_gaps
 from ._cells import _check_same_roles, _check_therapist, _cube_coords, _params_attr
 
-#: Rate (Hz) at which faster recordings are analysed: SCRs last seconds, so this
-#: keeps their shape while a 2000-Hz session costs no more than an 8-Hz one.
-_ANALYSIS_SFREQ = 8.0
 #: Low-pass (Hz, 4th-order Butterworth, zero phase) before the decomposition: an
 #: SCR rises over 1-3 s, while sensor noise would otherwise make peaks of 0.01 uS.
 _LOWPASS = 0.5
@@ -58,15 +54,6 @@ def _arousal_names(roles):
         for role in roles
         for key, (long_name, units) in _VARIABLES.items()
     }
-
-
-def _analysis_signal(x, sfreq):
-    """Bring one signal (any unit, BAD samples NaN) to the analysis rate."""
-    if sfreq <= _ANALYSIS_SFREQ:
-        return x, sfreq
-    # the ratio _resample_nan_aware uses, so the rate is exact for odd rates too
-    ratio = Fraction(_ANALYSIS_SFREQ / sfreq).limit_denominator(1000)
-    return _resample_nan_aware(x, sfreq, _ANALYSIS_SFREQ), sfreq * ratio
 
 
 def _scr_peaks(phasic, amplitude_min):
