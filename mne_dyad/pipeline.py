@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 from mne.utils import _validate_type, logger, verbose, warn
 
@@ -1447,14 +1448,10 @@ def _alliance_ids(keys, scores, source):
             "sessions as the manifest does, as numbers ([alliance] session_col names the "
             "table's session column)"
         ], None
-    values = scores.to_array("scale")
+    values = scores.to_dataarray("scale")
     rated = values.notnull().any([d for d in values.dims if d not in ("dyad", "session")])
-    pairs = {
-        (str(d), s)
-        for d in scores.dyad.values
-        for s in scores.session.values
-        if bool(rated.sel(dyad=d, session=s))
-    }
+    grid = rated.transpose("dyad", "session").values
+    pairs = {(str(scores.dyad.values[i]), scores.session.values[j]) for i, j in np.argwhere(grid)}
     unrated = [(d, s) for d, s in keys if (str(d), s) not in pairs]
     line = f"alliance: {len(keys) - len(unrated)} of the {len(keys)} sessions are rated"
     if unrated:

@@ -104,6 +104,12 @@ def test_no_meas_date_aligns_on_first_sample():
     raw = md.io.combine_dyad(a, b)
     assert raw.n_times == 60 and raw.info["meas_date"] is None
     assert md.io.get_session_info(raw)["alignment"]["aligned_on"] == "first_sample"
+    # only one has a start time: the warning names the session and both recordings
+    b.set_meas_date(T0)
+    match = r"dyad D7, session 3: only the therapist's in-memory recording has a meas_date, not"
+    with pytest.warns(RuntimeWarning, match=match):
+        raw = md.io.combine_dyad(a, b, dyad="D7", session=3)
+    assert md.io.get_session_info(raw)["session"] == 3
 
 
 def test_pick_and_name_based_candidates():

@@ -177,9 +177,15 @@ def combine_dyad(
     aligned_on = "meas_date"
     if any(s is None for s in starts):
         if any(s is not None for s in starts):
+            which = f"dyad {dyad}, session {session}: " if dyad is not None else ""
+            has = [role for role, start in zip(roles, starts, strict=True) if start is not None]
+            lacks = [role for role in roles if role not in has]
             warn(
-                "Only one of the two recordings has a meas_date; aligning both on "
-                "their first sample instead. Set both meas_dates to align on clock time."
+                f"{which}only the {has[0]}'s {_describe(raws[roles.index(has[0])])} has a "
+                f"meas_date, not the {lacks[0]}'s {_describe(raws[roles.index(lacks[0])])}; "
+                "aligning both on their first sample instead. Give both a start time "
+                "(raw.set_meas_date, or the manifest's client_start / therapist_start "
+                "columns) to align on clock time."
             )
         else:
             logger.info("Neither recording has a meas_date: aligning on the first sample.")
