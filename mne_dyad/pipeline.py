@@ -339,7 +339,7 @@ class PipelineConfig:
         given_pre = settings.get("preprocessing", {})
         signal = self.synchrony["signal"]
         step = {"clean": "clean", "tonic": "decompose", "phasic": "decompose"}.get(signal)
-        if step is not None and step not in given_pre and isinstance(given_pre, dict):
+        if step is not None and isinstance(given_pre, dict) and step not in given_pre:
             self.preprocessing[step] = True
         if "labels" not in settings.get("segments", {}):
             self.segments["labels"] = segments  # coding sheets keep the analysed labels
@@ -1434,7 +1434,7 @@ def _alliance_ids(keys, scores, source):
     sessions = {s for _, s in keys}
     their_dyads = {str(d) for d in scores.dyad.values}
     their_sessions = set(scores.session.values.tolist())
-    where = f"alliance file {source}"
+    where = f"alliance data ({source})"
     if not dyads & their_dyads:
         return [
             f"{where}: its dyads {sorted(their_dyads)[:5]} are none of the manifest's "

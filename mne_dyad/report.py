@@ -184,11 +184,16 @@ def _run_section(report, run, n_dyads):
             f"results:</b><ul>{items}</ul></div>"
         )
     else:
+        samplers = (
+            f"Every sampler passed its checks (no divergences, R-hat at most {_MAX_RHAT}, "
+            "enough bulk ESS)"
+            if run.get("diagnostics")
+            else "No sampler ran"
+        )
         banner = (
             '<div style="background:#d1e7dd;border:1px solid #0f5132;color:#0f5132;'
-            'padding:0.6em 1em;border-radius:4px">Every sampler passed its checks '
-            f"(no divergences, R-hat at most {_MAX_RHAT}, enough bulk ESS) and the study "
-            f"has at least {_MIN_DYADS} dyads.</div>"
+            f'padding:0.6em 1em;border-radius:4px">{samplers}, the study has at least '
+            f"{_MIN_DYADS} dyads and no session is mostly artifact.</div>"
         )
     _add_html(report, banner, "Checks", "Run")
     diagnostics = run.get("diagnostics") or {}
