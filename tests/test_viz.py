@@ -55,6 +55,31 @@ def test_plot_cube_panels(small_cube):
     plt.close("all")
 
 
+def test_plot_cube_marks_cells_on_few_windows(small_cube):
+    cube = small_cube.copy(deep=True)
+    ok = np.argwhere(np.isfinite(cube.all_lags.sel(segment="IM").values))
+    i, j = ok[0]
+    cube["all_lags"].loc[{"segment": "IM"}][i, j] = 50.0  # one window, a wild value
+    cube["n_windows"].loc[{"segment": "IM"}][i, j] = 1.0
+    assert np.nanmin(cube.n_windows.values) == 1.0
+    fig = md.viz.plot_cube(cube, "all_lags", show_windows=True, show=False)
+    im_ax = fig.axes[0]
+    crosses = im_ax.collections[0].get_offsets()
+    np.testing.assert_array_equal(crosses, [[j, i]])  # (session, dyad) of the cell
+    others = cube.all_lags.values[np.isfinite(cube.all_lags.values) & (cube.n_windows.values >= 3)]
+    vmin, vmax = im_ax.get_images()[0].get_clim()
+    assert vmax == pytest.approx(np.percentile(others, 98)) and vmax < 50.0
+    assert "1 cell(s) on fewer than 3 windows" in fig._suptitle.get_text()
+    n_text = [t.get_text() for t in im_ax.texts]
+    assert n_text.count("1") >= 1 and len(n_text) == int(
+        np.isfinite(cube.n_windows.sel(segment="IM").values).sum()
+    )
+    # without the marking, the one cell sets the top of the colour scale
+    fig = md.viz.plot_cube(cube, "all_lags", min_windows=None, show=False)
+    assert fig.axes[0].get_images()[0].get_clim()[1] > np.percentile(others, 98)
+    plt.close("all")
+
+
 def test_plot_lag_map_peak_path():
     rng = np.random.default_rng(0)
     x = np.convolve(rng.standard_normal(4000), np.ones(6) / 6, mode="same")

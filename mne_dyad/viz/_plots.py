@@ -86,7 +86,16 @@ def plot_dyad(raw, *, roles=None, axes=None, show=True):
     return fig
 
 
-def plot_cube(cube, summary="all_lags", *, axes=None, show=True, variable=None):
+def plot_cube(
+    cube,
+    summary="all_lags",
+    *,
+    min_windows=3,
+    show_windows=False,
+    axes=None,
+    show=True,
+    variable=None,
+):
     """Plot a cube variable as a dyad x session grid, one panel per segment.
 
     Parameters
@@ -95,6 +104,12 @@ def plot_cube(cube, summary="all_lags", *, axes=None, show=True, variable=None):
         A synchrony cube.
     summary : str
         The cube variable to show.
+    min_windows : None | int
+        Cells whose value rests on fewer windows than this (the cube's
+        ``n_windows``) are marked with a red cross and left out of the colour
+        scale, so one noisy cell does not set it for all. ``None`` marks none.
+    show_windows : bool
+        Write each cell's number of windows in it.
     axes : None | list of matplotlib.axes.Axes
         One axes per segment to draw in; ``None`` makes a new figure.
     show : bool
@@ -113,13 +128,21 @@ def plot_cube(cube, summary="all_lags", *, axes=None, show=True, variable=None):
     )
     if variable not in cube.data_vars:
         raise ValueError(f"The cube has no variable {variable!r}; it has {sorted(cube.data_vars)}.")
+    _validate_type(min_windows, (None, "int-like"), "min_windows")
+    _validate_type(show_windows, bool, "show_windows")
     da = cube[variable]
     segments = list(cube.segment.values)
     size = (3 + 2.5 * len(segments), max(2.5, 0.8 + 0.18 * cube.sizes["dyad"]))
     fig, axes = _figure(
         axes, len(segments), "segment", ncols=len(segments), sharey=True, figsize=size
     )
-    vals = da.values[np.isfinite(da.values)]
+    windows = cube["n_windows"] if "n_windows" in cube else None
+    if show_windows and windows is None:
+        raise ValueError("show_windows=True needs the cube's n_windows (a windowed method).")
+    few = xr.zeros_like(da, dtype=bool)
+    if windows is not None and min_windows is not None:
+        few = np.isfinite(da) & (windows < min_windows)
+    vals = da.values[np.isfinite(da.values) & ~few.values]
     vmin, vmax = np.percentile(vals, [2, 98]) if vals.size else (0, 1)
     for ax, seg in zip(axes, segments, strict=True):
         im = ax.imshow(
@@ -130,6 +153,21 @@ def plot_cube(cube, summary="all_lags", *, axes=None, show=True, variable=None):
             vmax=vmax,
             interpolation="nearest",
         )
+        rows, cols = np.nonzero(few.sel(segment=seg).values)
+        if rows.size:
+            ax.scatter(cols, rows, marker="x", color="red", s=25, linewidths=1.2)
+        if show_windows:
+            counts = windows.sel(segment=seg).values
+            for i, j in zip(*np.nonzero(np.isfinite(counts)), strict=True):
+                ax.text(
+                    j,
+                    i,
+                    f"{counts[i, j]:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize="xx-small",
+                    color="white",
+                )
         ax.set_title(str(seg))
         ax.set_xticks(range(cube.sizes["session"]), [str(s) for s in cube.session.values])
         ax.set_xlabel("Session")
@@ -139,7 +177,13 @@ def plot_cube(cube, summary="all_lags", *, axes=None, show=True, variable=None):
     axes[0].set_ylabel("Dyad")
     units = da.attrs.get("units", "")
     fig.colorbar(im, ax=axes[-1], label=f"{variable} ({units})" if units else variable)
-    fig.suptitle(da.attrs.get("long_name", variable))
+    title = da.attrs.get("long_name", variable)
+    if few.values.any():
+        title += (
+            f"\n(x: {int(few.values.sum())} cell(s) on fewer than {min_windows} windows, "
+            "not in the colour scale)"
+        )
+    fig.suptitle(title)
     plt_show(show)
     return fig
 
