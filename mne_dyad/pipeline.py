@@ -39,6 +39,7 @@ from .io._session import (
     _SIGNALS,
     _as_mapping,
     _check_segments,
+    _native_sfreq,
     _segment_spans,
     _session_roles,
     get_session_info,
@@ -118,6 +119,8 @@ _TABLE_ORDER = ("preprocessing", "synchrony", "chance", "variance", "model", "al
 _TABLE_ORDER += ("readers",)
 _TABLE_ORDER += ("segments", "combine")
 _STOCHASTIC = ("chance", "variance", "model")
+#: The ``[preprocessing]`` step that makes each preprocessed signal's channels.
+_SIGNAL_STEP = {"clean": "clean", "tonic": "decompose", "phasic": "decompose"}
 #: Chance-corrected summaries: ``<summary>_excess`` and ``<summary>_es``.
 _CORRECTED_SUFFIXES = ("_excess", "_es")
 #: The corrected summary the variance decomposition and the model take by default
@@ -338,7 +341,7 @@ class PipelineConfig:
         # a signal that preprocessing makes turns its step on, unless set
         given_pre = settings.get("preprocessing", {})
         signal = self.synchrony["signal"]
-        step = {"clean": "clean", "tonic": "decompose", "phasic": "decompose"}.get(signal)
+        step = _SIGNAL_STEP.get(signal)
         if step is not None and isinstance(given_pre, dict) and step not in given_pre:
             self.preprocessing[step] = True
         if "labels" not in settings.get("segments", {}):
@@ -584,7 +587,7 @@ class PipelineConfig:
                 f"[preprocessing] max_artifact_share must be between 0 and 1, got {share!r}"
             )
         signal = self.synchrony["signal"]
-        needs = {"clean": "clean", "tonic": "decompose", "phasic": "decompose"}.get(signal)
+        needs = _SIGNAL_STEP.get(signal)
         if needs is not None and pre[needs] is False:
             problems.append(
                 f"[synchrony] signal = {signal!r} needs the {needs} step: set [preprocessing] "
@@ -1199,11 +1202,7 @@ def _rates_of(sessions):
     """Native and analysis rates of every session, ``{"dyad/session": {...}}``."""
     out = {}
     for (dyad, session), raw in sessions.items():
-        native = get_session_info(raw).get("alignment", {}).get("sfreq_in")
-        out[f"{dyad}/{session}"] = {
-            "analysis": raw.info["sfreq"],
-            **(native if isinstance(native, dict) else {}),
-        }
+        out[f"{dyad}/{session}"] = {"analysis": raw.info["sfreq"], **_native_sfreq(raw)}
     return out
 
 
@@ -1348,7 +1347,7 @@ def check_run(study, config=None, *, verbose=None):
         signal = sync["signal"]
         channels = [r if signal == "raw" else f"{r}-{signal}" for r in roles]
         absent = [ch for ch in channels if ch not in raw.ch_names]
-        step = "clean" if signal == "clean" else "decompose"
+        step = _SIGNAL_STEP.get(signal)
         if absent and config.preprocessing[step] is False:  # made by [preprocessing] otherwise
             by_message.setdefault(
                 f"no {absent} channel(s) for [synchrony] signal = {signal!r}: set "

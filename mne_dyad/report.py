@@ -11,6 +11,7 @@ import xarray as xr
 from mne.utils import _validate_type, logger, verbose, warn
 
 from .stats._results import AllianceFit
+from .stats._sampling import _MAX_RHAT, _sampler_problems
 from .stats._variance import variance_table
 from .synchrony._reliability import _is_summary, _pooled_reliability
 from .utils._docs import fill_doc
@@ -24,8 +25,6 @@ SECTIONS = ("Run", "Data", "Traces", "Synchrony", "Chance", "Variance", "Allianc
 
 #: Fewer dyads than this make between-dyad effects and shares unreliable (banner).
 _MIN_DYADS = 10
-#: Highest R-hat a sampler may report without the banner (as the sampler warning).
-_MAX_RHAT = 1.01
 
 
 def _add_figure(report, fig, title, section, caption=None):
@@ -145,14 +144,7 @@ def _run_problems(run, n_dyads):
     problems = []
     config = run.get("config", {})
     for step, d in (run.get("diagnostics") or {}).items():
-        chains = config.get(step, {}).get("chains", 2)
-        bad = []
-        if d.get("divergences"):
-            bad.append(f"{d['divergences']} divergent transitions")
-        if d.get("max_rhat", 0) > _MAX_RHAT:
-            bad.append(f"R-hat up to {d['max_rhat']:.3f}")
-        if d.get("min_ess_bulk", np.inf) < 100 * chains:
-            bad.append(f"bulk ESS as low as {d['min_ess_bulk']:.0f}")
+        bad = [what for what, _ in _sampler_problems(d, config.get(step, {}).get("chains", 2))]
         if bad:
             problems.append(
                 f"The {step} sampler reports {', '.join(bad)}: its intervals are not "

@@ -8,7 +8,7 @@ from mne.utils import _validate_type, logger, verbose, warn
 
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
-from ..utils._signal import _resample_nan_aware
+from ..utils._signal import ANALYSIS_SFREQ, _resample_nan_aware
 from ._session import _describe, _set_session_info
 from ._units import _EDA_NAME, _siemens_problem
 
@@ -89,7 +89,7 @@ def combine_dyad(
     therapist,
     *,
     roles=("client", "therapist"),
-    sfreq=8.0,
+    sfreq=ANALYSIS_SFREQ,
     offset=0.0,
     pick=None,
     dyad=None,

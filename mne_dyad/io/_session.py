@@ -72,6 +72,12 @@ def get_session_info(raw):
     return out if isinstance(out, dict) else {}
 
 
+def _native_sfreq(raw):
+    """``{role: rate}`` the session's recordings had before combining (empty if unknown)."""
+    native = get_session_info(raw).get("alignment", {}).get("sfreq_in")
+    return dict(native) if isinstance(native, dict) else {}
+
+
 def _session_annotations(raw, onsets, durations, descriptions):
     """Annotations at session seconds (0 = first sample) on ``raw``'s own clock.
 

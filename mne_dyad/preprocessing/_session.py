@@ -4,7 +4,13 @@ import mne
 import numpy as np
 from mne.utils import _validate_type, logger, verbose, warn
 
-from ..io._session import _describe, _session_roles, _set_session_info, get_session_info
+from ..io._session import (
+    _describe,
+    _segment_spans,
+    _session_roles,
+    _set_session_info,
+    get_session_info,
+)
 from ..utils._docs import fill_doc
 from ._artifacts import annotate_artifacts
 from ._eda import clean_eda, decompose_eda
@@ -34,17 +40,10 @@ def _step_options(step, value):
 
 def _artifact_share(raw):
     """Share of the session's samples inside BAD_artifact annotations."""
-    n = raw.n_times
-    bad = np.zeros(n, bool)
-    onsets = raw.annotations.onset - raw.first_time
-    for onset, duration, desc in zip(
-        onsets, raw.annotations.duration, raw.annotations.description, strict=True
-    ):
-        if desc == "BAD_artifact":
-            a = max(int(round(onset * raw.info["sfreq"])), 0)
-            b = min(int(round((onset + duration) * raw.info["sfreq"])), n)
-            bad[a:b] = True
-    return float(bad.mean()) if n else 0.0
+    bad = np.zeros(raw.n_times, bool)
+    for start, stop in _segment_spans(raw, "BAD_artifact"):
+        bad[start:stop] = True
+    return float(bad.mean()) if raw.n_times else 0.0
 
 
 @verbose

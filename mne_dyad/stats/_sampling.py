@@ -157,6 +157,30 @@ def _sample(model, *, draws, tune, chains, sampler, seed, target_accept=None, ca
         )
 
 
+#: A sampler passes when it has no divergences, R-hat at most this, and a bulk ESS
+#: of at least ``_MIN_ESS_PER_CHAIN`` per chain.
+_MAX_RHAT = 1.01
+_MIN_ESS_PER_CHAIN = 100
+
+
+def _sampler_problems(diagnostics, n_chains):
+    """List ``(what, advice)`` for each check a sampler's diagnostics fail (see _diagnose)."""
+    n_div = diagnostics["divergences"]
+    max_rhat, min_ess = diagnostics["max_rhat"], diagnostics["min_ess_bulk"]
+    problems = []
+    if n_div:
+        problems.append(
+            (f"{n_div} divergent transitions", "raise tune=, or check the data for outliers")
+        )
+    if max_rhat > _MAX_RHAT:
+        problems.append(
+            (f"R-hat up to {max_rhat:.3f} > {_MAX_RHAT}", "chains disagree: raise tune= and draws=")
+        )
+    if min_ess < _MIN_ESS_PER_CHAIN * n_chains:
+        problems.append((f"bulk ESS as low as {min_ess:.0f}", "raise draws="))
+    return problems
+
+
 def _diagnose(tree, var_names, what):
     """Divergences, R-hat and bulk ESS of ``var_names``; warn with advice if poor."""
     stats = tree["sample_stats"].to_dataset()
@@ -164,19 +188,16 @@ def _diagnose(tree, var_names, what):
     n_div = int(stats[div_name].sum()) if div_name in stats else 0
     az = _soft_import("arviz", "Model diagnostics")
     summ = az.summary(tree, var_names=list(var_names), kind="diagnostics", round_to="none")
-    max_rhat = float(summ["r_hat"].max())
-    min_ess = float(summ["ess_bulk"].min())
-    problems = []
-    if n_div:
-        problems.append(
-            f"{n_div} divergent transitions (raise tune=, or check the data for outliers)"
-        )
-    if max_rhat > 1.01:
-        problems.append(
-            f"R-hat up to {max_rhat:.3f} > 1.01 (chains disagree: raise tune= and draws=)"
-        )
-    if min_ess < 100 * len(tree["posterior"].to_dataset().chain):
-        problems.append(f"bulk ESS as low as {min_ess:.0f} (raise draws=)")
+    diagnostics = {
+        "divergences": n_div,
+        "max_rhat": float(summ["r_hat"].max()),
+        "min_ess_bulk": float(summ["ess_bulk"].min()),
+    }
+    problems = _sampler_problems(diagnostics, len(tree["posterior"].to_dataset().chain))
     if problems:
-        warn(f"The {what}'s sampler reports: " + "; ".join(problems) + ".")
-    return {"divergences": n_div, "max_rhat": max_rhat, "min_ess_bulk": min_ess}
+        warn(
+            f"The {what}'s sampler reports: "
+            + "; ".join(f"{what_} ({advice})" for what_, advice in problems)
+            + "."
+        )
+    return diagnostics

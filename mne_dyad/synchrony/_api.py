@@ -17,6 +17,7 @@ from ..io._session import (
     _as_sessions,
     _check_segments,
     _describe,
+    _native_sfreq,
     _segment_spans,
     _session_roles,
     _session_signals,
@@ -260,8 +261,7 @@ def _hint_high_rate(sfreq, where):
 
 def _native_rates(raw):
     """Return the rates the session's recordings had before combining (its own if unknown)."""
-    native = get_session_info(raw).get("alignment", {}).get("sfreq_in")
-    rates = native.values() if isinstance(native, dict) else [raw.info["sfreq"]]
+    rates = _native_sfreq(raw).values() or [raw.info["sfreq"]]
     return sorted({float(r) for r in rates})
 
 
