@@ -23,6 +23,11 @@ def _bridge_gaps(x):
     return np.interp(idx, idx[~missing], x[~missing]), missing
 
 
+def _ratio(sfreq_from, sfreq_to):
+    """Return the rational resampling factor for ``sfreq_from`` -> ``sfreq_to`` (q <= 1000)."""
+    return Fraction(sfreq_to / sfreq_from).limit_denominator(1000)
+
+
 def _resample_nan_aware(data, sfreq_from, sfreq_to):
     """Polyphase-resample a 1-D signal, keeping gaps (NaN) as gaps.
 
@@ -35,7 +40,7 @@ def _resample_nan_aware(data, sfreq_from, sfreq_to):
     """
     if sfreq_from == sfreq_to:
         return data.copy()
-    ratio = Fraction(sfreq_to / sfreq_from).limit_denominator(1000)
+    ratio = _ratio(sfreq_from, sfreq_to)
     filled, missing = _bridge_gaps(data)
     t_in = np.arange(data.size) / sfreq_from
     slope, intercept = np.polyfit(t_in, filled, 1) if data.size > 1 else (0.0, filled[0])
@@ -62,6 +67,5 @@ def _analysis_signal(x, sfreq, target=ANALYSIS_SFREQ):
     """
     if sfreq <= target:
         return x, sfreq
-    # the ratio _resample_nan_aware uses, so the rate is exact for odd rates too
-    ratio = Fraction(target / sfreq).limit_denominator(1000)
-    return _resample_nan_aware(x, sfreq, target), sfreq * ratio
+    # the rate of what _resample_nan_aware returns, exact for odd rates too
+    return _resample_nan_aware(x, sfreq, target), sfreq * _ratio(sfreq, target)
