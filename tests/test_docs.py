@@ -155,8 +155,17 @@ def report_html(tmp_path_factory, small_study, small_cube):
     chance = md.stats.test_above_chance(small_study, n_surrogates=10, seed=0, **kw)
     variance = md.stats.variance_decomposition(small_cube, seed=1, **kw)
     fit = md.stats.fit_alliance_model(small_cube, small_study.alliance, seed=2, **kw)
+    # the Run section from what a run's provenance records of these stages
+    from mne_dyad.pipeline import _diagnostics_of, _rates_of
+
+    run = {
+        "diagnostics": _diagnostics_of(chance, variance, fit),
+        "sfreq": _rates_of(small_study.raws),
+        "warnings": [],
+        "config": {},
+    }
     report = md.report.make_report(
-        small_cube, raws=small_study.raws, surrogates=chance, variance=variance, fit=fit
+        small_cube, raws=small_study.raws, surrogates=chance, variance=variance, fit=fit, run=run
     )
     # every section, in order
     assert list(dict.fromkeys(el.section for el in report._content)) == list(md.report.SECTIONS)
