@@ -71,6 +71,7 @@ from .surrogates._shuffle import _check_n
 from .synchrony import METHODS, synchrony_cube, write_cube
 from .synchrony._reliability import _is_summary, _pooled_reliability
 from .utils._docs import fill_doc
+from .utils._files import _path_hint, _toml_problem
 
 __all__ = [
     "ConfigError",
@@ -689,11 +690,12 @@ def read_config(fname, *, verbose=None):
     _validate_type(fname, "path-like", "fname")
     fname = Path(fname)
     if not fname.is_file():
-        raise FileNotFoundError(f"No configuration file at {fname}.")
+        raise FileNotFoundError(f"No configuration file at {fname}.{_path_hint(fname)}")
+    text = fname.read_text()
     try:
-        settings = tomllib.loads(fname.read_text())
+        settings = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{fname} is not valid TOML ({exc}).") from None
+        raise ConfigError(_toml_problem(fname, text, exc)) from None
     return PipelineConfig(settings, source=str(fname))
 
 

@@ -206,6 +206,28 @@ CASES = {
         ValueError,
         "is not valid TOML",
     ),
+    "manifest windows path": (
+        lambda t: _manifest(t, [{**ROW, "coding_file": "D01\\c.csv"}]),
+        FileNotFoundError,
+        r"row 1 coding_file 'D01\\\\c.csv'.*forward slashes \(D01/c.csv\)",
+    ),
+    "manifest toml backslash path": (
+        lambda t: _manifest(
+            t, text='[[session]]\ndyad = "A"\nclient_file = "C:\\data\\a.csv"\n', name="m.toml"
+        ),
+        ValueError,
+        r"Line 3 has a backslash in a double-quoted string.*single quotes",
+    ),
+    "manifest toml escaped path": (
+        lambda t: _manifest(
+            t,
+            text="[[session]]\ndyad = 'A'\nsession = 1\nclient_file = \"C:\\temp\\table.csv\"\n"
+            "therapist_file = 'b.csv'\ncoding_file = 'c.csv'\n",
+            name="m.toml",
+        ),
+        FileNotFoundError,
+        r"client_file 'C:\\temp\\table.csv'.*holds \\t as control characters",
+    ),
     "sai rating out of range": (
         lambda t: _sai(t, {"dyad": ["A"], "session": [1], "item1": [9], "item2": [3]}),
         ValueError,

@@ -166,7 +166,7 @@ def test_cube_bad_input(small_study):
 
 
 def test_analysis_rate_recorded_and_lab_rates_hinted(monkeypatch):
-    from mne_dyad.synchrony import _api
+    from mne_dyad.utils import _signal
 
     # a 1000 Hz lab session, as combined from two amplifiers
     lab = md.simulation.simulate_session(
@@ -181,7 +181,7 @@ def test_analysis_rate_recorded_and_lab_rates_hinted(monkeypatch):
     )
     at_8 = md.io.combine_dyad(lab.copy().pick([0]), lab.copy().pick([1]), dyad="L1", session=1)
     at_8.set_annotations(lab.annotations)
-    monkeypatch.setattr(_api, "_HINTED", [])
+    monkeypatch.setattr(_signal, "_HINTED", [])
     with mne.utils.catch_logging(verbose=True) as log:
         sync_8 = md.synchrony.compute_synchrony(at_8, lag=5.0, window=20.0, step=10.0)
     assert "is at" not in log.getvalue()  # 8 Hz: no hint

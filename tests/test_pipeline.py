@@ -129,8 +129,13 @@ def test_every_problem_is_reported_at_once(tmp_path):
     path.write_text("[chance\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         md.pipeline.read_config(path)
+    path.write_text('[alliance]\nfile = "C:\\study\\sai.csv"\n')  # a Windows path, as written
+    with pytest.raises(ConfigError, match=r"Line 2 has a backslash.*forward slashes"):
+        md.pipeline.read_config(path)
     with pytest.raises(FileNotFoundError, match="No configuration file"):
         md.pipeline.read_config(tmp_path / "none.toml")
+    with pytest.raises(FileNotFoundError, match=r"only on Windows.*\(cfg/run.toml\)"):
+        md.pipeline.read_config("cfg\\run.toml")
 
 
 OFF = {"chance": {"enabled": False}, "variance": {"enabled": False}, "model": {"enabled": False}}

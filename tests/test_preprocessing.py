@@ -41,6 +41,24 @@ def test_clean_warns_at_low_rates():
     np.testing.assert_allclose(out.get_data(picks="client-clean"), raw.get_data(picks="client"))
 
 
+@pytest.mark.parametrize("func", ["clean_eda", "decompose_eda"])
+def test_lab_rate_hint_once(monkeypatch, session, func):
+    """Preprocessing a Raw at its native lab rate logs the 8 Hz hint once, naming it."""
+    from mne_dyad.utils import _signal
+
+    monkeypatch.setattr(_signal, "_HINTED", [])
+    step = getattr(md.preprocessing, func)
+    lab = session.copy().crop(0, 60).resample(64.0, method="polyphase")
+    with mne.utils.catch_logging(verbose=True) as log:
+        step(session.copy().crop(0, 60))  # 16 Hz: no hint
+        assert "is at" not in log.getvalue(close=False)
+        step(lab)
+        step(lab)
+    text = log.getvalue()
+    assert text.count("dyad D3, session 1 is at 64 Hz") == 1
+    assert "about 8 times less work" in text and "sfreq=8" in text
+
+
 def test_decompose_tonic_plus_phasic(session):
     parts = md.preprocessing.decompose_eda(session, method="smoothmedian", signal="raw")
     tonic, phasic, x = parts.get_data(picks=["client-tonic", "client-phasic", "client"])

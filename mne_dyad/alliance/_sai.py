@@ -10,6 +10,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from ..io._base import _table_separator
 from ..utils._docs import fill_doc
+from ..utils._files import _path_hint
 from ..utils._imports import _soft_import
 
 #: Item keys and response ranges of the built-in questionnaires.
@@ -196,7 +197,7 @@ def read_sai(
         path = Path(path_or_dataframe)
         where = f"Alliance file {path}"
         if not path.is_file():
-            raise FileNotFoundError(f"{where} does not exist.")
+            raise FileNotFoundError(f"{where} does not exist.{_path_hint(path)}")
         df = _read(path, where)
     _validate_type(key, (str, dict), "key")
     if isinstance(key, str):

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from mne.utils import _check_option, _validate_type
 
+from ..utils._files import _path_hint
 from ._session import _set_session_info
 from ._units import _EDA_NAME, _siemens_problem
 
@@ -25,7 +26,7 @@ def _path(path, what):
     _validate_type(path, "path-like", "path")
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No {what} file at {path}.")
+        raise FileNotFoundError(f"No {what} file at {path}.{_path_hint(path)}")
     return path
 
 

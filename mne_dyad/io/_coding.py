@@ -10,6 +10,7 @@ import pandas as pd
 from mne.utils import _check_option, _validate_type, logger, verbose
 
 from ..utils._docs import fill_doc
+from ..utils._files import _path_hint
 from ..utils._imports import _soft_import
 from ._base import _table_separator
 from ._session import _session_annotations
@@ -141,7 +142,7 @@ def read_segments(
         path = Path(path)
         where = f"Coding file {path}"
         if not path.is_file():
-            raise FileNotFoundError(f"{where} does not exist.")
+            raise FileNotFoundError(f"{where} does not exist.{_path_hint(path)}")
         try:
             df = _read_table(path, sheet)
         except (pd.errors.EmptyDataError, pd.errors.ParserError, ValueError) as exc:

@@ -10,6 +10,7 @@ import pandas as pd
 from mne.utils import _validate_type, logger, verbose
 
 from ..utils._docs import fill_doc
+from ..utils._files import _path_hint, _toml_problem
 from ._acq import read_raw_acq
 from ._bids import read_raw_bids_physio
 from ._coding import read_segments
@@ -241,10 +242,11 @@ def _start_time(value, raw):
 def _manifest_table(path):
     suffix = path.suffix.lower()
     if suffix == ".toml":
+        text = path.read_text()
         try:
-            doc = tomllib.loads(path.read_text())
+            doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"Manifest {path} is not valid TOML ({exc}).") from None
+            raise ValueError(_toml_problem(f"Manifest {path}", text, exc)) from None
         rows = doc.get("session") or doc.get("sessions")
         if not isinstance(rows, list) or not rows:
             raise ValueError(f"Manifest {path} has no [[session]] tables.")
@@ -302,7 +304,7 @@ def read_study(manifest, *, options=None, verbose=None):
     _validate_type(manifest, "path-like", "manifest")
     path = Path(manifest)
     if not path.is_file():
-        raise FileNotFoundError(f"No manifest file at {path}.")
+        raise FileNotFoundError(f"No manifest file at {path}.{_path_hint(manifest)}")
     table, alliance = _manifest_table(path)
     missing = [c for c in _REQUIRED if c not in table.columns]
     if missing:
@@ -345,25 +347,28 @@ def read_study(manifest, *, options=None, verbose=None):
                 what = "a rate in Hz above 0" if col.endswith("_sfreq") else "a number of seconds"
                 raise ValueError(f"Manifest {path}: {col} {value!r} in row {i + 1} is not {what}.")
     root = path.parent
-    problems = []
+    problems, hint = [], ""
     for col in _FILE_COLUMNS:
         resolved = []
         for i, value in enumerate(table[col]):
             target = (root / str(value)).resolve()
             if not str(value).strip() or not target.is_file():
                 problems.append(f"row {i + 1} {col} {value!r}")
+                hint = hint or _path_hint(value)
             resolved.append(target)
         table[col] = resolved
     if alliance is not None:
-        alliance = (root / alliance).resolve()
+        written, alliance = alliance, (root / alliance).resolve()
         if not alliance.is_file():
             problems.append(f"alliance_file {str(alliance)!r}")
+            hint = hint or _path_hint(written)
     if problems:
         raise FileNotFoundError(
             f"Manifest {path} names {len(problems)} missing file(s): "
             + "; ".join(problems[:10])
             + (" ..." if len(problems) > 10 else "")
             + ". Paths are relative to the manifest's folder."
+            + hint
         )
     study = Study(table, alliance, options, source=path)
     logger.info(f"Read manifest {path}: {study!r}.")

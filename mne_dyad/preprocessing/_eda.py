@@ -15,7 +15,7 @@ from ..io._session import _describe, _session_roles, _set_session_info, get_sess
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
-from ..utils._signal import _bridge_gaps
+from ..utils._signal import _bridge_gaps, _hint_high_rate
 
 #: Below this rate neurokit2's default cleaning cannot apply its 3 Hz low-pass.
 _MIN_CLEAN_SFREQ = 7.0
@@ -70,6 +70,7 @@ def clean_eda(raw, *, method="neurokit", roles=None, verbose=None):
     nk = _soft_import("neurokit2", "clean_eda")
     roles = _session_roles(raw, roles)
     sfreq = raw.info["sfreq"]
+    _hint_high_rate(sfreq, _describe(raw))
     if method == "neurokit" and sfreq <= _MIN_CLEAN_SFREQ:
         warn(
             f"{_describe(raw)}: at {sfreq:g} Hz neurokit2's cleaning cannot low-pass at "
@@ -144,6 +145,7 @@ def decompose_eda(
         _soft_import("cvxopt", "decompose_eda(method='cvxeda')")
     roles = _session_roles(raw, roles)
     sfreq = raw.info["sfreq"]
+    _hint_high_rate(sfreq, _describe(raw))
     names, data = [], []
     for role in roles:
         source = f"{role}-clean" if signal == "clean" and f"{role}-clean" in raw.ch_names else role

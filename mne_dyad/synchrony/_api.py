@@ -26,7 +26,7 @@ from ..io._session import (
 )
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
-from ..utils._signal import ANALYSIS_SFREQ
+from ..utils._signal import ANALYSIS_SFREQ, _hint_high_rate
 from ._arousal import _AMPLITUDE_MIN, _arousal_names, _session_arousal
 from ._cells import _check_same_roles, _check_therapist, _cube_coords, _params_attr
 from ._concordance import _ConcordanceMethod
@@ -237,26 +237,6 @@ def compute_synchrony(
         if key in meta:
             ds.attrs[key] = meta[key]
     return ds
-
-
-#: Rate (Hz) above which a direct call logs, once, that EDA is analysed at 8 Hz.
-_HINT_ABOVE = 32.0
-_HINTED = []
-
-
-def _hint_high_rate(sfreq, where):
-    """Log once per process that a lab-rate session is better analysed at 8 Hz."""
-    if sfreq <= _HINT_ABOVE or _HINTED:
-        return
-    _HINTED.append(True)
-    logger.info(
-        f"{where} is at {sfreq:g} Hz. EDA's content is below about 2 Hz, so synchrony "
-        f"at {ANALYSIS_SFREQ:g} Hz keeps all of it (and leaves out the sensor noise above "
-        f"4 Hz) for about {sfreq / ANALYSIS_SFREQ:.0f} times less work: combine the "
-        "recordings with mne_dyad.io.combine_dyad(..., "
-        f"sfreq={ANALYSIS_SFREQ:g}) (the default of read_study and mne-dyad run) or "
-        f"raw.resample({ANALYSIS_SFREQ:g}, method='polyphase')."
-    )
 
 
 def _native_rates(raw):

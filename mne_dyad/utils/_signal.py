@@ -3,11 +3,38 @@
 from fractions import Fraction
 
 import numpy as np
+from mne.utils import logger
 from scipy.signal import resample_poly
 
 #: Rate (Hz) at which EDA is analysed: its content is below 1-2 Hz, so 8 Hz keeps it
 #: whole with room for the anti-alias filter, and a faster recording only costs time.
 ANALYSIS_SFREQ = 8.0
+
+
+#: Rate (Hz) above which a direct call logs, once, that EDA is analysed at 8 Hz.
+_HINT_ABOVE = 32.0
+_HINTED = []
+
+
+def _hint_high_rate(sfreq, where):
+    """Log once per process that a lab-rate session is better analysed at 8 Hz.
+
+    Called by the functions a user may run on a Raw at its native rate
+    (:func:`~mne_dyad.synchrony.compute_synchrony`,
+    :func:`~mne_dyad.preprocessing.clean_eda`,
+    :func:`~mne_dyad.preprocessing.decompose_eda`).
+    """
+    if sfreq <= _HINT_ABOVE or _HINTED:
+        return
+    _HINTED.append(True)
+    logger.info(
+        f"{where} is at {sfreq:g} Hz. EDA's content is below about 2 Hz, so analysing "
+        f"it at {ANALYSIS_SFREQ:g} Hz keeps all of it (and leaves out the sensor noise "
+        f"above 4 Hz) for about {sfreq / ANALYSIS_SFREQ:.0f} times less work: combine the "
+        "recordings with mne_dyad.io.combine_dyad(..., "
+        f"sfreq={ANALYSIS_SFREQ:g}) (the default of read_study and mne-dyad run) or "
+        f"raw.resample({ANALYSIS_SFREQ:g}, method='polyphase')."
+    )
 
 
 def _bridge_gaps(x):
