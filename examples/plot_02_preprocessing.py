@@ -177,7 +177,7 @@ broken.set_annotations(noisy.annotations)
 # %%
 # :func:`mne_dyad.preprocessing.annotate_artifacts` looks at each person's EDA in
 # microsiemens for flat stretches (no change for ``flat`` = 10 s), values outside
-# ``low``-``high`` (0.05 to 60 µS) and changes faster than ``jump`` = 5 µS/s, and
+# ``low``-``high`` (0.05 to 60 µS) and changes faster than ``jump`` = 10 µS/s, and
 # widens each by ``margin`` seconds. It returns ``BAD_artifact`` annotations, which
 # every synchrony function treats as missing data.
 #

@@ -3,6 +3,7 @@
 import datetime as dt
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,3 +122,69 @@ def test_read_acq_ambiguous_units_and_bad_values(tmp_path, monkeypatch):
     ):
         md.io.read_raw_acq(path)
     assert md.io.read_raw_acq(path, unit="S").get_data()[0, 0] == 2e-6
+
+
+def test_lab_rate_acq_through_a_study(tmp_path, monkeypatch):
+    """Biopac stand-ins at 2000 Hz (client) and 1000 Hz (therapist), as a lab records.
+
+    The EDA has the MP160's 0.0015 uS ADC steps and sensor noise, next to a
+    2000 Hz ECG channel. Read through a manifest they are analysed at 8 Hz; the
+    native rates are kept; no artifact is marked (a per-sample slope test at the
+    former 5 uS/s threshold would mark 30% of the quantised 2000 Hz signal, the
+    old failure);
+    and the IM synchrony is that of the same signals combined at 8 Hz by hand.
+    """
+    lab = md.simulation.simulate_session(
+        duration=360,
+        sfreq=2000.0,
+        noise=0.0015,
+        adc_step=0.0015,
+        segments=[("IM", 20.0, 150.0), ("CB", 190.0, 150.0)],
+        coupling={"IM": 0.9, "CB": 0.0},
+        seed=4,
+    )
+    client_us, therapist_us = lab.get_data() * 1e6
+    therapist_us = therapist_us[::2]  # the therapist's amplifier runs at 1000 Hz
+    # a per-sample slope (uS/s) is above the former 5 uS/s jump threshold in 30% of samples
+    assert np.mean(np.abs(np.diff(client_us)) * 2000 > 5.0) > 0.25
+    files = {
+        "c.acq": types.SimpleNamespace(
+            channels=[
+                _channel("ECG100C", "mV", np.zeros(client_us.size), 2000.0),
+                _channel("EDA100C", "\u03bcS", client_us, 2000.0),
+            ],
+            samples_per_second=2000.0,
+            event_markers=[],
+            earliest_marker_created_at=None,
+        ),
+        "t.acq": types.SimpleNamespace(
+            channels=[_channel("GSR", "microsiemen", therapist_us, 1000.0)],
+            samples_per_second=1000.0,
+            event_markers=[],
+            earliest_marker_created_at=None,
+        ),
+    }
+    reader = types.SimpleNamespace(read_file=lambda path: files[Path(path).name])
+    monkeypatch.setitem(sys.modules, "bioread", reader)
+    for name in files:
+        (tmp_path / name).write_bytes(b"stand-in")
+    (tmp_path / "coding.csv").write_text("label,onset,duration\nIM,20,150\nCB,190,150\n")
+    (tmp_path / "manifest.csv").write_text(
+        "dyad,session,client_file,therapist_file,coding_file\nL1,1,c.acq,t.acq,coding.csv\n"
+    )
+    study = md.io.read_study(tmp_path / "manifest.csv")
+    raw = study.raws[("L1", 1)]
+    assert raw.info["sfreq"] == 8.0
+    alignment = md.io.get_session_info(raw)["alignment"]
+    assert alignment["sfreq_in"] == {"client": 2000.0, "therapist": 1000.0}
+    marked = md.preprocessing.preprocess_session(raw, verbose=False)
+    assert md.io.get_session_info(marked)["preprocessing"]["artifact_share"] == 0.0
+    by_hand = md.io.combine_dyad(lab.copy().pick([0]), lab.copy().pick([1]), dyad="L1", session=1)
+    by_hand.set_annotations(raw.annotations)
+    sync, ref = (
+        md.synchrony.compute_synchrony(r, lag=5.0, window=20.0, step=10.0)
+        for r in (marked, by_hand)
+    )
+    im, cb = (float(sync.all_lags.sel(segment=s)) for s in ("IM", "CB"))
+    assert im > cb + 0.1  # the coupling is in IM
+    assert im == pytest.approx(float(ref.all_lags.sel(segment="IM")), abs=0.01)

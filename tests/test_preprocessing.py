@@ -150,7 +150,7 @@ def _lab_standin():
     data = raw.get_data()
     steps = np.abs(np.diff(data[0])) * 1e6
     # what made 0.1 flag 99.6% of a clean Biopac file: one converter step in 0.5 ms
-    # is 3 uS/s, and the typical per-sample slope is beyond the 5 uS/s jump limit
+    # is 3 uS/s, and the typical per-sample slope is beyond the former 5 uS/s limit
     assert steps[steps > 0].min() * 2000 == pytest.approx(3.0)
     assert np.median(steps) * 2000 > 5.0
     clean = data.copy()
