@@ -72,6 +72,7 @@ from .synchrony import METHODS, synchrony_cube, write_cube
 from .synchrony._reliability import _is_summary, _pooled_reliability
 from .utils._docs import fill_doc
 from .utils._files import _path_hint, _toml_problem
+from .utils._toml import _dumps as _toml_dumps
 
 __all__ = [
     "ConfigError",
@@ -606,6 +607,25 @@ class PipelineConfig:
         out = {k: getattr(self, k) for k in _TOP_LEVEL if getattr(self, k) is not None}
         out.update({t: _plain(getattr(self, t)) for t in _TABLE_ORDER})
         return out
+
+    def to_toml(self):
+        """Return every setting as the text of a TOML configuration file.
+
+        Returns
+        -------
+        text : str
+            Saved as a ``.toml`` file and read with :func:`read_config` (or passed
+            to ``mne-dyad run --config``), it gives the same configuration. The
+            report of a run shows it.
+
+        Examples
+        --------
+        >>> import mne_dyad as md
+        >>> text = md.pipeline.PipelineConfig({"chance": {"n_surrogates": 200}}).to_toml()
+        >>> "n_surrogates = 200" in text
+        True
+        """
+        return _toml_dumps(self.to_dict())
 
     def __repr__(self):
         sync = self.synchrony

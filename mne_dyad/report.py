@@ -15,6 +15,7 @@ from .stats._sampling import _MAX_RHAT, _sampler_problems
 from .stats._variance import variance_table
 from .synchrony._reliability import _is_summary, _pooled_reliability
 from .utils._docs import fill_doc
+from .utils._toml import _dumps as _toml_dumps
 from .viz import plot_alliance_effects, plot_cube, plot_dyad, plot_surrogates, plot_variance
 
 __all__ = ["make_report", "SECTIONS"]
@@ -122,15 +123,22 @@ def _overview(cube, main):
 #: Numbers right-aligned under right-aligned headers; labels (the index) on the left.
 _TABLE_STYLE = (
     "<style>.mne-dyad-table td, .mne-dyad-table th {text-align: right;} "
-    ".mne-dyad-table tbody th {text-align: left;}</style>"
+    ".mne-dyad-table tbody th, .mne-dyad-table thead th:first-child {text-align: left;} "
+    ".mne-dyad-scroll {max-height: 28em; overflow-y: auto;}</style>"
 )
+#: Columns of counts, shown as integers.
+_COUNTS = ("divergences",)
 
 
 def _html_table(df):
     df = df.copy()
-    for col in df.columns:  # effective sample sizes are counts
-        if str(col).startswith("ess") or str(col).endswith("ess_bulk"):
+    for col in df.columns:  # effective sample sizes and divergences are counts
+        name = str(col)
+        if name.startswith("ess") or name.endswith("ess_bulk") or name in _COUNTS:
             df[col] = df[col].round().astype("Int64")
+    if df.index.name and df.columns.nlevels == 1 and df.index.nlevels == 1:
+        # the index's name in the header's first cell: one header row, not two
+        df.columns.name, df.index.name = df.index.name, None
     return _TABLE_STYLE + df.to_html(
         classes="table table-sm table-striped table-hover mne-dyad-table",
         border=0,
@@ -191,17 +199,15 @@ def _run_section(report, run, n_dyads):
     diagnostics = run.get("diagnostics") or {}
     if diagnostics:
         table = pd.DataFrame(diagnostics).T
+        # the run's order (a saved provenance sorts its keys)
+        order = {step: k for k, step in enumerate(("chance", "variance", "model"))}
+        table = table.loc[sorted(table.index, key=lambda s: (order.get(s, len(order)), s))]
         table.index.name = "step"
         table = table.rename(columns={"min_ess_bulk": "min ess_bulk"})
         _add_html(report, _html_table(table.round(3)), "Sampler diagnostics", "Run")
-    rates = pd.DataFrame(run.get("sfreq") or {}).T
-    shares = (run.get("preprocessing") or {}).get("artifact_share") or {}
-    if shares:
-        rates["artifact share"] = pd.Series(shares)
-    if len(rates):
-        rates.index.name = "dyad/session"
-        rates = rates.rename(columns=lambda c: c if c == "artifact share" else f"{c} (Hz)")
-        _add_html(report, _html_table(rates), "Sampling rates and artifacts per session", "Run")
+    rates_html = _rates_html(run)
+    if rates_html:
+        _add_html(report, rates_html, "Sampling rates and artifacts per session", "Run")
     logged = run.get("warnings") or []
     items = "".join(f"<li>{html.escape(w)}</li>" for w in logged) or "<li>none</li>"
     _add_html(report, f"<ul>{items}</ul>", f"Warnings of the run ({len(logged)})", "Run")
@@ -211,8 +217,58 @@ def _run_section(report, run, n_dyads):
         table.index.name = "package"
         _add_html(report, _html_table(table), "Software", "Run")
     if run.get("config"):
-        text = json.dumps(run["config"], indent=2, sort_keys=True, default=str)
-        _add_html(report, f"<pre>{html.escape(text)}</pre>", "Configuration", "Run")
+        try:
+            text = _toml_dumps(run["config"])
+            note = (
+                "<p>Every setting of the run, defaults included. Saved as a <code>.toml"
+                "</code> file and passed to <code>mne-dyad run --config</code>, it runs "
+                "the analysis again with the same settings.</p>"
+            )
+        except TypeError:  # a value TOML cannot hold (a hand-made provenance)
+            text = json.dumps(run["config"], indent=2, sort_keys=True, default=str)
+            note = ""
+        _add_html(report, f"{note}<pre>{html.escape(text)}</pre>", "Configuration", "Run")
+
+
+def _rates_html(run):
+    """Return the per-session rates and artifact shares, under a one-line summary."""
+    per_session = run.get("sfreq") or {}
+    shares = (run.get("preprocessing") or {}).get("artifact_share") or {}
+    if not per_session and not shares:
+        return ""
+    rows = {}
+    for key in dict.fromkeys([*per_session, *shares]):
+        rates = dict(per_session.get(key) or {})
+        analysis = rates.pop("analysis", None)
+        # a session not combined from separate recordings was analysed as recorded
+        native = rates or ({"session": analysis} if analysis is not None else {})
+        row = {f"{role} native (Hz)": rate for role, rate in native.items()}
+        row["analysis (Hz)"] = analysis
+        if shares:
+            share = shares.get(key)
+            row["artifact (%)"] = None if share is None else round(100 * share, 2)
+        rows[key] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "dyad/session"
+    natives = sorted({v for c in table if "native" in c for v in table[c].dropna()})
+    parts = [f"{len(table)} sessions"]
+    if natives:
+        parts.append(f"recorded at {', '.join(f'{r:g}' for r in natives)} Hz")
+    analysed = sorted(set(table["analysis (Hz)"].dropna()))
+    if analysed:
+        parts.append(f"analysed at {', '.join(f'{r:g}' for r in analysed)} Hz")
+    if shares:
+        share = table["artifact (%)"].astype(float)
+        worst = f" ({share.idxmax()})" if share.max() > 0 else ""
+        parts.append(
+            f"artifacts: {int((share > 0).sum())} sessions with any, median "
+            f"{share.median():.1f}%, largest {share.max():.1f}%{worst}"
+        )
+    summary = f"<p>{html.escape('; '.join(parts))}.</p>"
+    body = _html_table(table)
+    if len(table) > 12:
+        body = f'<div class="mne-dyad-scroll">{body}</div>'
+    return summary + body
 
 
 def _traces(sessions, n_traces):

@@ -24,7 +24,7 @@ STAGES = {
 }
 
 
-def test_defaults_come_from_the_stage_functions():
+def test_defaults_come_from_the_stage_functions(tmp_path):
     config = PipelineConfig()
     assert config.synchrony["method"] == "wclc" and config.synchrony["lag"] == 10.0
     # the pipeline's chance kind is the correction's (the arousal negative control)
@@ -56,6 +56,19 @@ def test_defaults_come_from_the_stage_functions():
     # the whole configuration round-trips through plain types
     again = PipelineConfig(json.loads(json.dumps(seeded.to_dict())))
     assert again.to_dict() == seeded.to_dict()
+    # and through a TOML file, as the report shows it (role tables, paths with quotes)
+    rich = PipelineConfig(
+        {
+            "seed": 7,
+            "readers": {"tabular": {"client": {"eda_column": 'EDA "L"'}, "unit": "uS"}},
+            "preprocessing": {"decompose": {"method": "smoothmedian", "smoothing": 8.0}},
+            "synchrony": {"signal": "phasic", "segments": ["talk", "rest"]},
+        }
+    )
+    path = tmp_path / "again.toml"
+    path.write_text(rich.to_toml())
+    assert md.pipeline.read_config(path).to_dict() == rich.to_dict()
+    assert '[readers.tabular.client]\neda_column = "EDA \\"L\\""' in rich.to_toml()
 
 
 @pytest.mark.parametrize(

@@ -208,6 +208,55 @@ def test_report_sections(small_study, small_cube, tmp_path):
     assert "Variance shares" in html and "delta_mean" in html
 
 
+def test_report_run_section(small_cube, tmp_path):
+    """The Run section from a run's provenance: banner, integer counts, rates, TOML."""
+    import html as html_lib
+    import re
+    import tomllib
+
+    config = md.pipeline.PipelineConfig({"chance": {"n_surrogates": 200}})
+    keys = [f"{d}/{s}" for d in small_cube.dyad.values for s in small_cube.session.values]
+    sfreq = {k: {"analysis": 8.0} for k in keys}
+    sfreq[keys[0]] = {"analysis": 8.0, "client": 2000.0, "therapist": 1000.0}
+    shares = dict.fromkeys(keys, 0.0)
+    shares[keys[1]] = 0.3125
+    run = {
+        "diagnostics": {"model": {"divergences": 3, "max_rhat": 1.004, "min_ess_bulk": 812.4}},
+        "sfreq": sfreq,
+        "preprocessing": {"artifact_share": shares, "flagged": [keys[1]]},
+        "warnings": ["something the run logged"],
+        "config": config.to_dict(),
+        "versions": {"mne": mne.__version__},
+    }
+    report = md.report.make_report(small_cube, run=run)
+    assert _titles(report, "Run") == [
+        "Checks",
+        "Sampler diagnostics",
+        "Sampling rates and artifacts per session",
+        "Warnings of the run (1)",
+        "Software",
+        "Configuration",
+    ]
+    report.save(tmp_path / "r.html", open_browser=False, verbose=False)
+    page = (tmp_path / "r.html").read_text()
+    assert "Check before reporting these results" in page
+    assert "The model sampler reports 3 divergent transitions" in page
+    assert "<td>3</td>" in page and "<td>812</td>" in page  # counts as integers
+    # one header row: the index's name sits in its first cell
+    assert re.search(r"<thead>\s*<tr[^>]*>\s*<th>dyad/session</th>", page)
+    n = len(keys)
+    assert (
+        f"{n} sessions; recorded at 8, 1000, 2000 Hz; analysed at 8 Hz; artifacts: 1 "
+        f"sessions with any, median 0.0%, largest 31.2% ({keys[1]})."
+    ) in page
+    assert "client native (Hz)" in page and "session native (Hz)" in page
+    assert '<div class="mne-dyad-scroll">' in page  # a long table scrolls
+    # the configuration is a TOML file that reads back as the run's settings
+    text = html_lib.unescape(re.search(r"<pre>(.*?)</pre>", page, re.S).group(1))
+    assert "n_surrogates = 200" in text
+    assert md.pipeline.PipelineConfig(tomllib.loads(text)).to_dict() == config.to_dict()
+
+
 def test_report_from_study_is_deprecated(small_study):
     raws = {k: small_study.raws[k] for k in list(small_study.raws)[:5]}
     with pytest.warns(FutureWarning, match="run_pipeline"):
