@@ -388,3 +388,64 @@ def test_combine_dyad_rejects_negative_and_twice_converted_eda():
     twice = mne.io.RawArray(np.full((1, 80), 2e-12), info, verbose=False)
     with pytest.raises(ValueError, match=r"median .* of 2e-12 S.*converted to siemens twice"):
         md.io.combine_dyad(good, twice)
+
+
+def test_lab_rate_study_of_mixed_formats(tmp_path):
+    """One dyad as a lab writes it: an EDF at 1000 Hz and a 2048 Hz CSV export.
+
+    The client's amplifier writes EDF (16-bit samples over its physical range, so
+    steps of about 0.0002 uS) next to an ECG channel; the therapist's device writes
+    a table at 2048 Hz with times rounded to 4 decimals. Read through a manifest, the
+    rates are 1000.0 and 2048.0 Hz (not 999.99 or 2049.18), both are analysed at 8
+    Hz, no artifact is marked, and the IM synchrony is that of the simulated
+    session analysed at 8 Hz.
+    """
+    from scipy.signal import resample_poly
+
+    edfio = pytest.importorskip("edfio")
+    lab = md.simulation.simulate_session(
+        duration=240,
+        sfreq=1000.0,
+        segments=[("IM", 10.0, 110.0), ("CB", 125.0, 110.0)],
+        coupling={"IM": 0.9, "CB": 0.0},
+        noise=0.002,
+        seed=8,
+    )
+    client_us, therapist_us = lab.get_data() * 1e6
+    therapist_us = resample_poly(therapist_us, 256, 125)  # the same signal at 2048 Hz
+    edfio.Edf(
+        [
+            edfio.EdfSignal(np.zeros_like(client_us), 1000.0, label="ECG", physical_dimension="uV"),
+            edfio.EdfSignal(client_us, 1000.0, label="EDA", physical_dimension="uS"),
+        ],
+        annotations=[],
+    ).write(tmp_path / "client.edf")
+    times = np.round(np.arange(therapist_us.size) / 2048.0, 4)
+    lines = "\n".join(f"{t:.4f},{v:.4f}" for t, v in zip(times, therapist_us, strict=True))
+    (tmp_path / "therapist.csv").write_text("Time (s),EDA (uS)\n" + lines + "\n")
+    (tmp_path / "coding.csv").write_text("label,onset,duration\nIM,10,110\nCB,125,110\n")
+    (tmp_path / "manifest.csv").write_text(
+        "dyad,session,client_file,therapist_file,coding_file\n"
+        "L1,1,client.edf,therapist.csv,coding.csv\n"
+    )
+    config = {"readers": {"mne": {"unit": "uS", "channel": "EDA"}}}
+    study = md.io.read_study(
+        tmp_path / "manifest.csv", options=md.pipeline.PipelineConfig(config).study_options()
+    )
+    # EDF always has a start date, the table none: aligned on first samples, said
+    with pytest.warns(RuntimeWarning, match=r"only the client's recording .*client.edf has a"):
+        raw = study.raws[("L1", 1)]
+    assert raw.info["sfreq"] == 8.0
+    rates = md.io.get_session_info(raw)["alignment"]["sfreq_in"]
+    assert rates == {"client": 1000.0, "therapist": 2048.0}
+    marked = md.preprocessing.preprocess_session(raw, verbose=False)
+    assert md.io.get_session_info(marked)["preprocessing"]["artifact_share"] == 0.0
+    by_hand = md.io.combine_dyad(lab.copy().pick([0]), lab.copy().pick([1]), dyad="L1", session=1)
+    by_hand.set_annotations(raw.annotations)
+    sync, ref = (
+        md.synchrony.compute_synchrony(r, lag=5.0, window=20.0, step=10.0)
+        for r in (marked, by_hand)
+    )
+    im, cb = (float(sync.all_lags.sel(segment=s)) for s in ("IM", "CB"))
+    assert im > cb + 0.1
+    assert im == pytest.approx(float(ref.all_lags.sel(segment="IM")), abs=0.01)
