@@ -114,7 +114,7 @@ def test_read_acq_ambiguous_units_and_bad_values(tmp_path, monkeypatch):
         md.io.read_raw_acq(path)
     msg = str(info.value)
     assert str(path) in msg and "EDA channel 'EDA100C' (read as uS) is negative" in msg
-    assert "median is -5e-07 S" in msg and "disconnected" in msg
+    assert "has a median of -5e-07 S" in msg and "disconnected" in msg
     # siemens values in a channel labelled microsiemens
     _fake_bioread(monkeypatch, [_channel("EDA100C", "\u03bcS", np.full(50, 2e-6))])
     with pytest.raises(

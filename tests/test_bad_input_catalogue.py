@@ -134,7 +134,7 @@ CASES = {
     "table negative eda": (
         lambda t: _table(t, "eda\n" + "-0.4\n" * 10, sfreq=4.0),
         ValueError,
-        r"channel 'EDA' \(read as uS\) is negative: its median is -4e-07 S.*disconnected",
+        r"channel 'EDA' \(read as uS\) is negative: it has a median of -4e-07 S.*disconnected",
     ),
     "table siemens read as uS": (
         lambda t: _table(t, "eda\n" + "2e-06\n" * 10, sfreq=4.0),

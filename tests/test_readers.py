@@ -357,10 +357,10 @@ def test_tabular_units_micro_and_implausible_values(tmp_path):
         np.testing.assert_allclose(raw.get_data()[0], 2.5e-6)
     # a disconnected channel: negative; or negative for a fifth of the recording
     path.write_text("eda\n" + "-0.02\n" * 8)
-    with pytest.raises(ValueError, match=r"is negative: its median is -2e-08 S.*disconnected"):
+    with pytest.raises(ValueError, match=r"is negative: it has a median of -2e-08 S.*disconnected"):
         md.io.read_raw_tabular(path, sfreq=4.0)
     path.write_text("eda\n" + "-1.5\n" * 2 + "2.5\n" * 8)
-    with pytest.raises(ValueError, match=r"20% of its samples are below -0.01 uS"):
+    with pytest.raises(ValueError, match=r"has 20% of its samples below -0.01 uS"):
         md.io.read_raw_tabular(path, sfreq=4.0)
     # siemens read as microsiemens: 2e-6 "uS" is 2e-12 S
     path.write_text("eda\n" + "".join(f"{2e-6 + k * 1e-8:.3e}\n" for k in range(8)))

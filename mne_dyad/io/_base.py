@@ -14,7 +14,7 @@ from mne.utils import _check_option, _validate_type
 
 from ..utils._files import _path_hint
 from ._session import _set_session_info
-from ._units import _EDA_NAME, _siemens_problem
+from ._units import _EDA_NAME, _EDA_RANGE, _NEGATIVE_CAUSE, _negative_finding, _siemens_problem
 
 #: Factors from a unit to siemens; microsiemens may be written with the micro sign
 #: (U+00B5) or the Greek mu (U+03BC).
@@ -88,17 +88,10 @@ def _unit_message(problem, unit, where, ch_name, unit_option, reader):
     """Word the error of :func:`_make_raw` for a ``_siemens_problem``."""
     kind, value = problem
     if kind in ("negative", "negative_share"):
-        what = (
-            f"its median is {value:.4g} S"
-            if kind == "negative"
-            else f"{100 * value:.3g}% of its samples are below -0.01 uS"
-        )
         return (
-            f"{where}: EDA channel {ch_name!r} (read as {unit}) is negative: {what}, "
-            "but skin conductance cannot be negative. The electrode was probably "
-            "disconnected or not in contact, or the channel holds an offset-corrected or "
-            "filtered signal rather than raw skin conductance: check the channel in the "
-            "file (and the eda_column/channel choice)."
+            f"{where}: EDA channel {ch_name!r} (read as {unit}) is negative: it "
+            f"{_negative_finding(kind, value)}, {_NEGATIVE_CAUSE}: check the channel in "
+            "the file (and the eda_column/channel choice)."
         )
     guess = "smaller" if kind == "microsiemens" else "larger"
     factor = _UNITS[unit]
@@ -111,7 +104,7 @@ def _unit_message(problem, unit, where, ch_name, unit_option, reader):
     size = "large" if kind == "microsiemens" else "small"
     return (
         f"{where}: read as {unit}, {what} is {value:.4g} S, implausible for skin "
-        f"conductance (about 1e-7 to 1e-4 S; this is too {size}). "
+        f"conductance ({_EDA_RANGE}; this is too {size}). "
     ) + (
         f"The file's values are probably in a {guess} unit than {unit}"
         + (" (siemens already, converted again)" if guess == "larger" else "")

@@ -10,7 +10,7 @@ from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ..utils._signal import ANALYSIS_SFREQ, _resample_nan_aware
 from ._session import _describe, _set_session_info
-from ._units import _EDA_NAME, _siemens_problem
+from ._units import _EDA_NAME, _EDA_RANGE, _NEGATIVE_CAUSE, _negative_finding, _siemens_problem
 
 
 def _pick_eda(raw, role, pick):
@@ -48,27 +48,21 @@ def _check_siemens(data, role, ch_name, where):
             "pick another channel."
         )
     if kind in ("negative", "negative_share"):
-        what = (
-            f"has a median of {value:.4g} S"
-            if kind == "negative"
-            else f"has {100 * value:.3g}% of its samples below -0.01 uS"
-        )
         raise ValueError(
-            f"{channel} {what}, but skin conductance cannot be negative. The electrode "
-            "was probably disconnected or not in contact, or the channel holds an "
-            "offset-corrected or filtered signal (combine the raw skin conductance; "
-            "filter after combining). Check the channel, or pick another one."
+            f"{channel} {_negative_finding(kind, value)}, {_NEGATIVE_CAUSE} (combine the "
+            "raw skin conductance; filter after combining). Check the channel, or pick "
+            "another one."
         )
     if kind == "microsiemens":
         raise ValueError(
             f"{channel} has a median of {value:.4g}, implausible for siemens (EDA is "
-            "about 1e-7 to 1e-4 S). It looks like microsiemens: convert with "
+            f"{_EDA_RANGE}). It looks like microsiemens: convert with "
             f"raw.apply_function(lambda x: x * 1e-6, picks=[{ch_name!r}]) before "
             "combining (or read the file with unit='uS')."
         )
     raise ValueError(
         f"{channel} has a median (of its non-zero samples) of {value:.4g} S, implausibly "
-        "small (EDA is about 1e-7 to 1e-4 S): it was probably converted to siemens "
+        f"small (EDA is {_EDA_RANGE}): it was probably converted to siemens "
         "twice, e.g. siemens read with unit='uS'. Multiply by 1e6 "
         f"(raw.apply_function(lambda x: x * 1e6, picks=[{ch_name!r}])) or read the file "
         "with the right unit= ([readers.<format>] unit in a run's TOML)."

@@ -58,3 +58,20 @@ def _siemens_problem(data):
         if typical < _SIEMENS_MIN_MEDIAN:
             return "twice", typical
     return None
+
+
+#: The plausible range, as the unit errors state it.
+_EDA_RANGE = "about 1e-7 to 1e-4 S"
+#: Why a negative channel cannot be skin conductance, as every caller says it.
+_NEGATIVE_CAUSE = (
+    "but skin conductance cannot be negative. The electrode was probably disconnected "
+    "or not in contact, or the channel holds an offset-corrected or filtered signal "
+    "rather than raw skin conductance"
+)
+
+
+def _negative_finding(kind, value):
+    """Word a ``"negative"`` or ``"negative_share"`` finding of :func:`_siemens_problem`."""
+    if kind == "negative":
+        return f"has a median of {value:.4g} S"
+    return f"has {100 * value:.3g}% of its samples below -0.01 uS"
