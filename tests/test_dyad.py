@@ -1,5 +1,6 @@
 import datetime as dt
 import json
+import warnings
 
 import mne
 import numpy as np
@@ -55,7 +56,13 @@ def test_different_rates_resample_to_lower():
 def test_different_start_times_crop_to_overlap():
     a = _clock_raw(8.0, 600, T0)
     b = _clock_raw(8.0, 600, T0 + dt.timedelta(seconds=12.5))
-    raw = md.io.combine_dyad(a, b)
+    # more than 2% of a recording cropped is a warning naming the session and the role
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"^dyad D1, session 2: the recordings overlap for 587.5 s, so 2.1% of the "
+        r"client's .*\(12.5 s at the start, 0.0 s at the end\) and 2.1% of the therapist's",
+    ):
+        raw = md.io.combine_dyad(a, b, dyad="D1", session=2)
     assert raw.info["meas_date"] == T0 + dt.timedelta(seconds=12.5)
     assert raw.n_times == int((600 - 12.5) * 8)
     data = raw.get_data()
@@ -63,6 +70,11 @@ def test_different_start_times_crop_to_overlap():
     cropped = md.io.get_session_info(raw)["alignment"]["cropped"]
     assert cropped["client"] == {"start_s": 12.5, "end_s": 0.0}
     assert cropped["therapist"] == {"start_s": 0.0, "end_s": 12.5}
+    # 1% is logged, not warned
+    close = _clock_raw(8.0, 600, T0 + dt.timedelta(seconds=6.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        md.io.combine_dyad(a, close)
 
 
 def test_offset_corrects_clock_skew():

@@ -128,6 +128,19 @@ def test_manifest_errors(study_dir, tmp_path):
         md.io.read_study(bad)
     with pytest.raises(FileNotFoundError, match="No manifest file"):
         md.io.read_study(tmp_path / "none.csv")
+    # read through a study, an option's fix names its key in a run's TOML
+    study = md.io.read_study(root / "manifest.csv")  # no label mapping
+    with pytest.raises(
+        ValueError,
+        match=r"\['cognitive', 'imagery'\] that are not among.*Pass mapping=.*"
+        r"\(In a run's TOML: \[segments\] mapping, \[segments\] labels\.\)$",
+    ):
+        study.raws[study.keys()[0]]
+    (tmp_path / "two.csv").write_text("EDA left,EDA right\n" + "2.0,3.0\n" * 400)
+    with pytest.raises(
+        ValueError, match=r"pass eda_column=.*\(In a run's TOML: \[readers.tabular\] eda_column"
+    ):
+        md.io.read_recording(tmp_path / "two.csv", {"tabular": {"sfreq": 8.0}})
 
 
 def _run(*args):

@@ -12,6 +12,9 @@ from ..utils._signal import ANALYSIS_SFREQ, _resample_nan_aware
 from ._session import _describe, _set_session_info
 from ._units import _EDA_NAME, _EDA_RANGE, _NEGATIVE_CAUSE, _negative_finding, _siemens_problem
 
+#: Share of a recording cropped to the common span above which combining warns.
+_CROP_WARN = 0.02
+
 
 def _pick_eda(raw, role, pick):
     """Return the name of the EDA channel of ``raw``."""
@@ -206,7 +209,7 @@ def combine_dyad(
         )
 
     # 3. crop each to the overlap, resample, trim to a common length
-    cropped = {}
+    cropped, over = {}, []
     out = np.empty((2, n_out))
     for i, (raw, role, data) in enumerate(zip(raws, roles, signals, strict=True)):
         fs = raw.info["sfreq"]
@@ -214,7 +217,13 @@ def combine_dyad(
         last = first + int(round(duration * fs))
         dropped = (first / fs, (raw.n_times - last) / fs)
         cropped[role] = {"start_s": round(dropped[0], 6), "end_s": round(dropped[1], 6)}
-        if dropped[0] > 0 or dropped[1] > 0:
+        share = (dropped[0] + dropped[1]) / (raw.n_times / fs)
+        if share > _CROP_WARN:
+            over.append(
+                f"{share:.1%} of the {role}'s {_describe(raw)} ({dropped[0]:.1f} s at the "
+                f"start, {dropped[1]:.1f} s at the end)"
+            )
+        elif dropped[0] > 0 or dropped[1] > 0:
             logger.info(
                 f"Cropped {dropped[0]:.3f} s from the start and {dropped[1]:.3f} s from "
                 f"the end of the {role}'s recording to the common span."
@@ -225,6 +234,15 @@ def combine_dyad(
         if res.size < n_out:
             res = np.concatenate([res, np.full(n_out - res.size, np.nan)])
         out[i] = res[:n_out]
+    if over:
+        which = f"dyad {dyad}, session {session}: " if dyad is not None else ""
+        verb = "are" if len(over) > 1 else "is"
+        warn(
+            f"{which}the recordings overlap for {duration:.1f} s, so "
+            f"{' and '.join(over)} {verb} cropped. Check both recordings' start times "
+            "(meas_date, or the manifest's client_start / therapist_start), the offset, "
+            "and the sampling rates: a wrong rate stretches a recording."
+        )
 
     info = mne.create_info(list(roles), target, ["gsr", "gsr"])
     combined = mne.io.RawArray(out, info, first_samp=0, verbose=False)

@@ -1,6 +1,7 @@
 """A study manifest: which files hold which dyad's session."""
 
 import datetime as _dt
+import inspect
 import re
 import tomllib
 from collections.abc import Mapping
@@ -84,7 +85,34 @@ def read_recording(path, options=None):
             f"Reading {path} with MNE needs the EDA channel name: set "
             "[readers.mne] channel = '...' in the config."
         )
-    return READERS[kind][0](path, verbose=False, **kwargs)
+    try:
+        return READERS[kind][0](path, verbose=False, **kwargs)
+    except ValueError as exc:
+        raise _with_toml_keys(exc, f"readers.{kind}", READERS[kind][0]) from None
+
+
+#: Parameters a study fills itself: never a key of a run's configuration.
+_FILLED = {"path", "raw", "client", "therapist", "dyad", "session", "therapist_id", "start"}
+
+
+def _with_toml_keys(exc, table, func):
+    """Return ``exc`` with the TOML keys of the parameters its advice names.
+
+    A reader's error says "pass eda_column=" (a Python call); read through a study
+    the same option is a key of ``[table]`` in a run's configuration, which the
+    message then names too.
+    """
+    message = str(exc)
+    params = inspect.signature(func).parameters
+    keys = [
+        k
+        for k in dict.fromkeys(re.findall(r"\b(\w+)=(?!=)", message))
+        if k in params and k not in _FILLED and k != "verbose"
+    ]
+    if not keys or f"[{table}]" in message:
+        return exc
+    named = ", ".join(f"[{table}] {k}" for k in keys)
+    return type(exc)(f"{message.rstrip()} (In a run's TOML: {named}.)")
 
 
 class _NoDate:
@@ -181,18 +209,24 @@ class Study:
         combine = dict(self.options.get("combine", {}))
         if _given(row, "offset"):
             combine["offset"] = float(row["offset"])  # this session's clock skew
-        raw = combine_dyad(
-            client,
-            therapist,
-            dyad=key[0],
-            session=key[1],
-            therapist_id=row.get("therapist") if "therapist" in row else None,
-            verbose=False,
-            **combine,
-        )
-        segments = read_segments(
-            row.coding_file, raw=raw, verbose=False, **self.options.get("segments", {})
-        )
+        try:
+            raw = combine_dyad(
+                client,
+                therapist,
+                dyad=key[0],
+                session=key[1],
+                therapist_id=row.get("therapist") if "therapist" in row else None,
+                verbose=False,
+                **combine,
+            )
+        except ValueError as exc:
+            raise _with_toml_keys(exc, "combine", combine_dyad) from None
+        try:
+            segments = read_segments(
+                row.coding_file, raw=raw, verbose=False, **self.options.get("segments", {})
+            )
+        except ValueError as exc:
+            raise _with_toml_keys(exc, "segments", read_segments) from None
         raw.set_annotations(raw.annotations + segments)  # both on the Raw's clock
         logger.info(f"Loaded dyad {key[0]}, session {key[1]}.")
         return raw
