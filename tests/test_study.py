@@ -133,7 +133,7 @@ def test_manifest_errors(study_dir, tmp_path):
     with pytest.raises(
         ValueError,
         match=r"\['cognitive', 'imagery'\] that are not among.*Pass mapping=.*"
-        r"\(In a run's TOML: \[segments\] mapping, \[segments\] labels\.\)$",
+        r"\(In a run's TOML: \[segments\] mapping\.\)$",
     ):
         study.raws[study.keys()[0]]
     (tmp_path / "two.csv").write_text("EDA left,EDA right\n" + "2.0,3.0\n" * 400)

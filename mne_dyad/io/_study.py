@@ -100,13 +100,13 @@ def _with_toml_keys(exc, table, func):
 
     A reader's error says "pass eda_column=" (a Python call); read through a study
     the same option is a key of ``[table]`` in a run's configuration, which the
-    message then names too.
+    message then names too (not for ``=None``, which TOML cannot write).
     """
     message = str(exc)
     params = inspect.signature(func).parameters
     keys = [
         k
-        for k in dict.fromkeys(re.findall(r"\b(\w+)=(?!=)", message))
+        for k in dict.fromkeys(re.findall(r"\b(\w+)=(?!=|None\b)", message))
         if k in params and k not in _FILLED and k != "verbose"
     ]
     if not keys or f"[{table}]" in message:
