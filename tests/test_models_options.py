@@ -210,6 +210,8 @@ def test_session_terms_and_trends_change_the_model():
     spline = _prepare_alliance_data(cube, alliance, session_covariate="spline")
     assert list(spline.session_term.values) == ["linear", "spline 1", "spline 2"]
     np.testing.assert_allclose(spline.S.mean("obs"), 0, atol=1e-12)
+    S = spline.S.values  # orthogonal columns of SD 1: their coefficients mix independently
+    np.testing.assert_allclose(S.T @ S / (S.shape[0] - 1), np.eye(3), atol=1e-12)
     np.testing.assert_allclose(
         spline.S.sel(session_term="linear"), data.session_c * 1.0, atol=1e-12
     )  # the first column is the standardised session number

@@ -347,6 +347,17 @@ def test_tabular_semicolons_and_decimal_commas(tmp_path):
     path.write_text("Zeit;EDA\n0,0;1.234,5\n0,25;2\n")
     with pytest.raises(ValueError, match=r"'1.234,5' at data row 1.*semicolon-separated"):
         md.io.read_raw_tabular(path, sfreq=4.0)
+    # one column with decimal commas: no separator in the file, every digit kept
+    values = 6.1605 + np.arange(40) / 1e4
+    path.write_text("GSR\n" + "".join(f"{v:.4f}\n".replace(".", ",") for v in values))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no pandas ParserWarning, no lost field
+        raw = md.io.read_raw_tabular(path, sfreq=1000.0)
+    np.testing.assert_allclose(raw.get_data()[0], values * 1e-6, rtol=1e-12)
+    # values beyond the header's names would be dropped: an error, not a warning
+    path.write_text("t,eda\n" + "".join(f"{k},2.5,{k}\n" for k in range(12)))
+    with pytest.raises(ValueError, match="hold more values than the header"):
+        md.io.read_raw_tabular(path, sfreq=4.0)
 
 
 def test_tabular_units_micro_and_implausible_values(tmp_path):

@@ -2,6 +2,7 @@
 
 import csv
 import re
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -109,9 +110,28 @@ def _layout(lines, sep, skiprows):
         # the next line holds data, and most after it (a bad cell is the reader's error)
         if len(f) == n and following and following[0] and 3 * sum(following) >= 2 * len(following):
             if _is_data(f) and k and not _is_data(rows[k - 1][1]):
-                return rows[k - 1][0], n  # a header with fewer or more fields
+                header = rows[k - 1][1]
+                if len(header) < n and any(
+                    g[len(header) :] != [""] * (n - len(header)) for _, g in rows[k : k + 50]
+                ):
+                    # the data have values beyond the header's names: a one-column
+                    # export with decimal commas ("6,1605" read with ","), or a fault
+                    if len(header) == 1 and all(
+                        _DECIMAL_COMMA.match(line) for line in lines[rows[k][0] :][:50]
+                    ):
+                        return None
+                    raise _Overflow(rows[k - 1][0])
+                return rows[k - 1][0], n  # a header with fewer (empty) or more fields
             return i, n
     return None
+
+
+class _Overflow(Exception):
+    """Data lines hold more values than the header (line ``args[0]``) names."""
+
+
+#: A line holding one number with a decimal comma (``6,1605``, ``-0,5``).
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 
 
 def _sniff(lines, suffix, skiprows):
@@ -121,10 +141,12 @@ def _sniff(lines, suffix, skiprows):
         layout = _layout(lines, sep, skiprows)
         if layout is not None and layout[1] >= 2:
             return sep, layout[0]
-    # a single column: no separator splits it
-    layout = _layout(lines, candidates[-1], skiprows)
+    # a single column: read it with a separator that splits no line (so a decimal
+    # comma stays inside its number)
+    sep = next((c for c in candidates if not any(c in line for line in lines)), candidates[-1])
+    layout = _layout(lines, sep, skiprows)
     header = layout[0] if layout is not None else (skiprows or 0)
-    return candidates[-1], header
+    return sep, header
 
 
 def _preamble_rate(lines):
@@ -145,18 +167,36 @@ def _read_table(path, where, skiprows):
         lines, encoding = _read_head(path)
     except OSError as exc:
         raise ValueError(f"{where} could not be read ({exc}).") from None
-    sep, header = _sniff(lines, Path(path).suffix.lower(), skiprows)
+    try:
+        sep, header = _sniff(lines, Path(path).suffix.lower(), skiprows)
+    except _Overflow as exc:
+        raise ValueError(
+            f"{where}: its lines hold more values than the header (line {exc.args[0] + 1}) "
+            "names; reading it would drop values. Check the file, or pass skiprows= (the "
+            "number of lines before the header)."
+        ) from None
     how = f"{_SEP_NAMES[sep]}-separated, with the header on line {header + 1}"
     try:
-        df = pd.read_csv(
-            path, sep=sep, skiprows=header, dtype=str, encoding=encoding, index_col=False
-        )
+        with warnings.catch_warnings():
+            # more fields in a line than header names would drop values: an error
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(
+                path, sep=sep, skiprows=header, dtype=str, encoding=encoding, index_col=False
+            )
+    except pd.errors.ParserWarning:
+        raise ValueError(
+            f"{where}: some lines hold more values than the header (line {header + 1}) "
+            f"names, read as {how}; reading it would drop values. Check the file, or "
+            "pass skiprows= (the number of lines before the header)."
+        ) from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ValueError(
             f"{where} could not be read as a table ({exc}); it was read as {how}. "
             "Check the file, or pass skiprows= (the number of lines before the header)."
         ) from None
     df.columns = [str(c).strip() for c in df.columns]
+    if len(df.columns) == 1:
+        how = f"one column, with the header on line {header + 1}"
     logger.info(f"Reading {where}: {how}.")
     return df, sep, header, lines[:header]
 
