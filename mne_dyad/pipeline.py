@@ -20,7 +20,6 @@ import shutil
 import tempfile
 import time
 import tomllib
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -73,6 +72,7 @@ from .synchrony._reliability import _is_summary, _pooled_reliability
 from .utils._docs import fill_doc
 from .utils._files import _path_hint, _toml_problem
 from .utils._toml import _dumps as _toml_dumps
+from .utils._warnings import _recorded
 
 __all__ = [
     "ConfigError",
@@ -1183,29 +1183,15 @@ def run_pipeline(study, config=None, *, alliance=None, verbose=None):
     config = _as_config(config)
     # every warning of the run is kept for its provenance and report, and shown
     # (again, once the recording has stopped) to the caller's filters
-    with warnings.catch_warnings(record=True) as caught:
-        # each distinct warning once ("always" would keep every repeat of a loop's)
-        warnings.simplefilter("default")
-        error = None
-        try:
-            results = _run_stages(study, config, alliance)
-        except BaseException as exc:  # raised below, after the warnings it followed
-            error = exc
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, _module_of(w.filename))
-    if error is not None:
-        raise error
-    results.provenance["warnings"] = list(dict.fromkeys(str(w.message) for w in caught))
+    caught = []
+    with _recorded(caught):
+        results = _run_stages(study, config, alliance)
+    # a study's sessions may have been read (and warned about) before the run, by
+    # check_run: their warnings come first
+    loaded = getattr(getattr(study, "raws", None), "warnings", {})
+    messages = [m for key in loaded for m in loaded[key]] + [str(w.message) for w in caught]
+    results.provenance["warnings"] = list(dict.fromkeys(messages))
     return results
-
-
-def _module_of(filename):
-    """Return the dotted module name of a source file (for warning filters), else its stem."""
-    parts = Path(filename).with_suffix("").parts
-    if "mne_dyad" in parts:
-        i = len(parts) - 1 - parts[::-1].index("mne_dyad")
-        return ".".join(parts[i:])
-    return Path(filename).stem
 
 
 def _diagnostics_of(chance, variance, fit):
@@ -1419,7 +1405,15 @@ def check_run(study, config=None, *, verbose=None):
         problems.extend(id_problems)
     n_dyads = len({k[0] for k in keys})
     lines = [f"Plan for {getattr(study, 'source', None) or type(study).__name__}:"]
-    lines.append(f"  {len(keys)} sessions of {n_dyads} dyads at {sorted(rates)} Hz")
+    rate_text = f" at {sorted(rates)} Hz" if rates else ""
+    lines.append(f"  {len(keys)} sessions of {n_dyads} dyads{rate_text}")
+    read_warnings = getattr(getattr(study, "raws", None), "warnings", {})
+    n_warned = sum(bool(read_warnings.get(key)) for key in keys)
+    if n_warned:
+        lines.append(
+            f"  reading {n_warned} session(s) raised warnings (shown above; the run's "
+            "report and provenance list them)"
+        )
     for label, (n_sess, n_spans, secs) in found.items():
         lines.append(
             f"  segment {label!r}: in {n_sess} sessions, {n_spans} spans, {secs / 60:.1f} min"

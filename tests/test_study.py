@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -290,3 +291,29 @@ def test_per_session_settings_in_the_manifest(tmp_path):
         table.assign(**{column: [value]}).to_csv(tmp_path / "bad.csv", index=False)
         with pytest.raises(ValueError, match=match):
             md.io.read_study(tmp_path / "bad.csv")
+
+
+def test_warnings_of_reading_reach_the_provenance(tmp_path):
+    """A session read (and warned about) by the check before the run: its warning is kept."""
+    rng = np.random.default_rng(0)
+    for name, seconds in (("c.csv", 600), ("t.csv", 660)):  # the therapist's runs 60 s longer
+        values = 3 + np.cumsum(rng.normal(0, 0.01, int(seconds * 8)))
+        (tmp_path / name).write_text("eda\n" + "".join(f"{v:.4f}\n" for v in values))
+    (tmp_path / "coding.csv").write_text("label,onset,duration\nIM,30,250\nCB,300,250\n")
+    (tmp_path / "m.csv").write_text(
+        "dyad,session,client_file,therapist_file,coding_file\nA,1,c.csv,t.csv,coding.csv\n"
+    )
+    config = md.pipeline.PipelineConfig(
+        {
+            "readers": {"tabular": {"sfreq": 8.0}},
+            **{step: {"enabled": False} for step in ("chance", "variance", "model")},
+        }
+    )
+    study = md.io.read_study(tmp_path / "m.csv", options=config.study_options())
+    with pytest.warns(RuntimeWarning, match=r"dyad A, session 1: .* 9.1% of the therapist's"):
+        plan, problems = md.pipeline.check_run(study, config)
+    assert problems == [] and "reading 1 session(s) raised warnings" in plan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # read once, by the check: nothing new is warned
+        results = md.pipeline.run_pipeline(study, config)
+    assert any("9.1% of the therapist's" in w for w in results.provenance["warnings"])

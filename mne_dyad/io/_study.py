@@ -12,6 +12,7 @@ from mne.utils import _validate_type, logger, verbose
 
 from ..utils._docs import fill_doc
 from ..utils._files import _path_hint, _toml_problem
+from ..utils._warnings import _recorded
 from ._acq import read_raw_acq
 from ._bids import read_raw_bids_physio
 from ._coding import read_segments
@@ -127,10 +128,18 @@ class _LazySessions(Mapping):
     def __init__(self, study):
         self._study = study
         self._cache = {}
+        #: ``{key: [message, ...]}``: the warnings of reading each session (a run's
+        #: provenance lists them, whenever the session was first read)
+        self.warnings = {}
 
     def __getitem__(self, key):
         if key not in self._cache:
-            self._cache[key] = self._study.load_session(key)
+            caught = []
+            try:
+                with _recorded(caught):
+                    self._cache[key] = self._study.load_session(key)
+            finally:
+                self.warnings[key] = list(dict.fromkeys(str(w.message) for w in caught))
         return self._cache[key]
 
     def __iter__(self):
