@@ -460,3 +460,26 @@ def test_lab_rate_study_of_mixed_formats(tmp_path):
     im, cb = (float(sync.all_lags.sel(segment=s)) for s in ("IM", "CB"))
     assert im > cb + 0.1
     assert im == pytest.approx(float(ref.all_lags.sel(segment="IM")), abs=0.01)
+
+
+def test_tabular_implausible_rates_and_several_time_columns(tmp_path):
+    path = tmp_path / "eda.csv"
+    stamps = 1_715_000_000_000 + np.arange(2000)  # epoch milliseconds at 1000 Hz
+    path.write_text("timestamp,EDA\n" + "".join(f"{t},2.5\n" for t in stamps))
+    with pytest.raises(
+        ValueError,
+        match=r"times from 1715000000000 on; read as seconds they give 1 Hz.*epoch stamps in milli",
+    ):
+        md.io.read_raw_tabular(path)
+    path.write_text("Time (ms),EDA\n" + "".join(f"{t},2.5\n" for t in stamps))
+    assert md.io.read_raw_tabular(path).info["sfreq"] == 1000.0  # the unit in the name
+    # several time-like columns and a given rate: each numeric one is checked
+    rows = "".join(f"{k / 2:.1f},{k / 2:.1f},2.5\n" for k in range(40))
+    path.write_text("Time (s),timestamp,EDA\n" + rows)
+    with pytest.raises(ValueError, match=r"'Time \(s\)' gives 2.000000 Hz but sfreq=3 Hz"):
+        md.io.read_raw_tabular(path, sfreq=3.0)
+    assert md.io.read_raw_tabular(path, sfreq=2.0).info["sfreq"] == 2.0
+    clock = "".join(f"{k / 2:.1f},10:00:{k // 2:02d},2.5\n" for k in range(40))
+    path.write_text("Time (s),timestamp,EDA\n" + clock)
+    with pytest.warns(RuntimeWarning, match=r"\['timestamp'\] look like times but .* not checked"):
+        md.io.read_raw_tabular(path, sfreq=2.0)

@@ -214,6 +214,55 @@ def _decimal_commas(texts):
     return texts
 
 
+#: Rates (Hz) a time column may give for EDA; outside, the times are in another unit.
+_PLAUSIBLE_RATES = (0.5, 100_000.0)
+#: Times from this many seconds on look like Unix epoch stamps (2001 onwards).
+_EPOCH_S = 1e9
+
+
+def _timed_rate(texts, tcol, where, hint, advice, sfreq, pre_rate, pre_line):
+    """Return the rate of time column ``tcol``; raise if it contradicts a declared rate."""
+    scale = _time_scale(tcol) or 1.0
+    times = _numeric(texts.to_numpy(), where, tcol, hint) * scale
+    if times.size < 2:
+        raise ValueError(f"{where} holds {times.size} EDA sample(s); a recording needs more.")
+    estimated, uncertainty = _rate_from_times(times, _decimals(texts), scale, where, tcol, advice)
+    low, high = _PLAUSIBLE_RATES
+    # epoch stamps in milliseconds read as seconds: a 1000 Hz recording at 1 Hz
+    epoch_ms = scale == 1.0 and times[0] >= 1000 * _EPOCH_S and estimated <= 2.0
+    if epoch_ms or not low <= estimated <= high:
+        unit = "seconds" if scale == 1.0 else f"units of {scale:g} s"
+        if epoch_ms:
+            what = (
+                f"holds times from {times[0]:.13g} on; read as {unit} they give "
+                f"{estimated:.6g} Hz. These look like Unix epoch stamps in milliseconds"
+            )
+        else:
+            what = (
+                f"read as {unit}, gives {estimated:.6g} Hz, implausible for a recording "
+                f"(EDA is sampled at {low:g} Hz to {high:g} Hz)"
+            )
+        raise ValueError(
+            f"{where}: column {tcol!r} {what}. Name the column with its unit (for "
+            "example 'Time (ms)'), or pass sfreq= and time_column=False (in a run's "
+            "TOML: [readers.tabular] sfreq and time_column)."
+        )
+    declared = (sfreq, f"sfreq={sfreq:g} Hz") if sfreq is not None else (pre_rate, "")
+    if declared[0] is not None:
+        rate, what = declared
+        what = what or f"the file's preamble says {pre_line!r} ({rate:g} Hz)"
+        if abs(estimated - rate) > (_RATE_TOLERANCE + uncertainty) * rate:
+            raise ValueError(
+                f"{where}: the time column {tcol!r} gives {estimated:.6f} Hz but "
+                f"{what}; they differ by {100 * abs(estimated / rate - 1):.3g}% "
+                "(more than 0.1%). If the times are right, pass sfreq= that rate "
+                "(in a run's TOML: [readers.tabular] sfreq); if the rate is right, "
+                f"{tcol!r} is not the sample times: pass time_column= the right "
+                "column or False ([readers.tabular] time_column)."
+            )
+    return estimated
+
+
 def _decimals(texts):
     """Count the most decimals among the written numbers (a sample of long columns)."""
     texts = texts.dropna().astype(str)
@@ -432,7 +481,19 @@ def read_raw_tabular(
                 f"{where} has several columns named like time ({time_like}); pass "
                 "time_column= the one with the sample times (or sfreq=)."
             )
-        logger.info(f"{where}: columns {time_like} look like times; none is checked.")
+        unused = []
+        for col in time_like:  # each numeric one must agree with sfreq
+            texts_k = _decimal_commas(df[col])
+            if pd.to_numeric(texts_k, errors="coerce").notna().mean() < 0.99:
+                unused.append(col)
+                continue
+            _timed_rate(texts_k, col, where, hint, "", sfreq, None, None)
+        if unused:
+            warn(
+                f"{where}: columns {unused} look like times but do not hold numbers of "
+                f"seconds; they were not checked against sfreq={sfreq:g} Hz."
+            )
+        logger.info(f"{where}: the time columns {time_like} were checked against sfreq.")
     pre_rate, pre_line = _preamble_rate(preamble)
     estimated = None
     if tcol is not None:
@@ -456,26 +517,7 @@ def read_raw_tabular(
                 )
                 tcol = None
     if tcol is not None:
-        scale = _time_scale(tcol) or 1.0
-        times = _numeric(texts.to_numpy(), where, tcol, hint) * scale
-        if times.size < 2:
-            raise ValueError(f"{where} holds {times.size} EDA sample(s); a recording needs more.")
-        estimated, uncertainty = _rate_from_times(
-            times, _decimals(texts), scale, where, tcol, advice
-        )
-        declared = (sfreq, f"sfreq={sfreq:g} Hz") if sfreq is not None else (pre_rate, "")
-        if declared[0] is not None:
-            rate, what = declared
-            what = what or f"the file's preamble says {pre_line!r} ({rate:g} Hz)"
-            if abs(estimated - rate) > (_RATE_TOLERANCE + uncertainty) * rate:
-                raise ValueError(
-                    f"{where}: the time column {tcol!r} gives {estimated:.6f} Hz but "
-                    f"{what}; they differ by {100 * abs(estimated / rate - 1):.3g}% "
-                    "(more than 0.1%). If the times are right, pass sfreq= that rate "
-                    "(in a run's TOML: [readers.tabular] sfreq); if the rate is right, "
-                    f"{tcol!r} is not the sample times: pass time_column= the right "
-                    "column or False ([readers.tabular] time_column)."
-                )
+        estimated = _timed_rate(texts, tcol, where, hint, advice, sfreq, pre_rate, pre_line)
     if sfreq is None:
         sfreq = estimated if estimated is not None else pre_rate
         if sfreq is None:
