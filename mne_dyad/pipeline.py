@@ -29,7 +29,7 @@ from mne.utils import _validate_type, logger, verbose, warn
 
 from ._version import __version__
 from .alliance import read_sai
-from .alliance._sai import _LAYOUTS
+from .alliance._sai import _LAYOUTS, _MISSING_ITEMS
 from .io import READERS, combine_dyad
 from .io import read_segments as _read_segments
 from .io._base import _UNITS
@@ -44,7 +44,7 @@ from .io._session import (
     get_session_info,
 )
 from .io._study import _ROLES as _MANIFEST_ROLES
-from .io._study import Study
+from .io._study import Study, _with_toml_keys
 from .preprocessing import preprocess_session
 from .preprocessing._eda import _CLEAN_METHODS, _DECOMPOSE_METHODS
 from .preprocessing._session import _STEPS, _step_options
@@ -467,6 +467,7 @@ class PipelineConfig:
             ("segments", "time_format", _TIME_FORMATS),
             ("segments", "reference", _REFERENCES),
             ("alliance", "layout", _LAYOUTS),
+            ("alliance", "missing_items", _MISSING_ITEMS),
         )
         for table, key, allowed in choices:
             check(table, _check_choice, key, getattr(self, table)[key], allowed)
@@ -1392,6 +1393,8 @@ def check_run(study, config=None, *, verbose=None):
         try:
             scores, scores_from = _alliance_of(study, None, config)
         except (ValueError, TypeError, KeyError, OSError) as exc:
+            if isinstance(exc, ValueError):  # its advice, as the run's TOML key
+                exc = _with_toml_keys(exc, "alliance", read_sai)
             problems.append(f"alliance file: {exc}")
     rated_line = None
     if scores is not None:
@@ -1463,6 +1466,23 @@ def _alliance_ids(keys, scores, source):
             "sessions as the manifest does, as numbers ([alliance] session_col names the "
             "table's session column)"
         ], None
+    problems = []
+    for what, ours, theirs, col in (
+        ("dyads", dyads, their_dyads, "dyad_col"),
+        ("sessions", {str(s) for s in sessions}, {str(s) for s in their_sessions}, "session_col"),
+    ):
+        # an id of the table that is not the manifest's but looks like one of them
+        # ("d2" for "D2", "02" for "2"): a spelling to fix, not a dyad to leave out
+        folded = {_fold_id(o): o for o in ours - theirs}
+        close = {t: folded[_fold_id(t)] for t in theirs - ours if _fold_id(t) in folded}
+        if close:
+            named = ", ".join(f"{t!r} (manifest: {o!r})" for t, o in sorted(close.items())[:5])
+            problems.append(
+                f"{where}: its {what} {named} are spelt otherwise in the manifest; write "
+                f"them as the manifest does ([alliance] {col} names the table's column)"
+            )
+    if problems:
+        return problems, None
     values = scores.to_dataarray("scale")
     rated = values.notnull().any([d for d in values.dims if d not in ("dyad", "session")])
     grid = rated.transpose("dyad", "session").values
@@ -1472,7 +1492,16 @@ def _alliance_ids(keys, scores, source):
     if unrated:
         named = ", ".join(f"{d}/{s}" for d, s in unrated[:5])
         line += f" (not rated: {named}{' ...' if len(unrated) > 5 else ''})"
+    extra = sorted(their_dyads - dyads)
+    if extra:
+        line += f"; the table's dyads {extra[:5]} are not in the manifest (not used)"
     return [], line
+
+
+def _fold_id(value):
+    """Return an id as compared for spelling slips (case, spaces, separators, leading zeros)."""
+    text = re.sub(r"[\s_\-.]", "", str(value)).lower()
+    return re.sub(r"(?<!\d)0+(?=\d)", "", text)
 
 
 def _demo_inputs(*, quick=False, seed=2019, sampler="nutpie"):

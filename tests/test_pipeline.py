@@ -430,3 +430,27 @@ def test_run_checks_every_file_and_the_alliance_ids_first(tabular_study, tmp_pat
     assert problems == []
     first = f"{sai.dyad.iloc[0]}/{sai.session.iloc[0]}"
     assert f"alliance: 5 of the 6 sessions are rated (not rated: {first})" in plan
+    # one dyad spelt in lower case, one the manifest does not have: the first is a
+    # problem naming both spellings, the second a note in the plan
+    spelt = sai.copy()
+    d0 = spelt.dyad.iloc[0]
+    spelt["dyad"] = [d.lower() if d == d0 else d for d in spelt.dyad]
+    extra = {**spelt.iloc[0].to_dict(), "dyad": "Z9"}
+    pd.concat([spelt, pd.DataFrame([extra])]).to_csv(tmp_path / "sai.csv", index=False)
+    plan, problems = md.pipeline.check_run(study, {"chance": {"enabled": False}})
+    assert problems == [
+        f"alliance data ({tmp_path / 'sai.csv'}): its dyads {d0.lower()!r} (manifest: "
+        f"{d0!r}) are spelt otherwise in the manifest; write them as the manifest does "
+        "([alliance] dyad_col names the table's column)"
+    ]
+    spelt.assign(dyad=sai.dyad.values).pipe(lambda t: pd.concat([t, pd.DataFrame([extra])])).to_csv(
+        tmp_path / "sai.csv", index=False
+    )
+    plan, problems = md.pipeline.check_run(study, {"chance": {"enabled": False}})
+    assert problems == [] and "the table's dyads ['Z9'] are not in the manifest" in plan
+    # an alliance error's advice names the TOML key; a bad choice fails in the config
+    pd.DataFrame([{"Dyad": "A", "Sess": 1, **items}]).to_csv(tmp_path / "sai.csv", index=False)
+    plan, problems = md.pipeline.check_run(study, {"chance": {"enabled": False}})
+    assert "(In a run's TOML: [alliance]" in problems[0]
+    with pytest.raises(ConfigError, match="missing_items must be one of"):
+        md.pipeline.PipelineConfig({"alliance": {"missing_items": "keep"}})

@@ -50,7 +50,10 @@ def _read(path, where):
 def _wide_to_long(df, dyad_col, session_col, where):
     """One row per dyad with item-session columns -> one row per dyad and session."""
     if dyad_col not in df.columns:
-        raise ValueError(f"{where} has no {dyad_col!r} column (columns: {list(df.columns)}).")
+        raise ValueError(
+            f"{where} has no {dyad_col!r} column (columns: {list(df.columns)}). Pass "
+            "dyad_col= to name the dyad column."
+        )
     parts = {}
     for col in df.columns:
         if col == dyad_col:
