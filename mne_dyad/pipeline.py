@@ -1200,8 +1200,10 @@ def _diagnostics_of(chance, variance, fit):
     out = {}
     if chance is not None and "mne_dyad_diagnostics" in chance.attrs:
         out["chance"] = json.loads(chance.attrs["mne_dyad_diagnostics"])
-    if variance is not None and "mne_dyad_diagnostics" in variance["summary"].attrs:
-        out["variance"] = json.loads(variance["summary"].attrs["mne_dyad_diagnostics"])
+    if variance is not None:
+        for name, step in (("summary", "variance"), ("noise_floor", "variance_noise_floor")):
+            if name in variance and "mne_dyad_diagnostics" in variance[name].attrs:
+                out[step] = json.loads(variance[name].attrs["mne_dyad_diagnostics"])
     if fit is not None and fit.diagnostics:
         out["model"] = {k: fit.diagnostics[k] for k in ("divergences", "max_rhat", "min_ess_bulk")}
     return out

@@ -152,11 +152,12 @@ def _run_problems(run, n_dyads):
     problems = []
     config = run.get("config", {})
     for step, d in (run.get("diagnostics") or {}).items():
-        bad = [what for what, _ in _sampler_problems(d, config.get(step, {}).get("chains", 2))]
+        table = "variance" if step.startswith("variance") else step  # its TOML table
+        bad = [what for what, _ in _sampler_problems(d, config.get(table, {}).get("chains", 2))]
         if bad:
             problems.append(
-                f"The {step} sampler reports {', '.join(bad)}: its intervals are not "
-                f"trustworthy (raise [{step}] tune and draws)."
+                f"The {step.replace('_', ' ')} sampler reports {', '.join(bad)}: its "
+                f"intervals are not trustworthy (raise [{table}] tune and draws)."
             )
     if n_dyads < _MIN_DYADS:
         problems.append(
@@ -200,7 +201,8 @@ def _run_section(report, run, n_dyads):
     if diagnostics:
         table = pd.DataFrame(diagnostics).T
         # the run's order (a saved provenance sorts its keys)
-        order = {step: k for k, step in enumerate(("chance", "variance", "model"))}
+        steps = ("chance", "variance", "variance_noise_floor", "model")
+        order = {step: k for k, step in enumerate(steps)}
         table = table.loc[sorted(table.index, key=lambda s: (order.get(s, len(order)), s))]
         table.index.name = "step"
         table = table.rename(columns={"min_ess_bulk": "min ess_bulk"})

@@ -206,7 +206,10 @@ def test_run_pipeline_is_the_stages_in_order(small_study, tmp_path):
     results.save(tmp_path / "out", overwrite=True)
     # what a reader must know travels with the results: diagnostics, warnings, rates
     prov = results.provenance
-    assert set(prov["diagnostics"]) == {"chance", "variance", "model"}
+    # the noise floor's decomposition has its own sampler, and its own row
+    assert set(prov["diagnostics"]) == {"chance", "variance", "variance_noise_floor", "model"}
+    floor = json.loads(results.variance["noise_floor"].attrs["mne_dyad_diagnostics"])
+    assert prov["diagnostics"]["variance_noise_floor"] == floor
     assert prov["diagnostics"]["model"] == {
         k: results.fit.diagnostics[k] for k in ("divergences", "max_rhat", "min_ess_bulk")
     }

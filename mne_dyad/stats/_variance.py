@@ -185,8 +185,10 @@ def variance_decomposition(
     split_half_reliability
     """
     _validate_type(cube, xr.Dataset, "cube")
+    what = "variance decomposition"
     if _is_comparison(cube):
         cube, summary, measurement_error = _noise_floor_cube(cube, summary, measurement_error)
+        what = "noise-floor variance decomposition"
     variable = _renamed(
         summary,
         variable,
@@ -287,7 +289,7 @@ def variance_decomposition(
         target_accept=0.95,
         cache_key=_structure_key(model, "variance"),
     )
-    diagnostics = _diagnose(tree, ("icc_dyad", "mu"), "variance decomposition")
+    diagnostics = _diagnose(tree, ("icc_dyad", "mu"), what)
     post = tree["posterior"]
     comps = [c for c in _COMPONENTS if c in post]
     table = {
