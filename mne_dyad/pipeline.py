@@ -1344,6 +1344,10 @@ def check_run(study, config=None, *, verbose=None):
     labels = sync["segments"]
     problems = []
     found = {label: [0, 0, 0.0] for label in labels}  # sessions, spans, seconds
+    spec = METHODS[sync["method"]]
+    params = {k: sync[k] for k in spec.defaults}
+    usable = dict.fromkeys(labels, 0)  # sessions with a span long enough for the method
+    longest = dict.fromkeys(labels, 0.0)
     rates = set()
     by_message = {}  # the same problem in many sessions is listed once
     for key in keys:
@@ -1366,12 +1370,16 @@ def check_run(study, config=None, *, verbose=None):
                 [],
             ).append(key)
         missing = []
+        need = spec.min_samples(spec.samples(params, raw.info["sfreq"]))
         for label in labels:
             spans = _segment_spans(raw, label)
             if spans:
                 found[label][0] += 1
                 found[label][1] += len(spans)
                 found[label][2] += sum(b - a for a, b in spans) / raw.info["sfreq"]
+                most = max(b - a for a, b in spans)
+                usable[label] += most >= need
+                longest[label] = max(longest[label], most / raw.info["sfreq"])
             else:
                 missing.append(label)
         if len(missing) == len(labels):
@@ -1385,6 +1393,13 @@ def check_run(study, config=None, *, verbose=None):
         named = "; ".join(f"dyad {d}, session {s}" for d, s in where[:3])
         more = f" and {len(where) - 3} more sessions" if len(where) > 3 else ""
         problems.append(f"{named}{more}: {message}")
+    for label in labels:
+        if found[label][0] and not usable[label]:
+            problems.append(
+                f"no {label!r} segment is long enough for {sync['method']}: it needs "
+                f"{spec.describe_min(params)}, and the longest {label!r} span lasts "
+                f"{longest[label]:.1f} s; shorten [synchrony] window or lag"
+            )
     if len(rates) > 1:
         problems.append(
             f"the sessions have different sampling rates {sorted(rates)} Hz; set [combine] "
@@ -1420,8 +1435,10 @@ def check_run(study, config=None, *, verbose=None):
             "report and provenance list them)"
         )
     for label, (n_sess, n_spans, secs) in found.items():
+        short = n_sess - usable[label]
         lines.append(
             f"  segment {label!r}: in {n_sess} sessions, {n_spans} spans, {secs / 60:.1f} min"
+            + (f"; too short for the method in {short} session(s) (NaN there)" if short else "")
         )
     if scores is not None:
         lines.append(f"  alliance scores: {scores_from} ({', '.join(scores.data_vars)})")

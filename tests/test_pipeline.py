@@ -457,3 +457,22 @@ def test_run_checks_every_file_and_the_alliance_ids_first(tabular_study, tmp_pat
     assert "(In a run's TOML: [alliance]" in problems[0]
     with pytest.raises(ConfigError, match="missing_items must be one of"):
         md.pipeline.PipelineConfig({"alliance": {"missing_items": "keep"}})
+
+
+def test_check_run_finds_parameters_the_segments_cannot_hold(tabular_study):
+    study = md.io.read_study(
+        tabular_study / "manifest.csv", options={"readers": {"tabular": {"sfreq": 8.0}}}
+    )
+    config = {**OFF, "synchrony": {"window": 500.0, "lag": 200.0, "step": 100.0}}
+    plan, problems = md.pipeline.check_run(study, config)
+    assert any(
+        p.startswith(
+            "no 'IM' segment is long enough for wclc: it needs one window plus the "
+            "maximum lag (500.0 s + 200.0 s)"
+        )
+        and "shorten [synchrony] window or lag" in p
+        for p in problems
+    ), problems
+    assert "too short for the method in 6 session(s)" in plan
+    plan, problems = md.pipeline.check_run(study, OFF)
+    assert problems == [] and "too short" not in plan
