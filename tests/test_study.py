@@ -317,3 +317,26 @@ def test_warnings_of_reading_reach_the_provenance(tmp_path):
         warnings.simplefilter("error")  # read once, by the check: nothing new is warned
         results = md.pipeline.run_pipeline(study, config)
     assert any("9.1% of the therapist's" in w for w in results.provenance["warnings"])
+
+
+def test_european_tables_of_a_study(tmp_path):
+    """Coding sheet, alliance table and manifest written with semicolons and decimal commas."""
+    (tmp_path / "coding.csv").write_text("label;onset;duration\nIM;30,5;84,95\nCB;120;60,25\n")
+    ann = md.io.read_segments(tmp_path / "coding.csv")
+    np.testing.assert_allclose(ann.onset, [30.5, 120.0])
+    np.testing.assert_allclose(ann.duration, [84.95, 60.25])
+    (tmp_path / "sai.csv").write_text(
+        "dyad;session;bond;task;goal\nD1;1;5,5;4;6,25\nD1;2;6;4,5;5\n"
+    )
+    key = {"bond": ["bond"], "task": ["task"], "goal": ["goal"]}
+    sai = md.alliance.read_sai(tmp_path / "sai.csv", key=key, scale=(1, 7))
+    np.testing.assert_allclose(sai.bond.sel(dyad="D1").values, [5.5, 6.0])
+    np.testing.assert_allclose(sai.goal.sel(dyad="D1").values, [6.25, 5.0])
+    for name in ("c.csv", "t.csv"):
+        (tmp_path / name).write_text("eda\n" + "2.5\n" * 4000)
+    (tmp_path / "m.csv").write_text(
+        "dyad;session;client_file;therapist_file;coding_file;offset\n"
+        "D1;1;c.csv;t.csv;coding.csv;1,5\n"
+    )
+    study = md.io.read_study(tmp_path / "m.csv")
+    assert study.keys() == [("D1", 1)] and float(study.table.offset.iloc[0]) == 1.5

@@ -8,7 +8,7 @@ import pandas as pd
 import xarray as xr
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
-from ..io._base import _table_separator
+from ..io._base import _read_text_table
 from ..utils._docs import fill_doc
 from ..utils._files import _path_hint
 from ..utils._imports import _soft_import
@@ -36,13 +36,20 @@ _WIDE = (
 )
 
 
+def _to_numbers(col):
+    """Return a column of strings as numbers when every filled cell is one, else as is."""
+    parsed = pd.to_numeric(col, errors="coerce")
+    return parsed if parsed.notna().sum() == col.notna().sum() else col
+
+
 def _read(path, where):
     suffix = path.suffix.lower()
     try:
         if suffix in (".xlsx", ".xls"):
             _soft_import("openpyxl", "Reading .xlsx alliance tables")
             return pd.read_excel(path)
-        return pd.read_csv(path, sep=_table_separator(path))
+        # numbers parsed as pandas would, after decimal commas are written as points
+        return _read_text_table(path).apply(_to_numbers)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise ValueError(f"{where} could not be read as a table ({exc}).") from None
 

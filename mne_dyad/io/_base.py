@@ -137,12 +137,19 @@ def _pick_column(columns, eda_column, where, exclude=()):
 
 
 def _table_separator(path):
-    """Column separator of a text table: by extension, else sniffed among , tab ;."""
+    """Column separator of a text table: by extension, else sniffed among , tab ;.
+
+    A ``.csv`` whose header line holds more semicolons than commas is
+    semicolon-separated (the European export, whose numbers may have decimal
+    commas: :func:`_read_text_table` reads them).
+    """
     suffix = Path(path).suffix.lower()
     if suffix in (".tsv", ".tab"):
         return "\t"
     if suffix == ".csv":
-        return ","
+        with open(path, encoding="utf-8-sig", errors="replace") as fid:
+            header = fid.readline()
+        return ";" if header.count(";") > header.count(",") else ","
     import csv
 
     with open(path, newline="", errors="replace") as fid:
@@ -151,3 +158,21 @@ def _table_separator(path):
         return csv.Sniffer().sniff(sample, delimiters=",\t;").delimiter
     except csv.Error:
         return ","
+
+
+#: A cell holding one number written with a decimal comma.
+_DECIMAL_COMMA_CELL = r"^\s*[-+]?\d+,\d+\s*$"
+
+
+def _read_text_table(path, **kwargs):
+    """Read a CSV/TSV table as strings with its sniffed separator (see _table_separator).
+
+    In a table that is not comma-separated, numbers with a decimal comma (``30,5``)
+    are written with a point.
+    """
+    sep = _table_separator(path)
+    df = pd.read_csv(path, sep=sep, dtype=str, **kwargs)
+    if sep != ",":
+        commas = df.apply(lambda col: col.str.match(_DECIMAL_COMMA_CELL, na=False))
+        df = df.mask(commas, df.apply(lambda col: col.str.replace(",", ".", regex=False)))
+    return df

@@ -12,7 +12,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose
 from ..utils._docs import fill_doc
 from ..utils._files import _path_hint
 from ..utils._imports import _soft_import
-from ._base import _table_separator
+from ._base import _read_text_table
 from ._session import _session_annotations
 
 _CLOCK = re.compile(r"^\s*(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d*)?)\s*$")
@@ -60,7 +60,7 @@ def _read_table(path, sheet):
     if suffix in (".xlsx", ".xls"):
         _soft_import("openpyxl", "Reading .xlsx coding sheets")
         return pd.read_excel(path, sheet_name=sheet or 0, dtype=str)
-    return pd.read_csv(path, sep=_table_separator(path), dtype=str)
+    return _read_text_table(path)
 
 
 #: Values of read_segments' time_format= and reference=.

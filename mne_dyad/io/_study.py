@@ -14,6 +14,7 @@ from ..utils._docs import fill_doc
 from ..utils._files import _path_hint, _toml_problem
 from ..utils._warnings import _recorded
 from ._acq import read_raw_acq
+from ._base import _read_text_table
 from ._bids import read_raw_bids_physio
 from ._coding import read_segments
 from ._dyad import combine_dyad
@@ -294,9 +295,8 @@ def _manifest_table(path):
         if not isinstance(rows, list) or not rows:
             raise ValueError(f"Manifest {path} has no [[session]] tables.")
         return pd.DataFrame(rows), doc.get("alliance_file")
-    sep = "\t" if suffix in (".tsv", ".tab") else ","
     try:
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+        table = _read_text_table(path, keep_default_na=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise ValueError(f"Manifest {path} could not be read as a table ({exc}).") from None
     alliance = None
