@@ -260,7 +260,24 @@ def _read_role(row, role, readers):
                 "reader, whose files carry their rate. Leave the cell empty."
             )
         options["tabular"] = {**options.get("tabular", {}), "sfreq": float(row[f"{role}_sfreq"])}
-    raw = read_recording(path, options)
+    try:
+        raw = read_recording(path, options)
+    except ValueError as exc:
+        message = str(exc)
+        # an option of this role only: its own subtable keeps the other role's reading
+        message = re.sub(
+            r"\[readers\.(\w+)\] (\w+)",
+            rf"[readers.\1] \2 (or [readers.\1.{role}] \2 for the {role}'s files only)",
+            message,
+            count=1,
+        )
+        if _given(row, f"{role}_sfreq") and "sfreq" in message:
+            message += (
+                f" This session's rate is the manifest's {role}_sfreq "
+                f"({row[f'{role}_sfreq']}, dyad {row.dyad}, session {row.session}): "
+                "correct that cell, or clear it to use the file's own times."
+            )
+        raise ValueError(message) from None
     if _given(row, f"{role}_start"):
         raw.set_meas_date(_start_time(row[f"{role}_start"], raw))
     return raw
