@@ -34,6 +34,7 @@ from .io import READERS, combine_dyad
 from .io import read_segments as _read_segments
 from .io._base import _UNITS
 from .io._coding import _REFERENCES, _TIME_FORMATS
+from .io._dyad import _resample_session
 from .io._session import (
     _SIGNALS,
     _as_mapping,
@@ -1110,6 +1111,41 @@ class _PreprocessedSessions(Mapping):
         return len(self._sessions)
 
 
+class _SessionsAtRate(Mapping):
+    """``{(dyad, session): raw}`` resampled to ``[combine] sfreq`` on first access.
+
+    For sessions given as Raws (a mapping or a simulated study): a study read from
+    a manifest is already read at that rate.
+    """
+
+    def __init__(self, sessions, sfreq):
+        self._sessions = sessions
+        self._sfreq = sfreq
+        self._done = {}
+
+    def __getitem__(self, key):
+        if key not in self._done:
+            raw = self._sessions[key]
+            if raw.info["sfreq"] != self._sfreq:
+                raw = _resample_session(raw, self._sfreq)
+            self._done[key] = raw
+        return self._done[key]
+
+    def __iter__(self):
+        return iter(self._sessions)
+
+    def __len__(self):
+        return len(self._sessions)
+
+
+def _at_rate(sessions, study, config):
+    """Sessions given as Raws, at the run's analysis rate when it sets ``[combine] sfreq``."""
+    sfreq = config.combine["sfreq"]
+    if isinstance(study, Study) or not config.sets("combine") or sfreq is None:
+        return sessions
+    return _SessionsAtRate(sessions, sfreq)
+
+
 def _preprocessed(sessions, config):
     """Return the sessions, preprocessed as they are read when the run asks for it."""
     options = dict(config.preprocessing)
@@ -1220,7 +1256,7 @@ def _rates_of(sessions):
 def _run_stages(study, config, alliance):
     t0 = time.perf_counter()
     study = _with_options(study, config)
-    sessions = _preprocessed(_as_mapping(study), config)
+    sessions = _preprocessed(_at_rate(_as_mapping(study), study, config), config)
     sync = dict(config.synchrony)
     n_dyads = _n_dyads(sessions)
     scores, scores_from = None, None

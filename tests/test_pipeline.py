@@ -476,3 +476,22 @@ def test_check_run_finds_parameters_the_segments_cannot_hold(tabular_study):
     assert "too short for the method in 6 session(s)" in plan
     plan, problems = md.pipeline.check_run(study, OFF)
     assert problems == [] and "too short" not in plan
+
+
+def test_sessions_given_as_raws_take_the_analysis_rate(small_study):
+    """[combine] sfreq brings in-memory sessions to one rate, as a manifest's are read."""
+    keys = list(small_study.raws)[:6]
+    fast = {
+        k: small_study.raws[k].copy().resample(32.0, method="polyphase", verbose=False)
+        for k in keys
+    }
+    results = md.pipeline.run_pipeline(fast, {**OFF, "combine": {"sfreq": 8.0}})
+    params = json.loads(results.cube.attrs["mne_dyad_params"])
+    assert params["sfreq"] == 8.0 and params["native_sfreq"] == [32.0]
+    assert {v["analysis"] for v in results.provenance["sfreq"].values()} == {8.0}
+    # the same synchrony as the original 8 Hz sessions, within the resampling's error
+    direct = md.synchrony_cube({k: small_study.raws[k] for k in keys})
+    np.testing.assert_allclose(results.cube.all_lags, direct.all_lags, atol=0.02)
+    # without [combine] sfreq the sessions are analysed as given
+    as_given = md.pipeline.run_pipeline(fast, OFF)
+    assert json.loads(as_given.cube.attrs["mne_dyad_params"])["sfreq"] == 32.0

@@ -9,7 +9,13 @@ from mne.utils import _validate_type, logger, verbose, warn
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
 from ..utils._signal import ANALYSIS_SFREQ, _resample_nan_aware
-from ._session import _describe, _set_session_info
+from ._session import (
+    _describe,
+    _session_annotations,
+    _session_roles,
+    _set_session_info,
+    get_session_info,
+)
 from ._units import _EDA_NAME, _EDA_RANGE, _NEGATIVE_CAUSE, _negative_finding, _siemens_problem
 
 #: Share of a recording cropped to the common span above which combining warns.
@@ -287,3 +293,38 @@ def combine_dyad(
         },
     )
     return combined
+
+
+def _resample_session(raw, sfreq):
+    """Return a copy of a session Raw at ``sfreq`` (anti-aliased, gaps kept as gaps).
+
+    Every channel goes through the resampler of :func:`combine_dyad`; the
+    annotations (in seconds), ``meas_date`` and session info are kept, and the
+    session's own rate is recorded as its native rate when none is known.
+    """
+    src = raw.info["sfreq"]
+    data = raw.get_data()
+    out = np.vstack([_resample_nan_aware(row, src, sfreq) for row in data])
+    n = int(np.floor(raw.n_times * sfreq / src + 1e-9))
+    if out.shape[1] < n:
+        out = np.hstack([out, np.full((out.shape[0], n - out.shape[1]), np.nan)])
+    info = mne.create_info(raw.ch_names, sfreq, raw.get_channel_types())
+    new = mne.io.RawArray(out[:, :n], info, verbose=False)
+    with new.info._unlock():
+        new.info["description"] = raw.info["description"]
+    if raw.info["meas_date"] is not None:
+        new.set_meas_date(raw.info["meas_date"])
+    ann = raw.annotations
+    onsets = ann.onset - (raw.first_time if ann.orig_time is not None else 0.0)
+    new.set_annotations(_session_annotations(new, onsets, ann.duration, ann.description))
+    meta = get_session_info(raw)
+    alignment = dict(meta.get("alignment") or {})
+    try:
+        roles = _session_roles(raw, None)
+    except ValueError:  # not a two-role session: the rate of every channel
+        roles = raw.ch_names
+    alignment.setdefault("sfreq_in", dict.fromkeys(roles, src))
+    alignment["sfreq"] = sfreq
+    _set_session_info(new, alignment=alignment)
+    logger.info(f"{_describe(raw)}: resampled from {src:g} Hz to {sfreq:g} Hz.")
+    return new
