@@ -188,3 +188,18 @@ def test_bad_arguments():
     raw = md.io.combine_dyad(a, a, dyad="D1", session=2, therapist_id="T9")
     meta = json.loads(raw.info["description"])
     assert (meta["dyad"], meta["session"], meta["therapist"]) == ("D1", 2, "T9")
+
+
+@pytest.mark.parametrize("native", [999.95, 2049.18])
+def test_odd_native_rates_do_not_drift(native):
+    """A rate the resampler's rational factor only approximates lands on the exact grid."""
+    from mne_dyad.utils._signal import _resample_nan_aware
+
+    t = np.arange(int(3000 * native)) / native  # 50 minutes
+    x = 5 + np.sin(2 * np.pi * 0.1 * t) + 0.3 * np.sin(2 * np.pi * 1.0 * t)
+    y = _resample_nan_aware(x, native, 8.0)
+    assert y.size == 24000
+    tt = np.arange(y.size) / 8.0
+    truth = 5 + np.sin(2 * np.pi * 0.1 * tt) + 0.3 * np.sin(2 * np.pi * 1.0 * tt)
+    # a drift of 0.15 s (the factor 1/125 for 999.95 Hz) would give errors near 0.1
+    assert np.abs(y - truth)[50:-50].max() < 1e-3

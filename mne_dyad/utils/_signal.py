@@ -4,6 +4,7 @@ from fractions import Fraction
 
 import numpy as np
 from mne.utils import logger
+from scipy.interpolate import CubicSpline
 from scipy.signal import resample_poly
 
 #: Rate (Hz) at which EDA is analysed: its content is below 1-2 Hz, so 8 Hz keeps it
@@ -77,6 +78,13 @@ def _resample_nan_aware(data, sfreq_from, sfreq_to):
     out += intercept + slope * (
         np.arange(out.size) * ratio.denominator / ratio.numerator / sfreq_from
     )
+    actual = sfreq_from * ratio.numerator / ratio.denominator
+    if out.size > 3 and abs(actual / sfreq_to - 1) > 1e-12:
+        # a rate the rational factor only approximates (999.95 Hz, a rate from
+        # timestamps): onto the exact grid, or the samples drift (0.15 s in 50 min)
+        t_have = np.arange(out.size) / actual
+        t_want = np.arange(int(np.floor(t_have[-1] * sfreq_to + 1e-9)) + 1) / sfreq_to
+        out = CubicSpline(t_have, out)(t_want)
     if missing.any():
         t_out = np.arange(out.size) / sfreq_to
         half = 1.0 / min(sfreq_from, sfreq_to)
@@ -94,5 +102,4 @@ def _analysis_signal(x, sfreq, target=ANALYSIS_SFREQ):
     """
     if sfreq <= target:
         return x, sfreq
-    # the rate of what _resample_nan_aware returns, exact for odd rates too
-    return _resample_nan_aware(x, sfreq, target), sfreq * _ratio(sfreq, target)
+    return _resample_nan_aware(x, sfreq, target), target
