@@ -32,18 +32,18 @@ def _path(path, what):
 
 def _numeric(values, where, column, hint=""):
     """Parse a column to float; raise naming the first bad row (``hint`` ends the error)."""
-    parsed = pd.to_numeric(pd.Series(values), errors="coerce")
-    bad = (
-        parsed.isna()
-        & pd.Series(values).notna()
-        & (pd.Series(values).astype(str).str.strip().str.lower() != "nan")
-    )
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(
-            f"{where}: column {column!r} holds {values[row]!r} at data row {row + 1}, which is "
-            "not a number. Fix the file (or the column choice)." + hint
-        )
+    series = values.reset_index(drop=True) if isinstance(values, pd.Series) else pd.Series(values)
+    parsed = pd.to_numeric(series, errors="coerce")
+    empty = parsed.isna().to_numpy()
+    if empty.any():  # which of them were text that is not a number (a NaN cell is fine)
+        text = series[empty].astype(str).str.strip().str.lower()
+        bad = series[empty].notna().to_numpy() & (text != "nan").to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(empty)[np.flatnonzero(bad)[0]])
+            raise ValueError(
+                f"{where}: column {column!r} holds {series.iloc[row]!r} at data row "
+                f"{row + 1}, which is not a number. Fix the file (or the column choice)." + hint
+            )
     return parsed.to_numpy(float)
 
 

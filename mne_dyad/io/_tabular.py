@@ -117,7 +117,7 @@ def _layout(lines, sep, skiprows):
                     # the data have values beyond the header's names: a one-column
                     # export with decimal commas ("6,1605" read with ","), or a fault
                     if len(header) == 1 and all(
-                        _DECIMAL_COMMA.match(line) for line in lines[rows[k][0] :][:50]
+                        re.match(_DECIMAL_COMMA, line) for line in lines[rows[k][0] :][:50]
                     ):
                         return None
                     raise _Overflow(rows[k - 1][0])
@@ -128,10 +128,6 @@ def _layout(lines, sep, skiprows):
 
 class _Overflow(Exception):
     """Data lines hold more values than the header (line ``args[0]``) names."""
-
-
-#: A line holding one number with a decimal comma (``6,1605``, ``-0,5``).
-_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 
 
 def _sniff(lines, suffix, skiprows):
@@ -206,6 +202,8 @@ def _decimal_commas(texts):
 
     In a comma-separated file such a number must have been quoted.
     """
+    if not texts.astype(str).str.contains(",", regex=False).any():
+        return texts  # the usual case, without a copy of every cell as a Python string
     texts = texts.astype(object)
     strings = texts.where(texts.notna(), "").astype(str)
     comma = strings.str.match(_DECIMAL_COMMA)
@@ -223,7 +221,7 @@ _EPOCH_S = 1e9
 def _timed_rate(texts, tcol, where, hint, advice, sfreq, pre_rate, pre_line):
     """Return the rate of time column ``tcol``; raise if it contradicts a declared rate."""
     scale = _time_scale(tcol) or 1.0
-    times = _numeric(texts.to_numpy(), where, tcol, hint) * scale
+    times = _numeric(texts, where, tcol, hint) * scale
     if times.size < 2:
         raise ValueError(f"{where} holds {times.size} EDA sample(s); a recording needs more.")
     estimated, uncertainty = _rate_from_times(times, _decimals(texts), scale, where, tcol, advice)
@@ -466,7 +464,7 @@ def read_raw_tabular(
         if sep != ","
         else ""
     )
-    values = _numeric(_decimal_commas(df[column]).to_numpy(), where, column, hint)
+    values = _numeric(_decimal_commas(df[column]), where, column, hint)
 
     tcol, advice = None, ""
     if isinstance(time_column, str):
