@@ -431,7 +431,22 @@ def make_report(
             caption=captions if len(figs) > 1 else captions[0],
         )
 
-    _add_figure(report, plot_cube(cube, main, show=False), f"Synchrony cube ({main})", "Synchrony")
+    caption = None
+    if "n_windows" in cube:  # what each cell rests on: a cell of 1 window is noise
+        n = cube["n_windows"].where(np.isfinite(cube[main]))
+        few = int((n < 3).sum())
+        caption = (
+            f"Windows per cell: median {float(n.median()):.0f}, fewest "
+            f"{float(n.min()):.0f}; {few} cell(s) rest on fewer than 3 windows (crossed, "
+            "left out of the colour scale)."
+        )
+    _add_figure(
+        report,
+        plot_cube(cube, main, show=False),
+        f"Synchrony cube ({main})",
+        "Synchrony",
+        caption=caption,
+    )
     tables = [(name, _measurement_table(cube, name)) for name in _with_raw(cube, main)]
     tables = [(name, t) for name, t in tables if t is not None]
     if tables:

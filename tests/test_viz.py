@@ -241,6 +241,8 @@ def test_report_run_section(small_cube, tmp_path):
     page = (tmp_path / "r.html").read_text()
     assert "Check before reporting these results" in page
     assert "The model sampler reports 3 divergent transitions" in page
+    n = small_cube.n_windows.where(np.isfinite(small_cube.all_lags))
+    assert f"Windows per cell: median {float(n.median()):.0f}, fewest {float(n.min()):.0f}" in page
     assert "<td>3</td>" in page and "<td>812</td>" in page  # counts as integers
     # one header row: the index's name sits in its first cell
     assert re.search(r"<thead>\s*<tr[^>]*>\s*<th>dyad/session</th>", page)
