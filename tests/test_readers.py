@@ -310,6 +310,10 @@ def test_tabular_acqknowledge_preamble(tmp_path):
     raw = md.io.read_raw_tabular(path, eda_column="CH1")
     assert raw.info["sfreq"] == 2000.0 and raw.n_times == 40
     np.testing.assert_allclose(raw.get_data()[0], eda * 1e-6)
+    # minutes written to 5 decimals repeat at 2000 Hz: the preamble's rate is used
+    rows = "".join(f"{k * 0.5 / 60000:.5f},{v:.3f},0.01\n" for k, v in enumerate(eda))
+    path.write_text(preamble + "min,CH1,CH2\n" + rows)
+    assert md.io.read_raw_tabular(path, eda_column="CH1").info["sfreq"] == 2000.0
     # tab-separated, one column and no time column: the rate of "0.5 msec/sample"
     path.write_text(preamble.replace('"', "") + "EDA\n" + "".join(f"{v:.3f}\n" for v in eda))
     raw = md.io.read_raw_tabular(path)

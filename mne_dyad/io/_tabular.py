@@ -224,7 +224,16 @@ def _timed_rate(texts, tcol, where, hint, advice, sfreq, pre_rate, pre_line):
     times = _numeric(texts, where, tcol, hint) * scale
     if times.size < 2:
         raise ValueError(f"{where} holds {times.size} EDA sample(s); a recording needs more.")
-    estimated, uncertainty = _rate_from_times(times, _decimals(texts), scale, where, tcol, advice)
+    try:
+        estimated, uncertainty = _rate_from_times(
+            times, _decimals(texts), scale, where, tcol, advice
+        )
+    except ValueError as exc:
+        if pre_rate is None or sfreq is not None or "duplicated" not in str(exc):
+            raise
+        # times rounded too coarsely for the rate, and the preamble states it
+        logger.info(f"{exc} Using the rate of the line {pre_line!r} instead.")
+        return pre_rate
     low, high = _PLAUSIBLE_RATES
     # epoch stamps in milliseconds read as seconds: a 1000 Hz recording at 1 Hz
     epoch_ms = scale == 1.0 and times[0] >= 1000 * _EPOCH_S and estimated <= 2.0
