@@ -175,7 +175,8 @@ def read_sai(
         What a blank item cell does to the scales that use it: ``"prorate"``
         (default, the usual rule) scores the scale as the mean of its other items
         when at most one of its items is missing and at least half are present,
-        else NaN; ``"drop"`` makes the scale NaN for that session. Either way each
+        else NaN (so a 2-item scale, as in the SAI, is then scored from its one
+        rated item); ``"drop"`` makes the scale NaN for that session. Either way each
         blank cell is a warning naming the dyad, session and item, and the
         session's other scales are kept.
     %(verbose)s
