@@ -107,18 +107,25 @@ UNBALANCED = {"full": 100, "quick": 16}
 #: ``[model]`` settings of each workflow; "default" is the package's defaults.
 WORKFLOWS = {
     "default": {},
-    "slopes": {"random_slopes": True},
+    # random slopes with 3,000 draws, as the methods page advises for them
+    "slopes": {"random_slopes": True, "draws": 3000},
     "detrend": {"detrend": True},
     "latent": {"centering": "latent"},
     "spline": {"session_covariate": "spline"},
     # the three that answer the confounds of the within beta, without the costly ones
-    "combined": {"random_slopes": True, "detrend": True, "session_covariate": "spline"},
+    "combined": {
+        "random_slopes": True,
+        "detrend": True,
+        "session_covariate": "spline",
+        "draws": 3000,
+    },
     "robust": {
         "session_covariate": "spline",
         "dyad_trends": True,
         "detrend": True,
         "random_slopes": True,
         "centering": "latent",
+        "draws": 3000,
     },
 }
 SIZES = {
@@ -267,7 +274,7 @@ def replicate(tasks, rep, size, n_surrogates=None, cube_dir=None):
     for scenario, effect, workflows in tasks:
         study = studies[scenario, effect]
         for name in workflows:
-            settings = {**sampling, **WORKFLOWS[name]}
+            settings = {**WORKFLOWS[name], **sampling}  # --quick: short chains for all
             config = PipelineConfig({**base, "model": settings})
             options = {k: v for k, v in config.model.items() if k != "enabled"}
             t1 = time.perf_counter()

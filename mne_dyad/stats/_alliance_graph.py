@@ -112,6 +112,31 @@ def _lkj(pm, name, n, priors):
     return chol, stds
 
 
+def _lkj_corr_sds(pm, name, n, priors):
+    """Return ``diag(sds) @ L`` for an LKJ correlation Cholesky ``L`` and half-normal SDs.
+
+    The same prior as :func:`_lkj`, sampled on the correlations' Cholesky factor
+    (``<name>_cholcorr``; ``<name>_corr`` holds the correlations) and the log SDs
+    (``<name>_stds``) instead of the covariance's Cholesky factor, whose
+    off-diagonal entries must shrink with their row's SD: a funnel when an SD is
+    near zero, as the dyads' slope SDs are (twice the leapfrog steps, stuck chains).
+    """
+    transforms = _soft_import("pymc.distributions.transforms", "The alliance model")
+
+    class _CorrCholesky(transforms.CholeskyCorrTransform):
+        # PyMC strips the last "_"-part of a transform's name to find the variable's
+        # (compute_log_likelihood): no underscore in the name
+        name = "corrcholesky"
+
+    chol_corr = pm.LKJCorr(
+        f"{name}_cholcorr", n=n, eta=priors["lkj_eta"], default_transform=_CorrCholesky(n=n)
+    )
+    pm.Deterministic(f"{name}_corr", chol_corr @ chol_corr.T)  # as _lkj's
+    stds = pm.HalfNormal(f"{name}_stds", priors["sigma"], shape=n)
+    chol = pm.Deterministic(name, stds[:, None] * chol_corr)  # the covariance's factor
+    return chol, stds
+
+
 def _dyad_effects(pm, pt, model, priors, multivariate, random_slopes):
     """Add the dyad intercepts and, with ``random_slopes``, the dyads' within slopes.
 
@@ -144,7 +169,7 @@ def _dyad_effects(pm, pt, model, priors, multivariate, random_slopes):
     z = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "dyad_effect"))
     blocks, sds = [], []
     for k in range(n_out):  # one block per outcome, whether multivariate or not
-        chol_k, stds_k = _lkj(pm, f"chol_dyad_{k}", per, priors)
+        chol_k, stds_k = _lkj_corr_sds(pm, f"chol_dyad_{k}", per, priors)
         blocks.append(z[:, k * per : (k + 1) * per] @ chol_k.T)
         sds.append(stds_k)
     effects, stds = pt.concatenate(blocks, axis=1), pt.concatenate(sds)

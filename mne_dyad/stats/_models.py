@@ -699,7 +699,8 @@ def fit_alliance_model(
     random_slopes : bool
         Let each dyad have its own within-dyad slopes around ``beta[within]``
         (SD ``sigma_slope[segment, outcome]``), correlated with that outcome's dyad
-        intercept through an LKJ prior, one per outcome (``chol_dyad_<k>``).
+        intercept through an LKJ prior, one per outcome (``chol_dyad_<k>``); fit them
+        with ``draws=3000`` (see the methods page).
     therapist : None | bool | dict
         Add a therapist level (``sigma_therapist[outcome]``): True uses the
         ``therapist`` coordinate of the cube or the alliance data, or pass
