@@ -405,7 +405,7 @@ def test_combine_dyad_rejects_negative_and_twice_converted_eda():
         md.io.combine_dyad(good, twice)
 
 
-def test_lab_rate_study_of_mixed_formats(tmp_path):
+def test_lab_rate_study_of_mixed_formats(tmp_path, check_lab_session):
     """One dyad as a lab writes it: an EDF at 1000 Hz and a 2048 Hz CSV export.
 
     The client's amplifier writes EDF (16-bit samples over its physical range, so
@@ -450,20 +450,7 @@ def test_lab_rate_study_of_mixed_formats(tmp_path):
     # EDF always has a start date, the table none: aligned on first samples, said
     with pytest.warns(RuntimeWarning, match=r"only the client's recording .*client.edf has a"):
         raw = study.raws[("L1", 1)]
-    assert raw.info["sfreq"] == 8.0
-    rates = md.io.get_session_info(raw)["alignment"]["sfreq_in"]
-    assert rates == {"client": 1000.0, "therapist": 2048.0}
-    marked = md.preprocessing.preprocess_session(raw, verbose=False)
-    assert md.io.get_session_info(marked)["preprocessing"]["artifact_share"] == 0.0
-    by_hand = md.io.combine_dyad(lab.copy().pick([0]), lab.copy().pick([1]), dyad="L1", session=1)
-    by_hand.set_annotations(raw.annotations)
-    sync, ref = (
-        md.synchrony.compute_synchrony(r, lag=5.0, window=20.0, step=10.0)
-        for r in (marked, by_hand)
-    )
-    im, cb = (float(sync.all_lags.sel(segment=s)) for s in ("IM", "CB"))
-    assert im > cb + 0.1
-    assert im == pytest.approx(float(ref.all_lags.sel(segment="IM")), abs=0.01)
+    check_lab_session(raw, lab, {"client": 1000.0, "therapist": 2048.0})
 
 
 def test_tabular_implausible_rates_and_several_time_columns(tmp_path):
