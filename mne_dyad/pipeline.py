@@ -1555,7 +1555,7 @@ def _alliance_ids(keys, scores, source):
 
 def _fold_id(value):
     """Return an id as compared for spelling slips (case, spaces, separators, leading zeros)."""
-    text = re.sub(r"[\s_\-.]", "", str(value)).lower()
+    text = re.sub(r"[\s_\-]", "", str(value)).lower()
     return re.sub(r"(?<!\d)0+(?=\d)", "", text)
 
 
