@@ -160,8 +160,8 @@ def _table_separator(path):
         return ","
 
 
-#: A cell holding one number written with a decimal comma.
-_DECIMAL_COMMA_CELL = r"^\s*[-+]?\d+,\d+\s*$"
+#: A cell holding one number written with a decimal comma (``1,5``, ``-,5``, ``1,5e-3``).
+_DECIMAL_COMMA = r"^\s*[+-]?\d*,\d+(?:[eE][+-]?\d+)?\s*$"
 
 
 def _read_text_table(path, **kwargs):
@@ -173,6 +173,6 @@ def _read_text_table(path, **kwargs):
     sep = _table_separator(path)
     df = pd.read_csv(path, sep=sep, dtype=str, **kwargs)
     if sep != ",":
-        commas = df.apply(lambda col: col.str.match(_DECIMAL_COMMA_CELL, na=False))
+        commas = df.apply(lambda col: col.str.match(_DECIMAL_COMMA, na=False))
         df = df.mask(commas, df.apply(lambda col: col.str.replace(",", ".", regex=False)))
     return df

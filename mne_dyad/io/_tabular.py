@@ -12,7 +12,7 @@ from mne.utils import _validate_type, logger, verbose, warn
 
 from ..utils._checks import _check_positive
 from ..utils._docs import fill_doc
-from ._base import _make_raw, _numeric, _path, _pick_column
+from ._base import _DECIMAL_COMMA, _make_raw, _numeric, _path, _pick_column
 
 #: How much of the file's start is read to find its separator and header line.
 _HEAD_CHARS = 1 << 16
@@ -21,7 +21,6 @@ _HEAD_CHARS = 1 << 16
 _SEPARATORS = ("\t", ";", ",")
 _SEP_NAMES = {"\t": "tab", ";": "semicolon", ",": "comma"}
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
-_DECIMAL_COMMA = r"^\s*[+-]?\d*,\d+(?:[eE][+-]?\d+)?\s*$"
 _DECIMALS = r"^\s*[+-]?\d*(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$"
 #: Seconds per unit of a time column, from the unit its name gives.
 _TIME_UNITS = {
