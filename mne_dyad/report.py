@@ -126,6 +126,8 @@ _TABLE_STYLE = (
     ".mne-dyad-table tbody th, .mne-dyad-table thead th:first-child {text-align: left;} "
     ".mne-dyad-scroll {max-height: 28em; overflow-y: auto;}</style>"
 )
+#: Cells of the cube plot resting on fewer windows are crossed out.
+_MIN_WINDOWS = 3
 #: Columns of counts, shown as integers.
 _COUNTS = ("divergences",)
 
@@ -434,15 +436,15 @@ def make_report(
     caption = None
     if "n_windows" in cube:  # what each cell rests on: a cell of 1 window is noise
         n = cube["n_windows"].where(np.isfinite(cube[main]))
-        few = int((n < 3).sum())
+        few = int((n < _MIN_WINDOWS).sum())
         caption = (
             f"Windows per cell: median {float(n.median()):.0f}, fewest "
-            f"{float(n.min()):.0f}; {few} cell(s) rest on fewer than 3 windows (crossed, "
-            "left out of the colour scale)."
+            f"{float(n.min()):.0f}; {few} cell(s) rest on fewer than {_MIN_WINDOWS} "
+            "windows (crossed, left out of the colour scale)."
         )
     _add_figure(
         report,
-        plot_cube(cube, main, show=False),
+        plot_cube(cube, main, min_windows=_MIN_WINDOWS, show=False),
         f"Synchrony cube ({main})",
         "Synchrony",
         caption=caption,
