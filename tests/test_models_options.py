@@ -1093,3 +1093,34 @@ def test_partly_rated_sessions_are_fitted_checked_and_compared():
     uni = md.stats.fit_alliance_model(cube, alliance, multivariate=False, **kwargs)
     table = fit.compare(uni, names=["joint", "independent"])
     assert set(table.index) == {"joint", "independent"}
+
+
+def test_slope_blocks_keep_the_lkj_prior():
+    """The random-slopes blocks, sampled through the correlations' Cholesky factor and
+    the SDs, have the LKJ(2) and half-normal(1) prior: a correlation's variance is
+    1/(2a + 1) with a = eta - 1 + n/2 (1/6 for n = 3), the SDs' mean sqrt(2/pi)."""
+    import pymc as pm
+
+    from mne_dyad.stats._alliance_graph import _lkj_corr_sds, _pymc_version
+
+    with pm.Model() as model:
+        _lkj_corr_sds(pm, "c", 3, {"lkj_eta": 2.0, "sigma": 1.0})
+    if _pymc_version(pm) < (6, 4):  # LKJCorr's density lacks the Cholesky Jacobian
+        assert "c_cholcorr" not in model.named_vars and "c_corr" in model.named_vars
+        return
+    assert "c_cholcorr" in model.named_vars
+    with model:
+        tree = pm.sample(
+            draws=3000,
+            tune=1000,
+            chains=2,
+            random_seed=1,
+            progressbar=False,
+            nuts_sampler="pymc",
+            compute_convergence_checks=False,
+        )
+    corr = tree.posterior["c_corr"].values.reshape(-1, 3, 3)
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        assert corr[:, i, j].var() == pytest.approx(1 / 6, abs=0.03)
+    sds = tree.posterior["c_stds"].values
+    assert sds.mean() == pytest.approx(np.sqrt(2 / np.pi), abs=0.05)
