@@ -1088,20 +1088,20 @@ def _with_options(study, config):
     return Study(study.table, study.alliance_file, options, study.source)
 
 
-class _PreprocessedSessions(Mapping):
-    """``{(dyad, session): raw}`` preprocessed (``[preprocessing]``) on first access."""
+class _LazySessions(Mapping):
+    """``{(dyad, session): step(raw)}``: each session passed through ``step`` on first access.
 
-    def __init__(self, sessions, options, roles):
+    ``done`` holds the sessions made so far.
+    """
+
+    def __init__(self, sessions, step):
         self._sessions = sessions
-        self._options = options
-        self._roles = roles
+        self._step = step
         self.done = {}
 
     def __getitem__(self, key):
         if key not in self.done:
-            self.done[key] = preprocess_session(
-                self._sessions[key], roles=self._roles, **self._options, verbose=False
-            )
+            self.done[key] = self._step(self._sessions[key])
         return self.done[key]
 
     def __iter__(self):
@@ -1111,39 +1111,22 @@ class _PreprocessedSessions(Mapping):
         return len(self._sessions)
 
 
-class _SessionsAtRate(Mapping):
-    """``{(dyad, session): raw}`` resampled to ``[combine] sfreq`` on first access.
-
-    For sessions given as Raws (a mapping or a simulated study): a study read from
-    a manifest is already read at that rate.
-    """
-
-    def __init__(self, sessions, sfreq):
-        self._sessions = sessions
-        self._sfreq = sfreq
-        self._done = {}
-
-    def __getitem__(self, key):
-        if key not in self._done:
-            raw = self._sessions[key]
-            if raw.info["sfreq"] != self._sfreq:
-                raw = _resample_session(raw, self._sfreq)
-            self._done[key] = raw
-        return self._done[key]
-
-    def __iter__(self):
-        return iter(self._sessions)
-
-    def __len__(self):
-        return len(self._sessions)
+class _PreprocessedSessions(_LazySessions):
+    """Sessions preprocessed (``[preprocessing]``) on first access."""
 
 
 def _at_rate(sessions, study, config):
-    """Sessions given as Raws, at the run's analysis rate when it sets ``[combine] sfreq``."""
+    """Sessions given as Raws, at the run's analysis rate when it sets ``[combine] sfreq``.
+
+    A study read from a manifest is already read at that rate.
+    """
     sfreq = config.combine["sfreq"]
     if isinstance(study, Study) or not config.sets("combine") or sfreq is None:
         return sessions
-    return _SessionsAtRate(sessions, sfreq)
+    return _LazySessions(
+        sessions,
+        lambda raw: raw if raw.info["sfreq"] == sfreq else _resample_session(raw, sfreq),
+    )
 
 
 def _preprocessed(sessions, config):
@@ -1151,7 +1134,10 @@ def _preprocessed(sessions, config):
     options = dict(config.preprocessing)
     if all(_step_options(step, options[step]) is None for step in _STEPS):
         return sessions
-    return _PreprocessedSessions(sessions, options, config.synchrony["roles"])
+    roles = config.synchrony["roles"]
+    return _PreprocessedSessions(
+        sessions, lambda raw: preprocess_session(raw, roles=roles, **options, verbose=False)
+    )
 
 
 def _preprocessing_record(sessions):
