@@ -348,24 +348,22 @@ def test_a_roles_reading_error_names_its_own_keys(tmp_path):
     )
     (tmp_path / "t.csv").write_text("EDA a,EDA b\n" + "2.5,3.0\n" * 800)
     (tmp_path / "coding.csv").write_text("label,onset,duration\nIM,10,50\n")
-    (tmp_path / "m.csv").write_text(
-        "dyad,session,client_file,therapist_file,coding_file,client_sfreq\n"
-        "A,1,c.csv,t.csv,coding.csv,16\n"
+    header = "dyad,session,client_file,therapist_file,coding_file"
+    cases = (
+        # the manifest's rate for the client contradicts the client's own times
+        (
+            f"{header},client_sfreq\nA,1,c.csv,t.csv,coding.csv,16\n",
+            r"gives 8.000000 Hz but sfreq=16 Hz.*manifest's client_sfreq \(16, dyad A, "
+            r"session 1\)",
+        ),
+        # the therapist's table has two EDA columns: that role's own subtable
+        (
+            f"{header}\nA,1,c.csv,t.csv,coding.csv\n",
+            r"\[readers.tabular.therapist\] eda_column for the therapist's files only",
+        ),
     )
-    study = md.io.read_study(tmp_path / "m.csv", options={"readers": {"tabular": {"sfreq": 8}}})
-    with pytest.raises(
-        ValueError,
-        match=r"gives 8.000000 Hz but sfreq=16 Hz.*manifest's "
-        r"client_sfreq \(16, dyad A, session 1\)",
-    ):
-        study.raws[("A", 1)]
-    (tmp_path / "m.csv").write_text(
-        "dyad,session,client_file,therapist_file,coding_file\nA,1,c.csv,t.csv,coding.csv\n"
-    )
-    study = md.io.read_study(tmp_path / "m.csv", options={"readers": {"tabular": {"sfreq": 8}}})
-    with pytest.raises(
-        ValueError,
-        match=r"\[readers.tabular.therapist\] eda_column for the "
-        r"therapist's files only",
-    ):
-        study.raws[("A", 1)]
+    for manifest, message in cases:
+        (tmp_path / "m.csv").write_text(manifest)
+        study = md.io.read_study(tmp_path / "m.csv", options={"readers": {"tabular": {"sfreq": 8}}})
+        with pytest.raises(ValueError, match=message):
+            study.raws[("A", 1)]
