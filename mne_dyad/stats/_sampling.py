@@ -11,6 +11,7 @@ from mne.utils import _check_option, logger, warn
 
 from ..utils._checks import _is_int
 from ..utils._imports import _soft_import
+from ._nutpie_cache import _compile_nutpie
 
 _SAMPLERS = ("nutpie", "pymc", "numpyro")
 
@@ -61,7 +62,7 @@ def _nutpie(model, *, draws, tune, chains, seed, target_accept, progress, cache_
     compiled = _NUTPIE_CACHE.get(cache_key) if cache_key is not None else None
     if compiled is None:
         logger.info("Compiling the model for nutpie (numba) ...")
-        compiled = nutpie.compile_pymc_model(model)
+        compiled = _compile_nutpie(model)
         if cache_key is not None:
             if len(_NUTPIE_CACHE) >= _NUTPIE_CACHE_SIZE:
                 _NUTPIE_CACHE.pop(next(iter(_NUTPIE_CACHE)))

@@ -1,0 +1,270 @@
+"""nutpie models whose machine code survives the process (numba's on-disk cache).
+
+``nutpie.compile_pymc_model`` compiles the model's log-density with numba, then
+wraps it in two C callbacks (log-density with gradient, and the expansion to the
+stored variables) that numba cannot cache: the pytensor function sits in a
+closure cell, which numba lowers as a "dynamic global", and the fields of the
+data record get random names. So every new process spends 8-15 s linking code
+it compiled before.
+
+:func:`compile_pymc_model_cached` builds the same two callbacks from generated
+source instead, with the pytensor function as a global and deterministic field
+names, and registers them with PyTensor's numba cache locator under a key made
+of PyTensor's own key for the graph, the callbacks' source and the versions of
+numba, PyTensor and nutpie. ``numba.cfunc(..., cache=True)`` then keeps the
+linked code in PyTensor's compile directory
+(``<pytensor.config.base_compiledir>/numba``, about 3 MB per model structure),
+and a later process loads it in about 2 s. The sampler, the callbacks' behaviour
+and the draws are those of nutpie's own path (the tests compare them draw for
+draw).
+
+It reads nutpie's internals (``nutpie.compile_pymc``), which are not public: it
+is used for the nutpie versions it was checked on (:data:`_CHECKED_NUTPIE`), and
+any failure falls back to ``nutpie.compile_pymc_model`` with a log line. The
+configuration key (or environment variable) ``MNE_DYAD_MODEL_CACHE=false`` turns
+it off.
+"""
+
+import hashlib
+import re
+
+import numpy as np
+from mne.utils import get_config, logger
+
+from ..utils._imports import _soft_import
+
+#: Bumped when the generated source or the key changes (old entries are then unused).
+_VERSION = "1"
+#: nutpie (major, minor) versions whose ``compile_pymc`` internals this module matches.
+_CHECKED_NUTPIE = ((0, 16),)
+
+_LOGP_SRC = """
+def nutpie_logp_cached(dim, x_, out_, logp_, user_data_):
+    if dim != {n_dim}:
+        return -1
+    try:
+        ud = carray(user_data_, ({n_words},), np.uint64)
+{unpack}
+        x = carray(x_, ({n_dim},))
+        out = carray(out_, ({n_dim},))
+        logp = carray(logp_, ())
+        logp_val, grad = inner({args})
+        logp[()] = logp_val
+        out[...] = grad
+        if not np.all(np.isfinite(out)):
+            return 3
+        if not np.isfinite(logp_val):
+            return 4
+    except Exception:
+        return 1
+    return 0
+"""
+
+_EXPAND_SRC = """
+def nutpie_expand_cached(dim, expanded, x_, out_, user_data_):
+    if dim != {n_dim}:
+        return -1
+    if expanded != {n_expanded}:
+        return -1
+    try:
+        ud = carray(user_data_, ({n_words},), np.uint64)
+{unpack}
+        x = carray(x_, ({n_dim},))
+        out = carray(out_, ({n_expanded},))
+        (values,) = inner({args})
+        out[...] = values
+    except Exception:
+        return -2
+    return 0
+"""
+
+
+def _enabled():
+    """Whether the on-disk cache is on (``MNE_DYAD_MODEL_CACHE``, default true)."""
+    value = str(get_config("MNE_DYAD_MODEL_CACHE", "true")).strip().lower()
+    return value not in ("0", "false", "no", "off")
+
+
+def _version(module):
+    return tuple(int(part) for part in re.findall(r"\d+", module.__version__)[:2])
+
+
+def _unpack_source(keys, shared_data, all_keys):
+    """Source lines that view each shared array inside nutpie's packed ``user_data``.
+
+    nutpie's record (``make_user_data``) holds, as uint64 words, the data pointers
+    of all ``K`` arrays, then their sizes, then every array's shape. Returns the
+    lines, the local names, the dtype globals and the record's length in words.
+    """
+    n_keys = len(all_keys)
+    position = {k: i for i, k in enumerate(all_keys)}
+    shape_start, start = {}, 2 * n_keys
+    for k in all_keys:
+        shape_start[k] = start
+        start += shared_data[k].ndim
+    lines, names, dtypes = [], [], {}
+    for j, k in enumerate(keys):
+        arr, i = shared_data[k], position[k]
+        dtypes[f"dt_{j}"] = arr.dtype.type
+        dims = [f"np.intp(ud[{shape_start[k] + d}])" for d in range(arr.ndim)]
+        shape = f"({dims[0]},)" if arr.ndim == 1 else f"({', '.join(dims)})"
+        lines.append(
+            f"        s{j} = carray(address_as_void_pointer(ud[{i}]), "
+            f"(np.intp(ud[{n_keys + i}]),), dt_{j}).reshape({shape})"
+        )
+        names.append(f"s{j}")
+    return "\n".join(lines), names, dtypes, start
+
+
+def _callback(kind, function, n_dim, n_expanded, keys, shared_data, all_keys):
+    """Compile one C callback around a pytensor numba function, cacheable if it is."""
+    numba = _soft_import("numba", "The model cache")
+    pytensor = _soft_import("pytensor", "The model cache")
+    nutpie = _soft_import("nutpie", "The model cache")
+    from nutpie.compile_pymc import address_as_void_pointer
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+
+    unpack, names, dtypes, n_words = _unpack_source(keys, shared_data, all_keys)
+    template = _LOGP_SRC if kind == "logp" else _EXPAND_SRC
+    src = template.format(
+        n_dim=n_dim,
+        n_expanded=n_expanded,
+        n_words=max(n_words, 1),
+        unpack=unpack,
+        args=", ".join(["x", *names]),
+    )
+    inner_key = CACHED_SRC_FUNCTIONS.get(function.py_func)
+    key = None
+    if inner_key is not None:  # PyTensor caches the graph's function: cache ours with it
+        parts = (
+            _VERSION,
+            kind,
+            inner_key,
+            numba.__version__,
+            pytensor.__version__,
+            nutpie.__version__,
+            str([(str(shared_data[k].dtype), shared_data[k].ndim) for k in keys]),
+            src,
+        )
+        key = hashlib.sha256("|".join(parts).encode()).hexdigest()
+    double_p = numba.types.CPointer(numba.types.double)
+    u64 = numba.types.uint64
+    if kind == "logp":
+        signature = numba.types.int64(u64, double_p, double_p, double_p, numba.types.voidptr)
+    else:
+        signature = numba.types.int64(u64, u64, double_p, double_p, numba.types.voidptr)
+    python_function = compile_numba_function_src(
+        src,
+        f"nutpie_{kind}_cached",
+        global_env={
+            "__name__": __name__,
+            "np": np,
+            "carray": numba.carray,
+            "inner": function,
+            "address_as_void_pointer": address_as_void_pointer,
+            **dtypes,
+        },
+        cache_key=key,
+    )
+    return numba.cfunc(signature, cache=key is not None)(python_function)
+
+
+def compile_pymc_model_cached(model):
+    """Compile ``model`` for nutpie as ``nutpie.compile_pymc_model`` does, cacheably.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model.
+
+    Returns
+    -------
+    compiled : nutpie.compile_pymc.CompiledPyMCModel
+        The compiled model, accepted by ``nutpie.sample`` and ``with_data``.
+    """
+    _soft_import("nutpie", "sampler='nutpie'")
+    from nutpie.compile_pymc import (
+        CompiledPyMCModel,
+        _make_functions,
+        _prepare_dims_and_coords,
+        _wrap_with_lock,
+        make_user_data,
+    )
+    from pymc.initial_point import make_initial_point_fn
+
+    initial_point = _wrap_with_lock(
+        make_initial_point_fn(
+            model=model,
+            jitter_rvs=set(model.free_RVs),
+            return_transformed=True,
+            default_strategy="support_point",
+        )
+    )
+    n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparam = _make_functions(
+        model,
+        mode="NUMBA",
+        compute_grad=True,
+        join_expanded=True,
+        pymc_initial_point_fn=initial_point,
+        var_names=None,
+    )
+    shared_data, shared_var_keys = {}, {}
+    for var in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
+        if var in shared_var_keys:
+            continue
+        key = f"s{len(shared_var_keys)}"  # nutpie uses random names; these are stable
+        shared_data[key] = np.array(var.get_value(), order="C", copy=True)
+        shared_data[key].flags.writeable = False
+        shared_var_keys[var] = key
+    user_data = make_user_data(shared_var_keys, shared_data)
+    all_keys = list(shared_var_keys.values())
+    n_words = 2 * len(all_keys) + sum(a.ndim for a in shared_data.values())
+    if user_data.dtype.itemsize != 8 * n_words:  # nutpie's record layout changed
+        raise RuntimeError("nutpie's user_data record has an unknown layout")
+    callbacks = {
+        kind: _callback(
+            kind,
+            fn.vm.jit_fn,
+            n_dim,
+            n_expanded,
+            [shared_var_keys[v] for v in fn.get_shared()],
+            shared_data,
+            all_keys,
+        )
+        for kind, fn in (("logp", logp_fn), ("expand", expand_fn))
+    }
+    dims, coords = _prepare_dims_and_coords(model, shape_info, reparam)
+    return CompiledPyMCModel(
+        _n_dim=n_dim,
+        dims=dims,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
+        compiled_logp_func=callbacks["logp"],
+        compiled_expand_func=callbacks["expand"],
+        initial_point_func=initial_point_fn,
+        shared_data=shared_data,
+        shared_var_keys=shared_var_keys,
+        user_data=user_data,
+        n_expanded=n_expanded,
+        shape_info=shape_info,
+        logp_func=logp_fn,
+        expand_func=expand_fn,
+        reparameterized_names=reparam,
+    )
+
+
+def _compile_nutpie(model):
+    """Compile ``model`` for nutpie through the on-disk cache, or nutpie's own path."""
+    nutpie = _soft_import("nutpie", "sampler='nutpie'")
+    reason = None
+    if not _enabled():
+        reason = "MNE_DYAD_MODEL_CACHE is false"
+    elif _version(nutpie) not in _CHECKED_NUTPIE:
+        reason = f"nutpie {nutpie.__version__} is not a version it was checked on"
+    else:
+        try:
+            return compile_pymc_model_cached(model)
+        except Exception as exc:  # nutpie's internals are private: any change lands here
+            reason = f"{type(exc).__name__}: {exc}"
+    logger.info(f"Compiling without the on-disk model cache ({reason}).")
+    return nutpie.compile_pymc_model(model)

@@ -1,0 +1,143 @@
+"""The on-disk model cache for nutpie (issue 15): same draws, reused by a new process."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pm = pytest.importorskip("pymc")
+nutpie = pytest.importorskip("nutpie")
+
+from mne_dyad.stats import _nutpie_cache  # noqa: E402
+from mne_dyad.stats._nutpie_cache import _compile_nutpie, compile_pymc_model_cached  # noqa: E402
+
+
+def _model(x, y, groups):
+    """A small hierarchical regression with its data in pm.Data (as the package's)."""
+    n_groups = int(groups.max()) + 1
+    with pm.Model(coords={"group": np.arange(n_groups)}) as model:
+        x_ = pm.Data("x", x)
+        g_ = pm.Data("g", groups)
+        y_ = pm.Data("y", y)
+        sigma_g = pm.HalfNormal("sigma_g", 1.0)
+        z = pm.Normal("z", 0.0, 1.0, dims="group")
+        beta = pm.Normal("beta", 0.0, 1.0)
+        sigma = pm.HalfNormal("sigma", 1.0)
+        mu = beta * x_ + (z * sigma_g)[g_]
+        pm.Normal("obs", mu, sigma, observed=y_, shape=x_.shape[0])
+    return model
+
+
+def _data(n, seed):
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(5), n // 5)
+    x = rng.normal(size=groups.size)
+    y = 0.7 * x + rng.normal(0.0, 0.5, 5)[groups] + rng.normal(0.0, 1.0, groups.size)
+    return x, y, groups
+
+
+def _draws(compiled, seed=3):
+    tree = nutpie.sample(
+        compiled, draws=200, tune=200, chains=2, cores=1, seed=seed, progress_bar=False
+    )
+    return tree["posterior"]["beta"].values
+
+
+@pytest.mark.slow
+def test_cached_compile_gives_nutpies_draws():
+    """The cached callbacks are nutpie's: same draws, also after new data of a new size."""
+    model = _model(*_data(40, 0))
+    ours, theirs = compile_pymc_model_cached(model), nutpie.compile_pymc_model(model)
+    a, b = _draws(ours), _draws(theirs)
+    assert np.array_equal(a, b)
+    # a posterior, not the prior: near the least-squares slope with group intercepts
+    x, y, groups = _data(40, 0)
+    design = np.column_stack([x, groups[:, None] == np.arange(5)])
+    slope = np.linalg.lstsq(design, y, rcond=None)[0][0]
+    assert abs(a.mean() - slope) < 2 * a.std() and a.std() < 0.5
+    x, y, groups = _data(60, 1)  # new data, a new number of observations
+    new = {"x": x, "y": y, "g": groups}
+    a, b = _draws(ours.with_data(**new)), _draws(theirs.with_data(**new))
+    assert np.array_equal(a, b)
+    assert a.shape == (2, 200)
+
+
+def test_fallback_to_nutpie(monkeypatch):
+    """Turned off, an unchecked nutpie, or a failure: nutpie's own compile, with a reason."""
+    calls = []
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda model: calls.append(model) or "nutpie")
+
+    def broken(model):
+        raise AttributeError("module 'nutpie.compile_pymc' has no attribute '_make_functions'")
+
+    monkeypatch.setattr(_nutpie_cache, "compile_pymc_model_cached", broken)
+    logged = []
+    monkeypatch.setattr(_nutpie_cache.logger, "info", logged.append)
+    assert _compile_nutpie("model") == "nutpie"
+    assert "AttributeError" in logged[-1] and "_make_functions" in logged[-1]
+
+    monkeypatch.setenv("MNE_DYAD_MODEL_CACHE", "false")
+    assert _compile_nutpie("model") == "nutpie"
+    assert "MNE_DYAD_MODEL_CACHE is false" in logged[-1]
+    monkeypatch.delenv("MNE_DYAD_MODEL_CACHE")
+
+    monkeypatch.setattr(nutpie, "__version__", "0.17.0")
+    assert _compile_nutpie("model") == "nutpie"
+    assert "nutpie 0.17.0 is not a version it was checked on" in logged[-1]
+    assert calls == ["model"] * 3
+
+
+def test_cache_switch(monkeypatch):
+    """MNE_DYAD_MODEL_CACHE: on by default; the usual spellings of false turn it off."""
+    monkeypatch.delenv("MNE_DYAD_MODEL_CACHE", raising=False)
+    assert _nutpie_cache._enabled()
+    for value in ("false", "0", "No", " off "):
+        monkeypatch.setenv("MNE_DYAD_MODEL_CACHE", value)
+        assert not _nutpie_cache._enabled()
+    monkeypatch.setenv("MNE_DYAD_MODEL_CACHE", "true")
+    assert _nutpie_cache._enabled()
+
+
+_CHILD = """
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from test_model_cache import _data, _draws, _model
+import nutpie
+from mne_dyad.stats._nutpie_cache import compile_pymc_model_cached
+model = _model(*_data(40, 0))
+compiled = compile_pymc_model_cached(model)
+hits = [compiled.compiled_logp_func.cache_hits, compiled.compiled_expand_func.cache_hits]
+ours = float(_draws(compiled).sum())
+theirs = float(_draws(nutpie.compile_pymc_model(model)).sum())
+print(json.dumps({"hits": hits, "ours": ours, "theirs": theirs}))
+"""
+
+
+@pytest.mark.slow
+def test_new_process_loads_the_callbacks(tmp_path):
+    """A second process loads both callbacks from the cache folder, and draws as nutpie."""
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}"}
+    env.pop("MNE_DYAD_MODEL_CACHE", None)
+    runs = []
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD, os.path.dirname(__file__)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert runs[0]["hits"] == [0, 0]  # an empty folder: compiled
+    assert runs[1]["hits"] == [1, 1]  # loaded, not compiled
+    cached = list((tmp_path / "numba").rglob("*nutpie_logp_cached*"))
+    assert cached, "no cache files of the logp callback"
+    # loaded callbacks draw as nutpie's own compile does in the same process (a process
+    # that compiles PyTensor's graph code and one that loads it can differ in the last
+    # bits, and so in the draws, with or without this cache)
+    assert runs[1]["ours"] == runs[1]["theirs"]
