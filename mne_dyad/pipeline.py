@@ -1227,7 +1227,8 @@ def _diagnostics_of(chance, variance, fit):
             if name in variance and "mne_dyad_diagnostics" in variance[name].attrs:
                 out[step] = json.loads(variance[name].attrs["mne_dyad_diagnostics"])
     if fit is not None and fit.diagnostics:
-        out["model"] = {k: fit.diagnostics[k] for k in ("divergences", "max_rhat", "min_ess_bulk")}
+        keys = ("divergences", "max_rhat", "min_ess_bulk", "min_ess_required")
+        out["model"] = {k: fit.diagnostics[k] for k in keys if k in fit.diagnostics}
     return out
 
 

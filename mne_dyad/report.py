@@ -207,7 +207,9 @@ def _run_section(report, run, n_dyads):
         order = {step: k for k, step in enumerate(steps)}
         table = table.loc[sorted(table.index, key=lambda s: (order.get(s, len(order)), s))]
         table.index.name = "step"
-        table = table.rename(columns={"min_ess_bulk": "min ess_bulk"})
+        table = table.rename(
+            columns={"min_ess_bulk": "min ess_bulk", "min_ess_required": "required ess_bulk"}
+        )
         _add_html(report, _html_table(table.round(3)), "Sampler diagnostics", "Run")
     rates_html = _rates_html(run)
     if rates_html:

@@ -12,7 +12,7 @@ pm = pytest.importorskip("pymc")
 nutpie = pytest.importorskip("nutpie")
 
 from mne_dyad.stats import _nutpie_cache  # noqa: E402
-from mne_dyad.stats._nutpie_cache import _compile_nutpie, compile_pymc_model_cached  # noqa: E402
+from mne_dyad.stats._nutpie_cache import _compile_nutpie, _compile_pymc_model_cached  # noqa: E402
 
 
 def _model(x, y, groups):
@@ -50,7 +50,7 @@ def _draws(compiled, seed=3):
 def test_cached_compile_gives_nutpies_draws():
     """The cached callbacks are nutpie's: same draws, also after new data of a new size."""
     model = _model(*_data(40, 0))
-    ours, theirs = compile_pymc_model_cached(model), nutpie.compile_pymc_model(model)
+    ours, theirs = _compile_pymc_model_cached(model), nutpie.compile_pymc_model(model)
     a, b = _draws(ours), _draws(theirs)
     assert np.array_equal(a, b)
     # a posterior, not the prior: near the least-squares slope with group intercepts
@@ -73,7 +73,7 @@ def test_fallback_to_nutpie(monkeypatch):
     def broken(model):
         raise AttributeError("module 'nutpie.compile_pymc' has no attribute '_make_functions'")
 
-    monkeypatch.setattr(_nutpie_cache, "compile_pymc_model_cached", broken)
+    monkeypatch.setattr(_nutpie_cache, "_compile_pymc_model_cached", broken)
     logged = []
     monkeypatch.setattr(_nutpie_cache.logger, "info", logged.append)
     assert _compile_nutpie("model") == "nutpie"
@@ -107,9 +107,9 @@ import numpy as np
 sys.path.insert(0, sys.argv[1])
 from test_model_cache import _data, _draws, _model
 import nutpie
-from mne_dyad.stats._nutpie_cache import compile_pymc_model_cached
+from mne_dyad.stats._nutpie_cache import _compile_pymc_model_cached
 model = _model(*_data(40, 0))
-compiled = compile_pymc_model_cached(model)
+compiled = _compile_pymc_model_cached(model)
 hits = [compiled.compiled_logp_func.cache_hits, compiled.compiled_expand_func.cache_hits]
 ours = float(_draws(compiled).sum())
 theirs = float(_draws(nutpie.compile_pymc_model(model)).sum())

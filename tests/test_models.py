@@ -200,10 +200,24 @@ def test_summary_contrast_and_round_trip(recovery_fit, tmp_path):
 @pytest.mark.slow
 def test_short_sampling_warns_with_advice():
     cube, alliance = _toy(n_dyads=6)
-    with pytest.warns(RuntimeWarning, match=r"bulk ESS as low as \d+ \(raise draws=\)"):
+    with pytest.warns(RuntimeWarning, match=r"bulk ESS as low as \d+, below 400 \(raise draws=\)"):
         fit = md.stats.fit_alliance_model(cube, alliance, draws=20, tune=20, sampler="pymc", seed=0)
     assert fit.diagnostics["min_ess_bulk"] < 200
+    assert fit.diagnostics["min_ess_required"] == 400
     assert fit.datatree["posterior"].sizes["draw"] == 20
+
+
+def test_ess_rule():
+    """100 per chain for every model; the alliance model's 400 when that is higher."""
+    from mne_dyad.stats._sampling import _sampler_problems
+
+    d = {"divergences": 0, "max_rhat": 1.002, "min_ess_bulk": 350.0}
+    assert _sampler_problems(d, 2) == []  # 350 >= 100 x 2
+    assert [w for w, _ in _sampler_problems(d, 4)] == ["bulk ESS as low as 350, below 400"]
+    ((what, advice),) = _sampler_problems({**d, "min_ess_required": 400}, 2)
+    assert what == "bulk ESS as low as 350, below 400" and advice == "raise draws="
+    assert _sampler_problems({**d, "min_ess_bulk": 400.0, "min_ess_required": 400}, 2) == []
+    assert _sampler_problems({**d, "min_ess_required": 400}, 8)[0][0].endswith("below 800")
 
 
 @pytest.mark.slow

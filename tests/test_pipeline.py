@@ -210,9 +210,9 @@ def test_run_pipeline_is_the_stages_in_order(small_study, tmp_path):
     assert set(prov["diagnostics"]) == {"chance", "variance", "variance_noise_floor", "model"}
     floor = json.loads(results.variance["noise_floor"].attrs["mne_dyad_diagnostics"])
     assert prov["diagnostics"]["variance_noise_floor"] == floor
-    assert prov["diagnostics"]["model"] == {
-        k: results.fit.diagnostics[k] for k in ("divergences", "max_rhat", "min_ess_bulk")
-    }
+    keys = ("divergences", "max_rhat", "min_ess_bulk", "min_ess_required")
+    assert prov["diagnostics"]["model"] == {k: results.fit.diagnostics[k] for k in keys}
+    assert prov["diagnostics"]["model"]["min_ess_required"] == 400
     assert any("sampler reports" in w for w in prov["warnings"])
     assert set(prov["sfreq"]) == {f"{d}/{s}" for d, s in small_study.raws}
     assert {v["analysis"] for v in prov["sfreq"].values()} == {8.0}

@@ -21,6 +21,8 @@ _MISSING = ("drop", "impute")
 _CENTERINGS = ("observed", "latent")
 #: Below this reliability, observed dyad means bias the between betas (Lüdtke et al., 2008).
 _MIN_MEAN_RELIABILITY = 0.7
+#: The alliance model warns when a beta's (or alpha's, or slope SD's) bulk ESS is below this.
+_MIN_ESS_BETA = 400
 
 
 def _mean_reliability(p, dyad_idx):
@@ -902,7 +904,8 @@ def fit_alliance_model(
     )
     # the slopes' SDs too: when they mix badly, the betas' intervals are unreliable
     checked = ("beta", "alpha", "sigma_slope") if options["random_slopes"] else ("beta", "alpha")
-    diagnostics = _diagnose(tree, checked, "alliance model")
+    # 400: the bulk ESS below which an interval's ends are unstable (Vehtari et al., 2021)
+    diagnostics = _diagnose(tree, checked, "alliance model", min_ess=_MIN_ESS_BETA)
     params = {
         "summary": summary,
         "segments": list(segments),

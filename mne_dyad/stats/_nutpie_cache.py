@@ -7,7 +7,7 @@ closure cell, which numba lowers as a "dynamic global", and the fields of the
 data record get random names. So every new process spends 8-15 s linking code
 it compiled before.
 
-:func:`compile_pymc_model_cached` builds the same two callbacks from generated
+:func:`_compile_pymc_model_cached` builds the same two callbacks from generated
 source instead, with the pytensor function as a global and deterministic field
 names, and registers them with PyTensor's numba cache locator under a key made
 of PyTensor's own key for the graph, the callbacks' source and the versions of
@@ -169,7 +169,7 @@ def _callback(kind, function, n_dim, n_expanded, keys, shared_data, all_keys):
     return numba.cfunc(signature, cache=key is not None)(python_function)
 
 
-def compile_pymc_model_cached(model):
+def _compile_pymc_model_cached(model):
     """Compile ``model`` for nutpie as ``nutpie.compile_pymc_model`` does, cacheably.
 
     Parameters
@@ -263,7 +263,7 @@ def _compile_nutpie(model):
         reason = f"nutpie {nutpie.__version__} is not a version it was checked on"
     else:
         try:
-            return compile_pymc_model_cached(model)
+            return _compile_pymc_model_cached(model)
         except Exception as exc:  # nutpie's internals are private: any change lands here
             reason = f"{type(exc).__name__}: {exc}"
     logger.info(f"Compiling without the on-disk model cache ({reason}).")

@@ -159,7 +159,8 @@ def _sample(model, *, draws, tune, chains, sampler, seed, target_accept=None, ca
 
 
 #: A sampler passes when it has no divergences, R-hat at most this, and a bulk ESS
-#: of at least ``_MIN_ESS_PER_CHAIN`` per chain.
+#: of at least ``_MIN_ESS_PER_CHAIN`` per chain (or the model's own minimum, see
+#: ``_diagnose(min_ess=)``, when higher).
 _MAX_RHAT = 1.01
 _MIN_ESS_PER_CHAIN = 100
 
@@ -168,6 +169,7 @@ def _sampler_problems(diagnostics, n_chains):
     """List ``(what, advice)`` for each check a sampler's diagnostics fail (see _diagnose)."""
     n_div = diagnostics["divergences"]
     max_rhat, min_ess = diagnostics["max_rhat"], diagnostics["min_ess_bulk"]
+    required = max(_MIN_ESS_PER_CHAIN * n_chains, diagnostics.get("min_ess_required", 0))
     problems = []
     if n_div:
         problems.append(
@@ -177,13 +179,17 @@ def _sampler_problems(diagnostics, n_chains):
         problems.append(
             (f"R-hat up to {max_rhat:.3f} > {_MAX_RHAT}", "chains disagree: raise tune= and draws=")
         )
-    if min_ess < _MIN_ESS_PER_CHAIN * n_chains:
-        problems.append((f"bulk ESS as low as {min_ess:.0f}", "raise draws="))
+    if min_ess < required:
+        problems.append((f"bulk ESS as low as {min_ess:.0f}, below {required:.0f}", "raise draws="))
     return problems
 
 
-def _diagnose(tree, var_names, what):
-    """Divergences, R-hat and bulk ESS of ``var_names``; warn with advice if poor."""
+def _diagnose(tree, var_names, what, min_ess=None):
+    """Divergences, R-hat and bulk ESS of ``var_names``; warn with advice if poor.
+
+    ``min_ess`` raises the required bulk ESS above 100 per chain (it is stored
+    with the diagnostics as ``min_ess_required``, so a report checks the same).
+    """
     stats = tree["sample_stats"].to_dataset()
     div_name = "diverging" if "diverging" in stats else "divergences"
     n_div = int(stats[div_name].sum()) if div_name in stats else 0
@@ -194,6 +200,8 @@ def _diagnose(tree, var_names, what):
         "max_rhat": float(summ["r_hat"].max()),
         "min_ess_bulk": float(summ["ess_bulk"].min()),
     }
+    if min_ess is not None:
+        diagnostics["min_ess_required"] = int(min_ess)
     problems = _sampler_problems(diagnostics, len(tree["posterior"].to_dataset().chain))
     if problems:
         warn(
