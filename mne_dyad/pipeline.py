@@ -70,6 +70,7 @@ from .surrogates._correct import _DEFAULT_KIND as _CORRECTION_KIND
 from .surrogates._shuffle import _check_n
 from .synchrony import METHODS, synchrony_cube, write_cube
 from .synchrony._reliability import _is_summary, _pooled_reliability
+from .utils._dask import _dask_context, _dask_options
 from .utils._docs import fill_doc
 from .utils._files import _path_hint, _toml_problem
 from .utils._toml import _dumps as _toml_dumps
@@ -115,12 +116,13 @@ _TABLES = {
     "segments": (_read_segments, ("path", "raw"), {}),
     "combine": (combine_dyad, ("client", "therapist", "dyad", "session", "therapist_id"), {}),
     "preprocessing": (preprocess_session, ("raw", "roles"), {}),
+    "dask": (_dask_options, (), {}),
 }
 _READERS = {name: reader for name, (reader, _) in READERS.items()}
 _TOP_LEVEL = {"seed": None}
 _TABLE_ORDER = ("preprocessing", "synchrony", "chance", "variance", "model", "alliance")
 _TABLE_ORDER += ("readers",)
-_TABLE_ORDER += ("segments", "combine")
+_TABLE_ORDER += ("segments", "combine", "dask")
 _STOCHASTIC = ("chance", "variance", "model")
 #: The ``[preprocessing]`` step that makes each preprocessed signal's channels.
 _SIGNAL_STEP = {"clean": "clean", "tonic": "decompose", "phasic": "decompose"}
@@ -242,6 +244,10 @@ class PipelineConfig:
                               ``mne``, ...): :func:`mne_dyad.io.read_raw_tabular` ...
     ``[segments]``            :func:`mne_dyad.io.read_segments`
     ``[combine]``             :func:`mne_dyad.io.combine_dyad`
+    ``[dask]``                ``scheduler``: the address of a dask.distributed scheduler
+                              on whose workers the cube and the chance step's
+                              surrogates run (same results as on this machine);
+                              without it, an active ``dask.distributed.Client`` is used
     ========================  ===========================================================
 
     A top-level ``seed`` seeds every stochastic step that does not set its own.
@@ -456,6 +462,14 @@ class PipelineConfig:
         for table, options in (("synchrony", sync), ("chance", self.chance)):
             if options["n_jobs"] == 0:
                 problems.append(f"[{table}] n_jobs must be a positive number or -1 (all cores)")
+        scheduler = self.dask["scheduler"]
+        if isinstance(scheduler, str) and not re.fullmatch(
+            r"(\w+://)?[\w.\-\[\]:]+:\d+", scheduler.strip()
+        ):
+            problems.append(
+                f"[dask] scheduler must be a scheduler's address such as "
+                f"'tcp://10.0.0.5:8786', got {scheduler!r}"
+            )
         for key in ("min_shift", "shuffle_segment"):
             value = self.chance[key]
             if value is not None and not value > (0 if key == "shuffle_segment" else -1e-12):
@@ -1207,8 +1221,8 @@ def run_pipeline(study, config=None, *, alliance=None, verbose=None):
     # every warning of the run is kept for its provenance and report, and shown
     # (again, once the recording has stopped) to the caller's filters
     caught = []
-    with _recorded(caught):
-        results = _run_stages(study, config, alliance)
+    with _recorded(caught), _dask_context(config.dask["scheduler"]) as client:
+        results = _run_stages(study, config, alliance, client)
     # a study's sessions may have been read (and warned about) before the run, by
     # check_run: their warnings come first
     loaded = getattr(getattr(study, "raws", None), "warnings", {})
@@ -1232,6 +1246,16 @@ def _diagnostics_of(chance, variance, fit):
     return out
 
 
+def _cluster_record(client):
+    """Describe the dask cluster a run used: its scheduler's address and workers."""
+    workers = client.scheduler_info().get("workers", {})
+    return {
+        "scheduler": client.scheduler.address,
+        "workers": len(workers),
+        "threads": sum(w.get("nthreads", 0) for w in workers.values()),
+    }
+
+
 def _rates_of(sessions):
     """Native and analysis rates of every session, ``{"dyad/session": {...}}``."""
     out = {}
@@ -1240,11 +1264,14 @@ def _rates_of(sessions):
     return out
 
 
-def _run_stages(study, config, alliance):
+def _run_stages(study, config, alliance, client=None):
     t0 = time.perf_counter()
     study = _with_options(study, config)
     sessions = _preprocessed(_at_rate(_as_mapping(study), study, config), config)
     sync = dict(config.synchrony)
+    jobs = {}  # on a dask cluster, the parallel steps take its workers (n_jobs=None)
+    if client is not None:
+        sync["n_jobs"] = jobs["n_jobs"] = None
     n_dyads = _n_dyads(sessions)
     scores, scores_from = None, None
     if config.model["enabled"]:
@@ -1257,6 +1284,7 @@ def _run_stages(study, config, alliance):
     summaries = _summaries_run(config, skipped)
     if "chance" not in skipped:
         options = {k: v for k, v in config.chance.items() if k not in ("enabled", "correct")}
+        options.update(jobs)
         logger.info(f"[2/4] Synchrony against {options['kind']} surrogates ...")
         # a method parameter that the chance test also takes (SUSY's own
         # n_surrogates and seed) is the chance test's: [chance] sets it
@@ -1311,6 +1339,7 @@ def _run_stages(study, config, alliance):
         "preprocessing": _preprocessing_record(sessions),
         "sfreq": _rates_of(sessions),
         "diagnostics": _diagnostics_of(chance, variance, fit),
+        "dask": None if client is None else _cluster_record(client),
         "seconds": time.perf_counter() - t0,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

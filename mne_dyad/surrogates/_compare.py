@@ -377,7 +377,11 @@ def compare_with_surrogates(
         f"Chance test: {method} {', '.join(summaries)} of {len(cells)} session segments "
         f"against {n_sur} {kind} surrogates each."
     )
-    n_chunks = max(1, min(len(cells), 4 * max(1, n_jobs if n_jobs > 0 else 4)))
+    # the number of workers (n_jobs=None: those of the active joblib backend, e.g. a
+    # dask cluster's) sets only how the cells are grouped into tasks: each cell has
+    # its own seed, so the surrogates do not depend on it
+    _, _, n_workers = mne.parallel.parallel_func(_run_cells, n_jobs, verbose=False)
+    n_chunks = max(1, min(len(cells), 4 * n_workers))
     chunks = [list(range(i, len(cells), n_chunks)) for i in range(n_chunks)]
     parallel, run, _ = mne.parallel.parallel_func(_run_cells, n_jobs, total=len(chunks))
 

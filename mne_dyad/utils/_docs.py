@@ -98,7 +98,11 @@ overwrite : bool
 
 docdict["n_jobs"] = """
 n_jobs : int | None
-    Number of sessions to process in parallel (``-1`` for all cores). Default 1."""
+    Number of parallel jobs (``-1`` for all cores). Default 1. ``None`` hands the
+    work to the active joblib backend: inside ``joblib.parallel_config(backend=
+    "dask")`` with a ``dask.distributed.Client``, it runs on that cluster. Each
+    session (and each surrogate cell) has its own seed, so the results do not
+    depend on the number of jobs or workers."""
 
 docdict_indented: dict[int, dict[str, str]] = {}
 

@@ -1,0 +1,85 @@
+"""Running the heavy steps on a dask.distributed cluster (a run's ``[dask]`` table)."""
+
+import contextlib
+import sys
+import warnings
+
+from mne.utils import logger
+
+from ._imports import _soft_import
+
+
+def _dask_options(*, scheduler=None):
+    """Where a run's parallel steps run (the ``[dask]`` table of a configuration).
+
+    Parameters
+    ----------
+    scheduler : None | str
+        The address of a dask.distributed scheduler (``"tcp://host:8786"``): the
+        synchrony cube and the chance step's surrogates (one task per group of
+        session segments, each with its own seed) run on its workers, and their
+        results are those of a local run with the same seed. ``None`` (default):
+        a ``dask.distributed.Client`` active in the calling Python session is
+        used if there is one, otherwise the steps' own ``n_jobs``.
+
+    Returns
+    -------
+    options : dict
+        The options.
+    """
+    return {"scheduler": scheduler}
+
+
+def _active_client():
+    """Return the active dask.distributed Client, or None (never imports distributed)."""
+    if "distributed" not in sys.modules:  # no Client can exist without it
+        return None
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:  # "No clients found"
+        return None
+
+
+@contextlib.contextmanager
+def _dask_context(scheduler):
+    """Send joblib's work (``n_jobs=None``) to a dask cluster while inside; yield the Client.
+
+    ``scheduler`` is an address (a Client is connected for the block and closed
+    after it) or None (the active Client, if any). Yields None when no cluster is
+    used; the caller then keeps its own ``n_jobs``.
+    """
+    client, own = _active_client(), False
+    if scheduler is not None:
+        distributed = _soft_import("distributed", "[dask] scheduler")
+        try:
+            client = distributed.Client(scheduler, timeout="20s", set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise RuntimeError(
+                f"Could not connect to the dask scheduler at {scheduler!r} ({exc}). Start "
+                "it (dask scheduler) and its workers, or fix [dask] scheduler in the "
+                "configuration (or remove it to run on this machine)."
+            ) from None
+        own = True
+    if client is None:
+        yield None
+        return
+    joblib = _soft_import("joblib", "[dask] scheduler")
+    n_workers = len(client.scheduler_info().get("workers", {}))
+    logger.info(
+        f"Parallel steps run on the dask cluster at {client.scheduler.address} "
+        f"({n_workers} workers)."
+    )
+    try:
+        with (
+            client.as_current(),
+            joblib.parallel_config(backend="dask", n_jobs=-1),
+            warnings.catch_warnings(),
+        ):
+            # the session segments travel with their tasks (read on the workers: not yet)
+            warnings.filterwarnings("ignore", message="Sending large graph")
+            yield client
+    finally:
+        if own:
+            client.close()

@@ -1,0 +1,90 @@
+"""The parallel steps on a dask.distributed cluster give the local results (issue 15)."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import mne_dyad as md
+from mne_dyad.pipeline import ConfigError, PipelineConfig, run_pipeline
+from mne_dyad.utils._dask import _active_client, _dask_context
+
+distributed = pytest.importorskip("distributed")
+joblib = pytest.importorskip("joblib")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two single-threaded worker processes, as on a 2-core machine."""
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def study():
+    return md.simulation.simulate_study(
+        n_dyads=6, n_sessions=2, n_usable=10, duration=600.0, seed=11, verbose=False
+    )
+
+
+_CONFIG = {
+    "seed": 5,
+    "chance": {"n_surrogates": 12},
+    "variance": {"enabled": False},
+    "model": {"enabled": False},
+}
+
+
+@pytest.mark.slow
+def test_surrogates_on_a_cluster_equal_local(cluster, study):
+    """Per-cell seeds: the same surrogates whether 1 local job or 2 remote workers."""
+    options = dict(kind="pseudo_dyads", n_surrogates=8, seed=3, verbose="error")
+    local = md.surrogates.compare_with_surrogates(study.raws, n_jobs=1, **options)
+    with distributed.Client(cluster) as client, _dask_context(None) as active:
+        assert active is client
+        with distributed.get_task_stream(client) as stream:
+            remote = md.surrogates.compare_with_surrogates(study.raws, n_jobs=None, **options)
+    # the cells went to both workers, in more than one task
+    assert len(stream.data) >= 2
+    assert len({task["worker"] for task in stream.data}) == 2
+    xr.testing.assert_identical(local, remote)
+    assert np.isfinite(local["surrogates"].values).sum() > 100
+
+
+@pytest.mark.slow
+def test_run_pipeline_on_a_scheduler_address(cluster, study):
+    """[dask] scheduler: cube and chance-corrected cube as in a local run; recorded."""
+    local = run_pipeline(study, _CONFIG, verbose="error")
+    config = {**_CONFIG, "dask": {"scheduler": cluster.scheduler_address}}
+    remote = run_pipeline(study, config, verbose="error")
+    xr.testing.assert_identical(local.cube, remote.cube)
+    assert "all_lags_es" in remote.cube
+    assert local.provenance["dask"] is None
+    assert remote.provenance["dask"]["workers"] == 2
+    assert remote.provenance["dask"]["scheduler"] == cluster.scheduler_address
+    assert _active_client() is None  # the run's own Client is closed after it
+
+
+def test_scheduler_address_is_checked():
+    with pytest.raises(ConfigError, match=r"\[dask\] scheduler must be a scheduler's address"):
+        PipelineConfig({"dask": {"scheduler": "my-cluster"}})
+    with pytest.raises(ConfigError, match=r"\[dask\] scheduler must be a string"):
+        PipelineConfig({"dask": {"scheduler": 8786}})
+    config = PipelineConfig({"dask": {"scheduler": "tcp://10.0.0.5:8786"}})
+    assert 'scheduler = "tcp://10.0.0.5:8786"' in config.to_toml()
+    assert PipelineConfig().dask == {"scheduler": None}
+
+
+@pytest.mark.slow
+def test_unreachable_scheduler_names_the_key():
+    with pytest.raises(RuntimeError, match=r"127\.0\.0\.1:9.*fix \[dask\] scheduler"):
+        with _dask_context("tcp://127.0.0.1:9"):
+            pass
+
+
+def test_no_cluster_no_dask(monkeypatch):
+    """Without an address or an active Client, nothing changes (and joblib is untouched)."""
+    with _dask_context(None) as client:
+        assert client is None
+        assert joblib.parallel.get_active_backend()[1] is None
