@@ -1,6 +1,7 @@
 """Design analysis: the fast path's calibration, and its agreement with the model."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mne_dyad.stats import design_analysis
@@ -67,3 +68,13 @@ def test_fast_path_agrees_with_the_alliance_model():
     assert abs(fast.power - model.power) < 2.5 * se
     assert model.coverage > 0.8
     assert model.width == pytest.approx(fast.width, rel=0.2)
+
+
+@pytest.mark.slow
+def test_model_path_does_not_depend_on_n_jobs():
+    """The studies and sampler seeds are drawn first: 2 processes give 1 process's table."""
+    design = dict(reliability=0.7, n_sims=4, seed=9, method="model", draws=200, tune=200)
+    one = design_analysis(12, 4, 0.3, n_jobs=1, **design)
+    two = design_analysis(12, 4, 0.3, n_jobs=2, **design)
+    pd.testing.assert_frame_equal(one, two)
+    assert 0.0 < one.width.iloc[0] < 2.0 and one.n_sims.iloc[0] == 4
