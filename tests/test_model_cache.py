@@ -141,3 +141,31 @@ def test_new_process_loads_the_callbacks(tmp_path):
     # that compiles PyTensor's graph code and one that loads it can differ in the last
     # bits, and so in the draws, with or without this cache)
     assert runs[1]["ours"] == runs[1]["theirs"]
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    "options, persistent",
+    [({}, True), ({"centering": "latent"}, False), ({"measurement_error": True}, False)],
+)
+def test_data_specific_graphs_stay_off_disk(monkeypatch, options, persistent):
+    """Latent synchrony is baked into the graph: such models are not kept on disk."""
+    import mne_dyad as md
+    from mne_dyad.stats import _alliance_graph
+
+    seen = {}
+
+    def fake_sample(model, **kwargs):
+        seen.update(kwargs)
+        raise _Stop
+
+    monkeypatch.setattr(_alliance_graph, "_sample", fake_sample)
+    cube, alliance = md.simulation.simulate_model_data(n_dyads=6, n_sessions=4, seed=0)
+    if options.get("measurement_error"):
+        cube["all_lags_se"] = cube.all_lags * 0 + 0.05
+    with pytest.raises(_Stop):
+        md.stats.fit_alliance_model(cube, alliance, verbose="error", **options)
+    assert seen["persistent"] is persistent

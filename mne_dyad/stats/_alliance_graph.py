@@ -475,6 +475,8 @@ def _sample_alliance(data, options, *, draws, tune, chains, sampler, seed):
         # from a few sessions, make narrow funnels: smaller steps
         target_accept=0.95 if latent else None,
         cache_key=_cache_key(data, options),
+        # latent synchrony is a constant of the graph: one disk cache entry per data set
+        persistent=not (latent or bool(np.isnan(data["P"].values).any())),
     )
     with model:
         pm.compute_log_likelihood(

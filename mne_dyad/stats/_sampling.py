@@ -56,13 +56,15 @@ def _structure_key(model, name):
     return (name, coords, data)
 
 
-def _nutpie(model, *, draws, tune, chains, seed, target_accept, progress, cache_key, data):
+def _nutpie(
+    model, *, draws, tune, chains, seed, target_accept, progress, cache_key, data, persistent
+):
     """Sample with nutpie, reusing a compiled model of the same structure if cached."""
     nutpie = _soft_import("nutpie", "sampler='nutpie'")
     compiled = _NUTPIE_CACHE.get(cache_key) if cache_key is not None else None
     if compiled is None:
         logger.info("Compiling the model for nutpie (numba) ...")
-        compiled = _compile_nutpie(model)
+        compiled = _compile_nutpie(model) if persistent else nutpie.compile_pymc_model(model)
         if cache_key is not None:
             if len(_NUTPIE_CACHE) >= _NUTPIE_CACHE_SIZE:
                 _NUTPIE_CACHE.pop(next(iter(_NUTPIE_CACHE)))
@@ -112,12 +114,26 @@ def _observed_data(model):
     return xr.Dataset(out, coords=coords)
 
 
-def _sample(model, *, draws, tune, chains, sampler, seed, target_accept=None, cache_key=None):
+def _sample(
+    model,
+    *,
+    draws,
+    tune,
+    chains,
+    sampler,
+    seed,
+    target_accept=None,
+    cache_key=None,
+    persistent=True,
+):
     """Draw from a PyMC model's posterior; returns the ArviZ ``DataTree``.
 
     With ``sampler="nutpie"`` and a hashable ``cache_key`` describing the
     model's structure (shapes, options, coordinate labels), a compiled model is
-    reused in this process: only its ``pm.Data`` values are swapped.
+    reused in this process: only its ``pm.Data`` values are swapped. With
+    ``persistent`` (nutpie), its machine code is also kept on disk for later
+    processes (:mod:`._nutpie_cache`); models whose data are constants of the
+    graph pass False, as each data set would add a cache entry.
     """
     progress = logger.level <= logging.INFO and sys.stderr.isatty()
     if sampler == "nutpie":
@@ -134,6 +150,7 @@ def _sample(model, *, draws, tune, chains, sampler, seed, target_accept=None, ca
                 progress=progress,
                 cache_key=cache_key,
                 data=data,
+                persistent=persistent,
             )
         if model.observed_RVs:
             tree["observed_data"] = xr.DataTree(_observed_data(model))
