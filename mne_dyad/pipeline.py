@@ -463,13 +463,17 @@ class PipelineConfig:
             if options["n_jobs"] == 0:
                 problems.append(f"[{table}] n_jobs must be a positive number or -1 (all cores)")
         scheduler = self.dask["scheduler"]
-        if isinstance(scheduler, str) and not re.fullmatch(
-            r"(\w+://)?[\w.\-\[\]:]+:\d+", scheduler.strip()
-        ):
-            problems.append(
-                f"[dask] scheduler must be a scheduler's address such as "
-                f"'tcp://10.0.0.5:8786', got {scheduler!r}"
-            )
+        if isinstance(scheduler, str):
+            address = re.fullmatch(r"(?:(\w+)://)?(\[[\w:.%]+\]|[\w.\-]+):(\d+)", scheduler.strip())
+            if (
+                address is None
+                or (address.group(1) or "tcp") not in ("tcp", "tls", "ucx", "ws", "wss")
+                or not 0 < int(address.group(3)) < 65536
+            ):
+                problems.append(
+                    f"[dask] scheduler must be a scheduler's address such as "
+                    f"'tcp://10.0.0.5:8786', got {scheduler!r}"
+                )
         for key in ("min_shift", "shuffle_segment"):
             value = self.chance[key]
             if value is not None and not value > (0 if key == "shuffle_segment" else -1e-12):

@@ -49,6 +49,15 @@ def test_surrogates_on_a_cluster_equal_local(cluster, study):
     assert len(stream.data) >= 2
     assert len({task["worker"] for task in stream.data}) == 2
     xr.testing.assert_identical(local, remote)
+    # the form the docs give: joblib's dask backend, n_jobs=None, no number of jobs
+    with (
+        distributed.Client(cluster) as client,
+        joblib.parallel_config(backend="dask"),
+        distributed.get_task_stream(client) as stream,
+    ):
+        documented = md.surrogates.compare_with_surrogates(study.raws, n_jobs=None, **options)
+    assert len({task["worker"] for task in stream.data}) == 2
+    xr.testing.assert_identical(local, documented)
     assert np.isfinite(local["surrogates"].values).sum() > 100
 
 
@@ -56,14 +65,16 @@ def test_surrogates_on_a_cluster_equal_local(cluster, study):
 def test_run_pipeline_on_a_scheduler_address(cluster, study):
     """[dask] scheduler: cube and chance-corrected cube as in a local run; recorded."""
     local = run_pipeline(study, _CONFIG, verbose="error")
-    config = {**_CONFIG, "dask": {"scheduler": cluster.scheduler_address}}
+    config = {**_CONFIG, "dask": {"scheduler": " " + cluster.scheduler_address}}
+    clients = set(cluster.scheduler.clients)
     remote = run_pipeline(study, config, verbose="error")
+    assert set(cluster.scheduler.clients) == clients  # the run's own Client is closed
     xr.testing.assert_identical(local.cube, remote.cube)
     assert "all_lags_es" in remote.cube
     assert local.provenance["dask"] is None
     assert remote.provenance["dask"]["workers"] == 2
     assert remote.provenance["dask"]["scheduler"] == cluster.scheduler_address
-    assert _active_client() is None  # the run's own Client is closed after it
+    assert _active_client() is None  # and it was never the default Client
 
 
 def test_scheduler_address_is_checked():

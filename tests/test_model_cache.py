@@ -169,3 +169,29 @@ def test_data_specific_graphs_stay_off_disk(monkeypatch, options, persistent):
     with pytest.raises(_Stop):
         md.stats.fit_alliance_model(cube, alliance, verbose="error", **options)
     assert seen["persistent"] is persistent
+
+
+@pytest.mark.slow
+def test_unknown_record_layout_is_refused(monkeypatch):
+    """A nutpie whose user_data record is laid out otherwise: refused before sampling."""
+    import nutpie.compile_pymc as internals
+
+    def reordered(shared_var_keys, shared_data):  # same size, "size" before "data"
+        keys = list(shared_var_keys.values())
+        dtype = np.dtype(
+            [
+                (
+                    "shared",
+                    [
+                        ("size", [(k, np.uintp) for k in keys]),
+                        ("data", [(k, np.uintp) for k in keys]),
+                        ("shape", [(k, np.uint, (shared_data[k].ndim,)) for k in keys]),
+                    ],
+                )
+            ]
+        )
+        return np.zeros((), dtype=dtype)
+
+    monkeypatch.setattr(internals, "make_user_data", reordered)
+    with pytest.raises(RuntimeError, match="unknown layout"):
+        _compile_pymc_model_cached(_model(*_data(40, 0)))

@@ -8,6 +8,7 @@ import xarray as xr
 from mne.parallel import parallel_func
 from mne.utils import _check_option, logger, verbose
 
+from ..utils._dask import _n_jobs
 from ..utils._docs import fill_doc
 
 #: Values of design_analysis's method=.
@@ -238,7 +239,7 @@ def design_analysis(
                 intervals.append((lower, upper, (lower > 0, upper < 0)))
         else:  # power from beta's interval, coverage from the partial r's
             logger.info(f"Design {n_d} dyads x {n_s} sessions, rho {rho}: {n_sims} model fits ...")
-            parallel, run, _ = parallel_func(_model_interval, n_jobs, total=n_sims)
+            parallel, run, _ = parallel_func(_model_interval, _n_jobs(n_jobs), total=n_sims)
             fits = parallel(run(P, y, ci_prob, draws, tune, s) for P, y, s in studies)
             intervals = [fit[1:] for fit in fits]
         for lower, upper, (above, below) in intervals:

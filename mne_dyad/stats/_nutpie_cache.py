@@ -116,6 +116,44 @@ def _unpack_source(keys, shared_data, all_keys):
     return "\n".join(lines), names, dtypes, start
 
 
+def _check_layout(dtype, all_keys, shared_data):
+    """Raise unless nutpie's ``user_data`` record is laid out as :func:`_unpack_source` reads it.
+
+    The generated callbacks read the record by 8-byte word: each array's data
+    pointer, then each array's size, then each array's shape, in ``all_keys``
+    order. Any other layout (a nutpie release that reorders, renames or resizes
+    the fields) raises, and :func:`_compile_nutpie` falls back to nutpie's own path.
+    """
+    n_keys, word = len(all_keys), 0
+    expected = {}
+    for part in ("data", "size"):
+        for k in all_keys:
+            expected[(part, k)] = (word, ())
+            word += 1
+    for k in all_keys:
+        ndim = shared_data[k].ndim
+        expected[("shape", k)] = (word, (ndim,))
+        word += ndim
+    try:
+        shared = dtype["shared"]
+        parts = shared.names
+        found = {}
+        for part in parts:
+            sub = shared.fields[part]
+            for k in sub[0].names:
+                field_dtype, offset = sub[0].fields[k][:2]
+                base = field_dtype.base if field_dtype.subdtype else field_dtype
+                if base.kind != "u" or base.itemsize != 8:
+                    raise RuntimeError(f"field {part}.{k} is {field_dtype}")
+                shape = field_dtype.shape
+                found[(part, k)] = ((dtype.fields["shared"][1] + sub[1] + offset) // 8, shape)
+    except (KeyError, TypeError) as exc:
+        raise RuntimeError(f"nutpie's user_data record has an unknown layout ({exc})") from None
+    if parts != ("data", "size", "shape") or found != expected or dtype.itemsize != 8 * word:
+        raise RuntimeError("nutpie's user_data record has an unknown layout")
+    return n_keys
+
+
 def _callback(kind, function, n_dim, n_expanded, keys, shared_data, all_keys):
     """Compile one C callback around a pytensor numba function, cacheable if it is."""
     numba = _soft_import("numba", "The model cache")
@@ -218,9 +256,7 @@ def _compile_pymc_model_cached(model):
         shared_var_keys[var] = key
     user_data = make_user_data(shared_var_keys, shared_data)
     all_keys = list(shared_var_keys.values())
-    n_words = 2 * len(all_keys) + sum(a.ndim for a in shared_data.values())
-    if user_data.dtype.itemsize != 8 * n_words:  # nutpie's record layout changed
-        raise RuntimeError("nutpie's user_data record has an unknown layout")
+    _check_layout(user_data.dtype, all_keys, shared_data)
     callbacks = {
         kind: _callback(
             kind,

@@ -26,6 +26,7 @@ from ..io._session import (
 from ..synchrony._api import _check_method
 from ..synchrony._registry import _SpanTooShort
 from ..utils._checks import _check_positive
+from ..utils._dask import _n_jobs
 from ..utils._docs import fill_doc
 from ._iaaft import _iaaft_nan
 from ._pseudo_dyads import _draw_partners, _labels_present
@@ -380,6 +381,7 @@ def compare_with_surrogates(
     # the number of workers (n_jobs=None: those of the active joblib backend, e.g. a
     # dask cluster's) sets only how the cells are grouped into tasks: each cell has
     # its own seed, so the surrogates do not depend on it
+    n_jobs = _n_jobs(n_jobs)
     _, _, n_workers = mne.parallel.parallel_func(_run_cells, n_jobs, verbose=False)
     n_chunks = max(1, min(len(cells), 4 * n_workers))
     chunks = [list(range(i, len(cells), n_chunks)) for i in range(n_chunks)]

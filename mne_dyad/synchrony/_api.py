@@ -24,6 +24,7 @@ from ..io._session import (
     _sorted_ids,
     get_session_info,
 )
+from ..utils._dask import _n_jobs
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ..utils._signal import ANALYSIS_SFREQ, _hint_high_rate
@@ -478,6 +479,7 @@ def synchrony_cube(
     logger.info(
         f"Computing {method} synchrony for {len(keys)} sessions in segments {list(segments)}."
     )
+    n_jobs = _n_jobs(n_jobs)  # None under joblib's dask backend: the cluster's workers
     parallel, run, n_jobs = mne.parallel.parallel_func(compute_synchrony, n_jobs, total=len(keys))
     results = parallel(
         run(

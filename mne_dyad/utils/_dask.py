@@ -30,6 +30,21 @@ def _dask_options(*, scheduler=None):
     return {"scheduler": scheduler}
 
 
+def _n_jobs(n_jobs):
+    """``n_jobs`` for ``mne.parallel.parallel_func``: None becomes -1 under dask's backend.
+
+    MNE takes ``n_jobs=None`` as 1 unless the joblib context sets a number, and
+    ``joblib.parallel_config(backend="dask")`` sets none: without this, the work
+    would run in the calling process, one task at a time.
+    """
+    if n_jobs is not None or "joblib" not in sys.modules:
+        return n_jobs
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return -1 if type(backend).__name__ == "DaskDistributedBackend" else n_jobs
+
+
 def _active_client():
     """Return the active dask.distributed Client, or None (never imports distributed)."""
     if "distributed" not in sys.modules:  # no Client can exist without it
@@ -54,24 +69,25 @@ def _dask_context(scheduler):
     if scheduler is not None:
         distributed = _soft_import("distributed", "[dask] scheduler")
         try:
-            client = distributed.Client(scheduler, timeout="20s", set_as_default=False)
-        except (OSError, TimeoutError) as exc:
+            client = distributed.Client(scheduler.strip(), timeout="20s", set_as_default=False)
+        except (OSError, TimeoutError, TypeError, ValueError) as exc:
             raise RuntimeError(
-                f"Could not connect to the dask scheduler at {scheduler!r} ({exc}). Start "
-                "it (dask scheduler) and its workers, or fix [dask] scheduler in the "
-                "configuration (or remove it to run on this machine)."
+                f"Could not connect to the dask scheduler at {scheduler!r} "
+                f"({type(exc).__name__}: {exc}). Start it (dask scheduler) and its workers, "
+                "or fix [dask] scheduler in the configuration (or remove it to run on this "
+                "machine)."
             ) from None
         own = True
     if client is None:
         yield None
         return
-    joblib = _soft_import("joblib", "[dask] scheduler")
-    n_workers = len(client.scheduler_info().get("workers", {}))
-    logger.info(
-        f"Parallel steps run on the dask cluster at {client.scheduler.address} "
-        f"({n_workers} workers)."
-    )
     try:
+        joblib = _soft_import("joblib", "[dask] scheduler")
+        n_workers = len(client.scheduler_info().get("workers", {}))
+        logger.info(
+            f"Parallel steps run on the dask cluster at {client.scheduler.address} "
+            f"({n_workers} workers)."
+        )
         with (
             client.as_current(),
             joblib.parallel_config(backend="dask", n_jobs=-1),
