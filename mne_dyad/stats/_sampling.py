@@ -36,6 +36,14 @@ def _pymc_log_level(level):
         pymc_logger.setLevel(old)
 
 
+#: Largest model (unconstrained dimensions) that ``_sample(low_rank=True)`` gives
+#: nutpie's low-rank mass matrix adaptation. On the 2019-sized alliance model (31
+#: dyads, 123 dimensions) it raised the smallest bulk ESS of the betas from 603-699 to
+#: 1,794-2,418 for 1.6 times the sampling time (0.9-1.05 s against 0.53-0.68 s); at
+#: 50 dyads (180 dimensions) sampling took 20 s against 0.8 s, at 100 dyads 50 s
+#: against 4 s, where the diagonal adaptation gives more ESS per second.
+_LOW_RANK_MAX_DIM = 150
+
 #: Compiled nutpie models of this process, by structure (see ``_sample(cache_key=...)``).
 _NUTPIE_CACHE: dict = {}
 _NUTPIE_CACHE_SIZE = 16
@@ -57,7 +65,18 @@ def _structure_key(model, name):
 
 
 def _nutpie(
-    model, *, draws, tune, chains, seed, target_accept, progress, cache_key, data, persistent
+    model,
+    *,
+    draws,
+    tune,
+    chains,
+    seed,
+    target_accept,
+    progress,
+    cache_key,
+    data,
+    persistent,
+    low_rank,
 ):
     """Sample with nutpie, reusing a compiled model of the same structure if cached."""
     nutpie = _soft_import("nutpie", "sampler='nutpie'")
@@ -77,6 +96,8 @@ def _nutpie(
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31))
     kwargs = {} if target_accept is None else {"target_accept": target_accept}
+    if low_rank and compiled.n_dim <= _LOW_RANK_MAX_DIM:
+        kwargs["adaptation"] = "low_rank"
     tree = nutpie.sample(
         compiled,
         draws=draws,
@@ -125,6 +146,7 @@ def _sample(
     target_accept=None,
     cache_key=None,
     persistent=True,
+    low_rank=False,
 ):
     """Draw from a PyMC model's posterior; returns the ArviZ ``DataTree``.
 
@@ -133,7 +155,10 @@ def _sample(
     reused in this process: only its ``pm.Data`` values are swapped. With
     ``persistent`` (nutpie), its machine code is also kept on disk for later
     processes (:mod:`._nutpie_cache`); models whose data are constants of the
-    graph pass False, as each data set would add a cache entry.
+    graph pass False, as each data set would add a cache entry. ``low_rank``
+    (nutpie) adapts a low-rank modified mass matrix instead of a diagonal one when
+    the model has at most ``_LOW_RANK_MAX_DIM`` dimensions: correlated parameters
+    (a between-dyad beta and the dyad effects) then mix far better.
     """
     progress = logger.level <= logging.INFO and sys.stderr.isatty()
     if sampler == "nutpie":
@@ -151,6 +176,7 @@ def _sample(
                 cache_key=cache_key,
                 data=data,
                 persistent=persistent,
+                low_rank=low_rank,
             )
         if model.observed_RVs:
             tree["observed_data"] = xr.DataTree(_observed_data(model))
