@@ -148,11 +148,22 @@ class _Stop(Exception):
 
 
 @pytest.mark.parametrize(
-    "options, persistent",
-    [({}, True), ({"centering": "latent"}, False), ({"measurement_error": True}, False)],
+    "options, persistent, target_accept, low_rank",
+    [
+        ({}, True, None, True),
+        ({"random_slopes": True}, True, 0.9, False),
+        ({"centering": "latent"}, False, 0.95, True),
+        ({"measurement_error": True}, False, 0.95, True),
+    ],
 )
-def test_data_specific_graphs_stay_off_disk(monkeypatch, options, persistent):
-    """Latent synchrony is baked into the graph: such models are not kept on disk."""
+def test_sampling_settings_of_alliance_models(
+    monkeypatch, options, persistent, target_accept, low_rank
+):
+    """Latent synchrony is baked into the graph: such models are not kept on disk.
+
+    Random slopes sample at target_accept 0.9, latent synchrony at 0.95; models
+    without random slopes may take the low-rank mass matrix (small ones do).
+    """
     import mne_dyad as md
     from mne_dyad.stats import _alliance_graph
 
@@ -169,6 +180,30 @@ def test_data_specific_graphs_stay_off_disk(monkeypatch, options, persistent):
     with pytest.raises(_Stop):
         md.stats.fit_alliance_model(cube, alliance, verbose="error", **options)
     assert seen["persistent"] is persistent
+    assert seen["target_accept"] == target_accept
+    assert seen["low_rank"] is low_rank
+
+
+@pytest.mark.slow
+def test_low_rank_only_for_small_models(monkeypatch):
+    """low_rank=True asks nutpie for its low-rank adaptation up to _LOW_RANK_MAX_DIM."""
+    from mne_dyad.stats import _sampling
+
+    calls = []
+    original = nutpie.sample
+
+    def spy(compiled, **kwargs):
+        calls.append(kwargs.get("adaptation"))
+        return original(compiled, **kwargs)
+
+    monkeypatch.setattr(nutpie, "sample", spy)
+    model = _model(*_data(40, 0))  # 8 dimensions
+    options = dict(draws=50, tune=50, chains=1, sampler="nutpie", seed=1)
+    _sampling._sample(model, low_rank=True, **options)
+    _sampling._sample(model, low_rank=False, **options)
+    monkeypatch.setattr(_sampling, "_LOW_RANK_MAX_DIM", 7)
+    _sampling._sample(model, low_rank=True, **options)
+    assert calls == ["low_rank", None, None]
 
 
 @pytest.mark.slow
