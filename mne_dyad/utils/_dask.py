@@ -58,18 +58,18 @@ def _active_client():
 
 
 @contextlib.contextmanager
-def _dask_context(scheduler):
+def _dask_context(scheduler, timeout="20s"):
     """Send joblib's work (``n_jobs=None``) to a dask cluster while inside; yield the Client.
 
     ``scheduler`` is an address (a Client is connected for the block and closed
-    after it) or None (the active Client, if any). Yields None when no cluster is
-    used; the caller then keeps its own ``n_jobs``.
+    after it, waiting up to ``timeout`` to connect) or None (the active Client, if
+    any). Yields None when no cluster is used; the caller then keeps its own ``n_jobs``.
     """
     client, own = _active_client(), False
     if scheduler is not None:
         distributed = _soft_import("distributed", "[dask] scheduler")
         try:
-            client = distributed.Client(scheduler.strip(), timeout="20s", set_as_default=False)
+            client = distributed.Client(scheduler.strip(), timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, TypeError, ValueError) as exc:
             raise RuntimeError(
                 f"Could not connect to the dask scheduler at {scheduler!r} "
