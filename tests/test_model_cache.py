@@ -152,16 +152,18 @@ class _Stop(Exception):
     [
         ({}, True, None, True),
         ({"random_slopes": True}, True, 0.9, False),
-        ({"centering": "latent"}, False, 0.95, True),
+        # the latent dyad means are integrated out: data, not graph constants
+        ({"centering": "latent"}, True, None, True),
         ({"measurement_error": True}, False, 0.95, True),
+        ({"measurement_error": True, "centering": "latent"}, False, None, True),
     ],
 )
 def test_sampling_settings_of_alliance_models(
     monkeypatch, options, persistent, target_accept, low_rank
 ):
-    """Latent synchrony is baked into the graph: such models are not kept on disk.
+    """Synchrony with standard errors is baked into the graph: not kept on disk.
 
-    Random slopes sample at target_accept 0.9, latent synchrony at 0.95; models
+    Random slopes sample at target_accept 0.9, latent true synchrony at 0.95; models
     without random slopes may take the low-rank mass matrix (small ones do).
     """
     import mne_dyad as md

@@ -77,28 +77,97 @@ def _latent_predictor(pm, pt, data, priors):
     return _latent_values(pm, pt, data, center, sd_p)
 
 
-def _latent_centred(pm, pt, data, priors, session=None):
+def _latent_mean_parts(data, session=None):
+    """Return the data-only pieces of :func:`_latent_centred` (numpy).
+
+    ``observed`` (obs, seg: bool); ``values`` (obs, seg: synchrony, 0 where
+    missing, with each dyad's least-squares trend over its observed sessions taken
+    out when ``session`` is given); ``se2`` (obs, seg: squared standard errors, 0
+    where missing; None without ``P_se``); ``count`` (dyad, seg: observed values);
+    ``offset2`` (obs, seg: squared session offsets of the rows whose dyad had its
+    trend fitted, else 0).
+    """
+    P = data["P"].values
+    dyad_np = data["dyad_idx"].values
+    n_dyads = data.sizes["dyad"]
+    observed = np.isfinite(P)
+    values = np.where(observed, P, 0.0)
+    offset2 = np.zeros(P.shape)
+    if session is not None:
+        for g in range(P.shape[1]):
+            rows = np.flatnonzero(observed[:, g])
+            _, slope_w, offset = _dyad_operators(dyad_np[rows], n_dyads, session[rows])
+            values[rows, g] -= (slope_w @ values[rows, g])[dyad_np[rows]] * offset
+            fitted = np.abs(slope_w).sum(axis=1) > 0  # dyads whose trend was fitted
+            offset2[rows, g] = np.where(fitted[dyad_np[rows]], offset**2, 0.0)
+    se2 = np.where(observed, data["P_se"].values, 0.0) ** 2 if "P_se" in data else None
+    count = np.zeros((n_dyads, P.shape[1]))
+    np.add.at(count, dyad_np, observed.astype(float))
+    return observed, values, se2, count, offset2
+
+
+def _latent_centred(pm, pt, data, priors, dyad_idx, session=None):
     """Within/between parts of synchrony split at latent dyad means; returns X (obs, 2, seg).
 
-    ``P[d, s, g] ~ N(m[d, g], sigma_P_within[g])`` (or the latent true value, with
-    measurement error), ``m[d, g] = mu_P[g] + tau_P[g] z[d, g]`` (non-centred);
-    ``within = P - m[d]`` (minus the dyad's own least-squares trend with
-    ``session``), ``between = m[d] - mu_P``. Missing values are drawn from their
-    dyad's distribution.
+    ``P[d, s, g] = m[d, g] + w[d, s, g] (+ e)`` with ``m ~ N(mu_P, tau_P)``,
+    ``w ~ N(0, sigma_P_within)`` and, with ``P_se``, a measurement error ``e ~
+    N(0, P_se)``. The dyad means are integrated out: synchrony enters through its
+    exact marginal likelihood given ``mu_P``, ``tau_P`` and ``sigma_P_within`` (the
+    potential ``P_marginal``), and the split uses the expectations given each
+    dyad's observed values (regression calibration): ``between = E[m | P] - mu_P =
+    lambda (xbar - mu_P)``, with ``xbar`` the dyad's precision-weighted mean and
+    ``lambda = tau^2 W / (1 + tau^2 W)`` its reliability (``W`` the summed
+    precisions ``1 / (sigma_P_within^2 + P_se^2)``), and ``within = E[w | P] =
+    kappa (P - E[m | P])`` with ``kappa = sigma_P_within^2 / (sigma_P_within^2 +
+    P_se^2)``. A missing value's within part is a parameter, ``sigma_P_within *
+    z_P_missing``. With ``session``, each dyad's least-squares trend over its
+    observed sessions is taken out first, and its degree of freedom from the
+    likelihood (restricted likelihood). ``P_dyad`` holds ``E[m | P]``. The data
+    are ``pm.Data`` (``P_values``, ``P_count``, ``P_offset2``, ``P_se2``), so
+    the compiled model serves other data of the same shape.
     """
-    dyad_np = data["dyad_idx"].values
+    observed, values, se2, count, offset2 = _latent_mean_parts(data, session)
+    n_dyads, n_seg = count.shape
+    vals = pm.Data("P_values", values, dims=("obs", "segment"))
+    cnt = pm.Data("P_count", count, dims=("dyad", "segment"))
+    mask = pm.Data("P_mask", observed.astype(float), dims=("obs", "segment"))
+    has = pt.gt(cnt, 0)
+
+    def dyad_sum(a):  # (obs, seg) -> (dyad, seg)
+        return pt.inc_subtensor(pt.zeros((n_dyads, n_seg))[dyad_idx], a)
+
     mu_p = pm.Normal("mu_P", 0.0, 1.0, dims="segment")
     tau_p = pm.HalfNormal("tau_P", priors["sigma"], dims="segment")
     sigma_w = pm.HalfNormal("sigma_P_within", priors["sigma"], dims="segment")
-    z_m = pm.Normal("z_P_dyad", 0.0, 1.0, dims=("dyad", "segment"))
-    m = pm.Deterministic("P_dyad", mu_p + tau_p * z_m, dims=("dyad", "segment"))
-    m_obs = m[dyad_np]
-    values = _latent_values(pm, pt, data, m_obs, sigma_w)
-    within = values - m_obs
-    if session is not None:
-        _, slope_w, offset = _dyad_operators(dyad_np, data.sizes["dyad"], session)
-        within = within - pt.dot(slope_w, values)[dyad_np] * offset[:, None]
-    return pt.stack([within, m_obs - mu_p], axis=1)
+    var_w = sigma_w**2
+    if se2 is not None:
+        var = var_w + pm.Data("P_se2", se2, dims=("obs", "segment"))
+    else:
+        var = pt.broadcast_to(var_w, values.shape)
+    prec = mask / var  # 0 where missing
+    W = dyad_sum(prec)
+    xbar = dyad_sum(prec * vals) / pt.where(has, W, 1.0)
+    resid = vals - xbar[dyad_idx]
+    shrink = 1.0 + tau_p**2 * W
+    logp = -0.5 * (
+        (mask * (pt.log(var) + resid**2 / var)).sum()
+        + pt.where(has, pt.log(shrink) + W * (xbar - mu_p) ** 2 / shrink, 0.0).sum()
+    )
+    if session is not None:  # the fitted trends' degrees of freedom
+        s_off = dyad_sum(pm.Data("P_offset2", offset2, dims=("obs", "segment")) / var)
+        fitted = pt.gt(s_off, 0)
+        logp = logp - 0.5 * pt.where(fitted, pt.log(pt.where(fitted, s_off, 1.0)), 0.0).sum()
+    pm.Potential("P_marginal", logp)
+    lam = tau_p**2 * W / shrink  # the reliability of each dyad's mean; 0 without values
+    between = lam * (xbar - mu_p)
+    pm.Deterministic("P_dyad", mu_p + between, dims=("dyad", "segment"))
+    kappa = var_w / var if se2 is not None else 1.0
+    within = kappa * (vals - (mu_p + between)[dyad_idx])
+    miss_i, miss_g = np.nonzero(~observed)
+    if miss_i.size:  # a missing value's deviation from its dyad's mean is unknown
+        z_miss = pm.Normal("z_P_missing", 0.0, 1.0, shape=miss_i.size)
+        within = pt.set_subtensor(within[miss_i, miss_g], z_miss * sigma_w[miss_g])
+    return pt.stack([within, between[dyad_idx]], axis=1)
 
 
 def _lkj(pm, name, n, priors):
@@ -356,7 +425,7 @@ def _build_alliance_model(
         detrend = bool(data.attrs.get("detrend", 0))
         session = data["session_c"].values if detrend else None
         if data.attrs.get("centering", "observed") == "latent":
-            X = _latent_centred(pm, pt, data, priors, session)
+            X = _latent_centred(pm, pt, data, priors, dyad_idx, session)
         elif latent:  # within/between parts of the latent synchrony
             P = _latent_predictor(pm, pt, data, priors)
             parts = _levels(P, dyad_np, data.sizes["dyad"], session, dot=pt.dot)
@@ -442,7 +511,6 @@ def _cache_key(data, options):
     if unrated.any():  # which scales each session lacks is built into the likelihood
         key += ("unrated", hashlib.sha1(np.packbits(unrated).tobytes()).hexdigest())
     latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
-    latent |= data.attrs.get("centering", "observed") == "latent"
     if latent:  # latent synchrony: its data are constants of the graph
         raw = np.ascontiguousarray(np.nan_to_num(data["P"].values, nan=np.inf))
         extra = data["P_se"].values.tobytes() if "P_se" in data else b""
@@ -463,7 +531,9 @@ def _sample_alliance(data, options, *, draws, tune, chains, sampler, seed):
     pm = _soft_import("pymc", "The alliance model")
     xr = _soft_import("xarray", "The alliance model")
     model = _build_alliance_model(data, **options)
-    latent = "P_se" in data or data.attrs.get("centering", "observed") == "latent"
+    # latent true synchrony (measurement error with observed centring; latent
+    # centring integrates it out)
+    latent_values = "P_se" in data and data.attrs.get("centering", "observed") != "latent"
     tree = _sample(
         model,
         draws=draws,
@@ -471,14 +541,15 @@ def _sample_alliance(data, options, *, draws, tune, chains, sampler, seed):
         chains=chains,
         sampler=sampler,
         seed=seed,
-        # latent synchrony observed with small errors, and latent dyad means estimated
-        # from a few sessions, make narrow funnels: smaller steps. Random slopes: 0.9
-        # (benchmarks/slopes_target_accept.py, 24 calibration studies: divergences in
-        # 0 fits instead of 1, smallest ESS 849 instead of 381, about 1.5 times the time)
-        target_accept=0.95 if latent else (0.9 if options["random_slopes"] else None),
+        # latent synchrony observed with small errors makes narrow funnels: smaller
+        # steps. Random slopes: 0.9 (benchmarks/slopes_target_accept.py, 24
+        # calibration studies: divergences in 0 fits instead of 1, smallest ESS 849
+        # instead of 381, about 1.5 times the time)
+        target_accept=0.95 if latent_values else (0.9 if options["random_slopes"] else None),
         cache_key=_cache_key(data, options),
-        # latent synchrony is a constant of the graph: one disk cache entry per data set
-        persistent=not (latent or bool(np.isnan(data["P"].values).any())),
+        # synchrony with standard errors or missing values is a constant of the graph
+        # (which values are missing is its structure): no disk cache entry per data set
+        persistent=not ("P_se" in data or bool(np.isnan(data["P"].values).any())),
         # the between betas trade off against the dyad effects: a low-rank mass matrix
         # (small models; with random slopes it cost 6-10 times the time)
         low_rank=not options["random_slopes"],

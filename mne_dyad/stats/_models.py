@@ -743,11 +743,13 @@ def fit_alliance_model(
         (default): at each dyad's observed mean, which, from a handful of noisy
         sessions, is itself noisy, so that the between betas are pulled toward
         the within betas (a warning names the reliability of the dyad means
-        when it is below 0.7). ``"latent"``: at a latent dyad mean ``P_dyad``
-        estimated with its uncertainty (``P ~ N(P_dyad, sigma_P_within)``,
-        ``P_dyad ~ N(mu_P, tau_P)``; Lüdtke et al., 2008); the between part is
-        ``P_dyad - mu_P``. Missing values are then drawn from their dyad's
-        distribution.
+        when it is below 0.7). ``"latent"``: at a latent dyad mean ``m``
+        (``P = m + w``, ``m ~ N(mu_P, tau_P)``, ``w ~ N(0, sigma_P_within)``;
+        Lüdtke et al., 2008), integrated out: synchrony enters through its
+        marginal likelihood, the between part is ``E[m | P] - mu_P`` (the dyad's
+        observed mean shrunk by its reliability; ``P_dyad`` in the posterior)
+        and the within part ``E[w | P]``. A missing value's within part is a
+        parameter. See :ref:`methods-alliance`.
     covariates : sequence of str
         Cube variables on ``dyad x session x segment`` to adjust for, such as
         the arousal variables ``("client_scr_rate", "therapist_scr_rate")``
