@@ -89,51 +89,57 @@ def _version(module):
     return tuple(int(part) for part in re.findall(r"\d+", module.__version__)[:2])
 
 
-def _unpack_source(keys, shared_data, all_keys):
-    """Source lines that view each shared array inside nutpie's packed ``user_data``.
+def _layout(all_keys, shared_data):
+    """Word positions of nutpie's packed ``user_data`` record (``make_user_data``).
 
-    nutpie's record (``make_user_data``) holds, as uint64 words, the data pointers
-    of all ``K`` arrays, then their sizes, then every array's shape. Returns the
-    lines, the local names, the dtype globals and the record's length in words.
+    The record holds, as uint64 words, the data pointers of all ``K`` arrays, then
+    their sizes, then every array's shape, in ``all_keys`` order. Returns
+    ``{(part, key): (word, shape)}`` with ``part`` one of ``"data"``, ``"size"``,
+    ``"shape"`` (``shape`` is the field's numpy shape: ``()`` or ``(ndim,)``) and
+    the record's length in words.
     """
-    n_keys = len(all_keys)
-    position = {k: i for i, k in enumerate(all_keys)}
-    shape_start, start = {}, 2 * n_keys
-    for k in all_keys:
-        shape_start[k] = start
-        start += shared_data[k].ndim
-    lines, names, dtypes = [], [], {}
-    for j, k in enumerate(keys):
-        arr, i = shared_data[k], position[k]
-        dtypes[f"dt_{j}"] = arr.dtype.type
-        dims = [f"np.intp(ud[{shape_start[k] + d}])" for d in range(arr.ndim)]
-        shape = f"({dims[0]},)" if arr.ndim == 1 else f"({', '.join(dims)})"
-        lines.append(
-            f"        s{j} = carray(address_as_void_pointer(ud[{i}]), "
-            f"(np.intp(ud[{n_keys + i}]),), dt_{j}).reshape({shape})"
-        )
-        names.append(f"s{j}")
-    return "\n".join(lines), names, dtypes, start
-
-
-def _check_layout(dtype, all_keys, shared_data):
-    """Raise unless nutpie's ``user_data`` record is laid out as :func:`_unpack_source` reads it.
-
-    The generated callbacks read the record by 8-byte word: each array's data
-    pointer, then each array's size, then each array's shape, in ``all_keys``
-    order. Any other layout (a nutpie release that reorders, renames or resizes
-    the fields) raises, and :func:`_compile_nutpie` falls back to nutpie's own path.
-    """
-    n_keys, word = len(all_keys), 0
-    expected = {}
+    layout, word = {}, 0
     for part in ("data", "size"):
         for k in all_keys:
-            expected[(part, k)] = (word, ())
+            layout[(part, k)] = (word, ())
             word += 1
     for k in all_keys:
         ndim = shared_data[k].ndim
-        expected[("shape", k)] = (word, (ndim,))
+        layout[("shape", k)] = (word, (ndim,))
         word += ndim
+    return layout, word
+
+
+def _unpack_source(keys, shared_data, all_keys):
+    """Source lines that view each shared array inside nutpie's packed ``user_data``.
+
+    Returns the lines, the local names, the dtype globals and the record's length
+    in words (:func:`_layout`).
+    """
+    layout, n_words = _layout(all_keys, shared_data)
+    lines, names, dtypes = [], [], {}
+    for j, k in enumerate(keys):
+        arr = shared_data[k]
+        dtypes[f"dt_{j}"] = arr.dtype.type
+        shape_word = layout[("shape", k)][0]
+        dims = [f"np.intp(ud[{shape_word + d}])" for d in range(arr.ndim)]
+        shape = f"({dims[0]},)" if arr.ndim == 1 else f"({', '.join(dims)})"
+        lines.append(
+            f"        s{j} = carray(address_as_void_pointer(ud[{layout[('data', k)][0]}]), "
+            f"(np.intp(ud[{layout[('size', k)][0]}]),), dt_{j}).reshape({shape})"
+        )
+        names.append(f"s{j}")
+    return "\n".join(lines), names, dtypes, n_words
+
+
+def _check_layout(dtype, all_keys, shared_data):
+    """Raise unless nutpie's ``user_data`` record is laid out as :func:`_layout` says.
+
+    The generated callbacks read the record by 8-byte word (:func:`_layout`). Any
+    other layout (a nutpie release that reorders, renames or resizes the fields)
+    raises, and :func:`_compile_nutpie` falls back to nutpie's own path.
+    """
+    expected, n_words = _layout(all_keys, shared_data)
     try:
         shared = dtype["shared"]
         parts = shared.names
@@ -149,9 +155,8 @@ def _check_layout(dtype, all_keys, shared_data):
                 found[(part, k)] = ((dtype.fields["shared"][1] + sub[1] + offset) // 8, shape)
     except (KeyError, TypeError) as exc:
         raise RuntimeError(f"nutpie's user_data record has an unknown layout ({exc})") from None
-    if parts != ("data", "size", "shape") or found != expected or dtype.itemsize != 8 * word:
+    if parts != ("data", "size", "shape") or found != expected or dtype.itemsize != 8 * n_words:
         raise RuntimeError("nutpie's user_data record has an unknown layout")
-    return n_keys
 
 
 def _callback(kind, function, n_dim, n_expanded, keys, shared_data, all_keys):
