@@ -62,6 +62,35 @@ def test_surrogates_on_a_cluster_equal_local(cluster, study):
 
 
 @pytest.mark.slow
+def test_multiverse_grid_on_a_cluster_equals_local(cluster, study):
+    """A grid of specifications (the multiverse of example 09) is a loop of cubes; under
+    joblib's dask backend each cube's sessions run on the workers, with local values."""
+    grid = [(window, lag) for window in (20.0, 30.0) for lag in (5.0, 10.0)]
+
+    def cubes(n_jobs):
+        return {
+            (w, lag): md.synchrony_cube(
+                study.raws, method="wclc", window=w, lag=lag, step=w / 2, n_jobs=n_jobs
+            )
+            for w, lag in grid
+        }
+
+    local = cubes(1)
+    with (
+        distributed.Client(cluster) as client,
+        joblib.parallel_config(backend="dask"),
+        distributed.get_task_stream(client) as stream,
+    ):
+        remote = cubes(None)
+    assert len({task["worker"] for task in stream.data}) == 2
+    assert len(stream.data) >= 2 * len(grid)  # each cube in several tasks (joblib batches)
+    for spec in grid:
+        xr.testing.assert_identical(local[spec], remote[spec])
+    # the specifications differ: the grid is not one cube four times
+    assert not np.allclose(local[grid[0]].all_lags, local[grid[-1]].all_lags, equal_nan=True)
+
+
+@pytest.mark.slow
 def test_run_pipeline_on_a_scheduler_address(cluster, study):
     """[dask] scheduler: cube and chance-corrected cube as in a local run; recorded."""
     local = run_pipeline(study, _CONFIG, verbose="error")
