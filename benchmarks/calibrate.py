@@ -6,8 +6,8 @@ on the logit scale), not from the fitted model. Each replication runs the
 pipeline (:func:`mne_dyad.pipeline.run_pipeline`: synchrony cube, chance step
 with its correction) with the package defaults, and each workflow (``WORKFLOWS``:
 the defaults, random slopes, detrending, latent centring, a spline in session,
-the three that answer the within beta's confounds together, all of these with dyad
-trends at once) fits the alliance model on that chance-corrected cube with
+the three that answer the within beta's confounds together, those three with latent
+centring, all of these with dyad trends at once) fits the alliance model on that chance-corrected cube with
 its own ``[model]`` settings, exactly as the pipeline's model stage would.
 
 Scenarios (``SCENARIOS``): the 2019 trial's shape (31 dyads x 6 sessions, 128
@@ -68,7 +68,7 @@ continued: ``benchmarks/results/calibrate_raw.csv`` in the repository holds ever
 row computed so far, and running the same command again adds the missing ones.
 
 Run: python benchmarks/calibrate.py [--reps 200] [--scenarios no_confound,trend_dyad]
-[--workflows default,slopes,detrend,latent,spline,combined,robust]
+[--workflows default,slopes,detrend,latent,spline,combined,combined_latent,robust]
 [--jobs 2 | --scheduler ADDRESS] [--quick] [--cube-dir DIR] [--aggregate]
 """
 
@@ -117,6 +117,14 @@ WORKFLOWS = {
         "random_slopes": True,
         "detrend": True,
         "session_covariate": "spline",
+        "draws": 3000,
+    },
+    # the candidate default with the dyad means latent: the centring's choice
+    "combined_latent": {
+        "random_slopes": True,
+        "detrend": True,
+        "session_covariate": "spline",
+        "centering": "latent",
         "draws": 3000,
     },
     "robust": {
