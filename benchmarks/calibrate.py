@@ -7,8 +7,9 @@ pipeline (:func:`mne_dyad.pipeline.run_pipeline`: synchrony cube, chance step
 with its correction) with the package defaults, and each workflow (``WORKFLOWS``:
 the defaults, random slopes, detrending, latent centring, a spline in session,
 the three that answer the within beta's confounds together, those three with latent
-centring, all of these with dyad trends at once) fits the alliance model on that chance-corrected cube with
-its own ``[model]`` settings, exactly as the pipeline's model stage would.
+centring, all of these with dyad trends at once) fits the alliance model on that
+chance-corrected cube with its own ``[model]`` settings, exactly as the pipeline's
+model stage would.
 
 Scenarios (``SCENARIOS``): the 2019 trial's shape (31 dyads x 6 sessions, 128
 usable, 15-minute sessions; ``--quick``: 8 x 4, 24 usable, 10 minutes) with

@@ -155,13 +155,15 @@ class _Stop(Exception):
         # the latent dyad means are integrated out: data, not graph constants
         ({"centering": "latent"}, True, None, True),
         ({"measurement_error": True}, False, 0.95, True),
-        ({"measurement_error": True, "centering": "latent"}, False, None, True),
+        # latent centring takes the standard errors as data
+        ({"measurement_error": True, "centering": "latent"}, True, None, True),
     ],
 )
 def test_sampling_settings_of_alliance_models(
     monkeypatch, options, persistent, target_accept, low_rank
 ):
-    """Synchrony with standard errors is baked into the graph: not kept on disk.
+    """Synchrony with standard errors (observed centring) is baked into the graph: not
+    kept on disk.
 
     Random slopes sample at target_accept 0.9, latent true synchrony at 0.95; models
     without random slopes may take the low-rank mass matrix (small ones do).

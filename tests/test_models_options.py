@@ -1165,35 +1165,46 @@ def test_slope_blocks_keep_the_lkj_prior():
     assert sds.mean() == pytest.approx(np.sqrt(2 / np.pi), abs=0.05)
 
 
-def _exact_dyad_marginal(p, se2, mu, tau, sigma, off=None, big=1e4):
-    """log N(p; mu 1, tau^2 11' + diag(sigma^2 + se2)) (+ a flat slope on ``off``)."""
+def _exact_dyad_terms(p, se2, mu, tau, sigma, off=None, big=1e4):
+    """A dyad's exact log density, E[m | p] and E[w | p] (scipy, full covariance).
+
+    ``p ~ N(mu 1, tau^2 11' + diag(sigma^2 + se2))``, plus ``big^2 off off'`` for a
+    trend with a flat prior (the limit of a wide normal one; ``+ log big`` keeps the
+    density's limit). ``E[m | p] = mu + tau^2 1' C^-1 (p - mu)`` and ``E[w | p] =
+    sigma^2 C^-1 (p - mu)``, as ``Cov(m, p) = tau^2 1'`` and ``Cov(w, p) = sigma^2 I``.
+    """
     from scipy.stats import multivariate_normal
 
     cov = tau**2 * np.ones((p.size, p.size)) + np.diag(sigma**2 + se2)
     extra = 0.0
-    if off is not None:  # a flat prior on the slope: the limit of a wide normal one
+    if off is not None:
         cov = cov + big**2 * np.outer(off, off)
         extra = np.log(big)
-    return multivariate_normal(np.full(p.size, mu), cov).logpdf(p) + extra
+    weights = np.linalg.solve(cov, p - mu)
+    logp = multivariate_normal(np.full(p.size, mu), cov).logpdf(p) + extra
+    return logp, mu + tau**2 * weights.sum(), sigma**2 * weights
 
 
-@pytest.mark.parametrize("case", ["plain", "missing_and_se", "detrend"])
+@pytest.mark.parametrize("case", ["plain", "missing_and_se", "detrend", "detrend_missing_se"])
 def test_latent_centring_integrates_the_dyad_means_exactly(case):
     """The latent-centring potential is the exact marginal likelihood of synchrony
-    (differences between two parameter points, per dyad a multivariate normal), and
-    the split is E[m | P] - mu_P and E[w | P], computed from the full covariance."""
+    (differences between two parameter points, per dyad a multivariate normal; with
+    detrending, each fitted dyad's trend integrated under a flat prior), the split is
+    E[m | P] - mu_P and E[w | P] from the full covariance, and a missing value's
+    within part is sigma_P_within * z_P_missing."""
     cube, alliance = md.simulation.simulate_model_data(n_dyads=6, n_sessions=5, seed=4)
-    detrend = case == "detrend"
+    detrend = case.startswith("detrend")
     data = _prepare_alliance_data(
         cube, alliance, centering="latent", detrend=detrend, session_covariate=None
     )
     P = data["P"].values.copy()
+    dyad = data.dyad_idx.values
     se = np.zeros(P.shape)
-    if case == "missing_and_se":
+    if case in ("missing_and_se", "detrend_missing_se"):
         P[[0, 7, 8], 0] = np.nan
-        dyad0 = data.dyad_idx.values == 1
-        P[dyad0, 1] = np.nan  # dyad 1 has no CB value at all
-        se = np.random.default_rng(0).uniform(0.1, 0.5, P.shape)
+        P[dyad == 1, 1] = np.nan  # dyad 1 has no CB value at all
+        P[np.flatnonzero(dyad == 2)[2:], 0] = np.nan  # dyad 2 keeps 2 IM values: no trend
+        se = np.random.default_rng(0).uniform(0.05, 0.9, P.shape)  # unequal within dyads
         data = data.assign(
             P=(("obs", "segment"), P),
             P_se=(("obs", "segment"), np.where(np.isfinite(P), se, np.nan)),
@@ -1203,7 +1214,6 @@ def test_latent_centring_integrates_the_dyad_means_exactly(case):
 
     from mne_dyad.stats._alliance_graph import _check_priors, _latent_centred
 
-    dyad = data.dyad_idx.values
     session = data.session_c.values
     coords = {k: data[k].values for k in ("obs", "segment", "dyad")}
     with pm.Model(coords=coords) as model:
@@ -1214,6 +1224,7 @@ def test_latent_centring_integrates_the_dyad_means_exactly(case):
     outs = model.replace_rvs_by_values([model["P_marginal"], model["P_dyad"], X])
     fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
     start = model.initial_point()
+    missing = ~np.isfinite(P)
     results = []
     for mu, tau, sigma in [
         ((0.1, -0.2), (0.4, 0.2), (0.9, 1.1)),
@@ -1223,6 +1234,8 @@ def test_latent_centring_integrates_the_dyad_means_exactly(case):
         point["mu_P"] = np.array(mu)
         point["tau_P_log__"] = np.log(tau)
         point["sigma_P_within_log__"] = np.log(sigma)
+        if missing.any():
+            point["z_P_missing"] = np.linspace(-1.5, 2.0, missing.sum())
         logp, p_dyad, X = fn(point)
         exact = 0.0
         expect = np.zeros(p_dyad.shape)
@@ -1233,20 +1246,193 @@ def test_latent_centring_integrates_the_dyad_means_exactly(case):
                 if not rows.any():
                     expect[d, g] = mu[g]
                     continue
-                p, s2 = P[rows, g], se[rows, g] ** 2
                 off = None
                 if detrend and rows.sum() >= 3:
                     off = session[rows] - session[rows].mean()
-                    p = p - np.polyval(np.polyfit(off, p, 1), off) + p.mean()
-                exact += _exact_dyad_marginal(p, s2, mu[g], tau[g], sigma[g], off)
-                cov = tau[g] ** 2 * np.ones((p.size, p.size)) + np.diag(sigma[g] ** 2 + s2)
-                weights = np.linalg.solve(cov, p - mu[g])
-                expect[d, g] = mu[g] + tau[g] ** 2 * weights.sum()
-                expect_within[rows, g] = sigma[g] ** 2 * weights  # E[w | P]
-        np.testing.assert_allclose(p_dyad, expect, rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(X[:, 1], (expect - np.array(mu))[dyad], atol=1e-12)
-        seen = np.isfinite(P)
-        np.testing.assert_allclose(X[:, 0][seen], expect_within[seen], atol=1e-10)
+                terms = _exact_dyad_terms(
+                    P[rows, g], se[rows, g] ** 2, mu[g], tau[g], sigma[g], off
+                )
+                exact += terms[0]
+                expect[d, g], expect_within[rows, g] = terms[1], terms[2]
+        np.testing.assert_allclose(p_dyad, expect, rtol=1e-7, atol=1e-7)
+        np.testing.assert_allclose(X[:, 1], (expect - np.array(mu))[dyad], atol=1e-7)
+        np.testing.assert_allclose(X[:, 0][~missing], expect_within[~missing], atol=1e-7)
+        if missing.any():  # missing values: their within part is a parameter
+            miss_i, miss_g = np.nonzero(missing)
+            np.testing.assert_allclose(
+                X[miss_i, 0, miss_g], point["z_P_missing"] * np.array(sigma)[miss_g]
+            )
         results.append((logp, exact))
     (a0, e0), (a1, e1) = results
+    assert abs(e1 - e0) > 0.1  # the two points differ
     np.testing.assert_allclose(a1 - a0, e1 - e0, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("multivariate", [True, False])
+def test_integrated_dyad_effects_are_the_exact_marginal(multivariate):
+    """The integrated model's potential is the density of y with the dyad intercepts
+    integrated out: per dyad a normal with covariance I x S_e + J x S_u (differences
+    between two parameter points, checked against scipy)."""
+    from scipy.stats import multivariate_normal
+
+    cube, alliance = md.simulation.simulate_model_data(n_dyads=5, n_sessions=4, seed=2)
+    data = _prepare_alliance_data(cube, alliance)
+    model = _build_alliance_model(data, multivariate=multivariate, integrate_dyads=True)
+    outs = model.replace_rvs_by_values(
+        [
+            model["y_integrated"],
+            model["integrated_chol_dyad"],
+            model["integrated_chol_resid"],
+        ]
+    )
+    fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
+    rng = np.random.default_rng(0)
+    X, y = data.X.values, data.y.values
+    dyad, session = data.dyad_idx.values, data.session_c.values
+    results = []
+    for _ in range(2):
+        point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in model.initial_point().items()}
+        logp, chol_u, chol_e = fn(point)
+        beta = point["beta"]
+        mu = point["alpha"] + np.einsum("olg,lgk->ok", X, beta) + session[:, None] * point["gamma"]
+        cov_u, cov_e = chol_u @ chol_u.T, chol_e @ chol_e.T
+        exact = 0.0
+        for d in np.unique(dyad):
+            r = (y - mu)[dyad == d].ravel()  # sessions x outcomes, row-major
+            n = int((dyad == d).sum())
+            cov = np.kron(np.eye(n), cov_e) + np.kron(np.ones((n, n)), cov_u)
+            exact += multivariate_normal(np.zeros(r.size), cov).logpdf(r)
+        results.append((logp, exact))
+    (a0, e0), (a1, e1) = results
+    assert abs(e1 - e0) > 1  # the two points differ
+    np.testing.assert_allclose(a1 - a0, e1 - e0, rtol=1e-8, atol=1e-8)
+
+
+def test_dyad_effects_are_drawn_from_their_conditional():
+    """u | y, theta ~ N(V n S_e^-1 rbar, V), V = (S_u^-1 + n S_e^-1)^-1; z = L_u^-1 u."""
+    from mne_dyad.stats._alliance_graph import _draw_dyad_effects
+
+    chol_u = np.array([[0.8, 0.0], [0.3, 0.5]])
+    chol_e = np.array([[1.0, 0.0], [-0.4, 0.7]])
+    rbar = np.array([[0.5, -0.2], [1.5, 0.4]])
+    counts = np.array([2, 6])
+    n_draws = 40000
+    posterior = xr.Dataset(
+        {
+            "integrated_resid_mean": (
+                ("chain", "draw", "dyad", "outcome"),
+                np.broadcast_to(rbar, (1, n_draws, 2, 2)),
+            ),
+            "integrated_chol_dyad": (
+                ("chain", "draw", "a", "b"),
+                np.broadcast_to(chol_u, (1, n_draws, 2, 2)),
+            ),
+            "integrated_chol_resid": (
+                ("chain", "draw", "a", "b"),
+                np.broadcast_to(chol_e, (1, n_draws, 2, 2)),
+            ),
+            "beta": (("chain", "draw"), np.zeros((1, n_draws))),
+        }
+    )
+    out = _draw_dyad_effects(posterior, counts, seed=0)
+    assert set(out.data_vars) == {"beta", "u_dyad", "z_dyad"}
+    u = out.u_dyad.values[0]
+    s_u, s_e = chol_u @ chol_u.T, chol_e @ chol_e.T
+    for d, n in enumerate(counts):
+        V = np.linalg.inv(np.linalg.inv(s_u) + n * np.linalg.inv(s_e))
+        m = V @ (n * np.linalg.inv(s_e) @ rbar[d])
+        np.testing.assert_allclose(
+            u[:, d].mean(axis=0), m, atol=4 * np.sqrt(V.max() / n_draws) + 1e-3
+        )
+        np.testing.assert_allclose(np.cov(u[:, d].T), V, rtol=0.05, atol=0.002)
+    np.testing.assert_allclose(out.z_dyad.values[0] @ chol_u.T, u, atol=1e-12)
+    again = _draw_dyad_effects(posterior, counts, seed=0)
+    np.testing.assert_array_equal(again.u_dyad.values, out.u_dyad.values)
+
+
+def test_large_models_integrate_the_dyad_intercepts(monkeypatch):
+    """Above the low-rank limit (150 dimensions) a qualifying model is sampled with the
+    dyad intercepts integrated out; smaller ones and random slopes keep the full form."""
+    from mne_dyad.stats import _alliance_graph
+
+    seen = {}
+
+    def fake_sample(model, **kwargs):
+        seen["names"] = set(model.named_vars)
+        raise _Stop
+
+    monkeypatch.setattr(_alliance_graph, "_sample", fake_sample)
+    for n_dyads, options, integrated in [
+        (60, {}, True),  # 60 x 3 intercepts: 180 + 30 dimensions
+        (31, {}, False),
+        (60, {"random_slopes": True}, False),
+        (60, {"likelihood": "student_t"}, False),
+    ]:
+        cube, alliance = md.simulation.simulate_model_data(n_dyads=n_dyads, n_sessions=3, seed=0)
+        with pytest.raises(_Stop):
+            md.stats.fit_alliance_model(cube, alliance, verbose="error", **options)
+        assert ("y_integrated" in seen["names"]) is integrated
+        assert ("z_dyad" in seen["names"]) is not integrated
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_integrated_sampling_gives_the_full_posterior(monkeypatch):
+    """Sampling with the intercepts integrated out and drawing them back gives the full
+    model's posterior: betas, SDs and each dyad's intercept agree within Monte Carlo
+    error, and the pointwise log-likelihood of y is there for LOO."""
+    from mne_dyad.stats import _alliance_graph
+
+    cube, alliance = md.simulation.simulate_model_data(n_dyads=20, n_sessions=5, seed=3)
+    fits = {}
+    for flag in ("always", False):
+        monkeypatch.setattr(_alliance_graph, "_INTEGRATE_DYADS", flag)
+        fits[flag] = md.stats.fit_alliance_model(
+            cube, alliance, seed=1, draws=2000, verbose="error"
+        )
+    a = fits["always"].datatree["posterior"].to_dataset()
+    b = fits[False].datatree["posterior"].to_dataset()
+    assert "integrated" in a.attrs["mne_dyad_dyad_effects"]
+    assert sorted(a.data_vars) == sorted(b.data_vars)
+    for name in ("beta", "alpha", "chol_dyad_stds", "chol_resid_stds", "u_dyad"):
+        sd = b[name].std(("chain", "draw")).values
+        diff = np.abs(
+            a[name].mean(("chain", "draw")).values - b[name].mean(("chain", "draw")).values
+        )
+        assert np.max(diff / sd) < 0.2, name
+        ratio = a[name].std(("chain", "draw")).values / sd
+        assert 0.85 < np.median(ratio) < 1.15, name
+    ll = fits["always"].datatree["log_likelihood"]["y"]
+    assert ll.shape == fits[False].datatree["log_likelihood"]["y"].shape
+    assert abs(float(ll.mean()) - float(fits[False].datatree["log_likelihood"]["y"].mean())) < 0.05
+    assert fits["always"].diagnostics["max_rhat"] < 1.01
+
+
+def test_latent_centring_cache_keys():
+    """Latent centring takes synchrony and its standard errors as data: new values
+    share a compiled model, a model with standard errors does not share one without,
+    and missing values (the graph's structure) key by their pattern."""
+    from mne_dyad.stats._alliance_graph import _baked, _cache_key
+
+    cube, alliance = md.simulation.simulate_model_data(n_dyads=6, n_sessions=4, seed=1)
+    options = {
+        "multivariate": True,
+        "random_slopes": False,
+        "session_covariate": "linear",
+        "dyad_trends": False,
+        "likelihood": "normal",
+        "priors": {"beta": 1.0},
+    }
+    data = _prepare_alliance_data(cube, alliance, centering="latent")
+    with_se = data.assign(P_se=data.P * 0 + 0.1)
+    other_se = data.assign(P=data.P + 0.5, P_se=data.P * 0 + 0.3)
+    assert not _baked(data) and not _baked(with_se)
+    assert _baked(with_se.assign_attrs(centering="observed"))
+    assert _cache_key(data, options) != _cache_key(with_se, options)
+    assert _cache_key(with_se, options) == _cache_key(other_se, options)
+    holes = data.copy(deep=True)
+    holes["P"][0, 0] = np.nan
+    assert _baked(holes) and _cache_key(holes, options) != _cache_key(data, options)

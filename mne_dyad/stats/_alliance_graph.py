@@ -13,7 +13,7 @@ from mne.utils import _validate_type
 
 from ..utils._imports import _soft_import
 from ._centering import _dyad_operators, _levels
-from ._sampling import _sample
+from ._sampling import _LOW_RANK_MAX_DIM, _observed_data, _sample
 
 #: Default prior scales (on standardised data): normal SDs of alpha, beta, gamma;
 #: half-normal SDs of every variance component; the LKJ shape.
@@ -81,57 +81,55 @@ def _latent_mean_parts(data, session=None):
     """Return the data-only pieces of :func:`_latent_centred` (numpy).
 
     ``observed`` (obs, seg: bool); ``values`` (obs, seg: synchrony, 0 where
-    missing, with each dyad's least-squares trend over its observed sessions taken
-    out when ``session`` is given); ``se2`` (obs, seg: squared standard errors, 0
-    where missing; None without ``P_se``); ``count`` (dyad, seg: observed values);
-    ``offset2`` (obs, seg: squared session offsets of the rows whose dyad had its
-    trend fitted, else 0).
+    missing); ``se2`` (obs, seg: squared standard errors, 0 where missing; None
+    without ``P_se``); ``offset`` (obs, seg: with ``session``, the session minus the
+    mean session of its dyad's observed values of that segment, for dyads whose
+    trend is fitted, else 0) and ``fitted`` (dyad, seg: whether it is, as in
+    :func:`mne_dyad.stats._centering._dyad_operators`: 3 or more observed values
+    over more than one session number).
     """
     P = data["P"].values
     dyad_np = data["dyad_idx"].values
     n_dyads = data.sizes["dyad"]
     observed = np.isfinite(P)
     values = np.where(observed, P, 0.0)
-    offset2 = np.zeros(P.shape)
+    offset = np.zeros(P.shape)
+    fitted = np.zeros((n_dyads, P.shape[1]), dtype=bool)
     if session is not None:
         for g in range(P.shape[1]):
             rows = np.flatnonzero(observed[:, g])
-            _, slope_w, offset = _dyad_operators(dyad_np[rows], n_dyads, session[rows])
-            values[rows, g] -= (slope_w @ values[rows, g])[dyad_np[rows]] * offset
-            fitted = np.abs(slope_w).sum(axis=1) > 0  # dyads whose trend was fitted
-            offset2[rows, g] = np.where(fitted[dyad_np[rows]], offset**2, 0.0)
+            _, slope_w, off = _dyad_operators(dyad_np[rows], n_dyads, session[rows])
+            fitted[:, g] = np.abs(slope_w).sum(axis=1) > 0
+            offset[rows, g] = np.where(fitted[dyad_np[rows], g], off, 0.0)
     se2 = np.where(observed, data["P_se"].values, 0.0) ** 2 if "P_se" in data else None
-    count = np.zeros((n_dyads, P.shape[1]))
-    np.add.at(count, dyad_np, observed.astype(float))
-    return observed, values, se2, count, offset2
+    return observed, values, se2, offset, fitted
 
 
 def _latent_centred(pm, pt, data, priors, dyad_idx, session=None):
     """Within/between parts of synchrony split at latent dyad means; returns X (obs, 2, seg).
 
-    ``P[d, s, g] = m[d, g] + w[d, s, g] (+ e)`` with ``m ~ N(mu_P, tau_P)``,
-    ``w ~ N(0, sigma_P_within)`` and, with ``P_se``, a measurement error ``e ~
-    N(0, P_se)``. The dyad means are integrated out: synchrony enters through its
-    exact marginal likelihood given ``mu_P``, ``tau_P`` and ``sigma_P_within`` (the
-    potential ``P_marginal``), and the split uses the expectations given each
-    dyad's observed values (regression calibration): ``between = E[m | P] - mu_P =
-    lambda (xbar - mu_P)``, with ``xbar`` the dyad's precision-weighted mean and
-    ``lambda = tau^2 W / (1 + tau^2 W)`` its reliability (``W`` the summed
-    precisions ``1 / (sigma_P_within^2 + P_se^2)``), and ``within = E[w | P] =
-    kappa (P - E[m | P])`` with ``kappa = sigma_P_within^2 / (sigma_P_within^2 +
-    P_se^2)``. A missing value's within part is a parameter, ``sigma_P_within *
-    z_P_missing``. With ``session``, each dyad's least-squares trend over its
-    observed sessions is taken out first, and its degree of freedom from the
-    likelihood (restricted likelihood). ``P_dyad`` holds ``E[m | P]``. The data
-    are ``pm.Data`` (``P_values``, ``P_count``, ``P_offset2``, ``P_se2``), so
-    the compiled model serves other data of the same shape.
+    ``P[d, s, g] = m[d, g] + b[d, g] o[d, s, g] + w[d, s, g] (+ e)`` with ``m ~
+    N(mu_P, tau_P)``, ``w ~ N(0, sigma_P_within)``, with ``P_se`` a measurement
+    error ``e ~ N(0, P_se)``, and with ``session`` (detrending) a trend ``b`` with
+    a flat prior over the centred session offsets ``o`` of dyads with 3 or more
+    values (``b = 0`` for the others). The dyad means and trends are integrated
+    out: synchrony enters through its exact marginal likelihood given ``mu_P``,
+    ``tau_P`` and ``sigma_P_within`` (the potential ``P_marginal``; with trends the
+    restricted likelihood), and the split uses the expectations given each dyad's
+    observed values (regression calibration): ``between = E[m | P] - mu_P`` and
+    ``within = E[w | P] = kappa (P - E[m | P] - E[b | P] o)`` with ``kappa =
+    sigma_P_within^2 / (sigma_P_within^2 + P_se^2)``. Without a trend, ``E[m | P] -
+    mu_P = lambda (xbar - mu_P)``, ``xbar`` the precision-weighted mean and
+    ``lambda = tau^2 W / (1 + tau^2 W)`` the reliability of the dyad's mean (``W``
+    the summed precisions ``1 / (sigma_P_within^2 + P_se^2)``). A missing value's
+    within part is a parameter, ``sigma_P_within * z_P_missing``. ``P_dyad`` holds
+    ``E[m | P]``. The data are ``pm.Data`` (``P_values``, ``P_mask``, ``P_se2``,
+    ``P_offset``, ``P_fitted``); which values are missing is built into the graph.
     """
-    observed, values, se2, count, offset2 = _latent_mean_parts(data, session)
-    n_dyads, n_seg = count.shape
+    observed, values, se2, offset, fitted = _latent_mean_parts(data, session)
+    n_dyads, n_seg = fitted.shape
     vals = pm.Data("P_values", values, dims=("obs", "segment"))
-    cnt = pm.Data("P_count", count, dims=("dyad", "segment"))
     mask = pm.Data("P_mask", observed.astype(float), dims=("obs", "segment"))
-    has = pt.gt(cnt, 0)
 
     def dyad_sum(a):  # (obs, seg) -> (dyad, seg)
         return pt.inc_subtensor(pt.zeros((n_dyads, n_seg))[dyad_idx], a)
@@ -145,24 +143,28 @@ def _latent_centred(pm, pt, data, priors, dyad_idx, session=None):
     else:
         var = pt.broadcast_to(var_w, values.shape)
     prec = mask / var  # 0 where missing
-    W = dyad_sum(prec)
-    xbar = dyad_sum(prec * vals) / pt.where(has, W, 1.0)
-    resid = vals - xbar[dyad_idx]
-    shrink = 1.0 + tau_p**2 * W
-    logp = -0.5 * (
-        (mask * (pt.log(var) + resid**2 / var)).sum()
-        + pt.where(has, pt.log(shrink) + W * (xbar - mu_p) ** 2 / shrink, 0.0).sum()
-    )
-    if session is not None:  # the fitted trends' degrees of freedom
-        s_off = dyad_sum(pm.Data("P_offset2", offset2, dims=("obs", "segment")) / var)
-        fitted = pt.gt(s_off, 0)
-        logp = logp - 0.5 * pt.where(fitted, pt.log(pt.where(fitted, s_off, 1.0)), 0.0).sum()
+    dev = vals - mu_p
+    t2 = tau_p**2
+    W, h1 = dyad_sum(prec), dyad_sum(prec * dev)
+    if session is not None:  # the joint (mean, trend) of each fitted dyad
+        off = pm.Data("P_offset", offset, dims=("obs", "segment"))
+        has_trend = pm.Data("P_fitted", fitted.astype(float), dims=("dyad", "segment"))
+        S1, h2 = dyad_sum(prec * off), dyad_sum(prec * off * dev)
+        S2 = pt.switch(has_trend > 0, dyad_sum(prec * off**2), 1.0)
+    else:
+        off, S1, h2, S2 = 0.0, 0.0, 0.0, 1.0
+    # with A = [[1/tau^2 + W, S1], [S1, S2]] and h = (h1, h2): E[(m - mu, b)] = A^-1 h,
+    # log density -1/2 [sum log v + sum dev^2 / v - h' A^-1 h + log(tau^2 det A)];
+    # everything is multiplied through by tau^2 so that tau -> 0 stays finite
+    det = (1.0 + t2 * W) * S2 - t2 * S1**2
+    quad = (t2 * S2 * h1**2 - 2.0 * t2 * S1 * h1 * h2 + (1.0 + t2 * W) * h2**2) / det
+    logp = -0.5 * ((mask * (pt.log(var) + dev**2 / var)).sum() - quad.sum() + pt.log(det).sum())
     pm.Potential("P_marginal", logp)
-    lam = tau_p**2 * W / shrink  # the reliability of each dyad's mean; 0 without values
-    between = lam * (xbar - mu_p)
+    between = t2 * (S2 * h1 - S1 * h2) / det  # E[m | P] - mu_P; 0 for a dyad without values
+    trend = (-t2 * S1 * h1 + (1.0 + t2 * W) * h2) / det  # E[b | P]
     pm.Deterministic("P_dyad", mu_p + between, dims=("dyad", "segment"))
     kappa = var_w / var if se2 is not None else 1.0
-    within = kappa * (vals - (mu_p + between)[dyad_idx])
+    within = kappa * (dev - between[dyad_idx] - trend[dyad_idx] * off)
     miss_i, miss_g = np.nonzero(~observed)
     if miss_i.size:  # a missing value's deviation from its dyad's mean is unknown
         z_miss = pm.Normal("z_P_missing", 0.0, 1.0, shape=miss_i.size)
@@ -375,6 +377,159 @@ def _likelihood(pm, data, mu, y_obs, multivariate, likelihood, priors):
     return pm.StudentT("y", nu=nu, mu=mu, sigma=sigma_e, observed=y_obs, dims=dims)
 
 
+def _n_unconstrained(model):
+    """Return the number of unconstrained parameters a sampler sees in ``model``."""
+    shapes = model.eval_rv_shapes()
+    return int(sum(np.prod(shapes[v.name]) for v in model.value_vars))
+
+
+def _can_integrate_dyads(data, options):
+    """Whether the dyad intercepts can be integrated out of the alliance model exactly.
+
+    They can when they are the model's only dyad-level random effects and enter a
+    normal likelihood whose every scale is observed: no random slopes, dyad trends,
+    therapist level, lagged outcome (which uses the dyad's level), Student-t or
+    censored residuals, or unrated scales.
+    """
+    return not (
+        options["random_slopes"]
+        or options["dyad_trends"]
+        or options["likelihood"] != "normal"
+        or "therapist_idx" in data
+        or "y_ceiling" in data
+        or "y_lag" in data
+        or bool(np.isnan(data["y"].values).any())
+    )
+
+
+def _small_chol_terms(pt, entry, vectors):
+    """``log|C|`` and ``v' C^-1 v`` for a batch of small SPD matrices, element-wise.
+
+    ``entry(i, j)`` returns the batch of ``C[i, j]`` (``i >= j``), ``vectors`` the
+    ``k`` batches of ``v``'s entries. The Cholesky factor and the forward solve are
+    written out entry by entry (``k`` is the number of outcomes, a handful), so
+    every operation is an element-wise one over the batch.
+    """
+    k = len(vectors)
+    chol = [[None] * k for _ in range(k)]
+    for i in range(k):
+        for j in range(i + 1):
+            rest = entry(i, j)
+            for m in range(j):
+                rest = rest - chol[i][m] * chol[j][m]
+            chol[i][j] = pt.sqrt(rest) if i == j else rest / chol[j][j]
+    z = []
+    for i in range(k):
+        rest = vectors[i]
+        for m in range(i):
+            rest = rest - chol[i][m] * z[m]
+        z.append(rest / chol[i][i])
+    logdet = 2.0 * sum(pt.log(chol[i][i]) for i in range(k))
+    quad = sum(zi**2 for zi in z)
+    return logdet, quad
+
+
+def _integrated_likelihood(pm, pt, data, mu, y_obs, dyad_idx, multivariate, priors):
+    """Add the outcomes' likelihood with the dyad intercepts ``u`` integrated out.
+
+    With ``r[d, s] = y[d, s] - mu[d, s]`` (outcome vectors), ``u[d] ~ N(0, S_u)`` and
+    ``e ~ N(0, S_e)``, a dyad's ``n`` sessions are jointly normal with covariance
+    ``I_n x S_e + J_n x S_u``. In orthonormal contrasts over its sessions that is
+    ``sqrt(n) rbar[d] ~ N(0, S_e + n S_u)`` for the mean and ``N(0, S_e)`` for each
+    of the ``n - 1`` contrasts, so the log density is (up to a constant)::
+
+        -1/2 [(N - D) log|S_e| + sum_ds (r - rbar)' S_e^-1 (r - rbar)]
+        -1/2 sum_d [log|S_e / n_d + S_u| + rbar' (S_e / n_d + S_u)^-1 rbar]
+
+    (``N`` sessions, ``D`` dyads; the second line drops ``log n_d`` terms, constant).
+    The priors of ``S_u`` (``chol_dyad`` or ``sigma_dyad``) and ``S_e``
+    (``chol_resid`` or ``sigma_resid``) are those of the full model. The potential is
+    ``y_integrated``; ``integrated_resid_mean`` (dyad, outcome) holds ``rbar`` and
+    ``integrated_chol_dyad`` / ``integrated_chol_resid`` the Cholesky factors, for
+    :func:`_draw_dyad_effects` (which removes them from the posterior).
+    """
+    n_out = data.sizes["outcome"]
+    n_dyads = data.sizes["dyad"]
+    counts = np.bincount(data["dyad_idx"].values, minlength=n_dyads).astype(float)
+    n_d = pm.Data("dyad_n", counts, dims="dyad")
+    if multivariate:
+        chol_u, _ = _lkj(pm, "chol_dyad", n_out, priors)
+        chol_e, _ = _lkj(pm, "chol_resid", n_out, priors)
+    else:
+        chol_u = pt.diag(pm.HalfNormal("sigma_dyad", priors["sigma"], dims="outcome"))
+        chol_e = pt.diag(pm.HalfNormal("sigma_resid", priors["sigma"], dims="outcome"))
+    resid = y_obs - mu
+    total = pt.inc_subtensor(pt.zeros((n_dyads, n_out))[dyad_idx], resid)
+    rbar = total / n_d[:, None]
+    dev = resid - rbar[dyad_idx]
+    z_w = pt.linalg.solve_triangular(chol_e, dev.T, lower=True)
+    logdet_e = 2.0 * pt.log(pt.diagonal(chol_e)).sum()
+    within = (dev.shape[0] - n_dyads) * logdet_e + (z_w**2).sum()
+    cov_u, cov_e = chol_u @ chol_u.T, chol_e @ chol_e.T
+    # each dyad's S_e / n_d + S_u, factored entry by entry over all dyads at once
+    # (a batched LAPACK Cholesky per gradient cost more than the rest of the model)
+    logdet_b, quad_b = _small_chol_terms(
+        pt,
+        lambda i, j: cov_u[i, j] + cov_e[i, j] / n_d,
+        [rbar[:, i] for i in range(n_out)],
+    )
+    between = logdet_b.sum() + quad_b.sum()
+    pm.Potential("y_integrated", -0.5 * (within + between))
+    pm.Deterministic("integrated_resid_mean", rbar, dims=("dyad", "outcome"))
+    pm.Deterministic("integrated_chol_dyad", chol_u)
+    pm.Deterministic("integrated_chol_resid", chol_e)
+
+
+#: Sample large models whose dyad intercepts can be integrated out
+#: (:func:`_can_integrate_dyads`) in that form; tests switch it off (False) or on for
+#: every size ("always") to compare with the full model.
+_INTEGRATE_DYADS = True
+
+#: Posterior variables of the integrated model that only serve the drawing back.
+_INTEGRATED_HELPERS = ("integrated_resid_mean", "integrated_chol_dyad", "integrated_chol_resid")
+
+
+def _draw_dyad_effects(posterior, counts, seed, chunk=256):
+    """Draw the dyad intercepts from their conditional posterior; a new posterior.
+
+    Given the other parameters, ``u[d] | y ~ N(m, V)`` with ``V = (S_u^-1 + n_d
+    S_e^-1)^-1`` and ``m = V n_d S_e^-1 rbar[d]``: drawing ``u`` for each posterior
+    draw of an integrated model (:func:`_integrated_likelihood`) gives draws of the
+    full model's posterior. Adds ``u_dyad`` and the non-centred ``z_dyad`` (``u =
+    z L_u'``, or ``u = z sigma_dyad``), as the full model names them, and drops the
+    helpers. ``seed`` makes the draws reproducible; ``chunk`` draws at a time bound
+    the memory.
+    """
+    rng = np.random.default_rng(seed)
+    rbar = posterior["integrated_resid_mean"].values  # (chain, draw, dyad, out)
+    chol_u = posterior["integrated_chol_dyad"].values  # (chain, draw, out, out)
+    chol_e = posterior["integrated_chol_resid"].values
+    n = np.asarray(counts, dtype=float)[:, None, None]
+    u = np.empty(rbar.shape)
+    z = np.empty(rbar.shape)
+    n_chains, n_draws = rbar.shape[:2]
+    for c in range(n_chains):
+        for k0 in range(0, n_draws, chunk):
+            sl = slice(k0, min(k0 + chunk, n_draws))
+            lu, le = chol_u[c, sl], chol_e[c, sl]  # (k, out, out)
+            inv_u = np.linalg.inv(lu @ np.swapaxes(lu, -1, -2))
+            inv_e = np.linalg.inv(le @ np.swapaxes(le, -1, -2))
+            prec = inv_u[:, None] + n[None] * inv_e[:, None]  # (k, dyad, out, out)
+            cov = np.linalg.inv(prec)
+            cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
+            pulled = np.einsum("kdij,kdj->kdi", n[None] * inv_e[:, None], rbar[c, sl])
+            mean = np.einsum("kdij,kdj->kdi", cov, pulled)
+            noise = rng.standard_normal(mean.shape)
+            draw = mean + np.einsum("kdij,kdj->kdi", np.linalg.cholesky(cov), noise)
+            u[c, sl] = draw
+            z[c, sl] = np.linalg.solve(lu[:, None], draw[..., None])[..., 0]  # u = L_u z
+    dims = posterior["integrated_resid_mean"].dims
+    out = posterior.drop_vars(list(_INTEGRATED_HELPERS))
+    out["z_dyad"] = (dims, z)
+    out["u_dyad"] = (dims, u)
+    return out
+
+
 def _build_alliance_model(
     data,
     *,
@@ -384,6 +539,7 @@ def _build_alliance_model(
     dyad_trends=False,
     likelihood="normal",
     priors=None,
+    integrate_dyads=False,
 ):
     """Build the PyMC alliance model (docs/methods.rst, section methods-alliance) for prepared data.
 
@@ -403,6 +559,9 @@ def _build_alliance_model(
     dyad mean in short series.
     ``likelihood="student_t"`` gives the residuals Student-t tails (``nu``), and a
     ``y_ceiling`` variable in the data censors each outcome at its ceiling.
+    ``integrate_dyads`` (models for which :func:`_can_integrate_dyads` holds) builds
+    the same posterior with the dyad intercepts integrated out of the likelihood
+    (:func:`_integrated_likelihood`); :func:`_draw_dyad_effects` draws them back.
     """
     pm = _soft_import("pymc", "The alliance model")
     pt = _soft_import("pytensor.tensor", "The alliance model")
@@ -466,6 +625,9 @@ def _build_alliance_model(
             z_t = pm.Normal("z_therapist", 0.0, 1.0, dims=("therapist", "outcome"))
             therapist_effect = (z_t * sigma_t)[ther_idx]
             mu = mu + therapist_effect
+        if integrate_dyads:  # the same posterior without the dyad intercepts
+            _integrated_likelihood(pm, pt, data, mu, y_obs, dyad_idx, multivariate, priors)
+            return model
         u, slope = _dyad_effects(pm, pt, model, priors, multivariate, random_slopes)
         if random_slopes:  # each dyad's own within slopes
             mu = mu + (X[:, 0, :, None] * slope[dyad_idx]).sum(axis=1)
@@ -482,6 +644,17 @@ def _build_alliance_model(
     return model
 
 
+def _baked(data):
+    """Whether the model's graph holds synchrony values as constants (not ``pm.Data``).
+
+    It does when values are missing (which ones is the graph's structure) and when
+    true synchrony is latent around values with standard errors (observed centring;
+    latent centring takes the standard errors as data).
+    """
+    latent_values = "P_se" in data and data.attrs.get("centering", "observed") != "latent"
+    return latent_values or bool(np.isnan(data["P"].values).any())
+
+
 def _cache_key(data, options):
     """Describe what decides the compiled model: options, sizes, labels, baked-in data."""
     priors = tuple(sorted(options["priors"].items()))
@@ -493,6 +666,7 @@ def _cache_key(data, options):
     key = (
         "alliance",
         options["multivariate"],
+        options.get("integrate_dyads", False),
         options["random_slopes"],
         options["session_covariate"],
         options["dyad_trends"],
@@ -505,13 +679,13 @@ def _cache_key(data, options):
         labels,
         "therapist_idx" in data,
         "y_lag" in data,
+        "P_se" in data,
         tuple(data.covariate.values) if "covariate" in data.coords else (),
     )
     unrated = np.isnan(data["y"].values)
     if unrated.any():  # which scales each session lacks is built into the likelihood
         key += ("unrated", hashlib.sha1(np.packbits(unrated).tobytes()).hexdigest())
-    latent = "P_se" in data or bool(np.isnan(data["P"].values).any())
-    if latent:  # latent synchrony: its data are constants of the graph
+    if _baked(data):  # latent synchrony: its data are constants of the graph
         raw = np.ascontiguousarray(np.nan_to_num(data["P"].values, nan=np.inf))
         extra = data["P_se"].values.tobytes() if "P_se" in data else b""
         if data.attrs.get("detrend", 0):  # the detrending weights are constants too
@@ -531,11 +705,21 @@ def _sample_alliance(data, options, *, draws, tune, chains, sampler, seed):
     pm = _soft_import("pymc", "The alliance model")
     xr = _soft_import("xarray", "The alliance model")
     model = _build_alliance_model(data, **options)
+    # a model too large for the low-rank mass matrix is sampled with the dyad
+    # intercepts integrated out (benchmarks/bench_scale_model.py: at 1,000 dyads the
+    # time to ESS 1,000 on every beta fell from 103 s to 22 s); smaller ones keep the full
+    # form, whose low-rank adaptation already mixes well (and which the calibration ran)
+    integrate = (
+        _INTEGRATE_DYADS
+        and _can_integrate_dyads(data, options)
+        and (_INTEGRATE_DYADS == "always" or _n_unconstrained(model) > _LOW_RANK_MAX_DIM)
+    )
+    sampled = _build_alliance_model(data, **options, integrate_dyads=True) if integrate else model
     # latent true synchrony (measurement error with observed centring; latent
     # centring integrates it out)
     latent_values = "P_se" in data and data.attrs.get("centering", "observed") != "latent"
     tree = _sample(
-        model,
+        sampled,
         draws=draws,
         tune=tune,
         chains=chains,
@@ -546,14 +730,24 @@ def _sample_alliance(data, options, *, draws, tune, chains, sampler, seed):
         # calibration studies: divergences in 0 fits instead of 1, smallest ESS 849
         # instead of 381, about 1.5 times the time)
         target_accept=0.95 if latent_values else (0.9 if options["random_slopes"] else None),
-        cache_key=_cache_key(data, options),
-        # synchrony with standard errors or missing values is a constant of the graph
-        # (which values are missing is its structure): no disk cache entry per data set
-        persistent=not ("P_se" in data or bool(np.isnan(data["P"].values).any())),
+        cache_key=_cache_key(data, {**options, "integrate_dyads": integrate}),
+        # synchrony that is a constant of the graph: no disk cache entry per data set
+        persistent=not _baked(data),
         # the between betas trade off against the dyad effects: a low-rank mass matrix
         # (small models; with random slopes it cost 6-10 times the time)
         low_rank=not options["random_slopes"],
     )
+    if integrate:  # the dyad intercepts, drawn from their conditional posterior
+        posterior = _draw_dyad_effects(
+            tree["posterior"].to_dataset(),
+            np.bincount(data["dyad_idx"].values, minlength=data.sizes["dyad"]),
+            seed=None if seed is None else [int(seed), 7919],
+        )
+        posterior.attrs["mne_dyad_dyad_effects"] = (
+            "integrated out while sampling; drawn from their conditional posterior"
+        )
+        tree["posterior"] = xr.DataTree(posterior)
+        tree["observed_data"] = xr.DataTree(_observed_data(model))
     with model:
         pm.compute_log_likelihood(
             tree, var_names=["y"], extend_inferencedata=True, progressbar=False

@@ -301,6 +301,13 @@ def _prepare_alliance_data(
             "needs at least 3 dyads."
         )
     p = np.where(p_ok[di, si], P[di, si], np.nan)
+    for k, seg in enumerate(segments):  # the kept sessions, not only the cube
+        if not np.isfinite(p[:, k]).any():
+            raise ValueError(
+                f"No kept session has a {seg!r} {summary} value (sessions without "
+                "ratings, covariates or a valid standard error were dropped): its betas "
+                "would rest on the prior alone. Drop it from segments=."
+            )
     y = Y[di, si]
     sess = np.asarray(out_session, float)[si]  # the outcome's session
     if standardize:
