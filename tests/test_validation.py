@@ -171,7 +171,14 @@ def test_calibration_rst_table_marks_the_targets_it_breaks():
     spec = importlib.util.spec_from_file_location("calibrate", path)
     calibrate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(calibrate)
-    base = {"size": "full", "power": 0.5, "power_mcse": 0.05, "width": 0.81234}
+    base = {
+        "size": "full",
+        "power": 0.5,
+        "power_mcse": 0.05,
+        "width": 0.81234,
+        "between_fpr": 0.175,
+        "between_fpr_mcse": 0.0268,
+    }
     table = pd.DataFrame(
         [
             {
@@ -230,4 +237,6 @@ def test_calibration_rst_table_marks_the_targets_it_breaks():
     assert "     - 13.0 (2.4)\n     - 85.0 (2.5)" in rows[1] and "**" not in rows[1]
     assert "**28.0 (3.2)**" in rows[2] and "**80.0 (2.8)**" in rows[2]
     assert "0.81" in rows[2] and "200 / 199" in rows[1]
+    # the between beta's share (truth 0) after the width, never bold
+    assert "     - 0.81\n     - 17.5 (2.7)\n     - 200 / 200" in rows[2]
     assert calibrate.rst_table(table, workflows=["slopes"]).count("   * - ``") == 1
