@@ -1348,6 +1348,13 @@ def test_dyad_effects_are_drawn_from_their_conditional():
     np.testing.assert_allclose(out.z_dyad.values[0] @ chol_u.T, u, atol=1e-12)
     again = _draw_dyad_effects(posterior, counts, seed=0)
     np.testing.assert_array_equal(again.u_dyad.values, out.u_dyad.values)
+    assert not [c for c in out.coords if str(c).startswith("integrated_")]
+    # a dyad SD of exactly 0: that intercept is 0, the other is still drawn
+    flat = posterior.assign(
+        integrated_chol_dyad=posterior.integrated_chol_dyad * np.array([[0.0], [1.0]])
+    )
+    drawn = _draw_dyad_effects(flat, counts, seed=np.random.default_rng(1)).u_dyad.values
+    assert np.all(drawn[..., 0] == 0) and np.isfinite(drawn).all() and drawn[..., 1].std() > 0.1
 
 
 def test_large_models_integrate_the_dyad_intercepts(monkeypatch):
@@ -1367,8 +1374,11 @@ def test_large_models_integrate_the_dyad_intercepts(monkeypatch):
         (31, {}, False),
         (60, {"random_slopes": True}, False),
         (60, {"likelihood": "student_t"}, False),
+        (60, {"therapist": "alternate"}, True),  # part of the mean: intercepts independent
     ]:
         cube, alliance = md.simulation.simulate_model_data(n_dyads=n_dyads, n_sessions=3, seed=0)
+        if options.get("therapist") == "alternate":
+            options = {"therapist": {d: f"T{k % 4}" for k, d in enumerate(cube.dyad.values)}}
         with pytest.raises(_Stop):
             md.stats.fit_alliance_model(cube, alliance, verbose="error", **options)
         assert ("y_integrated" in seen["names"]) is integrated

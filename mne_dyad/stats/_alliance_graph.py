@@ -388,14 +388,14 @@ def _can_integrate_dyads(data, options):
 
     They can when they are the model's only dyad-level random effects and enter a
     normal likelihood whose every scale is observed: no random slopes, dyad trends,
-    therapist level, lagged outcome (which uses the dyad's level), Student-t or
-    censored residuals, or unrated scales.
+    lagged outcome (which uses the dyad's level), Student-t or censored residuals,
+    or unrated scales. A therapist level is part of the mean, given which the dyads'
+    intercepts stay independent: it may stay.
     """
     return not (
         options["random_slopes"]
         or options["dyad_trends"]
         or options["likelihood"] != "normal"
-        or "therapist_idx" in data
         or "y_ceiling" in data
         or "y_lag" in data
         or bool(np.isnan(data["y"].values).any())
@@ -492,19 +492,23 @@ _INTEGRATED_HELPERS = ("integrated_resid_mean", "integrated_chol_dyad", "integra
 def _draw_dyad_effects(posterior, counts, seed, chunk=256):
     """Draw the dyad intercepts from their conditional posterior; a new posterior.
 
-    Given the other parameters, ``u[d] | y ~ N(m, V)`` with ``V = (S_u^-1 + n_d
-    S_e^-1)^-1`` and ``m = V n_d S_e^-1 rbar[d]``: drawing ``u`` for each posterior
-    draw of an integrated model (:func:`_integrated_likelihood`) gives draws of the
-    full model's posterior. Adds ``u_dyad`` and the non-centred ``z_dyad`` (``u =
-    z L_u'``, or ``u = z sigma_dyad``), as the full model names them, and drops the
-    helpers. ``seed`` makes the draws reproducible; ``chunk`` draws at a time bound
-    the memory.
+    Given the other parameters, the non-centred intercepts ``z[d]`` (``u[d] = L_u
+    z[d]``, ``z ~ N(0, I)``) of a dyad with ``n_d`` sessions and mean residual
+    ``rbar[d] ~ N(u[d], S_e / n_d)`` are normal with precision ``A = I + n_d L_u'
+    S_e^-1 L_u`` and mean ``A^-1 L_u' n_d S_e^-1 rbar[d]`` (no inverse of ``S_u``,
+    so a dyad SD near 0 is harmless). Drawing ``z`` for each posterior draw of an
+    integrated model (:func:`_integrated_likelihood`) gives draws of the full
+    model's posterior. Adds ``z_dyad`` and ``u_dyad`` as the full model names them
+    and drops the helpers and their dims. ``seed`` (anything
+    ``numpy.random.default_rng`` takes) makes the draws reproducible; ``chunk``
+    draws at a time bound the memory.
     """
     rng = np.random.default_rng(seed)
     rbar = posterior["integrated_resid_mean"].values  # (chain, draw, dyad, out)
     chol_u = posterior["integrated_chol_dyad"].values  # (chain, draw, out, out)
     chol_e = posterior["integrated_chol_resid"].values
-    n = np.asarray(counts, dtype=float)[:, None, None]
+    n = np.asarray(counts, dtype=float)[None, :, None, None]
+    eye = np.eye(rbar.shape[-1])
     u = np.empty(rbar.shape)
     z = np.empty(rbar.shape)
     n_chains, n_draws = rbar.shape[:2]
@@ -512,19 +516,23 @@ def _draw_dyad_effects(posterior, counts, seed, chunk=256):
         for k0 in range(0, n_draws, chunk):
             sl = slice(k0, min(k0 + chunk, n_draws))
             lu, le = chol_u[c, sl], chol_e[c, sl]  # (k, out, out)
-            inv_u = np.linalg.inv(lu @ np.swapaxes(lu, -1, -2))
-            inv_e = np.linalg.inv(le @ np.swapaxes(le, -1, -2))
-            prec = inv_u[:, None] + n[None] * inv_e[:, None]  # (k, dyad, out, out)
-            cov = np.linalg.inv(prec)
-            cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
-            pulled = np.einsum("kdij,kdj->kdi", n[None] * inv_e[:, None], rbar[c, sl])
-            mean = np.einsum("kdij,kdj->kdi", cov, pulled)
+            # L_u' S_e^-1 = (L_e^-1 L_u)' L_e^-1
+            g = np.linalg.solve(le, lu)  # L_e^-1 L_u
+            w = np.swapaxes(g, -1, -2) @ np.linalg.inv(le)  # L_u' S_e^-1
+            prec = eye + n * (w @ lu)[:, None]  # (k, dyad, out, out)
+            prec = 0.5 * (prec + np.swapaxes(prec, -1, -2))
+            pulled = n[..., 0] * np.einsum("kij,kdj->kdi", w, rbar[c, sl])
+            mean = np.linalg.solve(prec, pulled[..., None])[..., 0]
+            chol_a = np.linalg.cholesky(prec)  # A = C C': z = mean + C'^-1 noise
             noise = rng.standard_normal(mean.shape)
-            draw = mean + np.einsum("kdij,kdj->kdi", np.linalg.cholesky(cov), noise)
-            u[c, sl] = draw
-            z[c, sl] = np.linalg.solve(lu[:, None], draw[..., None])[..., 0]  # u = L_u z
+            draw = mean + np.linalg.solve(np.swapaxes(chol_a, -1, -2), noise[..., None])[..., 0]
+            z[c, sl] = draw
+            u[c, sl] = np.einsum("kij,kdj->kdi", lu, draw)
     dims = posterior["integrated_resid_mean"].dims
     out = posterior.drop_vars(list(_INTEGRATED_HELPERS))
+    helper_dims = {d for name in _INTEGRATED_HELPERS for d in posterior[name].dims}
+    unused = [d for d in helper_dims - set(dims) if d in out.coords or d in out.dims]
+    out = out.drop_vars([d for d in unused if d in out.coords])
     out["z_dyad"] = (dims, z)
     out["u_dyad"] = (dims, u)
     return out
@@ -738,16 +746,26 @@ def _sample_alliance(data, options, *, draws, tune, chains, sampler, seed):
         low_rank=not options["random_slopes"],
     )
     if integrate:  # the dyad intercepts, drawn from their conditional posterior
+        if isinstance(seed, np.random.Generator):
+            stream = seed.spawn(1)[0]
+        else:
+            stream = None if seed is None else [int(seed), 7919]
         posterior = _draw_dyad_effects(
             tree["posterior"].to_dataset(),
             np.bincount(data["dyad_idx"].values, minlength=data.sizes["dyad"]),
-            seed=None if seed is None else [int(seed), 7919],
+            seed=stream,
         )
         posterior.attrs["mne_dyad_dyad_effects"] = (
-            "integrated out while sampling; drawn from their conditional posterior"
+            "integrated out while sampling, then drawn from their conditional posterior; "
+            "the sample stats (lp, logp) are those of the integrated model"
         )
         tree["posterior"] = xr.DataTree(posterior)
         tree["observed_data"] = xr.DataTree(_observed_data(model))
+        if "constant_data" in tree.children:  # the integrated model's own data
+            constant = tree["constant_data"].to_dataset()
+            tree["constant_data"] = xr.DataTree(
+                constant.drop_vars([v for v in ("dyad_n", "y_obs") if v in constant])
+            )
     with model:
         pm.compute_log_likelihood(
             tree, var_names=["y"], extend_inferencedata=True, progressbar=False
