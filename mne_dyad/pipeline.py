@@ -474,6 +474,12 @@ class PipelineConfig:
                     f"[dask] scheduler must be a scheduler's address such as "
                     f"'tcp://10.0.0.5:8786', got {scheduler!r}"
                 )
+        store_dir = self.chance.get("store_dir")
+        if isinstance(store_dir, str) and not Path(store_dir).expanduser().is_dir():
+            problems.append(
+                f"[chance] store_dir {store_dir!r} is not a folder: create it (one every "
+                "worker can read) or remove the key"
+            )
         for key in ("min_shift", "shuffle_segment"):
             value = self.chance[key]
             if value is not None and not value > (0 if key == "shuffle_segment" else -1e-12):

@@ -91,6 +91,24 @@ def test_multiverse_grid_on_a_cluster_equals_local(cluster, study):
 
 
 @pytest.mark.slow
+def test_segment_store_on_a_cluster(cluster, study, tmp_path):
+    """store_dir on two workers: the same surrogates, and each task carries keys only."""
+    options = dict(kind="pseudo_dyads", n_surrogates=8, seed=3, verbose="error")
+    local = md.surrogates.compare_with_surrogates(study.raws, n_jobs=1, **options)
+    with (
+        distributed.Client(cluster) as client,
+        joblib.parallel_config(backend="dask"),
+        distributed.get_task_stream(client) as stream,
+    ):
+        remote = md.surrogates.compare_with_surrogates(
+            study.raws, n_jobs=None, store_dir=tmp_path, **options
+        )
+    assert len({task["worker"] for task in stream.data}) == 2
+    xr.testing.assert_identical(local, remote)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
 def test_run_pipeline_on_a_scheduler_address(cluster, study):
     """[dask] scheduler: cube and chance-corrected cube as in a local run; recorded."""
     local = run_pipeline(study, _CONFIG, verbose="error")

@@ -360,3 +360,48 @@ def test_chance_corrected_bad_input(small_study, small_cube):
         md.surrogates.chance_corrected(bare, small_study)
     with pytest.raises(ValueError, match="has no surrogates of"):
         md.surrogates.chance_corrected(small_cube, comparison=other, summaries=["peak"])
+
+
+def test_segment_store_gives_the_same_surrogates_and_carries_no_signal(small_study, tmp_path):
+    """store_dir: the tasks read their segments from a folder (removed after), with a
+    bounded cache; the surrogates are identical to sending the segments."""
+    import pickle
+
+    import xarray as xr
+
+    from mne_dyad.surrogates import _compare
+
+    options = dict(kind="pseudo_dyads", n_surrogates=6, seed=4, verbose="error")
+    sent = md.surrogates.compare_with_surrogates(small_study, **options)
+    stored = md.surrogates.compare_with_surrogates(small_study, store_dir=tmp_path, **options)
+    xr.testing.assert_identical(sent, stored)
+    assert list(tmp_path.iterdir()) == []  # the run's subfolder is gone
+    # the store: one file per cell, read on demand, at most _STORE_CACHE in memory
+    spans = {
+        (("D1", 1), "IM"): [(np.arange(5.0), np.arange(5.0) * 2)],
+        (("D2", 1), "IM"): [(np.ones(3), np.zeros(3)), (np.ones(4), np.ones(4))],
+        (("D3", 1), "CB"): [(np.full(6, 3.0), np.full(6, 4.0))],
+    }
+    store = _compare._write_store(spans, tmp_path)
+    assert len(pickle.dumps(store)) < 1000  # keys and file names, no signal
+    copy = pickle.loads(pickle.dumps(store))
+    for cell, pairs in spans.items():
+        for (x, y), (xs, ys) in zip(pairs, copy[cell], strict=True):
+            np.testing.assert_array_equal(x, xs)
+            np.testing.assert_array_equal(y, ys)
+    old = _compare._STORE_CACHE
+    try:
+        _compare._STORE_CACHE = 2
+        fresh = pickle.loads(pickle.dumps(store))  # a worker's copy: an empty cache
+        for cell in spans:
+            fresh[cell]
+        assert list(fresh._cache) == list(spans)[1:]  # the oldest went first
+    finally:
+        _compare._STORE_CACHE = old
+    with pytest.raises(ValueError, match="store_dir .* is not a folder"):
+        md.surrogates.compare_with_surrogates(
+            small_study, store_dir=tmp_path / "missing", **options
+        )
+    # in a run's configuration: [chance] store_dir, checked before the run
+    with pytest.raises(md.pipeline.ConfigError, match=r"\[chance\] store_dir .* not a folder"):
+        md.pipeline.PipelineConfig({"chance": {"store_dir": str(tmp_path / "missing")}})

@@ -176,6 +176,7 @@ def test_above_chance(
     sampler="nutpie",
     seed=None,
     n_jobs=1,
+    store_dir=None,
     verbose=None,
     **params,
 ):
@@ -200,6 +201,7 @@ def test_above_chance(
         Sampling of the group model (see :func:`mne_dyad.stats.fit_alliance_model`).
     %(seed)s
     %(n_jobs)s
+    %(store_dir)s
     %(verbose)s
     **params
         Method parameters.
@@ -239,6 +241,7 @@ def test_above_chance(
         shuffle_segment=shuffle_segment,
         seed=seed,
         n_jobs=n_jobs,
+        store_dir=store_dir,
         **params,
     )
     return fit_chance_model(

@@ -6,7 +6,12 @@ excess over chance is a PyMC model and lives in :mod:`mne_dyad.stats`.
 """
 
 import json
+import os
+import shutil
+import tempfile
 import warnings
+from collections import OrderedDict
+from collections.abc import Mapping
 
 import mne
 import numpy as np
@@ -200,6 +205,58 @@ def _partner_pairs(key, label, pairs, partner, spans, first_role_own):
     return out, ids
 
 
+#: Cells of segments a task keeps in memory when it reads them from a store.
+_STORE_CACHE = 64
+
+
+class _SegmentStore(Mapping):
+    """``{(key, label): [(x, y), ...]}`` read from a folder on demand.
+
+    Each cell's span pairs are one ``.npz`` file in ``folder`` (``index`` names
+    it); at most ``_STORE_CACHE`` cells are kept in memory (least recently used
+    first out). Pickles as the folder and the index only, so a task that carries
+    it carries no signal.
+    """
+
+    def __init__(self, folder, index):
+        self.folder, self.index = str(folder), index
+        self._cache = OrderedDict()
+
+    def __getstate__(self):
+        return {"folder": self.folder, "index": self.index}
+
+    def __setstate__(self, state):
+        self.__init__(state["folder"], state["index"])
+
+    def __getitem__(self, cell):
+        if cell in self._cache:
+            self._cache.move_to_end(cell)
+            return self._cache[cell]
+        with np.load(os.path.join(self.folder, self.index[cell])) as data:
+            arrays = [data[f"arr_{i}"] for i in range(len(data.files))]
+        pairs = list(zip(arrays[0::2], arrays[1::2], strict=True))
+        self._cache[cell] = pairs
+        if len(self._cache) > _STORE_CACHE:
+            self._cache.popitem(last=False)
+        return pairs
+
+    def __iter__(self):
+        return iter(self.index)
+
+    def __len__(self):
+        return len(self.index)
+
+
+def _write_store(spans, store_dir):
+    """Write each cell's span pairs into a new subfolder of ``store_dir``; a store."""
+    folder = tempfile.mkdtemp(prefix="mne_dyad_segments_", dir=store_dir)
+    index = {}
+    for i, (cell, pairs) in enumerate(spans.items()):
+        index[cell] = f"{i}.npz"
+        np.savez(os.path.join(folder, index[cell]), *[a for pair in pairs for a in pair])
+    return _SegmentStore(folder, index)
+
+
 def _run_cells(
     cells, spans, spec, samples, sfreq, summaries, kind, n_sur, partners, kind_samples, seeds
 ):
@@ -275,6 +332,7 @@ def compare_with_surrogates(
     shuffle_segment=None,
     seed=None,
     n_jobs=1,
+    store_dir=None,
     verbose=None,
     **params,
 ):
@@ -293,6 +351,7 @@ def compare_with_surrogates(
     %(chance_options)s
     %(seed)s
     %(n_jobs)s
+    %(store_dir)s
     %(verbose)s
     **params
         Method parameters.
@@ -327,6 +386,14 @@ def compare_with_surrogates(
     _validate_type(seed, (None, "int-like", np.random.Generator), "seed")
     if isinstance(seed, np.random.Generator):
         seed = int(seed.integers(2**63))
+    _validate_type(store_dir, (None, "path-like"), "store_dir")
+    if store_dir is not None:
+        store_dir = os.path.expanduser(store_dir)
+    if store_dir is not None and not os.path.isdir(store_dir):
+        raise ValueError(
+            f"store_dir {str(store_dir)!r} is not a folder: create it (one every worker can "
+            "read) or pass store_dir=None."
+        )
     root = np.random.SeedSequence(seed)
 
     keys = list(sessions)
@@ -387,28 +454,36 @@ def compare_with_surrogates(
     chunks = [list(range(i, len(cells), n_chunks)) for i in range(n_chunks)]
     parallel, run, _ = mne.parallel.parallel_func(_run_cells, n_jobs, total=len(chunks))
 
+    store = None if store_dir is None else _write_store(spans, store_dir)
+
     def needed(idx):
+        if store is not None:  # the tasks read their segments from the store
+            return store
         own = {cells[i] for i in idx}
         if partners is not None:
             own |= {(p, c[1]) for c in list(own) for p in partners[c]}
         return {c: spans[c] for c in own}
 
-    results = parallel(
-        run(
-            [cells[i] for i in idx],
-            needed(idx),
-            spec,
-            samples,
-            sfreq,
-            summaries,
-            kind,
-            n_sur,
-            None if partners is None else {cells[i]: partners[cells[i]] for i in idx},
-            kind_samples,
-            [cell_seeds[i] for i in idx],
+    try:
+        results = parallel(
+            run(
+                [cells[i] for i in idx],
+                needed(idx),
+                spec,
+                samples,
+                sfreq,
+                summaries,
+                kind,
+                n_sur,
+                None if partners is None else {cells[i]: partners[cells[i]] for i in idx},
+                kind_samples,
+                [cell_seeds[i] for i in idx],
+            )
+            for idx in chunks
         )
-        for idx in chunks
-    )
+    finally:
+        if store is not None:
+            shutil.rmtree(store.folder, ignore_errors=True)
     by_cell = {}
     for idx, res in zip(chunks, results, strict=True):
         for i, item in zip(idx, res, strict=True):

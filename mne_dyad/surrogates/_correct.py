@@ -89,6 +89,7 @@ def chance_corrected(
     shuffle_segment=None,
     seed=None,
     n_jobs=1,
+    store_dir=None,
     verbose=None,
 ):
     """Add chance-corrected synchrony to a cube: each value's excess over its surrogates.
@@ -135,6 +136,7 @@ def chance_corrected(
         Options of the within-session kinds (see :func:`compare_with_surrogates`).
     %(seed)s
     %(n_jobs)s
+    %(store_dir)s
     %(verbose)s
 
     Returns
@@ -191,6 +193,7 @@ def chance_corrected(
             shuffle_segment=shuffle_segment,
             seed=seed,
             n_jobs=n_jobs,
+            store_dir=store_dir,
             **options,
             **method_params,
         )

@@ -104,6 +104,16 @@ n_jobs : int | None
     session (and each surrogate cell) has its own seed, so the results do not
     depend on the number of jobs or workers."""
 
+docdict["store_dir"] = """
+store_dir : None | path-like
+    A folder every worker can read (a local folder for local jobs or a
+    ``LocalCluster``, a shared disk for a cluster of machines). When given, the
+    session segments are written there once, in a temporary subfolder removed at
+    the end, and each task reads the segments it needs, keeping at most a
+    bounded number in memory: only keys and seeds travel to the workers, and a
+    worker's memory does not grow with the study. None (default) sends each task
+    its segments. The values are the same either way."""
+
 docdict_indented: dict[int, dict[str, str]] = {}
 
 
