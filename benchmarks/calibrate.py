@@ -396,7 +396,7 @@ def _pct(p, se):
     return "" if not np.isfinite(p) else f"{100 * p:.1f} ({100 * se:.1f})"
 
 
-def rst_table(table, workflows=None):
+def rst_table(table, workflows=None, min_reps=10):
     """The calibration table as an RST list-table (``docs/methods.rst`` includes it).
 
     One row per scenario and workflow of the full size: false-positive rate,
@@ -404,9 +404,11 @@ def rst_table(table, workflows=None):
     89% interval width, the share of studies with the within effect on whose
     ``beta[between, IM, bond]`` interval (truth 0) excludes 0, and the replications
     behind each (null / effect). Rates breaking a target (false-positive rate above
-    13%, coverage below 85%) are bold.
+    13%, coverage below 85%) are bold. Rows of fewer than ``min_reps`` replications
+    (a workflow just started) are left out; ``calibrate.csv`` has them.
     """
     part = table[table["size"] == "full"] if "full" in set(table["size"]) else table
+    part = part[part.n_null >= min_reps]
     if workflows is not None:
         part = part[part.workflow.isin(workflows)]
     order = {name: k for k, name in enumerate([*SCENARIOS, *WORKFLOWS])}

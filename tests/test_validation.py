@@ -240,3 +240,6 @@ def test_calibration_rst_table_marks_the_targets_it_breaks():
     # the between beta's share (truth 0) after the width, never bold
     assert "     - 0.81\n     - 17.5 (2.7)\n     - 200 / 200" in rows[2]
     assert calibrate.rst_table(table, workflows=["slopes"]).count("   * - ``") == 1
+    # a workflow just started (fewer than 10 replications) stays out of the docs
+    started = table.assign(n_null=[9, 200, 200, 200])
+    assert "``slopes_0.4``" not in calibrate.rst_table(started)
