@@ -365,6 +365,7 @@ def test_chance_corrected_bad_input(small_study, small_cube):
 def test_segment_store_gives_the_same_surrogates_and_carries_no_signal(small_study, tmp_path):
     """store_dir: the tasks read their segments from a folder (removed after), with a
     bounded cache; the surrogates are identical to sending the segments."""
+    import os
     import pickle
 
     import xarray as xr
@@ -398,6 +399,10 @@ def test_segment_store_gives_the_same_surrogates_and_carries_no_signal(small_stu
         assert list(fresh._cache) == list(spans)[1:]  # the oldest went first
     finally:
         _compare._STORE_CACHE = old
+    # a store that cannot be written whole leaves nothing behind (None: not span pairs)
+    with pytest.raises(TypeError):
+        _compare._write_store({**spans, (("D4", 1), "IM"): None}, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(store.folder)]
     with pytest.raises(ValueError, match="store_dir .* is not a folder"):
         md.surrogates.compare_with_surrogates(
             small_study, store_dir=tmp_path / "missing", **options

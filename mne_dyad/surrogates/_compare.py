@@ -251,9 +251,13 @@ def _write_store(spans, store_dir):
     """Write each cell's span pairs into a new subfolder of ``store_dir``; a store."""
     folder = tempfile.mkdtemp(prefix="mne_dyad_segments_", dir=store_dir)
     index = {}
-    for i, (cell, pairs) in enumerate(spans.items()):
-        index[cell] = f"{i}.npz"
-        np.savez(os.path.join(folder, index[cell]), *[a for pair in pairs for a in pair])
+    try:
+        for i, (cell, pairs) in enumerate(spans.items()):
+            index[cell] = f"{i}.npz"
+            np.savez(os.path.join(folder, index[cell]), *[a for pair in pairs for a in pair])
+    except BaseException:  # a full disk, an interrupt: no half-written store is left
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return _SegmentStore(folder, index)
 
 
