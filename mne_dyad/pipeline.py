@@ -65,7 +65,7 @@ from .stats._models import (
 )
 from .stats._sampling import _check_sampling
 from .surrogates import KINDS, chance_corrected, compare_with_surrogates
-from .surrogates._compare import _scalar_summaries
+from .surrogates._compare import _check_store_dir, _scalar_summaries
 from .surrogates._correct import _DEFAULT_KIND as _CORRECTION_KIND
 from .surrogates._shuffle import _check_n
 from .synchrony import METHODS, synchrony_cube, write_cube
@@ -474,12 +474,8 @@ class PipelineConfig:
                     f"[dask] scheduler must be a scheduler's address such as "
                     f"'tcp://10.0.0.5:8786', got {scheduler!r}"
                 )
-        store_dir = self.chance.get("store_dir")
-        if isinstance(store_dir, str) and not Path(store_dir).expanduser().is_dir():
-            problems.append(
-                f"[chance] store_dir {store_dir!r} is not a folder: create it (one every "
-                "worker can read) or remove the key"
-            )
+        if isinstance(self.chance["store_dir"], str):  # a wrong type is reported already
+            check("chance", _check_store_dir, self.chance["store_dir"], fix="remove the key")
         for key in ("min_shift", "shuffle_segment"):
             value = self.chance[key]
             if value is not None and not value > (0 if key == "shuffle_segment" else -1e-12):

@@ -77,6 +77,11 @@ def _latent_predictor(pm, pt, data, priors):
     return _latent_values(pm, pt, data, center, sd_p)
 
 
+def _dyad_sum(pt, values, dyad_idx, n_dyads):
+    """Sum ``values`` (obs, k) over each dyad's rows; returns (dyad, k)."""
+    return pt.inc_subtensor(pt.zeros((n_dyads, values.shape[1]))[dyad_idx], values)
+
+
 def _latent_mean_parts(data, session=None):
     """Return the data-only pieces of :func:`_latent_centred` (numpy).
 
@@ -127,12 +132,12 @@ def _latent_centred(pm, pt, data, priors, dyad_idx, session=None):
     ``P_offset``, ``P_fitted``); which values are missing is built into the graph.
     """
     observed, values, se2, offset, fitted = _latent_mean_parts(data, session)
-    n_dyads, n_seg = fitted.shape
+    n_dyads = fitted.shape[0]
     vals = pm.Data("P_values", values, dims=("obs", "segment"))
     mask = pm.Data("P_mask", observed.astype(float), dims=("obs", "segment"))
 
     def dyad_sum(a):  # (obs, seg) -> (dyad, seg)
-        return pt.inc_subtensor(pt.zeros((n_dyads, n_seg))[dyad_idx], a)
+        return _dyad_sum(pt, a, dyad_idx, n_dyads)
 
     mu_p = pm.Normal("mu_P", 0.0, 1.0, dims="segment")
     tau_p = pm.HalfNormal("tau_P", priors["sigma"], dims="segment")
@@ -220,6 +225,20 @@ def _lkj_corr_sds(pm, name, n, priors):
     return chol, stds
 
 
+def _outcome_scales(pm, pt, name, n_out, multivariate, priors):
+    """Add the prior of an across-outcome covariance's Cholesky factor; (chol, sds).
+
+    ``multivariate``: LKJ (``chol_<name>``, :func:`_lkj`); otherwise independent
+    half-normal SDs (``sigma_<name>``, chol their diagonal). The full and the
+    integrated alliance models both take their dyad and residual priors from here,
+    so the two are one posterior.
+    """
+    if multivariate:
+        return _lkj(pm, f"chol_{name}", n_out, priors)
+    sds = pm.HalfNormal(f"sigma_{name}", priors["sigma"], dims="outcome")
+    return pt.diag(sds), sds
+
+
 def _dyad_effects(pm, pt, model, priors, multivariate, random_slopes):
     """Add the dyad intercepts and, with ``random_slopes``, the dyads' within slopes.
 
@@ -240,11 +259,8 @@ def _dyad_effects(pm, pt, model, priors, multivariate, random_slopes):
     n_out, n_seg = len(outcomes), len(segments)
     if not random_slopes:
         z_u = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "outcome"))
-        if multivariate:
-            chol_u, _ = _lkj(pm, "chol_dyad", n_out, priors)
-            u = z_u @ chol_u.T
-        else:
-            u = z_u * pm.HalfNormal("sigma_dyad", priors["sigma"], dims="outcome")
+        chol_u, sd_u = _outcome_scales(pm, pt, "dyad", n_out, multivariate, priors)
+        u = z_u @ chol_u.T if multivariate else z_u * sd_u
         return pm.Deterministic("u_dyad", u, dims=("dyad", "outcome")), None
     per = 1 + n_seg  # an outcome's intercept, then its slope on each segment type
     labels = [f"{o}: {e}" for o in outcomes for e in ["intercept", *segments]]
@@ -351,20 +367,16 @@ def _likelihood(pm, data, mu, y_obs, multivariate, likelihood, priors):
     if not observed.all():  # sessions rated on only some scales: marginal densities
         if "y_ceiling" in data:
             raise ValueError("Censoring at a ceiling needs every scale of a session.")
-        if multivariate:
-            chol_e, _ = _lkj(pm, "chol_resid", data.sizes["outcome"], priors)
-        else:
-            sigma_e = pm.HalfNormal("sigma_resid", priors["sigma"], dims="outcome")
-            chol_e = pt.diag(sigma_e)
+        chol_e, _ = _outcome_scales(pm, pt, "resid", data.sizes["outcome"], multivariate, priors)
         return _masked_outcomes(pm, pt, mu, chol_e, nu, y_obs, observed)
     if multivariate:
         if "y_ceiling" in data:
             raise ValueError("Censoring at a ceiling needs multivariate=False.")
-        chol_e, _ = _lkj(pm, "chol_resid", data.sizes["outcome"], priors)
+        chol_e, _ = _outcome_scales(pm, pt, "resid", data.sizes["outcome"], True, priors)
         if nu is None:
             return pm.MvNormal("y", mu=mu, chol=chol_e, observed=y_obs, dims=dims)
         return pm.MvStudentT("y", nu=nu, mu=mu, chol=chol_e, observed=y_obs, dims=dims)
-    sigma_e = pm.HalfNormal("sigma_resid", priors["sigma"], dims="outcome")
+    _, sigma_e = _outcome_scales(pm, pt, "resid", data.sizes["outcome"], False, priors)
     if nu is None:
         dist = pm.Normal.dist(mu=mu, sigma=sigma_e)
     else:
@@ -452,15 +464,10 @@ def _integrated_likelihood(pm, pt, data, mu, y_obs, dyad_idx, multivariate, prio
     n_dyads = data.sizes["dyad"]
     counts = np.bincount(data["dyad_idx"].values, minlength=n_dyads).astype(float)
     n_d = pm.Data("dyad_n", counts, dims="dyad")
-    if multivariate:
-        chol_u, _ = _lkj(pm, "chol_dyad", n_out, priors)
-        chol_e, _ = _lkj(pm, "chol_resid", n_out, priors)
-    else:
-        chol_u = pt.diag(pm.HalfNormal("sigma_dyad", priors["sigma"], dims="outcome"))
-        chol_e = pt.diag(pm.HalfNormal("sigma_resid", priors["sigma"], dims="outcome"))
+    chol_u, _ = _outcome_scales(pm, pt, "dyad", n_out, multivariate, priors)
+    chol_e, _ = _outcome_scales(pm, pt, "resid", n_out, multivariate, priors)
     resid = y_obs - mu
-    total = pt.inc_subtensor(pt.zeros((n_dyads, n_out))[dyad_idx], resid)
-    rbar = total / n_d[:, None]
+    rbar = _dyad_sum(pt, resid, dyad_idx, n_dyads) / n_d[:, None]
     dev = resid - rbar[dyad_idx]
     z_w = pt.linalg.solve_triangular(chol_e, dev.T, lower=True)
     logdet_e = 2.0 * pt.log(pt.diagonal(chol_e)).sum()
@@ -531,8 +538,7 @@ def _draw_dyad_effects(posterior, counts, seed, chunk=256):
     dims = posterior["integrated_resid_mean"].dims
     out = posterior.drop_vars(list(_INTEGRATED_HELPERS))
     helper_dims = {d for name in _INTEGRATED_HELPERS for d in posterior[name].dims}
-    unused = [d for d in helper_dims - set(dims) if d in out.coords or d in out.dims]
-    out = out.drop_vars([d for d in unused if d in out.coords])
+    out = out.drop_vars([d for d in helper_dims - set(dims) if d in out.coords])
     out["z_dyad"] = (dims, z)
     out["u_dyad"] = (dims, u)
     return out

@@ -247,6 +247,23 @@ class _SegmentStore(Mapping):
         return len(self.index)
 
 
+def _check_store_dir(store_dir, fix="pass store_dir=None"):
+    """Return ``store_dir`` with ``~`` expanded (None stays None); raise unless a folder.
+
+    ``fix`` ends the message (a run's configuration says to remove its key).
+    """
+    _validate_type(store_dir, (None, "path-like"), "store_dir")
+    if store_dir is None:
+        return None
+    store_dir = os.path.expanduser(store_dir)
+    if not os.path.isdir(store_dir):
+        raise ValueError(
+            f"store_dir {str(store_dir)!r} is not a folder: create it (one every worker can "
+            f"read) or {fix}."
+        )
+    return store_dir
+
+
 def _write_store(spans, store_dir):
     """Write each cell's span pairs into a new subfolder of ``store_dir``; a store."""
     folder = tempfile.mkdtemp(prefix="mne_dyad_segments_", dir=store_dir)
@@ -390,14 +407,7 @@ def compare_with_surrogates(
     _validate_type(seed, (None, "int-like", np.random.Generator), "seed")
     if isinstance(seed, np.random.Generator):
         seed = int(seed.integers(2**63))
-    _validate_type(store_dir, (None, "path-like"), "store_dir")
-    if store_dir is not None:
-        store_dir = os.path.expanduser(store_dir)
-    if store_dir is not None and not os.path.isdir(store_dir):
-        raise ValueError(
-            f"store_dir {str(store_dir)!r} is not a folder: create it (one every worker can "
-            "read) or pass store_dir=None."
-        )
+    store_dir = _check_store_dir(store_dir)
     root = np.random.SeedSequence(seed)
 
     keys = list(sessions)
