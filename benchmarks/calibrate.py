@@ -105,38 +105,76 @@ SCENARIOS = {
 }
 #: usable sessions of the unbalanced scenario: 100 of 186 (--quick: 16 of 32)
 UNBALANCED = {"full": 100, "quick": 16}
-#: ``[model]`` settings of each workflow; "default" is the package's defaults.
+#: The model settings that tell the workflows apart, as 0.1 had them by default.
+V01 = {
+    "random_slopes": False,
+    "detrend": False,
+    "session_covariate": "linear",
+    "centering": "observed",
+    "draws": 1000,
+}
+#: ``[model]`` settings of each workflow, each stated in full (``V01`` and its changes),
+#: so that a row means the same model whatever the package's defaults are. ``default``
+#: on the command line is the workflow equal to the package's defaults
+#: (:func:`default_workflow`); rows carry that workflow's name.
 WORKFLOWS = {
-    "default": {},
-    # random slopes with 3,000 draws, as the methods page advises for them
-    "slopes": {"random_slopes": True, "draws": 3000},
-    "detrend": {"detrend": True},
-    "latent": {"centering": "latent"},
-    "spline": {"session_covariate": "spline"},
-    # the three that answer the confounds of the within beta, without the costly ones
+    "defaults_0.1": V01,  # the defaults of 0.1 (rows up to 0.2's switch: "default")
+    # random slopes with 3,000 draws (their default draws)
+    "slopes": {**V01, "random_slopes": True, "draws": None},
+    "detrend": {**V01, "detrend": True},
+    "latent": {**V01, "centering": "latent"},
+    "spline": {**V01, "session_covariate": "spline"},
+    # the three that answer the confounds of the within beta, without the costly ones;
+    # "auto" is a spline in these studies (6 distinct session numbers), as the rows
+    # computed before it existed had it by name
     "combined": {
         "random_slopes": True,
         "detrend": True,
-        "session_covariate": "spline",
-        "draws": 3000,
+        "session_covariate": "auto",
+        "centering": "observed",
+        "draws": None,
     },
-    # the candidate default with the dyad means latent: the centring's choice
+    # the same with the dyad means latent: the centring's choice
     "combined_latent": {
         "random_slopes": True,
         "detrend": True,
-        "session_covariate": "spline",
+        "session_covariate": "auto",
         "centering": "latent",
-        "draws": 3000,
+        "draws": None,
     },
     "robust": {
-        "session_covariate": "spline",
-        "dyad_trends": True,
-        "detrend": True,
         "random_slopes": True,
+        "detrend": True,
+        "session_covariate": "spline",
         "centering": "latent",
-        "draws": 3000,
+        "dyad_trends": True,
+        "draws": None,
     },
 }
+#: Workflow names of earlier rows: 0.1's defaults were run as "default".
+RENAMED = {"default": "defaults_0.1"}
+
+
+def default_workflow():
+    """The name of the workflow whose settings are the package's defaults.
+
+    Raises if none is (the calibration table must speak about the defaults).
+    """
+    import inspect
+
+    import mne_dyad as md
+
+    signature = inspect.signature(md.stats.fit_alliance_model).parameters
+    for name, settings in WORKFLOWS.items():
+        if all(signature[k].default == v for k, v in settings.items()) and all(
+            signature[k].default == V01_BASE[k] for k in V01_BASE if k not in settings
+        ):
+            return name
+    raise RuntimeError("No workflow of WORKFLOWS has the package's default model settings.")
+
+
+#: Settings a workflow leaves at their 0.1 value when it does not name them.
+V01_BASE = {"dyad_trends": False}
 SIZES = {
     "full": {"n_dyads": 31, "n_sessions": 6, "n_usable": 128, "duration": 900.0},
     "quick": {"n_dyads": 8, "n_sessions": 4, "n_usable": 24, "duration": 600.0},
@@ -185,16 +223,21 @@ def _commit():
 
 
 def _within_sums(data):
-    """Within-dyad sums of the IM synchrony and bond in raw units (the truth's pieces)."""
-    x = data.X.sel(level="within", segment="IM").values * float(data.x_sd.sel(segment="IM"))
+    """Within-dyad sums of the IM synchrony and bond in raw units (the truth's pieces).
+
+    Both are centred at each dyad's mean over its sessions with an IM value (the plain
+    within split, whatever the workflow's own split: detrended or latent).
+    """
+    x = data.P.sel(segment="IM").values * float(data.x_sd.sel(segment="IM"))
     y = data.y.sel(outcome="bond").values * float(data.y_sd.sel(outcome="bond"))
     dyad = data.dyad_idx.values
     ok = np.isfinite(x)
-    y_w = y.copy()
-    for d in np.unique(dyad):  # centre bond within dyad over the same sessions
+    x_w, y_w = x.copy(), y.copy()
+    for d in np.unique(dyad):  # centre both within dyad over the same sessions
         rows = (dyad == d) & ok
+        x_w[rows] -= x[rows].mean()
         y_w[rows] -= y[rows].mean()
-    return float(np.sum(x[ok] * y_w[ok])), float(np.sum(x[ok] ** 2))
+    return float(np.sum(x_w[ok] * y_w[ok])), float(np.sum(x_w[ok] ** 2))
 
 
 #: Scenarios that change only the alliance ratings share their EDA with the first of
@@ -328,7 +371,8 @@ def _done(raw):
     if not raw.exists():
         return set()
     df = pd.read_csv(raw)
-    return set(zip(df.scenario, df.effect, df.replication, df.workflow, df["size"], strict=True))
+    workflow = df.workflow.replace(RENAMED)
+    return set(zip(df.scenario, df.effect, df.replication, workflow, df["size"], strict=True))
 
 
 def _append(raw, rows):
@@ -343,10 +387,13 @@ def _append(raw, rows):
 def aggregate(raw, out):
     """The calibration table: per scenario and workflow, with Monte Carlo SEs."""
     df = pd.read_csv(raw)
+    df["workflow"] = df.workflow.replace(RENAMED)
     tables = []
     for size, part in df.groupby("size", sort=False):
-        # one estimand per scenario: from the plain within split of the default workflow
-        ref_workflow = "default" if "default" in set(part.workflow) else part.workflow.iloc[0]
+        # one estimand: the plain within split's sums of one workflow's rows (rows
+        # before 0.2 hold their own workflow's split, so 0.1's defaults where present)
+        names = set(part.workflow)
+        ref_workflow = "defaults_0.1" if "defaults_0.1" in names else sorted(names)[0]
         ref = part[
             (part.scenario == "no_confound") & (part.effect > 0) & (part.workflow == ref_workflow)
         ]
@@ -396,7 +443,7 @@ def _pct(p, se):
     return "" if not np.isfinite(p) else f"{100 * p:.1f} ({100 * se:.1f})"
 
 
-def rst_table(table, workflows=None, min_reps=10):
+def rst_table(table, workflows=None, min_reps=10, default=None):
     """The calibration table as an RST list-table (``docs/methods.rst`` includes it).
 
     One row per scenario and workflow of the full size: false-positive rate,
@@ -406,7 +453,8 @@ def rst_table(table, workflows=None, min_reps=10):
     behind each (null / effect). Rates breaking a target (false-positive rate above
     13%, coverage below 85%) are bold. Full-size rows of fewer than ``min_reps``
     replications (a workflow just started) are left out; ``calibrate.csv`` has them.
-    A table of ``--quick`` studies only shows every row.
+    A table of ``--quick`` studies only shows every row. The workflow named
+    ``default`` (the package's defaults) is marked "(default)".
     """
     if "full" in set(table["size"]):  # the docs' table: full-size studies only
         part = table[table["size"] == "full"]
@@ -443,7 +491,7 @@ def rst_table(table, workflows=None, min_reps=10):
             f"{row.n_null} / {row.n_effect}",
         ]
         lines.append(f"   * - ``{cells[0]}``")
-        lines.append(f"     - ``{cells[1]}``")
+        lines.append(f"     - ``{cells[1]}``" + (" (default)" if cells[1] == default else ""))
         lines += [f"     - {c}" if c else "     -" for c in cells[2:]]
     return "\n".join(lines) + "\n"
 
@@ -474,7 +522,8 @@ def main():
     raw, table_path = out / "calibrate_raw.csv", out / "calibrate.csv"
     size = "quick" if args.quick else "full"
     scenarios = args.scenarios.split(",")
-    workflows = args.workflows.split(",")
+    # "default": the workflow equal to the package's defaults, under its own name
+    workflows = [default_workflow() if w == "default" else w for w in args.workflows.split(",")]
     for name, known in ((scenarios, SCENARIOS), (workflows, WORKFLOWS)):
         unknown = sorted(set(name) - set(known))
         if unknown:
@@ -525,7 +574,7 @@ def main():
                 flush=True,
             )
     table = aggregate(raw, table_path)
-    (out / "calibrate_table.rst").write_text(rst_table(table))
+    (out / "calibrate_table.rst").write_text(rst_table(table, default=default_workflow()))
     print(table.round(3).to_string(index=False))
     print(f"written to {table_path} and {out / 'calibrate_table.rst'}")
 

@@ -57,8 +57,8 @@ cube = md.synchrony_cube(study.raws, lag=10.0, window=30.0, step=15.0)
 # .. math::
 #
 #    y_{dso} = \alpha_o + \sum_{g \in \{IM, CB\}} \left(
-#              \beta_{within,g,o} P^w_{dsg} + \beta_{between,g,o} P^b_{dg} \right)
-#              + \gamma_o \, session_{ds} + u_{do} + e_{dso}
+#              (\beta_{within,g,o} + b_{dgo}) P^w_{dsg} + \beta_{between,g,o} P^b_{dg}
+#              \right) + f_o(session_{ds}) + u_{do} + e_{dso}
 #
 # - **Within/between split.** A session's synchrony ``P`` is split into
 #   ``P^w = P_ds - mean_s(P_ds)`` (this session against its own dyad's average)
@@ -68,6 +68,16 @@ cube = md.synchrony_cube(study.raws, lag=10.0, window=30.0, step=15.0)
 #   usual, is *its* alliance better? ``beta_between`` answers a different
 #   question (are more synchronous dyads better allied?) and is estimated from
 #   only as many values as there are dyads.
+# - **Time.** Each dyad's synchrony is detrended over its own sessions before the
+#   split (``detrend=True``), and the alliance's common course over sessions
+#   ``f_o`` is a restricted cubic spline (``session_covariate="auto"``: a spline
+#   with 4 or more session numbers, a line with 2 or 3), so that synchrony and
+#   alliance that both drift over the treatment do not make a within effect.
+# - **Random slopes.** Each dyad's within slopes ``b_dgo`` vary around
+#   ``beta_within`` (``random_slopes=True``), correlated with its intercept.
+#   Without them, dyads that differ in how strongly synchrony goes with alliance
+#   make the intervals of ``beta_within`` too narrow. These three defaults were
+#   chosen by calibration on simulated EDA (:ref:`methods-calibration`).
 # - **Multivariate outcomes.** The dyad effects ``u_d`` and the residuals
 #   ``e_ds`` are multivariate normal across the three scales, each covariance
 #   with an LKJ prior on its correlations (shape 2) and half-normal SDs, so the
@@ -81,10 +91,10 @@ cube = md.synchrony_cube(study.raws, lag=10.0, window=30.0, step=15.0)
 #
 # We predict from ``x_leads``, the synchrony of lags where the client leads,
 # which matches how the simulated therapists follow. Sampling uses nutpie: the
-# first fit compiles the model (several seconds), then sampling 2 chains takes
-# about a second. A fit of the same structure (same dyads, sessions and options)
-# reuses the compiled model.
-sampling = dict(draws=1000 if quick else 2000, tune=1000, chains=2, seed=1)
+# first fit compiles the model (several seconds), then sampling 2 chains of 3,000
+# draws (the default with random slopes) takes a few seconds. A fit of the same
+# structure (same dyads, sessions and options) reuses the compiled model.
+sampling = dict(tune=1000, chains=2, seed=1)
 fit = md.stats.fit_alliance_model(cube, study.alliance, summary="x_leads", **sampling)
 print(fit)
 

@@ -336,8 +336,9 @@ print(correction.round(2).to_string())
 # The Bayesian model for the default specification
 # ------------------------------------------------
 # The fast estimator is a stand-in for the multilevel model of
-# :func:`mne_dyad.stats.fit_alliance_model`, which adds dyad random intercepts, the
-# between-dyad part and a session covariate. For the default specification we fit it
+# :func:`mne_dyad.stats.fit_alliance_model`, which adds dyad random intercepts and
+# slopes, the between-dyad part, each dyad's own trend in synchrony (taken out) and
+# the alliance's course over sessions. For the default specification we fit it
 # (IM and bond only) and convert its standardised ``beta[within, IM, bond]``
 # to the same unit: bond points per SD of within-dyad synchrony.
 cube = cubes[default[:2]]
@@ -348,7 +349,6 @@ fit = md.stats.fit_alliance_model(
     segments=("IM",),
     outcomes=("bond",),
     multivariate=False,
-    draws=1000,
     tune=1000,
     chains=4,
     seed=1,

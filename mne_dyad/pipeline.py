@@ -62,6 +62,7 @@ from .stats._models import (
     _MISSING,
     _check_lag,
     _check_session_covariate,
+    _default_draws,
 )
 from .stats._sampling import _check_sampling
 from .surrogates import KINDS, chance_corrected, compare_with_surrogates
@@ -504,7 +505,10 @@ class PipelineConfig:
         scalars = [v for v in spec.variables if v not in spec.lag_variables]
         for table in _STOCHASTIC:
             options = getattr(self, table)
-            check(table, _check_sampling, **{k: options[k] for k in _SAMPLING})
+            sampling = {k: options[k] for k in _SAMPLING}
+            if table == "model":  # draws = None: the model's own default
+                sampling["draws"] = _default_draws(options["draws"], options["random_slopes"])
+            check(table, _check_sampling, **sampling)
             sampler = options["sampler"]
             if sampler in _SAMPLER_PACKAGES and not _installed(_SAMPLER_PACKAGES[sampler]):
                 problems.append(
@@ -681,6 +685,15 @@ class PipelineConfig:
 
 
 _SAMPLING = ("draws", "tune", "chains", "sampler")
+
+
+def _draws(table, options):
+    """Return a table's draws per chain as the fit uses them (the model's None resolved)."""
+    if table == "model":
+        return _default_draws(options["draws"], options["random_slopes"])
+    return options["draws"]
+
+
 #: Samplers that need a package mne-dyad does not install.
 _SAMPLER_PACKAGES = {"numpyro": "numpyro", "nutpie": "nutpie"}
 
@@ -1517,7 +1530,8 @@ def check_run(study, config=None, *, verbose=None):
             lines.append(f"  {name}: off ({skipped[table]})")
         else:
             lines.append(
-                f"  {name}: {text(o)}; {o['chains']} chains x {o['draws']} draws ({o['sampler']})"
+                f"  {name}: {text(o)}; {o['chains']} chains x {_draws(table, o)} draws "
+                f"({o['sampler']})"
             )
     lines.append(f"  outputs: {', '.join(_output_names(skipped))}")
     return "\n".join(lines), problems
@@ -1595,9 +1609,9 @@ def _demo_inputs(*, quick=False, seed=2019, sampler="nutpie"):
             # the error dominates (about 70 % of the observed variance in the quick
             # demo): longer chains keep R-hat and the ESS clear of the warnings
             "variance": {**sampling, "draws": 2000, "tune": 1500},
-            # the quick demo's 12 dyads leave some chains short of ESS 400 at 1,000
-            # draws (in about 1 seed of 6): longer chains, as for the variance model
-            "model": {**sampling, "draws": 2000, "tune": 1500},
+            # the model's default draws (3,000 with its default random slopes); the
+            # quick demo's 12 dyads want the longer tuning of the variance model
+            "model": {**sampling, "draws": None, "tune": 1500},
         },
         source="the demo",
     )

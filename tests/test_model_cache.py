@@ -150,13 +150,18 @@ class _Stop(Exception):
 @pytest.mark.parametrize(
     "options, persistent, target_accept, low_rank",
     [
-        ({}, True, None, True),
-        ({"random_slopes": True}, True, 0.9, False),
+        ({"random_slopes": False}, True, None, True),
+        ({}, True, 0.9, False),  # the default: random slopes
         # the latent dyad means are integrated out: data, not graph constants
-        ({"centering": "latent"}, True, None, True),
-        ({"measurement_error": True}, False, 0.95, True),
+        ({"random_slopes": False, "centering": "latent"}, True, None, True),
+        ({"random_slopes": False, "measurement_error": True}, False, 0.95, True),
         # latent centring takes the standard errors as data
-        ({"measurement_error": True, "centering": "latent"}, True, None, True),
+        (
+            {"random_slopes": False, "measurement_error": True, "centering": "latent"},
+            True,
+            None,
+            True,
+        ),
     ],
 )
 def test_sampling_settings_of_alliance_models(

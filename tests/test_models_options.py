@@ -17,6 +17,11 @@ from mne_dyad.stats._models import _prepare_alliance_data
 TRUTH = {("within", "IM", "bond"): 0.5, ("between", "IM", "bond"): 0.4}
 
 
+#: The model form of 0.1's defaults: one within slope for all dyads, no detrending, a
+#: linear session term (tests whose known answers are written for that form).
+FIXED_0_1 = dict(random_slopes=False, detrend=False, session_covariate="linear")
+
+
 def _data(**kwargs):
     cube, alliance = md.simulation.simulate_model_data(n_dyads=8, n_sessions=4, seed=0)
     cube["all_lags_se"] = xr.full_like(cube.all_lags, 0.05)
@@ -266,8 +271,11 @@ def test_detrend_removes_a_within_effect_made_by_dyad_trends():
     synchrony per dyad removes it (0.04 [-0.08, 0.16])."""
     cube, alliance = _trend_study(0)
     kw = dict(segments=("IM",), outcomes=("bond",), multivariate=False, draws=300, tune=300)
+    kw.update(random_slopes=False, session_covariate="linear")
     within = "beta[within, IM, bond]"
-    plain = md.stats.fit_alliance_model(cube, alliance, seed=1, verbose="error", **kw)
+    plain = md.stats.fit_alliance_model(
+        cube, alliance, detrend=False, seed=1, verbose="error", **kw
+    )
     fixed = md.stats.fit_alliance_model(cube, alliance, detrend=True, seed=1, verbose="error", **kw)
     plain, fixed = plain.summary().loc[within], fixed.summary().loc[within]
     assert plain.ci_lower > 0
@@ -298,6 +306,8 @@ def test_random_slopes_recover_the_slope_sd():
         alliance,
         outcomes=("bond",),  # one LKJ over (intercept, IM slope, CB slope)
         random_slopes=True,
+        detrend=False,  # the slopes were simulated on the plain within split
+        session_covariate="linear",
         standardize=False,
         draws=300,
         tune=300,
@@ -502,6 +512,7 @@ def test_agrees_with_statsmodels_mixedlm():
         multivariate=False,
         standardize=False,
         priors={"alpha": 10.0, "beta": 10.0, "gamma": 10.0, "sigma": 5.0},
+        **FIXED_0_1,  # MixedLM's model: random intercepts, a linear session term
         draws=2000,
         seed=1,
     )
@@ -949,8 +960,11 @@ def kfold_study():
 
 
 @pytest.mark.slow
-def test_new_dyad_predictions_integrate_the_dyad_effect(kfold_study):
-    """The held-out density equals the analytic marginal over the dyad effect."""
+@pytest.mark.parametrize("centering", ["observed", "latent"])
+def test_new_dyad_predictions_integrate_the_dyad_effect(kfold_study, centering):
+    """The held-out density equals the analytic marginal over the dyad effect; with
+    latent centring the held-out dyad's within and between parts are their expectations
+    given its own synchrony under each draw of the synchrony hyperparameters."""
     from scipy.special import logsumexp
     from scipy.stats import multivariate_normal
 
@@ -958,7 +972,15 @@ def test_new_dyad_predictions_integrate_the_dyad_effect(kfold_study):
 
     cube, alliance = kfold_study
     fit = md.stats.fit_alliance_model(
-        cube, alliance, outcomes=("bond",), draws=200, tune=300, seed=3, verbose="error"
+        cube,
+        alliance,
+        outcomes=("bond",),
+        centering=centering,
+        **FIXED_0_1,  # the analytic marginal below: intercepts only, a linear session term
+        draws=200,
+        tune=300,
+        seed=3,
+        verbose="error",
     )
     d = fit.data
     test_data = _dyad_subset(d, d.dyad_idx.values == 0)
@@ -969,11 +991,18 @@ def test_new_dyad_predictions_integrate_the_dyad_effect(kfold_study):
     mc = logsumexp(joint) - np.log(joint.size)
     # analytic: y ~ N(mu, sigma_e^2 I + sigma_u^2 11') for each posterior draw
     y = test_data.y.values[:, 0]
-    X = test_data.X.values
+    P = test_data.P.values  # (5 sessions, segment), all observed
     draws = post.stack(sample=("chain", "draw"))
     exact = []
     for i in range(draws.sizes["sample"]):
         at = draws.isel(sample=i)
+        if centering == "latent":  # E[m | P] - mu_P = lambda (mean - mu_P), lambda its reliability
+            t2, v = at.tau_P.values**2, at.sigma_P_within.values**2
+            lam = t2 * (P.shape[0] / v) / (1 + t2 * (P.shape[0] / v))
+            between = lam * (P.mean(0) - at.mu_P.values)
+            X = np.stack([P - at.mu_P.values - between, np.broadcast_to(between, P.shape)], 1)
+        else:
+            X = test_data.X.values
         mu = float(at.alpha[0]) + (X * at.beta.values[None, :, :, 0]).sum((1, 2))
         mu = mu + float(at.gamma[0]) * test_data.session_c.values
         su, se = float(at.sigma_dyad[0]), float(at.sigma_resid[0])
@@ -1369,16 +1398,20 @@ def test_large_models_integrate_the_dyad_intercepts(monkeypatch):
         raise _Stop
 
     monkeypatch.setattr(_alliance_graph, "_sample", fake_sample)
+    fixed = {"random_slopes": False}  # one within slope for all dyads
     for n_dyads, options, integrated in [
-        (60, {}, True),  # 60 x 3 intercepts: 180 + 30 dimensions
-        (31, {}, False),
-        (60, {"random_slopes": True}, False),
-        (60, {"likelihood": "student_t"}, False),
-        (60, {"therapist": "alternate"}, True),  # part of the mean: intercepts independent
+        (60, fixed, True),  # 60 x 3 intercepts: 180 + 30 dimensions
+        (31, fixed, False),
+        (60, {}, False),  # the default: random slopes
+        (60, {**fixed, "likelihood": "student_t"}, False),
+        (60, {**fixed, "therapist": "alternate"}, True),  # intercepts independent
     ]:
         cube, alliance = md.simulation.simulate_model_data(n_dyads=n_dyads, n_sessions=3, seed=0)
         if options.get("therapist") == "alternate":
-            options = {"therapist": {d: f"T{k % 4}" for k, d in enumerate(cube.dyad.values)}}
+            options = {
+                **fixed,
+                "therapist": dict(zip(cube.dyad.values, ["T0", "T1", "T2", "T3"] * 15)),
+            }
         with pytest.raises(_Stop):
             md.stats.fit_alliance_model(cube, alliance, verbose="error", **options)
         assert ("y_integrated" in seen["names"]) is integrated
@@ -1401,7 +1434,7 @@ def test_integrated_sampling_gives_the_full_posterior(monkeypatch):
     for flag in ("always", False):
         monkeypatch.setattr(_alliance_graph, "_INTEGRATE_DYADS", flag)
         fits[flag] = md.stats.fit_alliance_model(
-            cube, alliance, seed=1, draws=2000, verbose="error"
+            cube, alliance, random_slopes=False, seed=1, draws=2000, verbose="error"
         )
     a = fits["always"].datatree["posterior"].to_dataset()
     b = fits[False].datatree["posterior"].to_dataset()

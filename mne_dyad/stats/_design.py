@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from mne.parallel import parallel_func
-from mne.utils import _check_option, logger, verbose
+from mne.utils import _check_option, _validate_type, logger, verbose
 
 from ..utils._dask import _n_jobs
 from ..utils._docs import fill_doc
@@ -62,6 +62,30 @@ def _simulate_design(rng, n_dyads, n_sessions, rho, reliability, icc_sync, icc_a
     return observed, y
 
 
+#: fit_alliance_model arguments design_analysis sets itself.
+_OWN = ("cube", "alliance", "segments", "outcomes", "draws", "tune", "seed", "verbose")
+
+
+def _check_model_options(model_options, method):
+    """Return ``model_options`` as a dict of :func:`fit_alliance_model` arguments."""
+    import inspect
+
+    from ._models import fit_alliance_model
+
+    _validate_type(model_options, (dict, None), "model_options")
+    options = dict(model_options or {})
+    if options and method != "model":
+        raise ValueError('model_options applies to method="model" only.')
+    known = set(inspect.signature(fit_alliance_model).parameters) - set(_OWN)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(
+            f"model_options has {unknown}, which are not fit_alliance_model arguments "
+            f"design_analysis leaves to you; choose from {sorted(known)}."
+        )
+    return options
+
+
 def _fast_interval(P, y, ci_prob):
     """Within-dyad correlation, its Fisher-z interval, and whether the slope excludes 0.
 
@@ -80,7 +104,7 @@ def _fast_interval(P, y, ci_prob):
     return r, float(np.tanh(z - half)), float(np.tanh(z + half))
 
 
-def _model_interval(P, y, ci_prob, draws, tune, seed):
+def _model_interval(P, y, ci_prob, draws, tune, seed, options):
     """Fit the alliance model; return its partial r, r interval and beta sign flags."""
     from ._models import fit_alliance_model
 
@@ -103,6 +127,7 @@ def _model_interval(P, y, ci_prob, draws, tune, seed):
         tune=tune,
         seed=seed,
         verbose="error",
+        **options,
     )
     row = fit.summary(("beta",), ci_prob=ci_prob).loc[_TARGET]
     r = fit.partial_within_r().sel(segment="IM", outcome="bond")
@@ -126,6 +151,7 @@ def design_analysis(
     ci_prob=0.89,
     draws=500,
     tune=500,
+    model_options=None,
     seed=None,
     n_jobs=1,
     verbose=None,
@@ -166,23 +192,35 @@ def design_analysis(
         Simulated studies per design point.
     method : str
         ``"fast"`` (default): the within-dyad correlation of the dyad-centred
-        values with a Fisher-z interval, which takes milliseconds per study.
-        ``"model"``: :func:`fit_alliance_model` with its defaults on each study
-        (``segments=("IM",)``, ``outcomes=("bond",)``), the interval of
+        values with a Fisher-z interval, which takes milliseconds per study. It
+        stands for the model with one within slope for all dyads and no
+        detrending (``model_options=dict(random_slopes=False, detrend=False,
+        session_covariate="linear")``), and a test checks that the two agree.
+        ``"model"``: :func:`fit_alliance_model` on each study
+        (``segments=("IM",)``, ``outcomes=("bond",)``, its defaults unless
+        ``model_options`` says otherwise), the interval of
         ``beta[within, IM, bond]`` for power and of its partial correlation
-        (:meth:`AllianceFit.partial_within_r`) for coverage: seconds per study. A
-        test checks that the two agree.
+        (:meth:`AllianceFit.partial_within_r`) for coverage: seconds per study.
+        The model's defaults (random slopes, detrending) have wider intervals
+        and less power than the fast path (see :ref:`methods-design`): use
+        ``"model"`` for the power of the default analysis.
     ci_prob : float
         Probability of the intervals (default 0.89, as in the model summaries).
     draws, tune : int
         Sampling of the model path.
+    model_options : dict | None
+        Further :func:`fit_alliance_model` arguments of the model path (for
+        example ``{"random_slopes": False}``); None: its defaults.
     %(seed)s
     n_jobs : int | None
         Model fits to run in parallel (``method="model"``; ``-1`` for all cores).
         ``None`` hands them to the active joblib backend, for example a dask
         cluster inside ``joblib.parallel_config(backend="dask")``. Every
         study's data and sampler seed are drawn before the fits, so the table
-        does not depend on ``n_jobs``. Default 1.
+        does not depend on ``n_jobs``, up to the last bits of the compiled model:
+        a process that compiles it and one that loads it from the disk cache can
+        differ there, and with random slopes the chains then part (mean interval
+        widths 0.598 and 0.599 in a test). Default 1.
     %(verbose)s
 
     Returns
@@ -209,6 +247,7 @@ def design_analysis(
     [[20.0, 0.53], [40.0, 0.87]]
     """
     _check_option("method", method, _METHODS)
+    options = _check_model_options(model_options, method)
     _check_count(n_sims, "n_sims", 1)
     _check_unit(ci_prob, "ci_prob", 0.0, 0.999)
     for value, name in ((icc_sync, "icc_sync"), (icc_alliance, "icc_alliance")):
@@ -240,7 +279,7 @@ def design_analysis(
         else:  # power from beta's interval, coverage from the partial r's
             logger.info(f"Design {n_d} dyads x {n_s} sessions, rho {rho}: {n_sims} model fits ...")
             parallel, run, _ = parallel_func(_model_interval, _n_jobs(n_jobs), total=n_sims)
-            fits = parallel(run(P, y, ci_prob, draws, tune, s) for P, y, s in studies)
+            fits = parallel(run(P, y, ci_prob, draws, tune, s, options) for P, y, s in studies)
             intervals = [fit[1:] for fit in fits]
         for lower, upper, (above, below) in intervals:
             hits.append(above if rho > 0 else below if rho < 0 else above or below)

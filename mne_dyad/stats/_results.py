@@ -153,7 +153,13 @@ def _new_dyad_posterior(posterior, model, n_effects, rng):
             values = posterior[rv.name].transpose("chain", "draw", ...)
             repeated = np.repeat(values.values, n_effects, axis=1)
             out[rv.name] = (("chain", "draw", *values.dims[2:]), repeated)
-    coords = {dim: list(model.coords[dim]) for rv in out for dim in out[rv][0][2:]}
+    coords = {}
+    for dims, _ in out.values():
+        for dim in dims[2:]:  # the model's named dims, or ArviZ's default ones (LKJCorr)
+            if dim in model.coords:
+                coords[dim] = list(model.coords[dim])
+            elif dim in posterior.coords:
+                coords[dim] = posterior[dim].values
     coords.update(chain=np.arange(n_chain), draw=np.arange(n_draw * n_effects))
     return xr.Dataset(out, coords=coords)
 
@@ -656,24 +662,24 @@ class AllianceFit:
         -----
         The standardisation and the grand mean of the between-dyad split come
         from all dyads, as in the fit; they are not refitted per fold. Models with
-        latent synchrony (``measurement_error``, ``missing="impute"``,
-        ``centering="latent"``) are not supported: their held-out synchrony would
-        have to be predicted too. The result is kept on the fit: a second call,
-        or :meth:`compare` with ``method="kfold"`` and the same ``k`` and ``seed``,
-        refits nothing.
+        latent synchrony (``measurement_error``, ``missing="impute"``) are not
+        supported: their held-out synchrony would have to be predicted too. With
+        ``centering="latent"`` a held-out dyad's within and between parts are
+        their expectations given its own synchrony under each draw of the
+        training fit's synchrony hyperparameters (``mu_P``, ``tau_P``,
+        ``sigma_P_within``), as in the fit; the elpd is of alliance given
+        synchrony, so it compares with observed centring's. The result is kept
+        on the fit: a second call, or :meth:`compare` with ``method="kfold"`` and
+        the same ``k`` and ``seed``, refits nothing.
         """
         memo = getattr(self, "_kfold_memo", {})
         if (k, seed, n_effects) in memo:  # compare() after kfold(): the same refits
             return memo[(k, seed, n_effects)].copy()
         d = self.data
-        if (
-            "P_se" in d
-            or bool(np.isnan(d["P"].values).any())
-            or (d.attrs.get("centering", "observed") == "latent")
-        ):
+        if "P_se" in d or bool(np.isnan(d["P"].values).any()):
             raise ValueError(
                 "kfold() needs a model whose synchrony is data; this fit has latent "
-                "synchrony (measurement_error, missing='impute' or centering='latent')."
+                "synchrony (measurement_error or missing='impute')."
             )
         n_dyads = d.sizes["dyad"]
         k = n_dyads if k is None else k
