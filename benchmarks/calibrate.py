@@ -5,11 +5,15 @@ Not circular: the data come from the EDA generator
 on the logit scale), not from the fitted model. Each replication runs the
 pipeline (:func:`mne_dyad.pipeline.run_pipeline`: synchrony cube, chance step
 with its correction) with the package defaults, and each workflow (``WORKFLOWS``:
-the defaults, random slopes, detrending, latent centring, a spline in session,
-the three that answer the within beta's confounds together, those three with latent
-centring, all of these with dyad trends at once) fits the alliance model on that
-chance-corrected cube with its own ``[model]`` settings, exactly as the pipeline's
-model stage would.
+0.1's defaults, each of random slopes, detrending, latent centring and a spline in
+session on its own, the three that answer the within beta's confounds together
+(``combined``, 0.2's defaults), those three with latent centring, all of these
+with dyad trends at once) fits the alliance model on that chance-corrected cube
+with its own ``[model]`` settings, exactly as the pipeline's model stage would.
+Each workflow states every setting that tells the workflows apart, so a row keeps
+its meaning when the package's defaults change; ``--workflows default`` runs the
+workflow that equals the package's defaults (:func:`default_workflow`), under its
+own name.
 
 Scenarios (``SCENARIOS``): the 2019 trial's shape (31 dyads x 6 sessions, 128
 usable, 15-minute sessions; ``--quick``: 8 x 4, 24 usable, 10 minutes) with
@@ -69,7 +73,7 @@ continued: ``benchmarks/results/calibrate_raw.csv`` in the repository holds ever
 row computed so far, and running the same command again adds the missing ones.
 
 Run: python benchmarks/calibrate.py [--reps 200] [--scenarios no_confound,trend_dyad]
-[--workflows default,slopes,detrend,latent,spline,combined,combined_latent,robust]
+[--workflows default,defaults_0.1,slopes,detrend,latent,spline,combined,combined_latent,robust]
 [--jobs 2 | --scheduler ADDRESS] [--quick] [--cube-dir DIR] [--aggregate]
 """
 
