@@ -6,7 +6,6 @@ predictive checks, LOO). Both import it from here, so neither imports the other.
 """
 
 import hashlib
-import re
 
 import numpy as np
 from mne.utils import _validate_type
@@ -189,11 +188,6 @@ def _lkj(pm, name, n, priors):
     return chol, stds
 
 
-def _pymc_version(pm):
-    """Return PyMC's (major, minor) version."""
-    return tuple(int(part) for part in re.findall(r"\d+", pm.__version__)[:2])
-
-
 def _lkj_corr_sds(pm, name, n, priors):
     """Return ``diag(sds) @ L`` for an LKJ correlation Cholesky ``L`` and half-normal SDs.
 
@@ -203,12 +197,10 @@ def _lkj_corr_sds(pm, name, n, priors):
     off-diagonal entries must shrink with their row's SD: a funnel when an SD is
     near zero, as the dyads' slope SDs are (twice the leapfrog steps, stuck chains).
 
-    PyMC before 6.4 gives ``LKJCorr`` a density without the Jacobian from the
-    Cholesky factor to the correlations (a wrong prior in this form); there the
-    covariance form of :func:`_lkj` is used.
+    PyMC before 6.4 gave ``LKJCorr`` a density without the Jacobian from the
+    Cholesky factor to the correlations (a wrong prior in this form), so mne-dyad
+    needs PyMC 6.4 or later, now that random slopes are the default.
     """
-    if _pymc_version(pm) < (6, 4):
-        return _lkj(pm, name, n, priors)
     transforms = _soft_import("pymc.distributions.transforms", "The alliance model")
 
     class _CorrCholesky(transforms.CholeskyCorrTransform):
