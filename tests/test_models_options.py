@@ -390,7 +390,10 @@ def test_latent_centring_mixes_when_dyad_means_are_mostly_noise():
         coords=coords,
     )
     fits = {
-        c: md.stats.fit_alliance_model(cube, alliance, centering=c, seed=2, verbose="error")
+        # 0.1's model form, in which the numbers above were measured
+        c: md.stats.fit_alliance_model(
+            cube, alliance, centering=c, **FIXED_0_1, seed=2, verbose="error"
+        )
         for c in ("observed", "latent")
     }
     latent = fits["latent"]
@@ -471,6 +474,8 @@ def _fit(seed, betas, **kwargs):
         alliance,
         standardize=False,
         session_covariate=False,
+        random_slopes=False,  # the form simulate_model_data draws from
+        detrend=False,
         seed=seed,
         verbose="error",
         **kwargs,
@@ -935,6 +940,7 @@ def _lagged_study(direction, n_dyads=60, n_sessions=6, seed=11):
 def test_lagged_models_find_a_lagged_effect_in_its_direction():
     """Each lagged direction finds its own effect; the same-session model does not."""
     kwargs = dict(outcomes=("bond",), draws=300, tune=300, seed=2, verbose="error")
+    kwargs.update(FIXED_0_1)  # the lagged studies have one slope for all dyads
     reverse = dict(lag=1, direction="alliance_to_synchrony")
     cube, alliance = _lagged_study("forward")
     forward = md.stats.fit_alliance_model(cube, alliance, lag=1, **kwargs).summary()
@@ -1017,6 +1023,10 @@ def test_new_dyad_predictions_integrate_the_dyad_effect(kfold_study, centering):
 def test_kfold_and_prior_sensitivity(kfold_study):
     cube, alliance = kfold_study
     kwargs = dict(outcomes=("bond",), draws=200, tune=200, seed=3, verbose="error")
+    # the default random slopes: their new dyads' slopes are drawn too (a KeyError once)
+    slopes = md.stats.fit_alliance_model(cube, alliance, **kwargs).kfold(k=2, seed=1)
+    assert slopes.shape == (16, 3) and np.isfinite(slopes.elpd).all()
+    kwargs.update(FIXED_0_1)  # the known answers below: the study's own form
     both = md.stats.fit_alliance_model(cube, alliance, **kwargs)
     cb = md.stats.fit_alliance_model(cube, alliance, segments=("CB",), **kwargs)
     folds = both.kfold(k=3, seed=1)
@@ -1146,7 +1156,14 @@ def test_partly_rated_sessions_are_fitted_checked_and_compared():
     for scale in ("task", "goal"):
         alliance[scale] = alliance[scale].where(rng.random(alliance[scale].shape) > 1 / 3)
     kwargs = dict(
-        standardize=False, session_covariate=False, draws=300, tune=300, seed=2, verbose="error"
+        standardize=False,
+        session_covariate=False,
+        random_slopes=False,
+        detrend=False,
+        draws=300,
+        tune=300,
+        seed=2,
+        verbose="error",
     )
     fit = md.stats.fit_alliance_model(cube, alliance, **kwargs)
     assert fit.data.sizes["obs"] == 120  # dropped before: about 55
