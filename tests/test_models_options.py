@@ -507,6 +507,7 @@ def test_agrees_with_statsmodels_mixedlm():
     """Univariate random-intercept model, diffuse priors: posterior means within 0.1
     posterior SD of the MixedLM estimates on the same data."""
     import statsmodels.formula.api as smf  # in the test extras: a broken install fails
+
     cube, alliance = md.simulation.simulate_model_data(
         n_dyads=31, n_sessions=5, betas={("within", "IM", "bond"): 0.4}, seed=1
     )
