@@ -505,9 +505,8 @@ class PipelineConfig:
         scalars = [v for v in spec.variables if v not in spec.lag_variables]
         for table in _STOCHASTIC:
             options = getattr(self, table)
-            sampling = {k: options[k] for k in _SAMPLING}
-            if table == "model":  # draws = None: the model's own default
-                sampling["draws"] = _default_draws(options["draws"], options["random_slopes"])
+            # draws = None in [model]: the model's own default
+            sampling = {k: options[k] for k in _SAMPLING} | {"draws": _draws(table, options)}
             check(table, _check_sampling, **sampling)
             sampler = options["sampler"]
             if sampler in _SAMPLER_PACKAGES and not _installed(_SAMPLER_PACKAGES[sampler]):

@@ -205,6 +205,29 @@ def test_detrend_takes_out_each_dyads_own_line():
             np.testing.assert_allclose(got, ref[1], atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:The observed dyad means")
+@pytest.mark.parametrize(
+    "sessions, term",
+    [((1, 2, 3, 4), "spline"), ((1, 2, 3), "linear"), ((2, 5), "linear"), ((3,), "None")],
+)
+def test_auto_session_term_follows_the_distinct_session_numbers(sessions, term):
+    """``"auto"``: a spline with 4+ distinct session numbers, linear with 2-3, none with 1,
+    and the prepared data say which (refits and the summary read it there)."""
+    from mne_dyad.stats._models import _auto_session_term
+
+    n_dyads = 5
+    assert str(_auto_session_term(np.tile(sessions, n_dyads))) == term
+    cube, alliance = md.simulation.simulate_model_data(
+        n_dyads=n_dyads, n_sessions=max(sessions), seed=0
+    )
+    picked = [s - 1 for s in sessions]
+    cube, alliance = cube.isel(session=picked), alliance.isel(session=picked)
+    data = _prepare_alliance_data(cube, alliance, session_covariate="auto")
+    assert data.attrs["session_covariate"] == term
+    assert ("S" in data) == (term == "spline")
+    assert np.allclose(data.session_c, 0) == (term == "None")  # one session number
+
+
 def test_session_terms_and_trends_change_the_model():
     cube, alliance = md.simulation.simulate_model_data(n_dyads=8, n_sessions=6, seed=0)
     data = _prepare_alliance_data(cube, alliance, session_covariate="categorical")
@@ -1025,7 +1048,11 @@ def test_kfold_and_prior_sensitivity(kfold_study):
     cube, alliance = kfold_study
     kwargs = dict(outcomes=("bond",), draws=200, tune=200, seed=3, verbose="error")
     # the default random slopes: their new dyads' slopes are drawn too (a KeyError once)
-    slopes = md.stats.fit_alliance_model(cube, alliance, **kwargs).kfold(k=2, seed=1)
+    fit = md.stats.fit_alliance_model(cube, alliance, **kwargs)
+    # session_covariate="auto" with 5 session numbers: a spline, stored for refits
+    assert fit.params["session_covariate"] == fit.data.attrs["session_covariate"] == "spline"
+    assert fit._options()["session_covariate"] == "spline"
+    slopes = fit.kfold(k=2, seed=1)
     assert slopes.shape == (16, 3) and np.isfinite(slopes.elpd).all()
     kwargs.update(FIXED_0_1)  # the known answers below: the study's own form
     both = md.stats.fit_alliance_model(cube, alliance, **kwargs)
