@@ -31,16 +31,24 @@ usable, 15-minute sessions; ``--quick``: 8 x 4, 24 usable, 10 minutes) with
 - ``therapist``: therapist effects on coupling (logit SD 0.5) and alliance
   (SD 0.3 points);
 - ``missing_ratings``: 20% of the usable sessions lack their ratings;
-- ``unbalanced``: 100 usable sessions of 186, so dyads have 1 to 6.
+- ``unbalanced``: 100 usable sessions of 186, so dyads have 1 to 6;
+- ``true_means``: bond follows each session's IM coupling relative to the dyad's
+  true (latent) mean instead of its mean over the usable sessions
+  (``within_center="latent"``; elsewhere ``"usable"``). The within-dyad
+  deviations over the usable sessions are those of ``no_confound``; only the
+  observed dyad means of bond differ. The between-dyad truth is 0 on the latent
+  footing, so it asks which centring gets the between beta right when alliance
+  does not know which sessions were recorded.
 
 Each scenario runs twice per replication with common random numbers: with no
 coupling effect (``effect = 0``: the false-positive rate is the share of 89%
 intervals that exclude 0) and with the simulator's default effect (bond rises
 0.3 points per SD of within-dyad IM coupling: coverage, power and width). The
-effect, slope heterogeneity and missing ratings change only the alliance
+effect, slope heterogeneity, missing ratings and the centring of the truth
+change only the alliance
 ratings, so the studies that differ only in them share their EDA (``GROUPS``;
 checked for each replication), and the pipeline's synchrony, surrogate and
-chance steps run once per group: 7 pipeline runs per replication instead of 20,
+chance steps run once per group: 7 pipeline runs per replication instead of 22,
 with one alliance model per scenario x effect x workflow.
 
 The truth of an effect in the model's units. The model's beta is in SDs of bond
@@ -57,7 +65,8 @@ replication x workflow; resumable: done rows are skipped) and, with
 ``--aggregate`` or at the end, ``benchmarks/results/calibrate.csv``: per
 scenario and workflow the false-positive rate, coverage, power, mean interval
 width and mean bias, and, for the centring's choice, ``beta[between, IM, bond]``
-when the within effect is on (its true value is 0: ``between_fpr``, the share of
+when the within effect is on (its true value is 0, on the observed footing, or in
+``true_means`` on the latent one: ``between_fpr``, the share of
 its intervals that exclude 0, and ``between_mean``), each with its Monte Carlo SE
 (``sqrt(p (1 - p) / R)`` for shares, ``SD / sqrt(R)`` for means); and
 ``calibrate_table.rst``, the table the methods page shows. The targets:
@@ -106,6 +115,10 @@ SCENARIOS = {
     "therapist": {"sd_therapist": 0.5, "therapist_alliance": 0.3},
     "missing_ratings": {"missing_alliance": 0.2},
     "unbalanced": {"n_usable": "unbalanced"},  # UNBALANCED[size] usable sessions
+    # alliance follows each session's coupling relative to the dyad's true mean (the
+    # latent footing), not to its mean over the observed sessions: the between truth is
+    # 0 on the latent footing, so observed dyad means pull the between beta
+    "true_means": {"within_center": "latent"},
 }
 #: usable sessions of the unbalanced scenario: 100 of 186 (--quick: 16 of 32)
 UNBALANCED = {"full": 100, "quick": 16}
@@ -248,7 +261,7 @@ def _within_sums(data):
 #: their group (same seed: the simulator draws the alliance's extra parts from their
 #: own streams), so the synchrony cube and its surrogates are computed once per group.
 GROUPS = [
-    ["no_confound", "slopes_0.2", "slopes_0.4", "missing_ratings"],
+    ["no_confound", "slopes_0.2", "slopes_0.4", "missing_ratings", "true_means"],
     ["trend_linear"],
     ["trend_saturating"],
     ["trend_dyad"],
@@ -411,7 +424,8 @@ def aggregate(raw, out):
         part["excludes_0"] = (part.ci_lower > 0) | (part.ci_upper < 0)
         part["above_0"] = part.ci_lower > 0
         part["bias"] = part["mean"] - part.truth
-        # the true between-dyad effect is 0 on the model's footing (within_center="usable")
+        # the true between-dyad effect is 0: on the observed footing (within_center
+        # "usable"), in true_means on the latent one
         part["between_excludes_0"] = (part.between_lower > 0) | (part.between_upper < 0)
         rows = []
         for (scenario, workflow), g in part.groupby(["scenario", "workflow"], sort=False):

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.special import expit
 from scipy.stats import spearmanr
 
 import mne_dyad as md
@@ -273,6 +274,19 @@ def test_lead_sets_who_follows():
     assert {md.io.get_session_info(r)["lead"] for r in study.raws.values()} == {"therapist"}
 
 
+def test_expected_coupling_is_the_mean_over_the_session_part():
+    from mne_dyad.simulation._simulate import _expected_expit
+
+    eta = np.array([[-1.0, 0.0], [0.5, 2.0]])
+    z = np.random.default_rng(0).standard_normal(2_000_000)
+    mc = [[expit(v + 0.8 * z).mean() for v in row] for row in eta]
+    np.testing.assert_allclose(_expected_expit(eta, 0.8), mc, atol=1e-3)
+    np.testing.assert_allclose(_expected_expit(eta, 0.0), expit(eta), atol=1e-15)
+    # the mean of a logistic of a centred normal is 1/2 at 0, and below expit for eta > 0
+    assert _expected_expit(np.array([0.0]), 1.5)[0] == pytest.approx(0.5, abs=1e-12)
+    assert _expected_expit(np.array([2.0]), 1.5)[0] < expit(2.0)
+
+
 def test_within_center_puts_the_between_truth_on_the_models_footing():
     """Centred on the usable sessions, no coupling reaches the observed dyad means."""
     beta = 1.0
@@ -310,6 +324,24 @@ def test_within_center_puts_the_between_truth_on_the_models_footing():
     params = json.loads(usable_c.truth.attrs["mne_dyad_truth"])
     assert params["within_center"] == "usable"
     assert params["between_betas"] == {"bond": 0.0, "task": 0.0, "goal": 0.0}
+    assert params["between_footing"] == "observed"
     assert json.loads(all_c.truth.attrs["mne_dyad_truth"])["between_betas"] is None
+    # centred on the dyads' true (latent) means: over the usable sessions the within
+    # deviations are those of "usable" exactly, only the observed dyad means differ
+    latent_c = md.simulation.simulate_study(**kw, within_center="latent")
+    w_l = latent_c.truth.within_im_coupling.values
+    means_l = seen_mean(w_l)
+    np.testing.assert_allclose((w_l - means_l[:, None])[seen], w_u[seen], atol=1e-12)
+    assert np.abs(means_l).max() > 0.2 and abs(w_l.mean()) < 0.2  # noise around 0
+    # the true mean: one value per dyad (no trend here), which follows the dyad's
+    # coupling level, while the deviations from it do not
+    im = usable_c.truth.coupling.sel(segment="IM").values
+    true_mean = im - w_l * params["sd_within_im_coupling"]
+    np.testing.assert_allclose(true_mean.std(1), 0.0, atol=1e-12)
+    assert np.corrcoef(true_mean[:, 0], im.mean(1))[0, 1] > 0.5
+    assert abs(np.corrcoef(true_mean[:, 0], w_l.mean(1))[0, 1]) < 0.4
+    lat_params = json.loads(latent_c.truth.attrs["mne_dyad_truth"])
+    assert lat_params["between_footing"] == "latent"
+    assert lat_params["between_betas"] == {"bond": 0.0, "task": 0.0, "goal": 0.0}
     with pytest.raises(ValueError, match="within_center"):
         md.simulation.simulate_study(**kw, within_center="observed")

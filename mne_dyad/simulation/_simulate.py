@@ -323,6 +323,13 @@ def _mvn(rng, n, sds, corr):
     return rng.multivariate_normal(np.zeros(k), cov, size=n)
 
 
+def _expected_expit(eta, sd, n_nodes=40):
+    """``E[expit(eta + e)]`` for ``e ~ N(0, sd^2)`` (Gauss-Hermite quadrature)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n_nodes)
+    weights = weights / weights.sum()
+    return (expit(eta[..., None] + sd * nodes) * weights).sum(-1)
+
+
 def _dyad_centered(values, seen):
     """Each dyad's deviation from its mean over the ``seen`` sessions, and its SD there."""
     means = np.where(seen, values, 0.0).sum(axis=1, keepdims=True) / seen.sum(axis=1, keepdims=True)
@@ -458,7 +465,15 @@ def simulate_study(
         ``"all"``: the mean over all ``n_sessions`` (mne-dyad 0.1); the observed
         dyad means then carry part of the within effect, a between effect that
         is not 0 on the model's footing. The SD that standardises ``w_ds`` is
-        taken over the same sessions.
+        taken over the same sessions. ``"latent"``: the dyad's true mean, the
+        coupling it would have on average over endless sessions (its expected
+        coupling in each session, integrated over the session part ``e``), the
+        footing of the multilevel literature (Lüdtke et al., 2008) and of
+        ``centering="latent"``: the true between-dyad effect is 0 on that footing,
+        while the observed dyad means carry the average of their sessions'
+        deviations, and with it part of the within effect. ``w_ds`` is
+        standardised by the SD of ``"usable"``, so the within-dyad slope on the
+        observed sessions is the same as there.
 
         .. versionadded:: 0.2
     %(seed)s
@@ -523,7 +538,7 @@ def simulate_study(
     _validate_type(missing_alliance, "numeric", "missing_alliance")
     if not 0 <= missing_alliance < 1:
         raise ValueError(f"missing_alliance must be in [0, 1), got {missing_alliance!r}.")
-    _check_option("within_center", within_center, ("usable", "all"))
+    _check_option("within_center", within_center, ("usable", "all", "latent"))
     coupling_mean = {"IM": 0.5, "CB": 0.4} if coupling_mean is None else dict(coupling_mean)
     betas = {"bond": 0.3, "task": 0.0, "goal": 0.0} if betas is None else dict(betas)
     unknown = sorted(set(betas) - set(_OUTCOMES))
@@ -575,8 +590,12 @@ def simulate_study(
 
     # alliance from the within-dyad IM coupling
     im = c[:, :, labels.index("IM")] if "IM" in labels else np.zeros((n_dyads, n_sessions))
-    seen = usable if within_center == "usable" else np.ones_like(usable)
+    seen = usable if within_center != "all" else np.ones_like(usable)
     within, sd_within = _dyad_centered(im, seen)
+    if within_center == "latent" and "IM" in labels:
+        # deviation from the dyad's expected coupling in each session (its true mean)
+        eta = base[labels.index("IM")] + u + t_coupling[t_index]
+        within = im - _expected_expit(eta[:, None] + trend_c, sd_session)
     # a constant coupling leaves rounding noise (~1e-17), not a within-dyad signal
     w_std = within / sd_within if sd_within > 1e-9 else np.zeros_like(within)
     intercepts = {"bond": 5.5, "task": 5.0, "goal": 5.0}
@@ -585,6 +604,8 @@ def simulate_study(
     resid = _mvn(rng, n_dyads * n_sessions, [sd_resid_o] * 3, 0.5).reshape(n_dyads, n_sessions, 3)
     alliance = xr.Dataset(coords={"dyad": dyads, "session": sessions})
     arousal_within, sd_arousal = _dyad_centered(log_rate, seen)
+    if within_center == "latent":  # the log rate's true dyad mean is 0
+        arousal_within = log_rate
     arousal_std = (
         arousal_within / sd_arousal if sd_arousal > 1e-9 else np.zeros_like(arousal_within)
     )
@@ -636,8 +657,10 @@ def simulate_study(
         "sd_beta": sd_beta,
         "missing_alliance": float(missing_alliance),
         "within_center": within_center,
-        # on the footing of a model centred on the usable sessions (see within_center)
-        "between_betas": {o: 0.0 for o in _OUTCOMES} if within_center == "usable" else None,
+        # 0 on the footing of a model centred on the usable sessions ("usable") or on
+        # the dyads' latent means ("latent"); see within_center
+        "between_betas": None if within_center == "all" else {o: 0.0 for o in _OUTCOMES},
+        "between_footing": {"usable": "observed", "latent": "latent"}.get(within_center),
         "intercepts": intercepts,
         "sd_dyad_alliance": sd_dyad_o,
         "sd_residual_alliance": sd_resid_o,
