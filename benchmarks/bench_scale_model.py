@@ -30,7 +30,12 @@ from mne_dyad.stats import _alliance_graph
 #: The model measured: intercept-only dyad effects (the form the integration takes),
 #: no detrending, a linear session term. The default since 0.2 has random slopes,
 #: which keep the full form at any size.
-FORM = {"random_slopes": False, "detrend": False, "session_covariate": "linear"}
+FORM = {
+    "random_slopes": False,
+    "detrend": False,
+    "session_covariate": "linear",
+    "centering": "observed",
+}
 
 
 def _time_to_target(cube, alliance, target):

@@ -60,14 +60,18 @@ cube = md.synchrony_cube(study.raws, lag=10.0, window=30.0, step=15.0)
 #              (\beta_{within,g,o} + b_{dgo}) P^w_{dsg} + \beta_{between,g,o} P^b_{dg}
 #              \right) + f_o(session_{ds}) + u_{do} + e_{dso}
 #
-# - **Within/between split.** A session's synchrony ``P`` is split into
-#   ``P^w = P_ds - mean_s(P_ds)`` (this session against its own dyad's average)
-#   and ``P^b = mean_s(P_ds) - grand mean`` (this dyad against the others), see
-#   :func:`mne_dyad.stats.within_between`. The paper's question is about
+# - **Within/between split.** A session's synchrony ``P`` is split into a within
+#   part (this session against its own dyad's average) and a between part (this
+#   dyad against the others). The paper split at each dyad's observed mean,
+#   ``P^w = P_ds - mean_s(P_ds)`` (:func:`mne_dyad.stats.within_between`). The
+#   model's default, ``centering="latent"``, splits at a latent dyad mean instead:
+#   the mean of four or five noisy sessions is itself noisy, so the between part
+#   is that mean shrunk by its reliability, and the within part what is left
+#   (see :ref:`methods-alliance`). The paper's question is about
 #   ``beta_within``: in sessions where *this* dyad is more synchronous than
 #   usual, is *its* alliance better? ``beta_between`` answers a different
 #   question (are more synchronous dyads better allied?) and is estimated from
-#   only as many values as there are dyads.
+#   only as many values as there are dyads, each as reliable as its dyad mean.
 # - **Time.** Each dyad's synchrony is detrended over its own sessions before the
 #   split (``detrend=True``), and the alliance's common course over sessions
 #   ``f_o`` is a restricted cubic spline (``session_covariate="auto"``: a spline
@@ -76,8 +80,9 @@ cube = md.synchrony_cube(study.raws, lag=10.0, window=30.0, step=15.0)
 # - **Random slopes.** Each dyad's within slopes ``b_dgo`` vary around
 #   ``beta_within`` (``random_slopes=True``), correlated with its intercept.
 #   Without them, dyads that differ in how strongly synchrony goes with alliance
-#   make the intervals of ``beta_within`` too narrow. These three defaults were
-#   chosen by calibration on simulated EDA (:ref:`methods-calibration`).
+#   make the intervals of ``beta_within`` too narrow. These defaults, and latent
+#   centring, were chosen by calibration on simulated EDA
+#   (:ref:`methods-calibration`).
 # - **Multivariate outcomes.** The dyad effects ``u_d`` and the residuals
 #   ``e_ds`` are multivariate normal across the three scales, each covariance
 #   with an LKJ prior on its correlations (shape 2) and half-normal SDs, so the

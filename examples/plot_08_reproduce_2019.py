@@ -270,17 +270,19 @@ finding_c.loc[[i for i in finding_c.index if "within" in i]]
 # below for what this study gives). With five null effects and 89% intervals, at least one
 # interval excludes zero in about every other study (1 - 0.89^5 = 0.44), and one
 # that only just reaches zero is more common still. The
-# between-dyad effects rest on few dyads (31 in the trial), so their intervals are
-# wide. Their truth is zero on the model's own footing: the simulation makes bond
-# follow each session's coupling relative to the dyad's mean over the sessions
-# that have EDA, the ones the model centres on (``within_center="usable"``), so a
-# dyad's observed mean holds no coupling effect. The measured dyad means are still
-# means of about four noisy sessions: they carry part of the sessions' within-dyad
-# deviations, and with them part of the within effect, so the between beta is
-# pulled toward the within beta. It is the mechanism by which unreliable dyad
-# means bias between-dyad effects (Lüdtke et al., 2008); the ``contextual`` rows
-# of the summary (between minus within) show its size, and
-# ``centering="latent"`` is the model's remedy (see :ref:`methods-alliance`).
+# between-dyad effects rest on few dyads (31 in the trial), each known through the
+# mean of about four noisy sessions, which says little about how synchronous the
+# dyad is. The default latent centring treats those means as unknown, so the
+# between intervals are wide: as wide as the data leave them. Their truth here is
+# zero: the simulation makes bond follow each session's coupling relative to the
+# dyad's mean over the sessions that have EDA (``within_center="usable"``), so a
+# dyad's mean holds no coupling effect. Had bond followed coupling relative to the
+# dyad's true mean, as multilevel models assume (``within_center="latent"``), the
+# observed means of four sessions would carry part of the within effect, and
+# ``centering="observed"``, the paper's split, would pull the between beta toward
+# the within beta (Lüdtke et al., 2008): the calibration's ``true_means`` scenario
+# measures this (see :ref:`methods-calibration`). The ``contextual`` rows of the
+# summary give between minus within.
 # The claim "IM, not CB" is a claim about a difference, so it is tested by the
 # contrast of the two within effects:
 contrast = fit.contrast("IM - CB", level="within")

@@ -8,7 +8,12 @@ from mne_dyad.stats import design_analysis
 from mne_dyad.stats._design import _fast_interval, _simulate_design
 
 #: The model the fast path stands for.
-FIXED = {"random_slopes": False, "detrend": False, "session_covariate": "linear"}
+FIXED = {
+    "random_slopes": False,
+    "detrend": False,
+    "session_covariate": "linear",
+    "centering": "observed",
+}
 
 
 def test_simulated_designs_have_the_stated_correlation():

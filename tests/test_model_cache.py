@@ -154,7 +154,12 @@ class _Stop(Exception):
         ({}, True, 0.95, False),  # the default: random slopes
         # the latent dyad means are integrated out: data, not graph constants
         ({"random_slopes": False, "centering": "latent"}, True, None, True),
-        ({"random_slopes": False, "measurement_error": True}, False, 0.95, True),
+        (
+            {"random_slopes": False, "measurement_error": True, "centering": "observed"},
+            False,
+            0.95,
+            True,
+        ),
         # latent centring takes the standard errors as data
         (
             {"random_slopes": False, "measurement_error": True, "centering": "latent"},

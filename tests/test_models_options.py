@@ -18,8 +18,11 @@ TRUTH = {("within", "IM", "bond"): 0.5, ("between", "IM", "bond"): 0.4}
 
 
 #: The model form of 0.1's defaults: one within slope for all dyads, no detrending, a
-#: linear session term (tests whose known answers are written for that form).
-FIXED_0_1 = dict(random_slopes=False, detrend=False, session_covariate="linear")
+#: linear session term, observed centring (tests whose known answers are written for
+#: that form).
+FIXED_0_1 = dict(
+    random_slopes=False, detrend=False, session_covariate="linear", centering="observed"
+)
 
 
 def _data(**kwargs):
@@ -378,7 +381,9 @@ def test_latent_centering_removes_the_pull_of_unreliable_dyad_means():
         verbose="error",
     )
     with pytest.warns(RuntimeWarning, match=r"reliability IM 0\.[3-6]"):
-        observed = md.stats.fit_alliance_model(cube, alliance, **{**kw, "verbose": "warning"})
+        observed = md.stats.fit_alliance_model(
+            cube, alliance, centering="observed", **{**kw, "verbose": "warning"}
+        )
     observed = observed.summary()
     latent = md.stats.fit_alliance_model(cube, alliance, centering="latent", **kw).summary()
     between = "beta[between, IM, bond]"

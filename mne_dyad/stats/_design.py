@@ -193,9 +193,10 @@ def design_analysis(
     method : str
         ``"fast"`` (default): the within-dyad correlation of the dyad-centred
         values with a Fisher-z interval, which takes milliseconds per study. It
-        stands for the model with one within slope for all dyads and no
-        detrending (``model_options=dict(random_slopes=False, detrend=False,
-        session_covariate="linear")``), and a test checks that the two agree.
+        stands for the model with one within slope for all dyads, no
+        detrending and observed centring (``model_options=dict(random_slopes=False,
+        detrend=False, session_covariate="linear", centering="observed")``), and a
+        test checks that the two agree.
         ``"model"``: :func:`fit_alliance_model` on each study
         (``segments=("IM",)``, ``outcomes=("bond",)``, its defaults unless
         ``model_options`` says otherwise), the interval of

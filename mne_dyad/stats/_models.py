@@ -693,7 +693,7 @@ def fit_alliance_model(
     session_covariate="auto",
     dyad_trends=False,
     detrend=True,
-    centering="observed",
+    centering="latent",
     covariates=(),
     likelihood="normal",
     ceiling=None,
@@ -786,17 +786,21 @@ def fit_alliance_model(
         centred). The within part is then what is left of a session's synchrony
         after its dyad's trend.
     centering : str
-        Where the within/between split centres synchrony. ``"observed"``
-        (default): at each dyad's observed mean, which, from a handful of noisy
-        sessions, is itself noisy, so that the between betas are pulled toward
-        the within betas (a warning names the reliability of the dyad means
-        when it is below 0.7). ``"latent"``: at a latent dyad mean ``m``
-        (``P = m + w``, ``m ~ N(mu_P, tau_P)``, ``w ~ N(0, sigma_P_within)``;
-        Lüdtke et al., 2008), integrated out: synchrony enters through its
-        marginal likelihood, the between part is ``E[m | P] - mu_P`` (the dyad's
-        observed mean shrunk by its reliability; ``P_dyad`` in the posterior)
-        and the within part ``E[w | P]``. A missing value's within part is a
-        parameter. See :ref:`methods-alliance`.
+        Where the within/between split centres synchrony. ``"latent"``
+        (default): at a latent dyad mean ``m`` (``P = m + w``, ``m ~ N(mu_P,
+        tau_P)``, ``w ~ N(0, sigma_P_within)``; Lüdtke et al., 2008), integrated
+        out: synchrony enters through its marginal likelihood, the between part
+        is ``E[m | P] - mu_P`` (the dyad's observed mean shrunk by its
+        reliability; ``P_dyad`` in the posterior) and the within part ``E[w |
+        P]``. A missing value's within part is a parameter. ``"observed"``: at
+        each dyad's observed mean, which, from a handful of noisy sessions, is
+        itself noisy, so that the between betas are pulled toward the within
+        betas (a warning names the reliability of the dyad means when it is
+        below 0.7); the default before 0.2. The calibration chose latent
+        centring: the within betas are as well calibrated either way, while
+        with alliance that follows coupling relative to the dyads' true means
+        the observed centring's between beta is pulled (see
+        :ref:`methods-calibration`). See :ref:`methods-alliance`.
     covariates : sequence of str
         Cube variables on ``dyad x session x segment`` to adjust for, such as
         the arousal variables ``("client_scr_rate", "therapist_scr_rate")``
