@@ -796,11 +796,14 @@ def fit_alliance_model(
         each dyad's observed mean, which, from a handful of noisy sessions, is
         itself noisy, so that the between betas are pulled toward the within
         betas (a warning names the reliability of the dyad means when it is
-        below 0.7); the default before 0.2. The calibration chose latent
-        centring: the within betas are as well calibrated either way, while
-        with alliance that follows coupling relative to the dyads' true means
-        the observed centring's between beta is pulled (see
-        :ref:`methods-calibration`). See :ref:`methods-alliance`.
+        below 0.7); the default before 0.2. In the calibration the within betas
+        are calibrated either way; when alliance follows coupling relative to the
+        dyads' true means, observed centring's between beta is pulled out of its
+        intervals, while when it follows the mean of the recorded sessions,
+        latent centring's leans the other way inside wide intervals and its
+        within betas shrink a little (see :ref:`methods-calibration`, which says
+        why the default takes the true-mean footing). See
+        :ref:`methods-alliance`.
     covariates : sequence of str
         Cube variables on ``dyad x session x segment`` to adjust for, such as
         the arousal variables ``("client_scr_rate", "therapist_scr_rate")``
