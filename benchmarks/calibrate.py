@@ -316,7 +316,9 @@ def replicate(tasks, rep, size, n_surrogates=None, cube_dir=None):
         base["chance"] = {"n_surrogates": n_surrogates}
     studies = {}
     for scenario, effect, _ in tasks:
-        sim = {**SIZES[size], **SCENARIOS[scenario]}
+        # the footing of the truth stated, so a row keeps its meaning whatever the
+        # simulator's default (true_means states its own)
+        sim = {**SIZES[size], "within_center": "usable", **SCENARIOS[scenario]}
         if sim["n_usable"] == "unbalanced":
             sim["n_usable"] = UNBALANCED[size]
         studies[scenario, effect] = md.simulation.simulate_study(
