@@ -420,7 +420,7 @@ def test_latent_centring_mixes_when_dyad_means_are_mostly_noise():
     fits = {
         # 0.1's model form, in which the numbers above were measured
         c: md.stats.fit_alliance_model(
-            cube, alliance, centering=c, **FIXED_0_1, seed=2, verbose="error"
+            cube, alliance, **{**FIXED_0_1, "centering": c}, seed=2, verbose="error"
         )
         for c in ("observed", "latent")
     }
@@ -1010,8 +1010,8 @@ def test_new_dyad_predictions_integrate_the_dyad_effect(kfold_study, centering):
         cube,
         alliance,
         outcomes=("bond",),
-        centering=centering,
-        **FIXED_0_1,  # the analytic marginal below: intercepts only, a linear session term
+        # the analytic marginal below: intercepts only, a linear session term
+        **{**FIXED_0_1, "centering": centering},
         draws=200,
         tune=300,
         seed=3,
