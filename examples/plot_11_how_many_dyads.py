@@ -98,9 +98,9 @@ print(null[["n_dyads", "power", "power_se", "coverage", "coverage_se"]].round(3)
 # The fast path against the model
 # -------------------------------
 # The fast path stands for :func:`mne_dyad.stats.fit_alliance_model` with one
-# within slope for all dyads, no detrending and observed centring. At one design point we run that
-# model, and the package's default model (random slopes, each dyad's synchrony
-# detrended, a spline session course, latent centring; chosen by the calibration of
+# within slope for all dyads, no detrending and observed centring. At one design
+# point we run that model, and the package's default model (random slopes, each
+# dyad's synchrony detrended, a spline session course, latent centring; see
 # :ref:`methods-calibration`), on every simulated study (seconds per fit) and
 # compare. The model's interval of ``beta[within, IM, bond]`` gives its power, and
 # the interval of its partial within-dyad correlation its coverage.
