@@ -74,10 +74,17 @@ def test_study_shape_and_truth():
     assert (meta["dyad"], meta["session"]) == key
     c = study.truth.coupling.sel(dyad=key[0], session=key[1])
     assert meta["coupling"]["IM"] == pytest.approx(float(c.sel(segment="IM")))
-    # within-dyad IM coupling is centred per dyad on its usable sessions, SD 1 there
-    w = study.truth.within_im_coupling.where(study.truth.usable == 1)
-    np.testing.assert_allclose(w.mean("session"), 0, atol=1e-12)
-    assert float(w.std()) == pytest.approx(1.0)
+    # within-dyad IM coupling deviates from each dyad's true mean (the default), with
+    # the SD of the deviations from its usable-session mean, 1, as its unit; so the
+    # usable sessions' dyad means are noise around 0: their SD is that of a mean of
+    # each dyad's usable sessions (1 / sqrt(n), n of 1-6 here), not 0 and not more
+    usable = study.truth.usable == 1
+    w = study.truth.within_im_coupling.where(usable)
+    n = usable.sum("session")
+    z = (w.mean("session") * np.sqrt(n)).values
+    assert abs(float(np.mean(z))) < 3 / np.sqrt(31) and 0.5 < float(np.std(z)) < 1.6
+    assert float((w - w.mean("session")).std()) == pytest.approx(1.0)
+    assert truth["within_center"] == "latent" and truth["between_footing"] == "latent"
 
 
 def test_study_alliance_follows_betas():
@@ -91,7 +98,8 @@ def test_study_alliance_follows_betas():
         betas={"bond": 3.0, "task": 0.0, "goal": 0.0},
     )
     bond = study.alliance.bond - study.alliance.bond.mean("session")
-    w = study.truth.within_im_coupling
+    # both within the dyad (every session usable here)
+    w = study.truth.within_im_coupling - study.truth.within_im_coupling.mean("session")
     assert np.corrcoef(bond.values.ravel(), w.values.ravel())[0, 1] > 0.9
     task = study.alliance.task - study.alliance.task.mean("session")
     assert abs(np.corrcoef(task.values.ravel(), w.values.ravel())[0, 1]) < 0.2
@@ -292,7 +300,7 @@ def test_within_center_puts_the_between_truth_on_the_models_footing():
     beta = 1.0
     kw = dict(n_dyads=40, n_sessions=6, n_usable=120, duration=60.0, seed=4, verbose=False)
     kw["betas"] = {"bond": beta, "task": 0.0, "goal": 0.0}
-    usable_c = md.simulation.simulate_study(**kw)
+    usable_c = md.simulation.simulate_study(**kw, within_center="usable")
     all_c = md.simulation.simulate_study(**kw, within_center="all")
     # the EDA and everything but the coupling term of the alliance are the same
     assert usable_c.raws.keys() == all_c.raws.keys()
@@ -328,7 +336,7 @@ def test_within_center_puts_the_between_truth_on_the_models_footing():
     assert json.loads(all_c.truth.attrs["mne_dyad_truth"])["between_betas"] is None
     # centred on the dyads' true (latent) means: over the usable sessions the within
     # deviations are those of "usable" exactly, only the observed dyad means differ
-    latent_c = md.simulation.simulate_study(**kw, within_center="latent")
+    latent_c = md.simulation.simulate_study(**kw)  # the default: the model's footing
     w_l = latent_c.truth.within_im_coupling.values
     means_l = seen_mean(w_l)
     np.testing.assert_allclose((w_l - means_l[:, None])[seen], w_u[seen], atol=1e-12)

@@ -366,7 +366,7 @@ def simulate_study(
     trend_corr=0.0,
     sd_beta=0.0,
     missing_alliance=0.0,
-    within_center="usable",
+    within_center="latent",
     seed=None,
     verbose=None,
 ):
@@ -455,25 +455,28 @@ def simulate_study(
         Share of the usable sessions whose alliance ratings are missing (NaN),
         at random.
     within_center : str
-        The dyad mean that ``w_ds`` (and the within-dyad arousal) deviates from.
-        ``"usable"`` (default): the mean over the dyad's usable sessions, the
-        ones an analysis sees. The alliance's dyad means over those sessions
-        then hold no coupling at all, so the true between-dyad effect is 0 on
-        the footing of a model centred on the observed sessions
-        (``study.params["between_betas"]``), and a between estimate away from 0
-        is the model's own bias (unreliable dyad means), not the simulator's.
-        ``"all"``: the mean over all ``n_sessions`` (mne-dyad 0.1); the observed
-        dyad means then carry part of the within effect, a between effect that
-        is not 0 on the model's footing. The SD that standardises ``w_ds`` is
-        taken over the same sessions. ``"latent"``: the dyad's true mean, the
-        coupling it would have on average over endless sessions (its expected
-        coupling in each session, integrated over the session part ``e``), the
-        footing of the multilevel literature (Lüdtke et al., 2008) and of
-        ``centering="latent"``: the true between-dyad effect is 0 on that footing,
-        while the observed dyad means carry the average of their sessions'
-        deviations, and with it part of the within effect. ``w_ds`` is
-        standardised by the SD of ``"usable"``, so the within-dyad slope on the
-        observed sessions is the same as there.
+        The dyad mean that ``w_ds`` (and the within-dyad arousal) deviates from,
+        and so the footing on which the true between-dyad effect is 0
+        (``study.params["between_betas"]`` and ``["between_footing"]``).
+        ``"latent"`` (default): the dyad's true mean, the coupling it would have
+        on average over endless sessions (its expected coupling in each session,
+        integrated over the session part ``e``). This is the footing of the
+        multilevel literature (Lüdtke et al., 2008) and of the default
+        ``centering="latent"`` of :func:`mne_dyad.stats.fit_alliance_model`: a
+        session's alliance depends on that session alone. The observed dyad
+        means then carry the average of their sessions' deviations, and with it
+        part of the within effect, which a model centred on the observed means
+        misreads as a between effect. ``w_ds`` is standardised by the SD of
+        ``"usable"``, so the within-dyad slope on the observed sessions is the
+        same as there. ``"usable"``: the mean over the dyad's usable sessions,
+        the ones an analysis sees.
+        The alliance's dyad means over those sessions then hold no coupling at
+        all, so the true between-dyad effect is 0 on the footing of
+        ``centering="observed"``. ``"all"``: the mean over all ``n_sessions``
+        (mne-dyad 0.1); the observed dyad means then carry part of the within
+        effect, and the true between effect is stated on neither footing
+        (``between_betas`` is None). The SD that standardises ``w_ds`` is taken
+        over the same sessions.
 
         .. versionadded:: 0.2
     %(seed)s
