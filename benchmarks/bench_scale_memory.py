@@ -14,11 +14,17 @@ grows 5 times).
 ``--no-store`` sends each task its segments instead (the default without
 ``store_dir``), for comparison.
 
+``--from-files`` writes each study to disk first (one FIF file per person and
+session, a coding sheet and a manifest, by a child process) and passes the study
+read from its manifest (:func:`mne_dyad.io.read_study`): the workers then read the
+sessions, and the calling process holds none of them.
+
 Run: python benchmarks/bench_scale_memory.py [--sizes 1000,5000] [--n-surrogates 200]
-[--no-store]
+[--no-store] [--from-files]
 """
 
 import argparse
+import concurrent.futures
 import resource
 import tempfile
 import time
@@ -43,12 +49,50 @@ def _worker_peak_mb(dask_worker):
     return max(dask_worker.monitor.quantities["memory"]) / 2**20
 
 
+_DESIGN = dict(n_sessions=5, duration=3000.0, verbose=False)
+#: sessions simulated at a time when a study is written to disk
+_CHUNK = 250
+
+
+def _write_study(folder, n_sessions):
+    """Write a study of ``n_sessions`` to ``folder`` (FIF per person, CSV coding, manifest)."""
+    import pandas as pd
+
+    mne.set_log_level("ERROR")
+    rows = []
+    for c, start in enumerate(range(0, n_sessions, _CHUNK)):
+        n = min(_CHUNK, n_sessions - start)
+        part = md.simulation.simulate_study(n_dyads=n // 5, n_usable=n, seed=1 + c, **_DESIGN)
+        for (dyad, session), raw in part.raws.items():
+            stem = f"{folder}/{dyad}x{c}_{session}"
+            for role in ("client", "therapist"):
+                raw.copy().pick([role]).save(f"{stem}_{role}_raw.fif")
+            ann = raw.annotations
+            onsets = ann.onset - raw.first_time
+            table = {"segment": ann.description, "onset": onsets, "duration": ann.duration}
+            pd.DataFrame(table).to_csv(f"{stem}_coding.csv", index=False)
+            files = {f"{r}_file": f"{stem}_{r}_raw.fif" for r in ("client", "therapist")}
+            rows.append(
+                {"dyad": f"{dyad}x{c}", "session": session, "coding_file": f"{stem}_coding.csv"}
+                | files
+            )
+    pd.DataFrame(rows).to_csv(f"{folder}/manifest.csv", index=False)
+
+
+def _read_study(folder):
+    channels = {role: {"channel": role} for role in ("client", "therapist")}
+    return md.io.read_study(f"{folder}/manifest.csv", options={"readers": {"mne": channels}})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,5000")
     parser.add_argument("--n-surrogates", type=int, default=200)
     parser.add_argument(
         "--no-store", action="store_true", help="send each task its segments (no store_dir)"
+    )
+    parser.add_argument(
+        "--from-files", action="store_true", help="write the study to disk, workers read it"
     )
     args = parser.parse_args()
     from distributed import Client, LocalCluster
@@ -57,14 +101,18 @@ def main():
     warnings.filterwarnings("ignore", message="Sending large graph")
     peaks = {}
     for n_sessions in (int(v) for v in args.sizes.split(",")):
-        study = md.simulation.simulate_study(
-            n_dyads=n_sessions // 5,
-            n_sessions=5,
-            n_usable=n_sessions,
-            duration=3000.0,
-            seed=1,
-            verbose=False,
-        )
+        files = tempfile.TemporaryDirectory() if args.from_files else None
+        if files is not None:
+            # by a child process: the caller's peak memory is then the analysis's
+            with concurrent.futures.ProcessPoolExecutor(1) as child:
+                child.submit(_write_study, files.name, n_sessions).result()
+            study = _read_study(files.name)
+            sessions = study
+        else:
+            study = md.simulation.simulate_study(
+                n_dyads=n_sessions // 5, n_usable=n_sessions, seed=1, **_DESIGN
+            )
+            sessions = study.raws
         with (
             LocalCluster(
                 n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -74,11 +122,11 @@ def main():
             tempfile.TemporaryDirectory() as store,
         ):
             t0 = time.perf_counter()
-            md.synchrony_cube(study.raws, n_jobs=None)
+            md.synchrony_cube(sessions, n_jobs=None)
             t_cube = time.perf_counter() - t0
             t0 = time.perf_counter()
             md.surrogates.compare_with_surrogates(
-                study.raws,
+                sessions,
                 kind="pseudo_dyads",
                 n_surrogates=args.n_surrogates,
                 seed=1,
@@ -88,6 +136,8 @@ def main():
             )
             t_chance = time.perf_counter() - t0
             workers = sorted(client.run(_worker_peak_mb).values())
+        if files is not None:
+            files.cleanup()
         peaks[n_sessions] = max(workers)
         print(
             f"{n_sessions:5d} sessions: cube {t_cube:6.1f} s, {args.n_surrogates} pseudo-dyads "

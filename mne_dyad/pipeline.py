@@ -11,6 +11,7 @@ other change. :func:`run_pipeline` runs the stages in order and returns a
 import copy
 import datetime
 import difflib
+import functools
 import inspect
 import json
 import os
@@ -23,6 +24,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+import mne
 import numpy as np
 import xarray as xr
 from mne.utils import _validate_type, logger, verbose, warn
@@ -39,10 +41,11 @@ from .io._session import (
     _SIGNALS,
     _as_mapping,
     _check_segments,
-    _native_sfreq,
+    _facts,
+    _is_lazy,
     _segment_spans,
     _session_roles,
-    get_session_info,
+    _source,
 )
 from .io._study import _ROLES as _MANIFEST_ROLES
 from .io._study import Study, _with_toml_keys
@@ -1123,24 +1126,52 @@ def _with_options(study, config):
 class _LazySessions(Mapping):
     """``{(dyad, session): step(raw)}``: each session passed through ``step`` on first access.
 
-    ``done`` holds the sessions made so far.
+    ``done`` holds the sessions made so far. A session not made yet can be made
+    elsewhere (:meth:`_reader`: read and stepped where the reader is called, from
+    a reader of ``sessions`` or from its Raw); ``elsewhere`` keeps the facts of
+    those made elsewhere only.
     """
 
     def __init__(self, sessions, step):
         self._sessions = sessions
         self._step = step
         self.done = {}
+        self.elsewhere = {}
 
     def __getitem__(self, key):
         if key not in self.done:
             self.done[key] = self._step(self._sessions[key])
         return self.done[key]
 
+    def _reader(self, key):
+        if key in self.done:
+            return None
+        return _SteppedReader(_source(self._sessions, key, remote=True), self._step)
+
+    def _news(self, key, news):
+        first = key not in self.elsewhere
+        self.elsewhere.setdefault(key, news["facts"])
+        return self._sessions._news(key, news) if _is_lazy(self._sessions) else first
+
+    def _known(self, key):
+        return None if key in self.done else self.elsewhere.get(key)
+
     def __iter__(self):
         return iter(self._sessions)
 
     def __len__(self):
         return len(self._sessions)
+
+
+class _SteppedReader:
+    """Make a session from its source (a Raw or a reader), then pass it through ``step``."""
+
+    def __init__(self, source, step):
+        self.source, self.step = source, step
+
+    def __call__(self):
+        raw = self.source if isinstance(self.source, mne.io.BaseRaw) else self.source()
+        return self.step(raw)
 
 
 class _PreprocessedSessions(_LazySessions):
@@ -1155,10 +1186,11 @@ def _at_rate(sessions, study, config):
     sfreq = config.combine["sfreq"]
     if isinstance(study, Study) or not config.sets("combine") or sfreq is None:
         return sessions
-    return _LazySessions(
-        sessions,
-        lambda raw: raw if raw.info["sfreq"] == sfreq else _resample_session(raw, sfreq),
-    )
+    return _LazySessions(sessions, functools.partial(_to_rate, sfreq=sfreq))
+
+
+def _to_rate(raw, sfreq):
+    return raw if raw.info["sfreq"] == sfreq else _resample_session(raw, sfreq)
 
 
 def _preprocessed(sessions, config):
@@ -1167,9 +1199,13 @@ def _preprocessed(sessions, config):
     if all(_step_options(step, options[step]) is None for step in _STEPS):
         return sessions
     roles = config.synchrony["roles"]
-    return _PreprocessedSessions(
-        sessions, lambda raw: preprocess_session(raw, roles=roles, **options, verbose=False)
-    )
+    # a partial, not a lambda: a reader of these sessions may be pickled to a worker
+    step = functools.partial(_preprocess, roles=roles, options=options)
+    return _PreprocessedSessions(sessions, step)
+
+
+def _preprocess(raw, roles, options):
+    return preprocess_session(raw, roles=roles, **options, verbose=False)
 
 
 def _preprocessing_record(sessions):
@@ -1177,8 +1213,9 @@ def _preprocessing_record(sessions):
     if not isinstance(sessions, _PreprocessedSessions):
         return None
     shares, flagged = {}, []
-    for (dyad, session), raw in sessions.done.items():
-        record = get_session_info(raw).get("preprocessing", {})
+    made = [key for key in sessions if key in sessions.done or key in sessions.elsewhere]
+    for dyad, session in made:
+        record = _facts(sessions, (dyad, session))["preprocessing"] or {}
         if "artifact_share" in record:
             shares[f"{dyad}/{session}"] = record["artifact_share"]
             if record.get("flagged"):
@@ -1277,8 +1314,9 @@ def _cluster_record(client):
 def _rates_of(sessions):
     """Native and analysis rates of every session, ``{"dyad/session": {...}}``."""
     out = {}
-    for (dyad, session), raw in sessions.items():
-        out[f"{dyad}/{session}"] = {"analysis": raw.info["sfreq"], **_native_sfreq(raw)}
+    for dyad, session in sessions:
+        facts = _facts(sessions, (dyad, session))
+        out[f"{dyad}/{session}"] = {"analysis": facts["sfreq"], **facts["native"]}
     return out
 
 

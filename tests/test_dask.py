@@ -150,3 +150,85 @@ def test_no_cluster_no_dask(monkeypatch):
     with _dask_context(None) as client:
         assert client is None
         assert joblib.parallel.get_active_backend()[1] is None
+
+
+@pytest.fixture(scope="module")
+def study_on_disk(tmp_path_factory):
+    """Four dyads x two sessions as CSV tables, one with clocks that start apart."""
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("on_disk")
+    sim = md.simulation.simulate_study(
+        n_dyads=4, n_sessions=2, n_usable=8, duration=600.0, seed=12, verbose=False
+    )
+    rows = []
+    for (dyad, session), raw in sim.raws.items():
+        stem = f"{dyad}_{session}"
+        for role in ("client", "therapist"):
+            values = raw.get_data(picks=role)[0] * 1e6
+            pd.DataFrame({"eda": values}).to_csv(root / f"{stem}_{role}.csv", index=False)
+        ann = raw.annotations
+        onsets = ann.onset - raw.first_time
+        table = {"segment": ann.description, "onset": onsets, "duration": ann.duration}
+        pd.DataFrame(table).to_csv(root / f"{stem}_coding.csv", index=False)
+        row = {f"{r}_file": f"{stem}_{r}.csv" for r in ("client", "therapist")}
+        # the first session's therapist started 20 s late: reading it warns (a crop)
+        late = "10:00:20" if not rows else "10:00:00"
+        row.update(client_start="10:00:00", therapist_start=late)
+        rows.append({"dyad": dyad, "session": session, "coding_file": f"{stem}_coding.csv", **row})
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    return root / "manifest.csv"
+
+
+def _read(manifest):
+    return md.io.read_study(manifest, options={"readers": {"tabular": {"sfreq": 8.0}}})
+
+
+@pytest.mark.slow
+def test_a_studys_sessions_are_read_on_the_workers(cluster, study_on_disk, tmp_path, monkeypatch):
+    """A study from a manifest sends readers, not recordings: the workers read the
+    sessions, the calling process reads none, and the results, the warnings of
+    reading and the provenance's rates are those of a local run."""
+    options = dict(kind="pseudo_dyads", n_surrogates=6, seed=2, verbose="error")
+    here = _read(study_on_disk)
+    with pytest.warns(RuntimeWarning, match="overlap"):
+        local_cube = md.synchrony_cube(here)
+    local = md.surrogates.compare_with_surrogates(here, **options)
+    assert len(here.raws._cache) == 8  # n_jobs=1: read here, once
+    local_run = run_pipeline(_read(study_on_disk), _CONFIG, verbose="error")
+
+    def not_here(self, key):
+        raise AssertionError(f"session {key} was read in the calling process")
+
+    monkeypatch.setattr(md.io._study.Study, "load_session", not_here)
+    there = _read(study_on_disk)
+    with distributed.Client(cluster), joblib.parallel_config(backend="dask"):
+        # the warning of reading reaches the caller, once for both steps
+        with pytest.warns(RuntimeWarning, match="overlap") as said:
+            cube = md.synchrony_cube(there, n_jobs=None)
+            stored = md.surrogates.compare_with_surrogates(
+                there, n_jobs=None, store_dir=tmp_path, **options
+            )
+        sent = md.surrogates.compare_with_surrogates(there, n_jobs=None, **options)
+    assert sum("overlap" in str(w.message) for w in said) == 1
+    assert there.raws._cache == {}
+    assert there.raws.warnings == here.raws.warnings
+    assert len(there.raws.warnings[next(iter(there.raws))]) == 1
+    xr.testing.assert_identical(local_cube, cube)
+    xr.testing.assert_identical(local, stored)
+    xr.testing.assert_identical(local, sent)
+    assert list(tmp_path.iterdir()) == []
+    # a whole run on the cluster: the same cube, rates and warnings in its provenance
+    config = {**_CONFIG, "dask": {"scheduler": cluster.scheduler_address}}
+    remote_run = run_pipeline(_read(study_on_disk), config, verbose="error")
+    xr.testing.assert_identical(local_run.cube, remote_run.cube)
+    assert remote_run.provenance["sfreq"] == local_run.provenance["sfreq"]
+    assert remote_run.provenance["warnings"] == local_run.provenance["warnings"]
+    assert any("overlap" in m for m in remote_run.provenance["warnings"])
+    # preprocessed (the default artifact marking) on the workers too, and recorded
+    shares = remote_run.provenance["preprocessing"]["artifact_share"]
+    assert shares == local_run.provenance["preprocessing"]["artifact_share"]
+    assert len(shares) == 8
+    # and in local worker processes
+    monkeypatch.undo()
+    xr.testing.assert_identical(local_cube, md.synchrony_cube(_read(study_on_disk), n_jobs=2))

@@ -9,11 +9,14 @@ this module, so the rules live in one place.
 """
 
 import json
+import warnings
 from collections.abc import Mapping
 
 import mne
 import numpy as np
 from mne.utils import _validate_type, logger
+
+from ..utils._warnings import _module_of
 
 
 def _describe(raw, *, file=True):
@@ -198,6 +201,81 @@ def _as_sessions(sessions):
     return sessions
 
 
+# Sessions made where the work runs
+# ---------------------------------
+# A study read from a manifest (and a run's preprocessed sessions on top of it) can
+# hand out, for each session not yet read here, a *reader*: a small picklable
+# callable that reads (and preprocesses) the session wherever it is called. Steps
+# that send sessions to other processes or to a dask cluster send readers, so the
+# recordings are read on the workers and only results travel back. With the
+# results come the reader's *news*: the warnings of reading and the session's facts
+# (rates, preprocessing record), which the calling process keeps for the run's
+# provenance.
+
+
+def _is_lazy(sessions):
+    """Whether ``sessions`` reads its sessions on demand (and can hand out readers)."""
+    return hasattr(sessions, "_reader")
+
+
+def _reader(sessions, key):
+    """Return a picklable callable that makes ``sessions[key]`` where it is called.
+
+    None when the session is already in memory here (a Raw of a plain mapping, or
+    one read before): a task then carries that Raw.
+    """
+    return sessions._reader(key) if _is_lazy(sessions) else None
+
+
+def _source(sessions, key, remote):
+    """Return a task's source of a session: a reader if ``remote`` and one exists, or the Raw."""
+    reader = _reader(sessions, key) if remote else None
+    return sessions[key] if reader is None else reader
+
+
+def _session_facts(raw):
+    """Return what the calling process keeps of a session read elsewhere (for provenance)."""
+    meta = get_session_info(raw)
+    return {
+        "sfreq": raw.info["sfreq"],
+        "native": _native_sfreq(raw),
+        "preprocessing": meta.get("preprocessing"),
+    }
+
+
+def _made(source):
+    """Return ``(raw, news)`` of a task's session source (run where the task runs).
+
+    A Raw is itself (``news`` None). A reader is called with its warnings recorded,
+    not shown: ``news`` holds them (category, message, file and line, each once) and
+    the session's facts, for :func:`_take_news` in the calling process.
+    """
+    if isinstance(source, mne.io.BaseRaw):
+        return source, None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        raw = source()
+    said = list(dict.fromkeys((w.category, str(w.message), w.filename, w.lineno) for w in caught))
+    return raw, {"warnings": said, "facts": _session_facts(raw)}
+
+
+def _take_news(sessions, key, news):
+    """Keep the news of a session read elsewhere; show its warnings the first time only."""
+    if news is None:
+        return
+    first = sessions._news(key, news) if _is_lazy(sessions) else True
+    if first:
+        # as a local read shows them, whatever the caller's verbose
+        for category, message, filename, lineno in news["warnings"]:
+            warnings.warn_explicit(message, category, filename, lineno, _module_of(filename))
+
+
+def _facts(sessions, key):
+    """Return a session's facts: from its news if it was read elsewhere only, else its Raw's."""
+    known = sessions._known(key) if _is_lazy(sessions) else None
+    return known if known is not None else _session_facts(sessions[key])
+
+
 def _check_sessions(sessions):
     if not isinstance(sessions, Mapping):
         raise TypeError(
@@ -207,7 +285,9 @@ def _check_sessions(sessions):
         )
     if not sessions:
         raise ValueError("sessions is empty: pass at least one {(dyad, session): raw} item.")
-    for key, raw in sessions.items():
+    for key in sessions:
         if not (isinstance(key, tuple) and len(key) == 2):
             raise ValueError(f"sessions keys must be (dyad, session) tuples, got {key!r}.")
-        _validate_type(raw, mne.io.BaseRaw, f"sessions[{key!r}]")
+        # a lazy study makes its Raws itself: checking them here would read them all
+        if not _is_lazy(sessions):
+            _validate_type(sessions[key], mne.io.BaseRaw, f"sessions[{key!r}]")

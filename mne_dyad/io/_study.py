@@ -124,14 +124,20 @@ class _NoDate:
 
 
 class _LazySessions(Mapping):
-    """``{(dyad, session): raw}`` that reads and combines files on first access."""
+    """``{(dyad, session): raw}`` that reads and combines files on first access.
+
+    A session not read yet can also be read elsewhere: :meth:`_reader` hands out a
+    picklable reader, and :meth:`_news` keeps what reading it there said.
+    """
 
     def __init__(self, study):
         self._study = study
         self._cache = {}
         #: ``{key: [message, ...]}``: the warnings of reading each session (a run's
-        #: provenance lists them, whenever the session was first read)
+        #: provenance lists them, whenever and wherever the session was first read)
         self.warnings = {}
+        #: ``{key: facts}`` of the sessions read elsewhere only
+        self.elsewhere = {}
 
     def __getitem__(self, key):
         if key not in self._cache:
@@ -148,6 +154,33 @@ class _LazySessions(Mapping):
 
     def __len__(self):
         return len(self._study.table)
+
+    def _reader(self, key):
+        return None if key in self._cache else _SessionReader(self._study, key)
+
+    def _news(self, key, news):
+        first = key not in self.warnings
+        if first:
+            self.warnings[key] = [said[1] for said in news["warnings"]]
+        self.elsewhere.setdefault(key, news["facts"])
+        return first
+
+    def _known(self, key):
+        return None if key in self._cache else self.elsewhere.get(key)
+
+
+class _SessionReader:
+    """Read one session of a study wherever it is called (pickles as a manifest row)."""
+
+    def __init__(self, study, key):
+        rows = study.table[(study.table.dyad == key[0]) & (study.table.session == key[1])]
+        if rows.empty:
+            raise KeyError(f"The study has no dyad {key[0]!r}, session {key[1]!r}.")
+        self._study = Study(rows, None, study.options, study.source)
+        self.key = key
+
+    def __call__(self):
+        return self._study.load_session(self.key)
 
 
 class Study:

@@ -23,10 +23,14 @@ from ..io._session import (
     _SIGNALS,
     _as_sessions,
     _check_segments,
+    _is_lazy,
+    _made,
     _segment_spans,
     _session_roles,
     _session_signals,
     _sorted_ids,
+    _source,
+    _take_news,
 )
 from ..synchrony._api import _check_method
 from ..synchrony._registry import _SpanTooShort
@@ -34,7 +38,7 @@ from ..utils._checks import _check_positive
 from ..utils._dask import _n_jobs
 from ..utils._docs import fill_doc
 from ._iaaft import _iaaft_nan
-from ._pseudo_dyads import _draw_partners, _labels_present
+from ._pseudo_dyads import _draw_partners
 from ._shuffle import _check_n, _shift_offsets, _shuffle_segments
 
 KINDS = (
@@ -278,6 +282,74 @@ def _write_store(spans, store_dir):
     return _SegmentStore(folder, index)
 
 
+def _read_spans(sessions, keys, roles, signal, segments, n_jobs, n_workers, remote, folder):
+    """Read every session's segments, here or (``remote``) on the workers.
+
+    Returns ``spans`` (``{(key, label): [(x, y), ...]}``; None when ``folder`` took
+    them), ``index`` (``{(key, label): file name in folder}``, or the keys of
+    ``spans``), the first session's roles and the one sampling rate.
+    """
+    numbered = list(enumerate(keys))
+    if remote:
+        n_groups = max(1, min(len(keys), 4 * n_workers))
+        groups = [numbered[i::n_groups] for i in range(n_groups)]
+        parallel, run, _ = mne.parallel.parallel_func(_session_spans, n_jobs, total=n_groups)
+        made = parallel(
+            run(
+                [(i, key, _source(sessions, key, True)) for i, key in group],
+                roles,
+                signal,
+                segments,
+                folder,
+            )
+            for group in groups
+        )
+        made = sorted((m for group in made for m in group), key=lambda m: m[0])
+    else:
+        made = _session_spans([(i, k, sessions[k]) for i, k in numbered], roles, signal, segments)
+    for _, key, *_, news in made:
+        _take_news(sessions, key, news)
+    sfreqs = {sfreq for _, _, sfreq, *_ in made}
+    if len(sfreqs) > 1:
+        raise ValueError(
+            f"Sessions have different sampling rates {sorted(sfreqs)}; resample them to "
+            "one rate (mne_dyad.io.combine_dyad(..., sfreq=...)) before testing."
+        )
+    cells = {
+        (key, label): value for _, key, _, _, found, _ in made for label, value in found.items()
+    }
+    spans = None if folder is not None else cells
+    return spans, cells, made[0][3], sfreqs.pop()
+
+
+def _session_spans(sources, roles, signal, segments, folder=None):
+    """Each session's rate, roles and segment spans (run where the sessions are made).
+
+    ``sources`` holds ``(number, key, source)``; with ``folder`` each cell's span
+    pairs are written there (as :class:`_SegmentStore` reads them) and only the
+    file name comes back. Returns ``(number, key, sfreq, roles, {label: pairs or
+    file name}, news)`` per session.
+    """
+    out = []
+    for number, key, source in sources:
+        raw, news = _made(source)
+        r = _session_roles(raw, roles)
+        x, y = _session_signals(raw, r, signal)
+        found = {}
+        for j, label in enumerate(segments):
+            spans = _segment_spans(raw, label)
+            if not spans:
+                continue
+            pairs = [(x[a:b].copy(), y[a:b].copy()) for a, b in spans]
+            if folder is None:
+                found[label] = pairs
+            else:
+                found[label] = f"{number}_{j}.npz"
+                np.savez(os.path.join(folder, found[label]), *[v for pair in pairs for v in pair])
+        out.append((number, key, raw.info["sfreq"], r, found, news))
+    return out
+
+
 def _run_cells(
     cells, spans, spec, samples, sfreq, summaries, kind, n_sur, partners, kind_samples, seeds
 ):
@@ -411,74 +483,72 @@ def compare_with_surrogates(
     root = np.random.SeedSequence(seed)
 
     keys = list(sessions)
-    sfreqs = {sessions[k].info["sfreq"] for k in keys}
-    if len(sfreqs) > 1:
-        raise ValueError(
-            f"Sessions have different sampling rates {sorted(sfreqs)}; resample them to "
-            "one rate (mne_dyad.io.combine_dyad(..., sfreq=...)) before testing."
-        )
-    sfreq = sfreqs.pop()
-    samples = spec.samples(params, sfreq)
-    kind_samples = None
     if kind == "circular_shift":
         m = _default_scale(method, params, "shift") if min_shift is None else min_shift
-        kind_samples = int(round(_check_positive(m, "min_shift", allow_zero=True) * sfreq))
+        kind_seconds = _check_positive(m, "min_shift", allow_zero=True)
     elif kind == "segment_shuffle":
         seg = (
             _default_scale(method, params, "segment")
             if shuffle_segment is None
-            else (shuffle_segment)
+            else shuffle_segment
         )
-        kind_samples = int(round(_check_positive(seg, "shuffle_segment") * sfreq))
-
-    spans = {}
-    first_roles = None
-    for key in keys:
-        raw = sessions[key]
-        r = _session_roles(raw, roles)
-        first_roles = first_roles or r
-        x, y = _session_signals(raw, r, signal)
-        for label in segments:
-            found = _segment_spans(raw, label)
-            if found:
-                spans[(key, label)] = [(x[a:b].copy(), y[a:b].copy()) for a, b in found]
-    cells = sorted(spans, key=lambda c: (str(c[0]), c[1]))
-    if not cells:
-        raise ValueError(f"No session has any of the segments {list(segments)}.")
-    partners = None
-    n_first = -(-n_sur // 2) if kind == "double_pseudo_dyads" else n_sur
-    if kind in ("pseudo_dyads", "double_pseudo_dyads"):
-        present = _labels_present(sessions, segments)
-        rng = np.random.default_rng(root.spawn(1)[0])
-        partners = _draw_partners(present, segments, n_first, rng)
-        if n_first < n_sur:  # the other half: other clients with this therapist
-            others = _draw_partners(present, segments, n_sur - n_first, rng)
-            partners = {c: partners[c] + others[c] for c in partners}
-    cell_seeds = root.spawn(len(cells) + 1)[1:]
-    logger.info(
-        f"Chance test: {method} {', '.join(summaries)} of {len(cells)} session segments "
-        f"against {n_sur} {kind} surrogates each."
-    )
+        kind_seconds = _check_positive(seg, "shuffle_segment")
     # the number of workers (n_jobs=None: those of the active joblib backend, e.g. a
-    # dask cluster's) sets only how the cells are grouped into tasks: each cell has
-    # its own seed, so the surrogates do not depend on it
+    # dask cluster's) sets only how sessions and cells are grouped into tasks: each
+    # cell has its own seed, so the surrogates do not depend on it
     n_jobs = _n_jobs(n_jobs)
     _, _, n_workers = mne.parallel.parallel_func(_run_cells, n_jobs, verbose=False)
-    n_chunks = max(1, min(len(cells), 4 * n_workers))
-    chunks = [list(range(i, len(cells), n_chunks)) for i in range(n_chunks)]
-    parallel, run, _ = mne.parallel.parallel_func(_run_cells, n_jobs, total=len(chunks))
-
-    store = None if store_dir is None else _write_store(spans, store_dir)
-
-    def needed(idx):
-        if store is not None:  # the tasks read their segments from the store
-            return store
-        own = {cells[i] for i in idx}
-        if partners is not None:
-            own |= {(p, c[1]) for c in list(own) for p in partners[c]}
-        return {c: spans[c] for c in own}
-
+    # a study's sessions are read on the workers when there are any: with a store,
+    # their segments go from there to the store, and only the index comes back
+    remote = n_workers != 1 and _is_lazy(sessions)
+    folder = None
+    if store_dir is not None and remote:
+        folder = tempfile.mkdtemp(prefix="mne_dyad_segments_", dir=store_dir)
     try:
+        spans, index, first_roles, sfreq = _read_spans(
+            sessions, keys, roles, signal, segments, n_jobs, n_workers, remote, folder
+        )
+        samples = spec.samples(params, sfreq)
+        kind_samples = None
+        if kind in ("circular_shift", "segment_shuffle"):
+            kind_samples = int(round(kind_seconds * sfreq))
+        cells = sorted(index, key=lambda c: (str(c[0]), c[1]))
+        if not cells:
+            raise ValueError(f"No session has any of the segments {list(segments)}.")
+        partners = None
+        n_first = -(-n_sur // 2) if kind == "double_pseudo_dyads" else n_sur
+        if kind in ("pseudo_dyads", "double_pseudo_dyads"):
+            present = {key: set() for key in keys}
+            for key, label in index:
+                present[key].add(label)
+            rng = np.random.default_rng(root.spawn(1)[0])
+            partners = _draw_partners(present, segments, n_first, rng)
+            if n_first < n_sur:  # the other half: other clients with this therapist
+                others = _draw_partners(present, segments, n_sur - n_first, rng)
+                partners = {c: partners[c] + others[c] for c in partners}
+        cell_seeds = root.spawn(len(cells) + 1)[1:]
+        logger.info(
+            f"Chance test: {method} {', '.join(summaries)} of {len(cells)} session segments "
+            f"against {n_sur} {kind} surrogates each."
+        )
+        n_chunks = max(1, min(len(cells), 4 * n_workers))
+        chunks = [list(range(i, len(cells), n_chunks)) for i in range(n_chunks)]
+        parallel, run, _ = mne.parallel.parallel_func(_run_cells, n_jobs, total=len(chunks))
+        store = None
+        if store_dir is not None:  # the tasks read their segments from the store
+            store = (
+                _SegmentStore(folder, index) if spans is None else _write_store(spans, store_dir)
+            )
+            folder = store.folder
+
+        def needed(idx):
+            if store is not None:
+                return store
+            own = {cells[i] for i in idx}
+            if partners is not None:
+                own |= {(p, c[1]) for c in list(own) for p in partners[c]}
+            return {c: spans[c] for c in own}
+
         results = parallel(
             run(
                 [cells[i] for i in idx],
@@ -496,8 +566,8 @@ def compare_with_surrogates(
             for idx in chunks
         )
     finally:
-        if store is not None:
-            shutil.rmtree(store.folder, ignore_errors=True)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     by_cell = {}
     for idx, res in zip(chunks, results, strict=True):
         for i, item in zip(idx, res, strict=True):

@@ -17,11 +17,14 @@ from ..io._session import (
     _as_sessions,
     _check_segments,
     _describe,
+    _made,
     _native_sfreq,
     _segment_spans,
     _session_roles,
     _session_signals,
     _sorted_ids,
+    _source,
+    _take_news,
     get_session_info,
 )
 from ..utils._dask import _n_jobs
@@ -306,6 +309,12 @@ def _assemble_cube(results, keys):
     return _cube_attrs(cube, params_attr, first_roles, first.attrs["method"])
 
 
+def _synchrony_made(source, **kwargs):
+    """:func:`compute_synchrony` of a session source (a Raw or a reader), and its news."""
+    raw, news = _made(source)
+    return compute_synchrony(raw, **kwargs), news
+
+
 def _session_values(result, var):
     return result[var].values[None, None]
 
@@ -480,10 +489,12 @@ def synchrony_cube(
         f"Computing {method} synchrony for {len(keys)} sessions in segments {list(segments)}."
     )
     n_jobs = _n_jobs(n_jobs)  # None under joblib's dask backend: the cluster's workers
-    parallel, run, n_jobs = mne.parallel.parallel_func(compute_synchrony, n_jobs, total=len(keys))
+    parallel, run, n_jobs = mne.parallel.parallel_func(_synchrony_made, n_jobs, total=len(keys))
+    # in other processes, a study's sessions are read there (only results travel)
+    remote = n_jobs != 1
     results = parallel(
         run(
-            sessions[key],
+            _source(sessions, key, remote),
             method=method,
             segments=segments,
             roles=roles,
@@ -494,7 +505,9 @@ def synchrony_cube(
         )
         for key in keys
     )
-    cube = _add_reliability(_assemble_cube(results, keys))
+    for key, (_, news) in zip(keys, results, strict=True):
+        _take_news(sessions, key, news)
+    cube = _add_reliability(_assemble_cube([result for result, _ in results], keys))
     first = next(iter(cube.data_vars))
     n_nan = int(np.isnan(cube[first].values).sum())
     logger.info(f"Cube ready: {dict(cube.sizes)}, {n_nan} cells of {first!r} NaN.")

@@ -102,7 +102,10 @@ n_jobs : int | None
     work to the active joblib backend: inside ``joblib.parallel_config(backend=
     "dask")`` with a ``dask.distributed.Client``, it runs on that cluster. Each
     session (and each surrogate cell) has its own seed, so the results do not
-    depend on the number of jobs or workers."""
+    depend on the number of jobs or workers. With more than one job, the
+    sessions of a study read from a manifest (:func:`mne_dyad.io.read_study`)
+    that this process has not read yet are read by the jobs themselves: only
+    results travel back, with the warnings of reading, which are shown here."""
 
 docdict["store_dir"] = """
 store_dir : None | path-like
