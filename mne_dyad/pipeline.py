@@ -74,7 +74,7 @@ from .surrogates._correct import _DEFAULT_KIND as _CORRECTION_KIND
 from .surrogates._shuffle import _check_n
 from .synchrony import METHODS, synchrony_cube, write_cube
 from .synchrony._reliability import _is_summary, _pooled_reliability
-from .utils._dask import _dask_context, _dask_options
+from .utils._dask import _active_client, _dask_context, _dask_options
 from .utils._docs import fill_doc
 from .utils._files import _path_hint, _toml_problem
 from .utils._toml import _dumps as _toml_dumps
@@ -1441,8 +1441,11 @@ def check_run(study, config=None, *, verbose=None):
     if isinstance(study, Study):
         study = _with_options(study, config)
         keys = study.keys()
-        # through the study's cache: a run after the check reads no file twice
-        load = study.raws.__getitem__
+        # through the study's cache: a run after the check reads no file twice; but a
+        # run on a cluster reads the sessions on its workers, so the check reads each
+        # here without keeping it (the calling process never holds the study)
+        cluster = config.dask["scheduler"] is not None or _active_client() is not None
+        load = study.raws._peek if cluster else study.raws.__getitem__
     else:
         sessions = _as_mapping(study)
         _validate_type(sessions, Mapping, "study")

@@ -196,6 +196,15 @@ def test_a_studys_sessions_are_read_on_the_workers(cluster, study_on_disk, tmp_p
     local = md.surrogates.compare_with_surrogates(here, **options)
     assert len(here.raws._cache) == 8  # n_jobs=1: read here, once
     local_run = run_pipeline(_read(study_on_disk), _CONFIG, verbose="error")
+    # mne-dyad run checks every session first: with a cluster, without keeping any
+    config = {**_CONFIG, "dask": {"scheduler": cluster.scheduler_address}}
+    config["readers"] = {"tabular": {"sfreq": 8.0}}
+    read_options = PipelineConfig(config).study_options()  # as the command reads it
+    checked = md.io.read_study(study_on_disk, options=read_options)
+    with pytest.warns(RuntimeWarning, match="overlap"):
+        _, problems = md.pipeline.check_run(checked, config)
+    assert problems == [] and checked.raws._cache == {}
+    assert checked.raws.warnings == here.raws.warnings
 
     def not_here(self, key):
         raise AssertionError(f"session {key} was read in the calling process")
@@ -219,8 +228,7 @@ def test_a_studys_sessions_are_read_on_the_workers(cluster, study_on_disk, tmp_p
     xr.testing.assert_identical(local, sent)
     assert list(tmp_path.iterdir()) == []
     # a whole run on the cluster: the same cube, rates and warnings in its provenance
-    config = {**_CONFIG, "dask": {"scheduler": cluster.scheduler_address}}
-    remote_run = run_pipeline(_read(study_on_disk), config, verbose="error")
+    remote_run = run_pipeline(checked, config, verbose="error")
     xr.testing.assert_identical(local_run.cube, remote_run.cube)
     assert remote_run.provenance["sfreq"] == local_run.provenance["sfreq"]
     assert remote_run.provenance["warnings"] == local_run.provenance["warnings"]
@@ -232,3 +240,21 @@ def test_a_studys_sessions_are_read_on_the_workers(cluster, study_on_disk, tmp_p
     # and in local worker processes
     monkeypatch.undo()
     xr.testing.assert_identical(local_cube, md.synchrony_cube(_read(study_on_disk), n_jobs=2))
+
+
+@pytest.mark.slow
+def test_reading_warnings_stay_with_their_session_in_threads(study_on_disk):
+    """Tasks in threads read one session at a time: each keeps its own warnings."""
+    here = _read(study_on_disk)
+    with pytest.warns(RuntimeWarning, match="overlap"):
+        local = md.synchrony_cube(here)
+    there = _read(study_on_disk)
+    with (
+        joblib.parallel_config(backend="threading"),
+        pytest.warns(RuntimeWarning, match="overlap") as said,
+    ):
+        cube = md.synchrony_cube(there, n_jobs=2)
+    assert sum("overlap" in str(w.message) for w in said) == 1
+    assert there.raws._cache == {}  # read by the tasks
+    assert there.raws.warnings == here.raws.warnings
+    xr.testing.assert_identical(local, cube)

@@ -9,6 +9,7 @@ this module, so the rules live in one place.
 """
 
 import json
+import threading
 import warnings
 from collections.abc import Mapping
 
@@ -213,6 +214,10 @@ def _as_sessions(sessions):
 # provenance.
 
 
+#: held while a task reads a session with its warnings recorded
+_READING = threading.Lock()
+
+
 def _is_lazy(sessions):
     """Whether ``sessions`` reads its sessions on demand (and can hand out readers)."""
     return hasattr(sessions, "_reader")
@@ -252,7 +257,9 @@ def _made(source):
     """
     if isinstance(source, mne.io.BaseRaw):
         return source, None
-    with warnings.catch_warnings(record=True) as caught:
+    # catch_warnings is process-wide: one read at a time, so that tasks in threads
+    # (a dask worker's, joblib's threading backend) keep their own warnings
+    with _READING, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         raw = source()
     said = list(dict.fromkeys((w.category, str(w.message), w.filename, w.lineno) for w in caught))

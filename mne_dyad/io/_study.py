@@ -4,6 +4,7 @@ import datetime as _dt
 import inspect
 import re
 import tomllib
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -141,13 +142,23 @@ class _LazySessions(Mapping):
 
     def __getitem__(self, key):
         if key not in self._cache:
-            caught = []
-            try:
-                with _recorded(caught):
-                    self._cache[key] = self._study.load_session(key)
-            finally:
-                self.warnings[key] = list(dict.fromkeys(str(w.message) for w in caught))
+            self._cache[key] = self._peek(key)
         return self._cache[key]
+
+    def _peek(self, key):
+        """Return a session, read (with its warnings kept) but not kept if not read before."""
+        if key in self._cache:
+            return self._cache[key]
+        if key in self.warnings:  # shown when first read (elsewhere, or by a check)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return self._study.load_session(key)
+        caught = []
+        try:
+            with _recorded(caught):
+                return self._study.load_session(key)
+        finally:
+            self.warnings[key] = list(dict.fromkeys(str(w.message) for w in caught))
 
     def __iter__(self):
         return iter(self._study.keys())

@@ -497,10 +497,11 @@ def compare_with_surrogates(
     # dask cluster's) sets only how sessions and cells are grouped into tasks: each
     # cell has its own seed, so the surrogates do not depend on it
     n_jobs = _n_jobs(n_jobs)
-    _, _, n_workers = mne.parallel.parallel_func(_run_cells, n_jobs, verbose=False)
-    # a study's sessions are read on the workers when there are any: with a store,
-    # their segments go from there to the store, and only the index comes back
-    remote = n_workers != 1 and _is_lazy(sessions)
+    _, sent, n_workers = mne.parallel.parallel_func(_run_cells, n_jobs, verbose=False)
+    # a study's sessions are read on the workers when the work leaves this process:
+    # with a store, their segments go from there to the store, and only the index
+    # comes back
+    remote = sent is not _run_cells and _is_lazy(sessions)
     folder = None
     if store_dir is not None and remote:
         folder = tempfile.mkdtemp(prefix="mne_dyad_segments_", dir=store_dir)

@@ -490,8 +490,9 @@ def synchrony_cube(
     )
     n_jobs = _n_jobs(n_jobs)  # None under joblib's dask backend: the cluster's workers
     parallel, run, n_jobs = mne.parallel.parallel_func(_synchrony_made, n_jobs, total=len(keys))
-    # in other processes, a study's sessions are read there (only results travel)
-    remote = n_jobs != 1
+    # when the work leaves this process (joblib's jobs or a dask cluster, whatever
+    # this machine's core count), a study's sessions are read there: results travel
+    remote = run is not _synchrony_made
     results = parallel(
         run(
             _source(sessions, key, remote),
