@@ -1,5 +1,6 @@
 """Shared simulated data (the network guard and log settings are in ../conftest.py)."""
 
+import pandas as pd
 import pytest
 
 import mne_dyad as md
@@ -45,3 +46,43 @@ def _check_lab_session(raw, lab, native):
 def check_lab_session():
     """The check of a lab-rate session read through a study (see _check_lab_session)."""
     return _check_lab_session
+
+
+def _write_tabular_study(root, sim, columns=None):
+    """Write a simulated study to ``root`` as files a manifest lists; return the manifest.
+
+    One CSV table of EDA (microsiemens, no time column: read at 8 Hz with
+    ``[readers.tabular] sfreq``) per person and session, one coding sheet per
+    session and ``manifest.csv`` with file names relative to it. ``columns(k)``,
+    if given, adds manifest columns to the k-th session's row.
+    """
+    rows = []
+    for k, ((dyad, session), raw) in enumerate(sim.raws.items()):
+        stem = f"{dyad}_{session}"
+        for role in ("client", "therapist"):
+            values = raw.get_data(picks=role)[0] * 1e6
+            pd.DataFrame({"eda": values}).to_csv(root / f"{stem}_{role}.csv", index=False)
+        ann = raw.annotations
+        onsets = ann.onset - raw.first_time
+        table = {"segment": ann.description, "onset": onsets, "duration": ann.duration}
+        pd.DataFrame(table).to_csv(root / f"{stem}_coding.csv", index=False)
+        files = {f"{r}_file": f"{stem}_{r}.csv" for r in ("client", "therapist")}
+        extra = columns(k) if columns is not None else {}
+        rows.append(
+            {
+                "dyad": dyad,
+                "session": session,
+                **files,
+                "coding_file": f"{stem}_coding.csv",
+                **extra,
+            }
+        )
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    return root / "manifest.csv"
+
+
+@pytest.fixture(scope="session")
+def write_tabular_study():
+    """Write a simulated study as CSV tables, coding sheets and a manifest (see
+    _write_tabular_study)."""
+    return _write_tabular_study

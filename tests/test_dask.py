@@ -153,31 +153,16 @@ def test_no_cluster_no_dask(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def study_on_disk(tmp_path_factory):
+def study_on_disk(tmp_path_factory, write_tabular_study):
     """Four dyads x two sessions as CSV tables, one with clocks that start apart."""
-    import pandas as pd
-
-    root = tmp_path_factory.mktemp("on_disk")
     sim = md.simulation.simulate_study(
         n_dyads=4, n_sessions=2, n_usable=8, duration=600.0, seed=12, verbose=False
     )
-    rows = []
-    for (dyad, session), raw in sim.raws.items():
-        stem = f"{dyad}_{session}"
-        for role in ("client", "therapist"):
-            values = raw.get_data(picks=role)[0] * 1e6
-            pd.DataFrame({"eda": values}).to_csv(root / f"{stem}_{role}.csv", index=False)
-        ann = raw.annotations
-        onsets = ann.onset - raw.first_time
-        table = {"segment": ann.description, "onset": onsets, "duration": ann.duration}
-        pd.DataFrame(table).to_csv(root / f"{stem}_coding.csv", index=False)
-        row = {f"{r}_file": f"{stem}_{r}.csv" for r in ("client", "therapist")}
-        # the first session's therapist started 20 s late: reading it warns (a crop)
-        late = "10:00:20" if not rows else "10:00:00"
-        row.update(client_start="10:00:00", therapist_start=late)
-        rows.append({"dyad": dyad, "session": session, "coding_file": f"{stem}_coding.csv", **row})
-    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
-    return root / "manifest.csv"
+
+    def starts(k):  # the first session's therapist started 20 s late: reading it warns
+        return {"client_start": "10:00:00", "therapist_start": "10:00:20" if k == 0 else "10:00:00"}
+
+    return write_tabular_study(tmp_path_factory.mktemp("on_disk"), sim, starts)
 
 
 def _read(manifest):

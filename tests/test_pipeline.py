@@ -266,32 +266,11 @@ def _cli(*args):
 
 
 @pytest.fixture(scope="module")
-def tabular_study(tmp_path_factory):
+def tabular_study(tmp_path_factory, write_tabular_study):
     """Three dyads x two sessions as CSV tables and coding sheets."""
     root = tmp_path_factory.mktemp("tabular")
     sim = md.simulation.simulate_study(n_dyads=3, n_sessions=2, n_usable=6, duration=300.0, seed=2)
-    rows = []
-    for (dyad, session), raw in sim.raws.items():
-        for role in ("client", "therapist"):
-            values = raw.get_data(picks=role)[0] * 1e6
-            pd.DataFrame({"eda": values}).to_csv(root / f"{dyad}_{session}_{role}.csv", index=False)
-        ann = raw.annotations
-        pd.DataFrame(
-            {
-                "segment": ann.description,
-                "onset": ann.onset - raw.first_time,
-                "duration": ann.duration,
-            }
-        ).to_csv(root / f"{dyad}_{session}_coding.csv", index=False)
-        rows.append(
-            {
-                "dyad": dyad,
-                "session": session,
-                **{f"{r}_file": f"{dyad}_{session}_{r}.csv" for r in ("client", "therapist")},
-                "coding_file": f"{dyad}_{session}_coding.csv",
-            }
-        )
-    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    write_tabular_study(root, sim)
     (root / "params.toml").write_text("[readers.tabular]\nsfreq = 8.0\n")
     return root
 
