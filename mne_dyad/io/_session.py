@@ -257,8 +257,8 @@ def _made(source):
     """
     if isinstance(source, mne.io.BaseRaw):
         return source, None
-    # catch_warnings is process-wide: one read at a time, so that tasks in threads
-    # (a dask worker's, joblib's threading backend) keep their own warnings
+    # catch_warnings is process-wide: one read at a time, so that the tasks of a dask
+    # worker that runs several threads do not record each other's reading warnings
     with _READING, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         raw = source()

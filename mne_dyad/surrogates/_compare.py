@@ -35,7 +35,7 @@ from ..io._session import (
 from ..synchrony._api import _check_method
 from ..synchrony._registry import _SpanTooShort
 from ..utils._checks import _check_positive
-from ..utils._dask import _n_jobs
+from ..utils._dask import _leaves_process, _n_jobs
 from ..utils._docs import fill_doc
 from ._iaaft import _iaaft_nan
 from ._pseudo_dyads import _draw_partners
@@ -501,7 +501,7 @@ def compare_with_surrogates(
     # a study's sessions are read on the workers when the work leaves this process:
     # with a store, their segments go from there to the store, and only the index
     # comes back
-    remote = sent is not _run_cells and _is_lazy(sessions)
+    remote = _leaves_process(sent, _run_cells) and _is_lazy(sessions)
     folder = None
     if store_dir is not None and remote:
         folder = tempfile.mkdtemp(prefix="mne_dyad_segments_", dir=store_dir)

@@ -27,7 +27,7 @@ from ..io._session import (
     _take_news,
     get_session_info,
 )
-from ..utils._dask import _n_jobs
+from ..utils._dask import _leaves_process, _n_jobs
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ..utils._signal import ANALYSIS_SFREQ, _hint_high_rate
@@ -492,7 +492,7 @@ def synchrony_cube(
     parallel, run, n_jobs = mne.parallel.parallel_func(_synchrony_made, n_jobs, total=len(keys))
     # when the work leaves this process (joblib's jobs or a dask cluster, whatever
     # this machine's core count), a study's sessions are read there: results travel
-    remote = run is not _synchrony_made
+    remote = _leaves_process(run, _synchrony_made)
     results = parallel(
         run(
             _source(sessions, key, remote),

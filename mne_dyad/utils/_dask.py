@@ -45,6 +45,22 @@ def _n_jobs(n_jobs):
     return -1 if type(backend).__name__ == "DaskDistributedBackend" else n_jobs
 
 
+def _leaves_process(run, func):
+    """Whether ``mne.parallel.parallel_func``'s tasks run in other processes.
+
+    ``run`` is what it returned for ``func``: ``func`` itself runs here, one task at
+    a time, and joblib's threading backend runs the tasks in this process's threads
+    (where Python's warning filters, shared by all threads, cannot keep each task's
+    warnings apart); anything else (loky's processes, a dask cluster) is elsewhere.
+    """
+    if run is func:
+        return False
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return not getattr(backend, "uses_threads", False)
+
+
 def _active_client():
     """Return the active dask.distributed Client, or None (never imports distributed)."""
     if "distributed" not in sys.modules:  # no Client can exist without it
