@@ -70,7 +70,7 @@ def test_fallback_to_nutpie(monkeypatch):
     calls = []
     monkeypatch.setattr(nutpie, "compile_pymc_model", lambda model: calls.append(model) or "nutpie")
 
-    def broken(model):
+    def broken(model, key):
         raise AttributeError("module 'nutpie.compile_pymc' has no attribute '_make_functions'")
 
     monkeypatch.setattr(_nutpie_cache, "_compile_pymc_model_cached", broken)
@@ -107,25 +107,30 @@ import numpy as np
 sys.path.insert(0, sys.argv[1])
 from test_model_cache import _data, _draws, _model
 import nutpie
+import nutpie.compile_pymc as internals
 from mne_dyad.stats._nutpie_cache import _compile_pymc_model_cached
-model = _model(*_data(40, 0))
-compiled = _compile_pymc_model_cached(model)
+made = []
+original = internals._make_functions
+internals._make_functions = lambda *a, **k: made.append(1) or original(*a, **k)
+model = _model(*_data(40, int(sys.argv[2])))
+compiled = _compile_pymc_model_cached(model, key=("test model", 40))
 hits = [compiled.compiled_logp_func.cache_hits, compiled.compiled_expand_func.cache_hits]
 ours = float(_draws(compiled).sum())
 theirs = float(_draws(nutpie.compile_pymc_model(model)).sum())
-print(json.dumps({"hits": hits, "ours": ours, "theirs": theirs}))
+print(json.dumps({"hits": hits, "made": len(made), "ours": ours, "theirs": theirs}))
 """
 
 
 @pytest.mark.slow
 def test_new_process_loads_the_callbacks(tmp_path):
-    """A second process loads both callbacks from the cache folder, and draws as nutpie."""
+    """A second process loads the model's functions and both callbacks from the cache
+    folder, puts its own data in, and draws as nutpie does; no data are written."""
     env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}"}
     env.pop("MNE_DYAD_MODEL_CACHE", None)
     runs = []
-    for _ in range(2):
+    for seed in (0, 1):  # the second process has other data of the same structure
         out = subprocess.run(
-            [sys.executable, "-c", _CHILD, os.path.dirname(__file__)],
+            [sys.executable, "-c", _CHILD, os.path.dirname(__file__), str(seed)],
             env=env,
             capture_output=True,
             text=True,
@@ -135,12 +140,76 @@ def test_new_process_loads_the_callbacks(tmp_path):
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     assert runs[0]["hits"] == [0, 0]  # an empty folder: compiled
     assert runs[1]["hits"] == [1, 1]  # loaded, not compiled
+    # the rewritten functions were built once (nutpie's own compile in each process
+    # builds its own: 2 calls in the first, 1 in the second)
+    assert runs[0]["made"] == 2 and runs[1]["made"] == 1
     cached = list((tmp_path / "numba").rglob("*nutpie_logp_cached*"))
     assert cached, "no cache files of the logp callback"
-    # loaded callbacks draw as nutpie's own compile does in the same process (a process
-    # that compiles PyTensor's graph code and one that loads it can differ in the last
-    # bits, and so in the draws, with or without this cache)
+    (kept,) = (tmp_path / "mne_dyad_models").glob("*.pkl")
+    blob = kept.read_bytes()
+    for seed in (0, 1):
+        x, y, _ = _data(40, seed)
+        assert not any(v.tobytes() in blob for v in (*x, *y))
+    # loaded functions and callbacks, with the second process's data, draw as nutpie's
+    # own compile does in the same process (a process that compiles PyTensor's graph
+    # code and one that loads it can differ in the last bits, and so in the draws,
+    # with or without this cache)
     assert runs[1]["ours"] == runs[1]["theirs"]
+    assert runs[0]["ours"] != runs[1]["ours"]  # other data, other draws
+
+
+def test_kept_functions_helpers(tmp_path, monkeypatch):
+    """The lock wrapper pickles; a damaged file or a foreign shared variable is refused
+    with a log line; the file's name changes with the key and with mne-dyad's code."""
+    import pickle
+
+    import pytensor
+
+    wrapped = _nutpie_cache._Locked(len)
+    again = pickle.loads(pickle.dumps(wrapped))
+    assert again([1, 2, 3]) == 3 and again._lock is not wrapped._lock
+    assert not hasattr(wrapped, "__dict__")
+
+    logged = []
+    monkeypatch.setattr(_nutpie_cache.logger, "info", logged.append)
+    model = _model(*_data(40, 0))
+    damaged = tmp_path / "damaged.pkl"
+    damaged.write_bytes(b"not a pickle")
+    assert _nutpie_cache._load_functions(damaged, model) is None
+    assert "could not be used" in logged[-1] and "damaged.pkl" in logged[-1]
+    assert _nutpie_cache._load_functions(tmp_path / "absent.pkl", model) is None
+
+    other = pytensor.shared(np.zeros(3), name="outside")
+    function = pytensor.function([], other * 2)
+    with pytest.raises(RuntimeError, match="'outside' is not the model's data"):
+        _nutpie_cache._data_variables([function], model)
+    values = _nutpie_cache._model_values(model)
+    assert set(values) == {"x", "g", "y", "group"}  # the data, and the dim's length
+    assert values["group"] == 5
+
+    a = _nutpie_cache._functions_path(("structure", 1))
+    assert a == _nutpie_cache._functions_path(("structure", 1))
+    assert a != _nutpie_cache._functions_path(("structure", 2))
+    assert a.parent.name == "mne_dyad_models"
+    monkeypatch.setattr(_nutpie_cache, "_source_digest", lambda: "edited code")
+    assert a != _nutpie_cache._functions_path(("structure", 1))
+
+
+@pytest.mark.slow
+def test_kept_functions_are_bounded(tmp_path, monkeypatch):
+    """At most _FUNCTIONS_MAX structures are kept; a loaded one counts as recent."""
+    folder = tmp_path / "mne_dyad_models"
+    monkeypatch.setattr(_nutpie_cache, "_functions_path", lambda key: folder / f"{key[1]}.pkl")
+    monkeypatch.setattr(_nutpie_cache, "_FUNCTIONS_MAX", 2)
+    model = _model(*_data(40, 0))
+    paths = [_nutpie_cache._functions_path(("structure", k)) for k in range(3)]
+    _nutpie_cache._make_model_functions(model, ("structure", 0))
+    _nutpie_cache._make_model_functions(model, ("structure", 1))
+    os.utime(paths[0], (1, 1))  # older than the second
+    os.utime(paths[1], (2, 2))
+    assert _nutpie_cache._make_model_functions(model, ("structure", 0))  # loaded: recent
+    _nutpie_cache._make_model_functions(model, ("structure", 2))
+    assert sorted(folder.glob("*.pkl")) == [paths[0], paths[2]]
 
 
 class _Stop(Exception):

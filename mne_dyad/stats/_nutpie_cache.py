@@ -18,6 +18,17 @@ and a later process loads it in about 2 s. The sampler, the callbacks' behaviour
 and the draws are those of nutpie's own path (the tests compare them draw for
 draw).
 
+The key of that code is PyTensor's key of the *rewritten* graph, so a later
+process still builds the model's functions and rewrites their graphs (5 s of a
+16 s fit of 0.2's default alliance model) before it can look the code up. When the
+caller names the model's structure (``_compile_nutpie(model, key=...)``, the key
+of the in-process cache), the rewritten functions themselves are kept too
+(:func:`_save_functions`: cloudpickle, with the model's data replaced by zeros so no
+study's values are written), under a name made of that key, the versions of the
+libraries and a digest of mne-dyad's own source (a changed model builder never
+finds an old graph). A later process loads them, puts its own data into their
+shared variables and goes straight to the callbacks.
+
 It reads nutpie's internals (``nutpie.compile_pymc``), which are not public: it
 is used for the nutpie versions it was checked on (:data:`_CHECKED_NUTPIE`), and
 any failure falls back to ``nutpie.compile_pymc_model`` with a log line. The
@@ -26,7 +37,14 @@ it off.
 """
 
 import hashlib
+import os
+import pickle
+import platform
 import re
+import tempfile
+import threading
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from mne.utils import get_config, logger
@@ -35,6 +53,10 @@ from ..utils._imports import _soft_import
 
 #: Bumped when the generated source or the key changes (old entries are then unused).
 _VERSION = "1"
+#: Folder of the kept model functions, in PyTensor's ``base_compiledir``.
+_FUNCTIONS_DIR = "mne_dyad_models"
+#: Most model structures kept there (3-4 MB each); the least recently used go first.
+_FUNCTIONS_MAX = 16
 #: nutpie (major, minor) versions whose ``compile_pymc`` internals this module matches.
 _CHECKED_NUTPIE = ((0, 16),)
 
@@ -212,13 +234,215 @@ def _callback(kind, function, n_dim, n_expanded, keys, shared_data, all_keys):
     return numba.cfunc(signature, cache=key is not None)(python_function)
 
 
-def _compile_pymc_model_cached(model):
+class _Locked:
+    """Call ``func`` one thread at a time.
+
+    nutpie's chains ask for initial points in parallel; unlike nutpie's closure
+    around a lock, this can be pickled. Slots, not a ``__dict__``: nutpie's
+    ``functools.wraps`` would copy the lock into its wrapper's.
+    """
+
+    __slots__ = ("func", "_lock")
+
+    def __init__(self, func):
+        self.func = func
+        self._lock = threading.Lock()
+
+    def __call__(self, *args, **kwargs):
+        with self._lock:
+            return self.func(*args, **kwargs)
+
+    def __getstate__(self):
+        return {"func": self.func}
+
+    def __setstate__(self, state):
+        self.__init__(state["func"])
+
+
+@lru_cache(maxsize=1)
+def _source_digest():
+    """Digest mne-dyad's own source files: the code that builds the models."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _functions_path(key):
+    """Where the rewritten functions of the model structure ``key`` are kept.
+
+    ``key`` is the caller's description of the structure (``repr`` is stable across
+    processes: strings, numbers, tuples). The name also holds the versions of every
+    library whose code the pickled functions carry, and :func:`_source_digest`.
+    """
+    import cloudpickle
+    import numba
+    import pymc
+    import pytensor
+
+    nutpie = _soft_import("nutpie", "The model cache")
+    parts = (
+        _VERSION,
+        repr(key),
+        platform.python_version(),
+        np.__version__,
+        numba.__version__,
+        pytensor.__version__,
+        pymc.__version__,
+        nutpie.__version__,
+        cloudpickle.__version__,
+        _source_digest(),
+    )
+    name = hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return Path(pytensor.config.base_compiledir) / _FUNCTIONS_DIR / f"{name}.pkl"
+
+
+def _model_values(model):
+    """Collect ``model``'s shared values by name: its data and its dims' lengths."""
+    from pytensor.compile.sharedvalue import SharedVariable
+
+    values = {var.name: var.get_value() for var in model.data_vars}
+    for dim, length in model.dim_lengths.items():
+        if isinstance(length, SharedVariable):
+            if dim in values:
+                raise RuntimeError(f"the dim {dim!r} has the name of a data variable")
+            values[dim] = length.get_value()
+    return values
+
+
+def _data_variables(functions, model):
+    """Find the shared variables of ``functions`` that hold the model's data.
+
+    Data are ``pm.Data`` and the lengths of the model's dims. The other shared
+    variables must be random generators (the initial point's jitter); any other
+    (a value the model holds elsewhere) raises, and the functions are not kept.
+    """
+    from pytensor.tensor.random.type import RandomType
+
+    names = set(_model_values(model))
+    found = {}
+    for function in functions:
+        for var in function.get_shared():
+            if var.name in names:
+                found.setdefault(id(var), var)
+            elif not isinstance(var.type, RandomType):
+                raise RuntimeError(f"shared variable {var.name!r} is not the model's data")
+    return list(found.values())
+
+
+def _save_functions(path, made, model, initial_point):
+    """Keep ``_make_functions``' result for later processes, without the data.
+
+    ``initial_point`` is pymc's initial point function inside ``made``. The data
+    variables hold zeros while the functions are pickled (and their values again
+    after): a study's values are never written to the cache folder. Written
+    to a temporary file, then renamed, so a reader never sees half a file. At most
+    ``_FUNCTIONS_MAX`` files are kept: the structure's key holds the study's labels
+    and sizes, so each study is one.
+    """
+    import cloudpickle
+
+    # pymc's initial point function wraps the PyTensor function it calls
+    functions = (made[2], made[3], initial_point.__wrapped__)
+    data = _data_variables(functions, model)
+    values = [var.get_value(borrow=True) for var in data]
+    try:
+        for var, value in zip(data, values, strict=True):
+            var.set_value(np.zeros_like(value))
+        payload = cloudpickle.dumps({"made": made, "data": data})
+    finally:
+        for var, value in zip(data, values, strict=True):
+            var.set_value(value, borrow=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fid:
+            fid.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    kept = sorted(path.parent.glob("*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in kept[_FUNCTIONS_MAX:]:  # every study of other labels is a structure
+        old.unlink(missing_ok=True)
+
+
+def _load_functions(path, model):
+    """Load ``_make_functions``' result kept by :func:`_save_functions`.
+
+    The kept data variables get ``model``'s values. None (and a log line) if there is
+    no such file or it cannot be used.
+    """
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as fid:
+            payload = pickle.load(fid)
+        values = _model_values(model)
+        for var in payload["data"]:
+            var.set_value(values[var.name])
+        os.utime(path)  # recently used: the last to be removed (_FUNCTIONS_MAX)
+    except Exception as exc:  # a file of another build, or damaged: compile again
+        logger.info(
+            f"Compiling the model again: its kept functions ({path}) could not be used "
+            f"({type(exc).__name__}: {exc})."
+        )
+        return None
+    return payload["made"]
+
+
+def _make_model_functions(model, key):
+    """``nutpie.compile_pymc._make_functions`` for ``model``, or its kept result."""
+    from nutpie.compile_pymc import _make_functions
+    from pymc.initial_point import make_initial_point_fn
+
+    path = None
+    if key is not None:
+        try:
+            path = _functions_path(key)
+        except Exception as exc:  # e.g. a cloudpickle-less environment
+            logger.info(f"Not keeping the model's functions ({type(exc).__name__}: {exc}).")
+    made = _load_functions(path, model) if path is not None else None
+    if made is not None:
+        logger.info("Loaded the model's functions from the on-disk cache.")
+        return made
+    initial_point = _Locked(
+        make_initial_point_fn(
+            model=model,
+            jitter_rvs=set(model.free_RVs),
+            return_transformed=True,
+            default_strategy="support_point",
+        )
+    )
+    made = _make_functions(
+        model,
+        mode="NUMBA",
+        compute_grad=True,
+        join_expanded=True,
+        pymc_initial_point_fn=initial_point,
+        var_names=None,
+    )
+    if path is not None:
+        try:
+            _save_functions(path, made, model, initial_point.func)
+        except Exception as exc:  # not kept: the next process compiles again
+            logger.info(f"Not keeping the model's functions ({type(exc).__name__}: {exc}).")
+    return made
+
+
+def _compile_pymc_model_cached(model, key=None):
     """Compile ``model`` for nutpie as ``nutpie.compile_pymc_model`` does, cacheably.
 
     Parameters
     ----------
     model : pymc.Model
         The model.
+    key : tuple | None
+        The model's structure, as the in-process cache keys it (everything its graph
+        depends on besides its ``pm.Data`` values and mne-dyad's code). If given,
+        the rewritten functions are kept on disk under it (:func:`_save_functions`)
+        and loaded by later processes.
 
     Returns
     -------
@@ -228,28 +452,12 @@ def _compile_pymc_model_cached(model):
     _soft_import("nutpie", "sampler='nutpie'")
     from nutpie.compile_pymc import (
         CompiledPyMCModel,
-        _make_functions,
         _prepare_dims_and_coords,
-        _wrap_with_lock,
         make_user_data,
     )
-    from pymc.initial_point import make_initial_point_fn
 
-    initial_point = _wrap_with_lock(
-        make_initial_point_fn(
-            model=model,
-            jitter_rvs=set(model.free_RVs),
-            return_transformed=True,
-            default_strategy="support_point",
-        )
-    )
-    n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparam = _make_functions(
-        model,
-        mode="NUMBA",
-        compute_grad=True,
-        join_expanded=True,
-        pymc_initial_point_fn=initial_point,
-        var_names=None,
+    n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparam = (
+        _make_model_functions(model, key)
     )
     shared_data, shared_var_keys = {}, {}
     for var in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
@@ -294,8 +502,11 @@ def _compile_pymc_model_cached(model):
     )
 
 
-def _compile_nutpie(model):
-    """Compile ``model`` for nutpie through the on-disk cache, or nutpie's own path."""
+def _compile_nutpie(model, key=None):
+    """Compile ``model`` for nutpie through the on-disk cache, or nutpie's own path.
+
+    ``key``: the model's structure (:func:`_compile_pymc_model_cached`).
+    """
     nutpie = _soft_import("nutpie", "sampler='nutpie'")
     reason = None
     if not _enabled():
@@ -304,7 +515,7 @@ def _compile_nutpie(model):
         reason = f"nutpie {nutpie.__version__} is not a version it was checked on"
     else:
         try:
-            return _compile_pymc_model_cached(model)
+            return _compile_pymc_model_cached(model, key)
         except Exception as exc:  # nutpie's internals are private: any change lands here
             reason = f"{type(exc).__name__}: {exc}"
     logger.info(f"Compiling without the on-disk model cache ({reason}).")

@@ -83,7 +83,11 @@ def _nutpie(
     compiled = _NUTPIE_CACHE.get(cache_key) if cache_key is not None else None
     if compiled is None:
         logger.info("Compiling the model for nutpie (numba) ...")
-        compiled = _compile_nutpie(model) if persistent else nutpie.compile_pymc_model(model)
+        compiled = (
+            _compile_nutpie(model, key=cache_key)
+            if persistent
+            else nutpie.compile_pymc_model(model)
+        )
         if cache_key is not None:
             if len(_NUTPIE_CACHE) >= _NUTPIE_CACHE_SIZE:
                 _NUTPIE_CACHE.pop(next(iter(_NUTPIE_CACHE)))
