@@ -313,3 +313,39 @@ def test_unknown_record_layout_is_refused(monkeypatch):
     monkeypatch.setattr(internals, "make_user_data", reordered)
     with pytest.raises(RuntimeError, match="unknown layout"):
         _compile_pymc_model_cached(_model(*_data(40, 0)))
+
+
+def test_cache_keys_hold_the_models_variables():
+    """Models a caller's key cannot tell apart but whose variables differ get other keys."""
+    from mne_dyad.stats._sampling import _model_signature, _structure_key
+
+    x, y, groups = _data(40, 0)
+    plain = _model(x, y, groups)
+    extra = _model(x, y, groups)
+    with extra:
+        pm.Deterministic("beta_squared", extra["beta"] ** 2)
+    assert _structure_key(plain, "m") == _structure_key(extra, "m")
+    assert _model_signature(plain) != _model_signature(extra)
+    assert _model_signature(plain) == _model_signature(_model(*_data(40, 1)))
+    signature = dict((name, (op, dims)) for name, op, dims in _model_signature(plain))
+    assert signature["z"] == ("NormalRV", ("group",))
+    assert signature["x"][1] == ()
+
+
+@pytest.mark.slow
+def test_variance_with_and_without_sampling_error_in_one_process():
+    """The second decomposition of the same-shaped data with sampling error gets its
+    own compiled model (it reused the first's and lost error_share before)."""
+    import mne_dyad as md
+
+    cube, _ = md.simulation.simulate_model_data(n_dyads=8, n_sessions=4, seed=0)
+    cube["all_lags_se"] = cube.all_lags * 0 + 0.3
+    options = dict(variable="all_lags", draws=200, tune=200, seed=1, verbose="error")
+    plain = md.stats.variance_decomposition(cube, measurement_error=False, **options)
+    corrected = md.stats.variance_decomposition(cube, measurement_error=True, **options)
+    assert list(plain["summary"].component.values) == ["icc_dyad", "session_share"]
+    components = list(corrected["summary"].component.values)
+    assert "error_share" in components and "session_share_observed" in components
+    share = corrected["summary"]["mean"].sel(component="error_share").values
+    # SE 0.3 on values of SD about 1: about 8% of the observed variance
+    assert np.all((share > 0.03) & (share < 0.2))

@@ -64,6 +64,21 @@ def _structure_key(model, name):
     return (name, coords, data)
 
 
+def _model_signature(model):
+    """Describe a model's variables: name, the op that makes each, and its dims.
+
+    Part of every cache key (:func:`_sample`): two models whose data and options a
+    caller's key cannot tell apart, but whose variables differ (a variance
+    decomposition with and without sampling error adds deterministics), never share
+    a compiled model.
+    """
+    signature = []
+    for name, var in model.named_vars.items():
+        op = type(var.owner.op).__name__ if var.owner is not None else type(var).__name__
+        signature.append((name, op, tuple(model.named_vars_to_dims.get(name) or ())))
+    return tuple(sorted(signature))
+
+
 def _nutpie(
     model,
     *,
@@ -165,6 +180,8 @@ def _sample(
     (a between-dyad beta and the dyad effects) then mix far better.
     """
     progress = logger.level <= logging.INFO and sys.stderr.isatty()
+    if cache_key is not None:
+        cache_key = (cache_key, _model_signature(model))
     if sampler == "nutpie":
         data = {v.name: v.get_value() for v in model.data_vars} if cache_key is not None else {}
         with warnings.catch_warnings(), _pymc_log_level(logger.level):
