@@ -150,6 +150,7 @@ def test_new_process_loads_the_callbacks(tmp_path):
     for seed in (0, 1):
         x, y, _ = _data(40, seed)
         assert not any(v.tobytes() in blob for v in (*x, *y))
+    assert b"test_model_cache" not in blob  # no stack traces: the user's paths
     # loaded functions and callbacks, with the second process's data, draw as nutpie's
     # own compile does in the same process (a process that compiles PyTensor's graph
     # code and one that loads it can differ in the last bits, and so in the draws,
@@ -207,9 +208,35 @@ def test_kept_functions_are_bounded(tmp_path, monkeypatch):
     _nutpie_cache._make_model_functions(model, ("structure", 1))
     os.utime(paths[0], (1, 1))  # older than the second
     os.utime(paths[1], (2, 2))
-    assert _nutpie_cache._make_model_functions(model, ("structure", 0))  # loaded: recent
+    assert _nutpie_cache._make_model_functions(model, ("structure", 0))[1] == paths[0]
     _nutpie_cache._make_model_functions(model, ("structure", 2))
     assert sorted(folder.glob("*.pkl")) == [paths[0], paths[2]]
+    stale = folder / "killed.tmp"
+    stale.write_bytes(b"half")
+    os.utime(stale, (1, 1))
+    fresh = folder / "writing.tmp"
+    fresh.write_bytes(b"half")
+    _nutpie_cache._make_model_functions(model, ("structure", 1))
+    assert not stale.exists() and fresh.exists()  # a killed writer's, a live one's
+
+
+@pytest.mark.slow
+def test_kept_functions_that_fail_are_removed(tmp_path, monkeypatch):
+    """Kept functions whose callbacks fail to compile are removed (and not loaded
+    again)."""
+    folder = tmp_path / "mne_dyad_models"
+    monkeypatch.setattr(_nutpie_cache, "_functions_path", lambda key: folder / "m.pkl")
+    model = _model(*_data(40, 0))
+    made, loaded = _nutpie_cache._make_model_functions(model, ("m",))
+    assert loaded is None and (folder / "m.pkl").exists()
+
+    def broken(model, made):
+        raise RuntimeError("callbacks")
+
+    monkeypatch.setattr(_nutpie_cache, "_callbacks_model", broken)
+    with pytest.raises(RuntimeError, match="callbacks"):
+        _nutpie_cache._compile_pymc_model_cached(model, ("m",))
+    assert not (folder / "m.pkl").exists()
 
 
 class _Stop(Exception):
@@ -217,16 +244,17 @@ class _Stop(Exception):
 
 
 @pytest.mark.parametrize(
-    "options, persistent, target_accept, low_rank",
+    "options, persistent, target_accept, low_rank, keep",
     [
-        ({"random_slopes": False}, True, None, True),
-        ({}, True, 0.95, False),  # the default: random slopes
+        ({"random_slopes": False}, True, None, True, True),
+        ({}, True, 0.95, False, True),  # the default: random slopes
         # the latent dyad means are integrated out: data, not graph constants
-        ({"random_slopes": False, "centering": "latent"}, True, None, True),
+        ({"random_slopes": False, "centering": "latent"}, True, None, True, True),
         (
             {"random_slopes": False, "measurement_error": True, "centering": "observed"},
             False,
             0.95,
+            True,
             True,
         ),
         # latent centring takes the standard errors as data
@@ -235,14 +263,25 @@ class _Stop(Exception):
             True,
             None,
             True,
+            True,
         ),
+        # the standardised ceiling is a constant of the graph: functions not kept
+        (
+            {"random_slopes": False, "multivariate": False, "ceiling": {"bond": 9.0}},
+            True,
+            None,
+            True,
+            False,
+        ),
+        # so is the pattern of unrated scales
+        ({"random_slopes": False, "unrated": True}, True, None, True, False),
     ],
 )
 def test_sampling_settings_of_alliance_models(
-    monkeypatch, options, persistent, target_accept, low_rank
+    monkeypatch, options, persistent, target_accept, low_rank, keep
 ):
     """Synchrony with standard errors (observed centring) is baked into the graph: not
-    kept on disk.
+    kept on disk; nor are the functions of models whose graph holds ratings' values.
 
     Random slopes and latent true synchrony sample at target_accept 0.95; models
     without random slopes may take the low-rank mass matrix (small ones do).
@@ -258,13 +297,17 @@ def test_sampling_settings_of_alliance_models(
 
     monkeypatch.setattr(_alliance_graph, "_sample", fake_sample)
     cube, alliance = md.simulation.simulate_model_data(n_dyads=6, n_sessions=4, seed=0)
+    options = dict(options)
     if options.get("measurement_error"):
         cube["all_lags_se"] = cube.all_lags * 0 + 0.05
+    if options.pop("unrated", False):
+        alliance["task"][0, 1] = np.nan  # one session lacks one scale
     with pytest.raises(_Stop):
         md.stats.fit_alliance_model(cube, alliance, verbose="error", **options)
     assert seen["persistent"] is persistent
     assert seen["target_accept"] == target_accept
     assert seen["low_rank"] is low_rank
+    assert seen["keep_functions"] is keep
 
 
 @pytest.mark.slow

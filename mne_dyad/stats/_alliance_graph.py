@@ -702,11 +702,24 @@ def _cache_key(data, options):
     return key
 
 
-def _sample_alliance(data, options, *, draws, tune, chains, sampler, seed):
+def _data_in_graph(data):
+    """Whether values derived from the ratings are constants of the model's graph.
+
+    The ceilings of censored scales (standardised) and the pattern of unrated
+    scales are; such a model's functions are not kept on disk (they would hold
+    them, and each data set would be its own entry).
+    """
+    ceiling = "y_ceiling" in data and bool(np.isfinite(data["y_ceiling"].values).any())
+    return ceiling or bool(np.isnan(data["y"].values).any())
+
+
+def _sample_alliance(data, options, *, draws, tune, chains, sampler, seed, refit=False):
     """Build the alliance model for prepared ``data`` and sample it.
 
-    ``options`` are :func:`_build_alliance_model`'s keyword arguments. Returns the
-    ArviZ tree with the pointwise log-likelihood of ``y``.
+    ``options`` are :func:`_build_alliance_model`'s keyword arguments. ``refit``
+    (k-fold folds, prior sensitivity): a model of a subset or of other priors,
+    whose functions are not kept on disk for later processes. Returns the ArviZ
+    tree with the pointwise log-likelihood of ``y``.
     """
     pm = _soft_import("pymc", "The alliance model")
     xr = _soft_import("xarray", "The alliance model")
@@ -740,6 +753,9 @@ def _sample_alliance(data, options, *, draws, tune, chains, sampler, seed):
         cache_key=_cache_key(data, {**options, "integrate_dyads": integrate}),
         # synchrony that is a constant of the graph: no disk cache entry per data set
         persistent=not _baked(data),
+        # nor are the model's functions kept when they hold ratings' values, or for
+        # refits of subsets (a folder of files no later process loads)
+        keep_functions=not (refit or _data_in_graph(data)),
         # the between betas trade off against the dyad effects: a low-rank mass matrix
         # (small models; with random slopes it cost 6-10 times the time)
         low_rank=not options["random_slopes"],

@@ -43,6 +43,7 @@ import platform
 import re
 import tempfile
 import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -331,18 +332,73 @@ def _data_variables(functions, model):
     return list(found.values())
 
 
+def _tag(cls, state):
+    """Rebuild a graph variable's tag (:func:`_dumps` leaves its stack trace out)."""
+    tag = cls.__new__(cls)
+    tag.__dict__.update(state)
+    return tag
+
+
+def _dumps(obj):
+    """Pickle ``obj`` with cloudpickle, leaving the graphs' stack traces out.
+
+    PyTensor tags each variable with the stack where it was made (``tag.trace``):
+    the user's script paths and source lines, which a cache must not keep.
+    """
+    import io
+
+    import cloudpickle
+    from pytensor.graph.utils import Scratchpad
+
+    class Pickler(cloudpickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, Scratchpad) and "trace" in obj.__dict__:
+                state = {k: v for k, v in obj.__dict__.items() if k != "trace"}
+                return _tag, (type(obj), state)
+            return super().reducer_override(obj)
+
+    buffer = io.BytesIO()
+    Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return buffer.getvalue()
+
+
+def _remove(path):
+    """Delete a file, whether or not another process did first."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _prune(folder):
+    """Keep the ``_FUNCTIONS_MAX`` most recently used files; drop stale temporary ones."""
+    kept = []
+    for path in folder.glob("*"):
+        try:
+            used = path.stat().st_mtime
+        except OSError:  # removed by another process meanwhile
+            continue
+        if path.suffix == ".pkl":
+            kept.append((used, path))
+        elif path.suffix == ".tmp" and used < time.time() - 3600:  # a killed writer's
+            _remove(path)
+    for _, path in sorted(kept, reverse=True)[_FUNCTIONS_MAX:]:
+        _remove(path)  # every study of other labels is a structure
+
+
 def _save_functions(path, made, model, initial_point):
     """Keep ``_make_functions``' result for later processes, without the data.
 
     ``initial_point`` is pymc's initial point function inside ``made``. The data
     variables hold zeros while the functions are pickled (and their values again
-    after): a study's values are never written to the cache folder. Written
-    to a temporary file, then renamed, so a reader never sees half a file. At most
-    ``_FUNCTIONS_MAX`` files are kept: the structure's key holds the study's labels
-    and sizes, so each study is one.
+    after), and the graphs' stack traces (``tag.trace``: the user's script and
+    lines) are left out (:func:`_dumps`): neither a study's values nor its paths are written. A
+    model whose graph holds values of the data as constants must not come here
+    (``_sample(keep_functions=False)``). Written to a temporary file, then
+    renamed, so a reader never sees half a file. At most ``_FUNCTIONS_MAX`` files
+    are kept: the structure's key holds the study's labels and sizes, so each study
+    is one.
     """
-    import cloudpickle
-
     # pymc's initial point function wraps the PyTensor function it calls
     functions = (made[2], made[3], initial_point.__wrapped__)
     data = _data_variables(functions, model)
@@ -350,7 +406,7 @@ def _save_functions(path, made, model, initial_point):
     try:
         for var, value in zip(data, values, strict=True):
             var.set_value(np.zeros_like(value))
-        payload = cloudpickle.dumps({"made": made, "data": data})
+        payload = _dumps({"made": made, "data": data})
     finally:
         for var, value in zip(data, values, strict=True):
             var.set_value(value, borrow=True)
@@ -361,11 +417,9 @@ def _save_functions(path, made, model, initial_point):
             fid.write(payload)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _remove(Path(tmp))
         raise
-    kept = sorted(path.parent.glob("*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in kept[_FUNCTIONS_MAX:]:  # every study of other labels is a structure
-        old.unlink(missing_ok=True)
+    _prune(path.parent)
 
 
 def _load_functions(path, model):
@@ -379,21 +433,31 @@ def _load_functions(path, model):
     try:
         with open(path, "rb") as fid:
             payload = pickle.load(fid)
+        made = payload["made"]
+        free = [model.rvs_to_values[var].name for var in model.free_RVs]
+        if list(made[5][0][: len(free)]) != free:
+            raise RuntimeError("the kept model has other free variables")
         values = _model_values(model)
         for var in payload["data"]:
             var.set_value(values[var.name])
-        os.utime(path)  # recently used: the last to be removed (_FUNCTIONS_MAX)
     except Exception as exc:  # a file of another build, or damaged: compile again
         logger.info(
             f"Compiling the model again: its kept functions ({path}) could not be used "
             f"({type(exc).__name__}: {exc})."
         )
         return None
-    return payload["made"]
+    try:
+        os.utime(path)  # recently used: the last to be removed (_FUNCTIONS_MAX)
+    except OSError:  # removed by another process meanwhile: it is loaded all the same
+        pass
+    return made
 
 
 def _make_model_functions(model, key):
-    """``nutpie.compile_pymc._make_functions`` for ``model``, or its kept result."""
+    """Run ``nutpie.compile_pymc._make_functions`` for ``model``, or load its kept result.
+
+    Returns the result and the path it was loaded from (None if it was built).
+    """
     from nutpie.compile_pymc import _make_functions
     from pymc.initial_point import make_initial_point_fn
 
@@ -406,7 +470,7 @@ def _make_model_functions(model, key):
     made = _load_functions(path, model) if path is not None else None
     if made is not None:
         logger.info("Loaded the model's functions from the on-disk cache.")
-        return made
+        return made, path
     initial_point = _Locked(
         make_initial_point_fn(
             model=model,
@@ -428,7 +492,7 @@ def _make_model_functions(model, key):
             _save_functions(path, made, model, initial_point.func)
         except Exception as exc:  # not kept: the next process compiles again
             logger.info(f"Not keeping the model's functions ({type(exc).__name__}: {exc}).")
-    return made
+    return made, None
 
 
 def _compile_pymc_model_cached(model, key=None):
@@ -450,15 +514,24 @@ def _compile_pymc_model_cached(model, key=None):
         The compiled model, accepted by ``nutpie.sample`` and ``with_data``.
     """
     _soft_import("nutpie", "sampler='nutpie'")
+    made, loaded = _make_model_functions(model, key)
+    try:
+        return _callbacks_model(model, made)
+    except Exception:
+        if loaded is not None:  # kept functions that do not compile: not again
+            _remove(loaded)
+        raise
+
+
+def _callbacks_model(model, made):
+    """Wrap ``_make_functions``' result ``made`` in nutpie's compiled model."""
     from nutpie.compile_pymc import (
         CompiledPyMCModel,
         _prepare_dims_and_coords,
         make_user_data,
     )
 
-    n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparam = (
-        _make_model_functions(model, key)
-    )
+    n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparam = made
     shared_data, shared_var_keys = {}, {}
     for var in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
         if var in shared_var_keys:

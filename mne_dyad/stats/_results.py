@@ -610,7 +610,7 @@ class AllianceFit:
             }
             logger.info(f"Prior sensitivity: refitting with prior scales x{f:g} ...")
             tree = _sample_alliance(
-                self.data, {**options, "priors": priors}, **self._sampling(seed)
+                self.data, {**options, "priors": priors}, **self._sampling(seed), refit=True
             )
             other = AllianceFit(
                 tree, self.data, params={**self.params, "priors": priors}, diagnostics={}
@@ -697,7 +697,9 @@ class AllianceFit:
             fold_of[held] = f
             test = np.isin(dyad_idx, held)
             logger.info(f"K-fold: fold {f + 1} of {k} ({held.size} dyad(s) held out) ...")
-            tree = _sample_alliance(_dyad_subset(d, ~test), options, **self._sampling(seed))
+            tree = _sample_alliance(
+                _dyad_subset(d, ~test), options, **self._sampling(seed), refit=True
+            )
             test_data = _dyad_subset(d, test)
             per_obs = _held_out_loglik(
                 tree["posterior"].to_dataset(), test_data, options, n_effects, rng

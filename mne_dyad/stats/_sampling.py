@@ -92,6 +92,7 @@ def _nutpie(
     data,
     persistent,
     low_rank,
+    keep_functions=True,
 ):
     """Sample with nutpie, reusing a compiled model of the same structure if cached."""
     nutpie = _soft_import("nutpie", "sampler='nutpie'")
@@ -99,7 +100,7 @@ def _nutpie(
     if compiled is None:
         logger.info("Compiling the model for nutpie (numba) ...")
         compiled = (
-            _compile_nutpie(model, key=cache_key)
+            _compile_nutpie(model, key=cache_key if keep_functions else None)
             if persistent
             else nutpie.compile_pymc_model(model)
         )
@@ -166,6 +167,7 @@ def _sample(
     cache_key=None,
     persistent=True,
     low_rank=False,
+    keep_functions=True,
 ):
     """Draw from a PyMC model's posterior; returns the ArviZ ``DataTree``.
 
@@ -174,7 +176,9 @@ def _sample(
     reused in this process: only its ``pm.Data`` values are swapped. With
     ``persistent`` (nutpie), its machine code is also kept on disk for later
     processes (:mod:`._nutpie_cache`); models whose data are constants of the
-    graph pass False, as each data set would add a cache entry. ``low_rank``
+    graph pass False, as each data set would add a cache entry. ``keep_functions``
+    (with ``persistent``): also keep the model's rewritten functions on disk, which
+    must then hold no values of the data (pass False otherwise, and for refits). ``low_rank``
     (nutpie) adapts a low-rank modified mass matrix instead of a diagonal one when
     the model has at most ``_LOW_RANK_MAX_DIM`` dimensions: correlated parameters
     (a between-dyad beta and the dyad effects) then mix far better.
@@ -198,6 +202,7 @@ def _sample(
                 data=data,
                 persistent=persistent,
                 low_rank=low_rank,
+                keep_functions=keep_functions,
             )
         if model.observed_RVs:
             tree["observed_data"] = xr.DataTree(_observed_data(model))
