@@ -228,6 +228,36 @@ def test_a_studys_sessions_are_read_on_the_workers(cluster, study_on_disk, tmp_p
 
 
 @pytest.mark.slow
+def test_a_lazy_cube_reads_the_sessions_on_the_workers(cluster, study_on_disk, monkeypatch):
+    """Built under a Client, a lazy cube of a manifest's study checks each session
+    here without keeping it, and its tasks carry readers: computing it reads nothing
+    in the calling process, with the eager cube's values."""
+    here = _read(study_on_disk)
+    with pytest.warns(RuntimeWarning, match="overlap"):
+        eager = md.synchrony_cube(here)
+    there = _read(study_on_disk)
+    with distributed.Client(cluster):
+        with pytest.warns(RuntimeWarning, match="overlap") as said:
+            lazy = md.synchrony_cube(there, chunks={"dyad": 2})
+        assert sum("overlap" in str(w.message) for w in said) == 1  # shown once, here
+        assert there.raws._cache == {}  # checked, not kept
+
+        def not_here(self, key):
+            raise AssertionError(f"session {key} was read in the calling process")
+
+        monkeypatch.setattr(md.io._study.Study, "load_session", not_here)
+        computed = lazy.compute()
+    assert there.raws._cache == {}
+    xr.testing.assert_identical(eager, computed)
+    # without a Client the lazy cube reads here, as before
+    monkeypatch.undo()
+    local = _read(study_on_disk)
+    with pytest.warns(RuntimeWarning, match="overlap"):
+        xr.testing.assert_identical(eager, md.synchrony_cube(local, chunks={"dyad": 2}).compute())
+    assert len(local.raws._cache) == 8
+
+
+@pytest.mark.slow
 def test_threads_read_the_sessions_here(study_on_disk):
     """Joblib's threading backend runs in this process, whose warning filters its
     threads share: the sessions are read here, one at a time, as without jobs, and

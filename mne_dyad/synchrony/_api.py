@@ -27,7 +27,7 @@ from ..io._session import (
     _take_news,
     get_session_info,
 )
-from ..utils._dask import _leaves_process, _n_jobs
+from ..utils._dask import _active_client, _leaves_process, _n_jobs
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ..utils._signal import ANALYSIS_SFREQ, _hint_high_rate
@@ -319,12 +319,40 @@ def _session_values(result, var):
     return result[var].values[None, None]
 
 
+def _synchrony_of(source, **kwargs):
+    """:func:`compute_synchrony` of a session source, where the task runs.
+
+    A reader's warnings of reading were shown when the lazy cube was built.
+    """
+    raw, _ = _made(source)
+    return compute_synchrony(raw, **kwargs)
+
+
 def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, arousal):
-    """Build the cube from dask arrays: one task per session, computed when asked."""
+    """Build the cube from dask arrays: one task per session, computed when asked.
+
+    With a dask.distributed Client active and a study read from a manifest, each
+    session is read here to check it but not kept (``_peek``), and its task carries
+    a reader: the workers read the sessions, and the graph holds no recording.
+    """
     dask = _soft_import("dask", "synchrony_cube(chunks=...)")
     da = _soft_import("dask.array", "synchrony_cube(chunks=...)")
     spec, checked = _check_method(method, params)
-    sfreqs = sorted({sessions[k].info["sfreq"] for k in keys})
+    remote = hasattr(sessions, "_peek") and _active_client() is not None
+    look = sessions._peek if remote else sessions.__getitem__
+    first_roles, therapists, natives, sfreqs = None, {}, set(), set()
+    for key in keys:
+        raw = look(key)
+        sfreqs.add(raw.info["sfreq"])
+        natives.update(_native_rates(raw))
+        key_roles = _session_roles(raw, roles)
+        first_roles = first_roles or key_roles
+        _check_same_roles(key, key_roles, first_roles)
+        meta = get_session_info(raw)
+        if "therapist" in meta:
+            _check_therapist(therapists, key[0], meta["therapist"])
+        del raw
+    sfreqs = sorted(sfreqs)
     if len(sfreqs) > 1:
         raise ValueError(
             f"Sessions have different sampling rates {sfreqs}; a lazy cube needs one "
@@ -332,20 +360,11 @@ def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, 
         )
     samples = spec.samples(checked, sfreqs[0])
     lags = spec.lags(samples, sfreqs[0])
-    first_roles, therapists, natives = None, {}, set()
-    for key in keys:
-        natives.update(_native_rates(sessions[key]))
-        key_roles = _session_roles(sessions[key], roles)
-        first_roles = first_roles or key_roles
-        _check_same_roles(key, key_roles, first_roles)
-        meta = get_session_info(sessions[key])
-        if "therapist" in meta:
-            _check_therapist(therapists, key[0], meta["therapist"])
     dyads = _sorted_ids([k[0] for k in keys], "dyad")
     session_ids = _sorted_ids([k[1] for k in keys], "session")
     tasks = {
-        key: dask.delayed(compute_synchrony, pure=False)(
-            sessions[key],
+        key: dask.delayed(_synchrony_of, pure=False)(
+            _source(sessions, key, remote),
             method=method,
             segments=segments,
             roles=roles,
@@ -447,8 +466,11 @@ def synchrony_cube(
         If given (for example ``{"dyad": 8}``), return a lazy cube backed by dask
         arrays with these chunk sizes (dims not named are whole); each session is
         one dask task, computed on ``cube.compute()`` by the active scheduler,
-        for example a ``dask.distributed.Client``. Needs dask (``pip install
-        "dask[distributed]"``).
+        for example a ``dask.distributed.Client``. Every session is read here
+        when the cube is built, to check its rate and roles; for a study from
+        :func:`mne_dyad.io.read_study` built while a Client is active, it is not
+        kept, and the tasks read the sessions on the workers (compute it under
+        the same Client). Needs dask (``pip install "dask[distributed]"``).
     %(verbose)s
     **params
         Method parameters (see :func:`compute_synchrony`).
