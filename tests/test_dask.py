@@ -229,25 +229,25 @@ def test_a_studys_sessions_are_read_on_the_workers(cluster, study_on_disk, tmp_p
 
 @pytest.mark.slow
 def test_a_lazy_cube_reads_the_sessions_on_the_workers(cluster, study_on_disk, monkeypatch):
-    """Built under a Client, a lazy cube of a manifest's study checks each session
-    here without keeping it, and its tasks carry readers: computing it reads nothing
-    in the calling process, with the eager cube's values."""
+    """Built under a Client, a lazy cube of a manifest's study checks the sessions on
+    the workers and its tasks carry readers: the calling process reads none, shows
+    the warnings of reading once, and the cube is the eager one."""
     here = _read(study_on_disk)
     with pytest.warns(RuntimeWarning, match="overlap"):
         eager = md.synchrony_cube(here)
     there = _read(study_on_disk)
+
+    def not_here(self, key):
+        raise AssertionError(f"session {key} was read in the calling process")
+
+    monkeypatch.setattr(md.io._study.Study, "load_session", not_here)
     with distributed.Client(cluster):
         with pytest.warns(RuntimeWarning, match="overlap") as said:
             lazy = md.synchrony_cube(there, chunks={"dyad": 2})
-        assert sum("overlap" in str(w.message) for w in said) == 1  # shown once, here
-        assert there.raws._cache == {}  # checked, not kept
-
-        def not_here(self, key):
-            raise AssertionError(f"session {key} was read in the calling process")
-
-        monkeypatch.setattr(md.io._study.Study, "load_session", not_here)
-        computed = lazy.compute()
+            computed = lazy.compute()
+    assert sum("overlap" in str(w.message) for w in said) == 1
     assert there.raws._cache == {}
+    assert there.raws.warnings == here.raws.warnings
     xr.testing.assert_identical(eager, computed)
     # without a Client the lazy cube reads here, as before
     monkeypatch.undo()

@@ -17,8 +17,10 @@ from ..io._session import (
     _as_sessions,
     _check_segments,
     _describe,
+    _is_lazy,
     _made,
     _native_sfreq,
+    _reader,
     _segment_spans,
     _session_roles,
     _session_signals,
@@ -328,30 +330,62 @@ def _synchrony_of(source, **kwargs):
     return compute_synchrony(raw, **kwargs)
 
 
+def _session_checks(source, roles):
+    """Return what a lazy cube checks of a session, and its news (run where read)."""
+    raw, news = _made(source)
+    meta = get_session_info(raw)
+    return {
+        "sfreq": raw.info["sfreq"],
+        "native": _native_rates(raw),
+        "roles": _session_roles(raw, roles),
+        "therapist": meta.get("therapist"),
+    }, news
+
+
+def _lazy_checks(sessions, keys, roles):
+    """Check every session of a lazy cube: ``{key: checks}`` (:func:`_session_checks`).
+
+    With a dask.distributed Client active and sessions that hand out readers (a
+    study from a manifest), the sessions not yet read here are read on the workers
+    for the checks, and nothing is read or kept here (their warnings of reading are
+    shown here once, as for the other remote steps). Returns the checks and whether
+    the tasks should carry readers.
+    """
+    client = _active_client() if _is_lazy(sessions) else None
+    readers = {} if client is None else {k: _reader(sessions, k) for k in keys}
+    readers = {k: r for k, r in readers.items() if r is not None}
+    checks = {}
+    if readers:
+        futures = client.map(_session_checks, list(readers.values()), roles=roles, pure=False)
+        for key, (found, news) in zip(readers, client.gather(futures), strict=True):
+            _take_news(sessions, key, news)
+            checks[key] = found
+    for key in keys:
+        if key not in checks:
+            checks[key] = _session_checks(sessions[key], roles)[0]
+    return checks, client is not None
+
+
 def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, arousal):
     """Build the cube from dask arrays: one task per session, computed when asked.
 
-    With a dask.distributed Client active and a study read from a manifest, each
-    session is read here to check it but not kept (``_peek``), and its task carries
-    a reader: the workers read the sessions, and the graph holds no recording.
+    With a dask.distributed Client active and a study read from a manifest, the
+    sessions are checked on the workers and each task carries a reader: the calling
+    process reads none, and the graph holds no recording (:func:`_lazy_checks`).
     """
     dask = _soft_import("dask", "synchrony_cube(chunks=...)")
     da = _soft_import("dask.array", "synchrony_cube(chunks=...)")
     spec, checked = _check_method(method, params)
-    remote = hasattr(sessions, "_peek") and _active_client() is not None
-    look = sessions._peek if remote else sessions.__getitem__
+    checks, remote = _lazy_checks(sessions, keys, roles)
     first_roles, therapists, natives, sfreqs = None, {}, set(), set()
     for key in keys:
-        raw = look(key)
-        sfreqs.add(raw.info["sfreq"])
-        natives.update(_native_rates(raw))
-        key_roles = _session_roles(raw, roles)
-        first_roles = first_roles or key_roles
-        _check_same_roles(key, key_roles, first_roles)
-        meta = get_session_info(raw)
-        if "therapist" in meta:
-            _check_therapist(therapists, key[0], meta["therapist"])
-        del raw
+        found = checks[key]
+        sfreqs.add(found["sfreq"])
+        natives.update(found["native"])
+        first_roles = first_roles or found["roles"]
+        _check_same_roles(key, found["roles"], first_roles)
+        if found["therapist"] is not None:
+            _check_therapist(therapists, key[0], found["therapist"])
     sfreqs = sorted(sfreqs)
     if len(sfreqs) > 1:
         raise ValueError(
@@ -466,11 +500,12 @@ def synchrony_cube(
         If given (for example ``{"dyad": 8}``), return a lazy cube backed by dask
         arrays with these chunk sizes (dims not named are whole); each session is
         one dask task, computed on ``cube.compute()`` by the active scheduler,
-        for example a ``dask.distributed.Client``. Every session is read here
-        when the cube is built, to check its rate and roles; for a study from
-        :func:`mne_dyad.io.read_study` built while a Client is active, it is not
-        kept, and the tasks read the sessions on the workers (compute it under
-        the same Client). Needs dask (``pip install "dask[distributed]"``).
+        for example a ``dask.distributed.Client``. Every session is read when
+        the cube is built, to check its rate and roles: here, or, for a study
+        from :func:`mne_dyad.io.read_study` built while a Client is active, on
+        the workers, whose tasks then read the sessions again when the cube is
+        computed (compute it under the same Client); the calling process reads
+        none. Needs dask (``pip install "dask[distributed]"``).
     %(verbose)s
     **params
         Method parameters (see :func:`compute_synchrony`).
