@@ -1,6 +1,10 @@
 """The parallel steps on a dask.distributed cluster give the local results (issue 15)."""
 
+import warnings
+
+import mne
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -249,12 +253,53 @@ def test_a_lazy_cube_reads_the_sessions_on_the_workers(cluster, study_on_disk, m
     assert there.raws._cache == {}
     assert there.raws.warnings == here.raws.warnings
     xr.testing.assert_identical(eager, computed)
-    # without a Client the lazy cube reads here, as before
+    # built under a Client, computed without one: the tasks run in threads here,
+    # which read without catch_warnings (not thread-safe), with the same values
+    from mne_dyad.synchrony import _api
+
     monkeypatch.undo()
+    original = _api._made
+
+    def made_on_workers_only(source):
+        assert isinstance(source, mne.io.BaseRaw), "catch_warnings in a thread here"
+        return original(source)
+
+    monkeypatch.setattr(_api, "_made", made_on_workers_only)
+    with distributed.Client(cluster):
+        with pytest.warns(RuntimeWarning, match="overlap"):
+            orphan = md.synchrony_cube(_read(study_on_disk), chunks={"dyad": 2})
+    with warnings.catch_warnings():  # read again here (whether MNE warns again depends
+        warnings.simplefilter("ignore")  # on the log level other threads set meanwhile)
+        xr.testing.assert_identical(eager, orphan.compute(scheduler="threads"))
+    monkeypatch.undo()
+    # without a Client the lazy cube reads here, as before
     local = _read(study_on_disk)
     with pytest.warns(RuntimeWarning, match="overlap"):
         xr.testing.assert_identical(eager, md.synchrony_cube(local, chunks={"dyad": 2}).compute())
     assert len(local.raws._cache) == 8
+
+
+@pytest.mark.slow
+def test_a_lazy_cube_keeps_the_news_of_sessions_read_before_an_error(
+    cluster, study_on_disk, tmp_path
+):
+    """One unreadable session: the worker's error reaches the caller, and the other
+    sessions' warnings of reading are shown and recorded first."""
+    import shutil
+
+    copy = tmp_path / "study"
+    shutil.copytree(study_on_disk.parent, copy)
+    manifest = pd.read_csv(copy / "manifest.csv")
+    last = manifest.iloc[-1]
+    (copy / last.client_file).write_text("eda\nnot a number\n")
+    study = _read(copy / "manifest.csv")
+    with distributed.Client(cluster):
+        with pytest.warns(RuntimeWarning, match="overlap") as said:
+            with pytest.raises(Exception, match=last.client_file):
+                md.synchrony_cube(study, chunks={"dyad": 2})
+    assert sum("overlap" in str(w.message) for w in said) == 1
+    first = (manifest.dyad[0], int(manifest.session[0]))
+    assert any("overlap" in m for m in study.raws.warnings[first])
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ method of the registry: ``wclc``, ``peak_picking``, ``susy``, ``concordance`` an
 """
 
 import json
+import sys
 
 import mne
 import numpy as np
@@ -13,6 +14,7 @@ import xarray as xr
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from ..io._session import (
+    _READING,
     _SIGNALS,
     _as_sessions,
     _check_segments,
@@ -321,12 +323,33 @@ def _session_values(result, var):
     return result[var].values[None, None]
 
 
+def _on_worker():
+    """Whether this code runs in a task of a dask.distributed worker."""
+    if "distributed" not in sys.modules:
+        return False
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:  # "No worker found"
+        return False
+    return True
+
+
 def _synchrony_of(source, **kwargs):
     """:func:`compute_synchrony` of a session source, where the task runs.
 
-    A reader's warnings of reading were shown when the lazy cube was built.
+    A reader's warnings of reading were shown when the lazy cube was built: on a
+    worker they are recorded and dropped. A cube built under a Client but computed
+    without one runs its tasks in threads of the calling process, whose warning
+    filters they share; there the reader is called without ``catch_warnings``
+    (which is not thread-safe), and its warnings may be shown again.
     """
-    raw, _ = _made(source)
+    if isinstance(source, mne.io.BaseRaw) or _on_worker():
+        raw, _ = _made(source)
+    else:
+        with _READING:
+            raw = source()
     return compute_synchrony(raw, **kwargs)
 
 
@@ -356,10 +379,20 @@ def _lazy_checks(sessions, keys, roles):
     readers = {k: r for k, r in readers.items() if r is not None}
     checks = {}
     if readers:
+        from distributed import wait
+
         futures = client.map(_session_checks, list(readers.values()), roles=roles, pure=False)
-        for key, (found, news) in zip(readers, client.gather(futures), strict=True):
-            _take_news(sessions, key, news)
+        wait(futures)
+        failed = None
+        for key, future in zip(readers, futures, strict=True):
+            if future.status != "finished":
+                failed = failed or future
+                continue
+            found, news = future.result()
+            _take_news(sessions, key, news)  # also when another session failed
             checks[key] = found
+        if failed is not None:
+            failed.result()  # raises the worker's error
     for key in keys:
         if key not in checks:
             checks[key] = _session_checks(sessions[key], roles)[0]
@@ -504,8 +537,10 @@ def synchrony_cube(
         the cube is built, to check its rate and roles: here, or, for a study
         from :func:`mne_dyad.io.read_study` built while a Client is active, on
         the workers, whose tasks then read the sessions again when the cube is
-        computed (compute it under the same Client); the calling process reads
-        none. Needs dask (``pip install "dask[distributed]"``).
+        computed; the calling process reads none. Compute it under the same
+        Client: computed otherwise, its tasks read the sessions in this process
+        (the same values, and the warnings of reading may be shown again).
+        Needs dask (``pip install "dask[distributed]"``).
     %(verbose)s
     **params
         Method parameters (see :func:`compute_synchrony`).
