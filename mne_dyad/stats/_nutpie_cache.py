@@ -23,11 +23,12 @@ process still builds the model's functions and rewrites their graphs (5 s of a
 16 s fit of 0.2's default alliance model) before it can look the code up. When the
 caller names the model's structure (``_compile_nutpie(model, key=...)``, the key
 of the in-process cache), the rewritten functions themselves are kept too
-(:func:`_save_functions`: cloudpickle, with the model's data replaced by zeros so no
-study's values are written), under a name made of that key, the versions of the
-libraries and a digest of mne-dyad's own source (a changed model builder never
-finds an old graph). A later process loads them, puts its own data into their
-shared variables and goes straight to the callbacks.
+(:func:`_save_functions`: cloudpickle, with the model's data replaced by zeros and
+without the graphs' stack traces, so no study's values or paths are written; models
+whose graphs hold values of the data as constants pass no key), under a name made
+of that key, the versions of the libraries and a digest of mne-dyad's own source (a
+changed model builder never finds an old graph). A later process loads them, puts
+its own data into their shared variables and goes straight to the callbacks.
 
 It reads nutpie's internals (``nutpie.compile_pymc``), which are not public: it
 is used for the nutpie versions it was checked on (:data:`_CHECKED_NUTPIE`), and
