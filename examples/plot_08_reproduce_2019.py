@@ -288,7 +288,7 @@ finding_c.loc[[i for i in finding_c.index if "within" in i]]
 # sessions that have EDA (``within_center="usable"``), zero would be the truth on
 # observed centring's footing instead; latent centring then leaves part of each
 # dyad's level in its within part, and its between betas lean away from the within
-# effect (-0.20 on average in the calibration's studies of this shape), inside
+# effect (-0.23 on average in the calibration's studies of this shape), inside
 # intervals wide enough to cover zero in almost every study. The calibration
 # measures both (see
 # :ref:`methods-calibration`). The ``contextual`` rows of the summary give between
