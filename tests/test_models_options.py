@@ -674,7 +674,8 @@ def test_group_models_reuse_their_compiled_nutpie_model(small_study):
     _sampling._NUTPIE_CACHE.clear()
     md.stats.variance_decomposition(cubes[0], **kw)
     md.stats.test_above_chance(small_study, n_surrogates=5, **kw)
-    assert {k[0] for k in _sampling._NUTPIE_CACHE} == {"variance", "chance"}
+    # keys: (the builder's structure key, the model's variables)
+    assert {k[0][0] for k in _sampling._NUTPIE_CACHE} == {"variance", "chance"}
     cached = (
         md.stats.variance_decomposition(cubes[1], **kw),
         md.stats.test_above_chance(other, n_surrogates=5, **kw),
@@ -690,7 +691,7 @@ def test_group_models_reuse_their_compiled_nutpie_model(small_study):
     # the data did change: the other study has its own estimates
     first = md.stats.variance_decomposition(cubes[0], **kw)
     assert not np.allclose(first.posterior.icc_dyad, fresh[0].posterior.icc_dyad)
-    # a graph that leaves a data variable unused (no sampling error) is reused too
+    # without sampling error: a model of other variables (its own key), per cube
     plain = [md.stats.variance_decomposition(c, measurement_error=False, **kw) for c in cubes]
     assert not np.allclose(plain[0].posterior.icc_dyad, plain[1].posterior.icc_dyad)
 
