@@ -6,7 +6,6 @@ method of the registry: ``wclc``, ``peak_picking``, ``susy``, ``concordance`` an
 """
 
 import json
-import sys
 
 import mne
 import numpy as np
@@ -31,7 +30,7 @@ from ..io._session import (
     _take_news,
     get_session_info,
 )
-from ..utils._dask import _active_client, _leaves_process, _n_jobs
+from ..utils._dask import _active_client, _leaves_process, _n_jobs, _on_worker
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ..utils._signal import ANALYSIS_SFREQ, _hint_high_rate
@@ -323,19 +322,6 @@ def _session_values(result, var):
     return result[var].values[None, None]
 
 
-def _on_worker():
-    """Whether this code runs in a task of a dask.distributed worker."""
-    if "distributed" not in sys.modules:
-        return False
-    from distributed import get_worker
-
-    try:
-        get_worker()
-    except ValueError:  # "No worker found"
-        return False
-    return True
-
-
 def _synchrony_of(source, **kwargs):
     """:func:`compute_synchrony` of a session source, where the task runs.
 
@@ -346,10 +332,9 @@ def _synchrony_of(source, **kwargs):
     (which is not thread-safe), and its warnings may be shown again.
     """
     if isinstance(source, mne.io.BaseRaw) or _on_worker():
-        raw, _ = _made(source)
-    else:
-        with _READING:
-            raw = source()
+        return _synchrony_made(source, **kwargs)[0]
+    with _READING:
+        raw = source()
     return compute_synchrony(raw, **kwargs)
 
 

@@ -73,6 +73,19 @@ def _active_client():
         return None
 
 
+def _on_worker():
+    """Whether this code runs in a task of a dask.distributed worker."""
+    if "distributed" not in sys.modules:  # no worker can exist without it
+        return False
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:  # "No worker found"
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def _dask_context(scheduler, timeout="20s"):
     """Send joblib's work (``n_jobs=None``) to a dask cluster while inside; yield the Client.
