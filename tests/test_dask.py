@@ -231,6 +231,26 @@ def test_a_studys_sessions_are_read_on_the_workers(cluster, study_on_disk, tmp_p
     xr.testing.assert_identical(local_cube, md.synchrony_cube(_read(study_on_disk), n_jobs=2))
 
 
+def _count_reads(on=True):
+    """On a worker: record the sessions its study reads (``on=False`` undoes it)."""
+    study = md.io._study.Study
+    if not on:
+        study.load_session = study._uncounted
+        return
+    study._uncounted = study.__dict__["load_session"]
+    study._read_keys = []
+
+    def counted(self, key):
+        study._read_keys.append(key)
+        return study._uncounted(self, key)
+
+    study.load_session = counted
+
+
+def _reads_counted():
+    return list(md.io._study.Study._read_keys)
+
+
 @pytest.mark.slow
 def test_a_lazy_cube_reads_the_sessions_on_the_workers(cluster, study_on_disk, monkeypatch):
     """Built under a Client, a lazy cube of a manifest's study checks the sessions on
@@ -245,14 +265,27 @@ def test_a_lazy_cube_reads_the_sessions_on_the_workers(cluster, study_on_disk, m
         raise AssertionError(f"session {key} was read in the calling process")
 
     monkeypatch.setattr(md.io._study.Study, "load_session", not_here)
-    with distributed.Client(cluster):
+    with distributed.Client(cluster) as client:
+        client.run(_count_reads)
         with pytest.warns(RuntimeWarning, match="overlap") as said:
             lazy = md.synchrony_cube(there, chunks={"dyad": 2})
             computed = lazy.compute()
+        reads = sum(client.run(_reads_counted).values(), [])
+        # computed under another Client of the cluster, the kept results are gone:
+        # the tasks read the sessions again, on the workers
+        with pytest.warns(RuntimeWarning, match="overlap"):
+            later = md.synchrony_cube(_read(study_on_disk), chunks={"dyad": 2})
+    with distributed.Client(cluster) as client:
+        xr.testing.assert_identical(eager, later.compute())
+        again = sum(client.run(_reads_counted).values(), [])
+        client.run(_count_reads, False)
     assert sum("overlap" in str(w.message) for w in said) == 1
     assert there.raws._cache == {}
     assert there.raws.warnings == here.raws.warnings
     xr.testing.assert_identical(eager, computed)
+    # the workers read each session once: the check's read also made its synchrony
+    assert sorted(reads) == sorted(here.raws)
+    assert sorted(again) == sorted(list(here.raws) * 3)  # those, one check, one compute
     # built under a Client, computed without one: the tasks run in threads here,
     # which read without catch_warnings (not thread-safe), with the same values
     from mne_dyad.synchrony import _api

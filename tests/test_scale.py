@@ -13,6 +13,11 @@ def test_lazy_cube_on_a_local_cluster_equals_eager(small_study, small_cube):
     lazy = md.synchrony_cube(small_study.raws, chunks={"dyad": 2})
     assert lazy.all_lags.chunks == ((2, 2, 2), (3,), (2,))
     assert lazy.profile.data.npartitions == 3  # not computed yet: dask-backed
+    # one task computes each block of 2 dyads' sessions (not one per session and variable)
+    graph = dict(lazy.__dask_graph__())
+    names = [str(k[0] if isinstance(k, tuple) else k) for k in graph]
+    assert sum(n.startswith("_block_values") for n in names) == 3
+    assert not any(n.startswith(("_synchrony_of", "_session_values")) for n in names)
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None

@@ -30,7 +30,7 @@ from ..io._session import (
     _take_news,
     get_session_info,
 )
-from ..utils._dask import _active_client, _leaves_process, _n_jobs, _on_worker
+from ..utils._dask import _active_client, _Held, _leaves_process, _n_jobs, _on_worker
 from ..utils._docs import fill_doc
 from ..utils._imports import _soft_import
 from ..utils._signal import ANALYSIS_SFREQ, _hint_high_rate
@@ -318,19 +318,42 @@ def _synchrony_made(source, **kwargs):
     return compute_synchrony(raw, **kwargs), news
 
 
-def _session_values(result, var):
-    return result[var].values[None, None]
+def _blocks(n, size):
+    """Split ``range(n)`` into consecutive ranges of ``size`` (a positive int), else one."""
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size <= 0:
+        return [range(n)]
+    return [range(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def _synchrony_of(source, **kwargs):
+def _block_values(members, size, shapes, kwargs):
+    """Compute one block of a lazy cube: ``{variable: array}`` of ``size`` + its shape.
+
+    ``members`` holds ``(i, j, source, held)`` of each session in the block (its place
+    in the block, and :func:`_synchrony_of`'s arguments); cells of no session are NaN.
+    """
+    values = {name: np.full((*size, *shape), np.nan) for name, shape in shapes.items()}
+    for i, j, source, held in members:
+        result = _synchrony_of(source, held=held, **kwargs)
+        for name, arr in values.items():
+            arr[i, j] = result[name].values
+    return values
+
+
+def _synchrony_of(source, held=None, **kwargs):
     """:func:`compute_synchrony` of a session source, where the task runs.
 
-    A reader's warnings of reading were shown when the lazy cube was built: on a
-    worker they are recorded and dropped. A cube built under a Client but computed
-    without one runs its tasks in threads of the calling process, whose warning
-    filters they share; there the reader is called without ``catch_warnings``
-    (which is not thread-safe), and its warnings may be shown again.
+    ``held`` (a :class:`~mne_dyad.utils._dask._Held`, or None) is the result the
+    lazy cube's check of the session computed on the cluster: a task on a worker
+    of that cluster fetches it instead of reading the session again. A reader's
+    warnings of reading were shown when the lazy cube was built: on a worker they
+    are recorded and dropped. A cube built under a Client but computed without
+    one runs its tasks in threads of the calling process, whose warning filters
+    they share; there the reader is called without ``catch_warnings`` (which is not
+    thread-safe), and its warnings may be shown again.
     """
+    found = None if held is None else held.fetch()
+    if found is not None:
+        return found["synchrony"]
     if isinstance(source, mne.io.BaseRaw) or _on_worker():
         return _synchrony_made(source, **kwargs)[0]
     with _READING:
@@ -341,60 +364,97 @@ def _synchrony_of(source, **kwargs):
 def _session_checks(source, roles):
     """Return what a lazy cube checks of a session, and its news (run where read)."""
     raw, news = _made(source)
+    return _checks_of(raw, roles), news
+
+
+def _checks_of(raw, roles):
     meta = get_session_info(raw)
     return {
         "sfreq": raw.info["sfreq"],
         "native": _native_rates(raw),
         "roles": _session_roles(raw, roles),
         "therapist": meta.get("therapist"),
-    }, news
+    }
 
 
-def _lazy_checks(sessions, keys, roles):
+def _checked_synchrony(source, roles, kwargs):
+    """Check a session and compute its synchrony, from one read (run on a worker)."""
+    raw, news = _made(source)
+    return {
+        "checks": _checks_of(raw, roles),
+        "news": news,
+        "synchrony": compute_synchrony(raw, **kwargs),
+    }
+
+
+def _told(made):
+    """Return the part of :func:`_checked_synchrony`'s result that comes back: checks, news."""
+    return made["checks"], made["news"]
+
+
+def _lazy_checks(sessions, keys, roles, kwargs):
     """Check every session of a lazy cube: ``{key: checks}`` (:func:`_session_checks`).
 
     With a dask.distributed Client active and sessions that hand out readers (a
     study from a manifest), the sessions not yet read here are read on the workers
     for the checks, and nothing is read or kept here (their warnings of reading are
-    shown here once, as for the other remote steps). Returns the checks and whether
-    the tasks should carry readers.
+    shown here once, as for the other remote steps). The same read computes the
+    session's synchrony (``compute_synchrony(raw, **kwargs)``), which stays on the
+    cluster for the cube's task to fetch. Returns the checks, whether the tasks
+    should carry readers, and ``{key: _Held}`` of the results kept on the cluster.
     """
     client = _active_client() if _is_lazy(sessions) else None
     readers = {} if client is None else {k: _reader(sessions, k) for k in keys}
     readers = {k: r for k, r in readers.items() if r is not None}
-    checks = {}
+    checks, held = {}, {}
     if readers:
         from distributed import wait
 
-        futures = client.map(_session_checks, list(readers.values()), roles=roles, pure=False)
-        wait(futures)
+        made = client.map(
+            _checked_synchrony, list(readers.values()), roles=roles, kwargs=kwargs, pure=False
+        )
+        told = client.map(_told, made)
+        wait(told)
         failed = None
-        for key, future in zip(readers, futures, strict=True):
+        for key, future, result in zip(readers, told, made, strict=True):
             if future.status != "finished":
                 failed = failed or future
                 continue
             found, news = future.result()
             _take_news(sessions, key, news)  # also when another session failed
             checks[key] = found
+            held[key] = _Held(result)
         if failed is not None:
             failed.result()  # raises the worker's error
     for key in keys:
         if key not in checks:
             checks[key] = _session_checks(sessions[key], roles)[0]
-    return checks, client is not None
+    return checks, client is not None, held
 
 
 def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, arousal):
-    """Build the cube from dask arrays: one task per session, computed when asked.
+    """Build the cube from dask arrays: one task per block of sessions, computed when asked.
 
     With a dask.distributed Client active and a study read from a manifest, the
-    sessions are checked on the workers and each task carries a reader: the calling
-    process reads none, and the graph holds no recording (:func:`_lazy_checks`).
+    sessions are checked on the workers, whose read also computes the session's
+    synchrony and keeps it there; each task fetches that result, or, if it is gone
+    (computed without that Client), reads the session with the reader it carries.
+    The calling process reads none, and the graph holds no recording
+    (:func:`_lazy_checks`).
     """
     dask = _soft_import("dask", "synchrony_cube(chunks=...)")
     da = _soft_import("dask.array", "synchrony_cube(chunks=...)")
     spec, checked = _check_method(method, params)
-    checks, remote = _lazy_checks(sessions, keys, roles)
+    kwargs = dict(
+        method=method,
+        segments=segments,
+        roles=roles,
+        signal=signal,
+        arousal=arousal,
+        verbose="error",
+        **params,
+    )
+    checks, remote, held = _lazy_checks(sessions, keys, roles, kwargs)
     first_roles, therapists, natives, sfreqs = None, {}, set(), set()
     for key in keys:
         found = checks[key]
@@ -414,40 +474,54 @@ def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, 
     lags = spec.lags(samples, sfreqs[0])
     dyads = _sorted_ids([k[0] for k in keys], "dyad")
     session_ids = _sorted_ids([k[1] for k in keys], "session")
-    tasks = {
-        key: dask.delayed(_synchrony_of, pure=False)(
-            _source(sessions, key, remote),
-            method=method,
-            segments=segments,
-            roles=roles,
-            signal=signal,
-            arousal=arousal,
-            verbose="error",
-            **params,
-        )
-        for key in keys
-    }
-    data = {}
     names = _variable_names(spec, first_roles)
     if arousal:
         names.update(_arousal_names(first_roles))
-    for name, (source, long_name, units) in names.items():
-        shape = (len(segments), lags.size) if source in spec.lag_variables else (len(segments),)
-        rows = []
-        for d in dyads:
-            row = [
-                da.from_delayed(
-                    dask.delayed(_session_values)(tasks[(d, s)], name),
-                    shape=(1, 1, *shape),
-                    dtype=float,
+    shapes = {
+        name: (len(segments), lags.size) if source in spec.lag_variables else (len(segments),)
+        for name, (source, _, _) in names.items()
+    }
+    # one task per block of the cube (a chunk of dyads by a chunk of sessions), which
+    # computes its sessions in turn: a task per session and variable made the graph
+    # hold some 160 tasks per session, whose scheduling outweighed the work
+    index = {key: (dyads.index(key[0]), session_ids.index(key[1])) for key in keys}
+    dyad_blocks = _blocks(len(dyads), chunks.get("dyad", -1))
+    session_blocks = _blocks(len(session_ids), chunks.get("session", -1))
+    rows = []
+    for dyad_block in dyad_blocks:
+        row = []
+        for session_block in session_blocks:
+            members = [
+                (
+                    index[key][0] - dyad_block.start,
+                    index[key][1] - session_block.start,
+                    _source(sessions, key, remote),
+                    held.get(key),
                 )
-                if (d, s) in tasks
-                else da.full((1, 1, *shape), np.nan)
-                for s in session_ids
+                for key in keys
+                if index[key][0] in dyad_block and index[key][1] in session_block
             ]
-            rows.append(da.concatenate(row, axis=1))
+            size = (len(dyad_block), len(session_block))
+            block = dask.delayed(_block_values, pure=False)(members, size, shapes, kwargs)
+            row.append(block)
+        rows.append(row)
+    data = {}
+    for name, (_, long_name, units) in names.items():
+        shape = shapes[name]
+        arr = da.concatenate(
+            [
+                da.concatenate(
+                    [
+                        da.from_delayed(block[name], shape=(len(d), len(s), *shape), dtype=float)
+                        for block, s in zip(row, session_blocks, strict=True)
+                    ],
+                    axis=1,
+                )
+                for row, d in zip(rows, dyad_blocks, strict=True)
+            ],
+            axis=0,
+        )
         dims = ("dyad", "session", "segment", "lag")[: 2 + len(shape)]
-        arr = da.concatenate(rows, axis=0)
         arr = arr.rechunk({i: chunks.get(dim, -1) for i, dim in enumerate(dims)})
         data[name] = (dims, arr, {"long_name": long_name, "units": units})
     lag = None
@@ -516,14 +590,16 @@ def synchrony_cube(
     %(n_jobs)s
     chunks : None | dict
         If given (for example ``{"dyad": 8}``), return a lazy cube backed by dask
-        arrays with these chunk sizes (dims not named are whole); each session is
-        one dask task, computed on ``cube.compute()`` by the active scheduler,
-        for example a ``dask.distributed.Client``. Every session is read when
+        arrays with these chunk sizes (dims not named are whole); each block of
+        sessions (a chunk of dyads by a chunk of sessions) is one dask task, which
+        computes its sessions in turn on ``cube.compute()`` by the active
+        scheduler, for example a ``dask.distributed.Client``. Every session is read when
         the cube is built, to check its rate and roles: here, or, for a study
         from :func:`mne_dyad.io.read_study` built while a Client is active, on
-        the workers, whose tasks then read the sessions again when the cube is
-        computed; the calling process reads none. Compute it under the same
-        Client: computed otherwise, its tasks read the sessions in this process
+        the workers, which compute each session's synchrony from the same read
+        and keep it until the cube's tasks fetch it (the calling process reads
+        none, and no session is read twice). Compute it under the same Client:
+        computed otherwise, its tasks read the sessions again, in this process
         (the same values, and the warnings of reading may be shown again).
         Needs dask (``pip install "dask[distributed]"``).
     %(verbose)s

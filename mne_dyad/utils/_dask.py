@@ -86,6 +86,57 @@ def _on_worker():
     return True
 
 
+class _Held:
+    """A task's result kept on a dask.distributed cluster, for a later task to fetch.
+
+    Holds the Future in the calling process (so the cluster keeps the result while
+    this object lives) but is opaque to dask, so a graph that carries it does not
+    depend on it: computed without that Client, the graph still runs and the task
+    makes its result again. Pickles as the Future's key.
+    """
+
+    __slots__ = ("_future", "key")
+
+    def __init__(self, future):
+        self._future = future
+        self.key = future.key
+
+    def __getstate__(self):
+        return {"key": self.key}
+
+    def __setstate__(self, state):
+        self._future, self.key = None, state["key"]
+
+    def fetch(self):
+        """Return the result on a worker of the cluster that still holds it, else None."""
+        if not _on_worker():
+            return None
+        from distributed import Future, get_worker, worker_client
+
+        store = get_worker().data
+        if self.key in store:  # held by this worker
+            return store[self.key]
+        if _FETCHING["failed"]:  # fetching failed before in this process: do not wait again
+            return None
+        try:
+            with worker_client() as client:  # secedes while it waits
+                if not client.who_has([Future(self.key, client=client)]).get(self.key):
+                    return None  # released (its Client was closed)
+                # a finished result held elsewhere: gathered from the worker holding it
+                held = Future(self.key, client=client, state="memory")
+                return held.result(timeout=_FETCH_TIMEOUT)
+        except Exception as exc:  # a lost worker, or a timeout: make the result again
+            _FETCHING["failed"] |= isinstance(exc, TimeoutError)
+            logger.info(f"Could not fetch {self.key} ({type(exc).__name__}: {exc}); made again")
+            return None
+
+
+#: seconds a task waits for a result held on another worker before making it again
+_FETCH_TIMEOUT = 30
+#: whether a fetch timed out in this process (later tasks then make their results)
+_FETCHING = {"failed": False}
+
+
 @contextlib.contextmanager
 def _dask_context(scheduler, timeout="20s"):
     """Send joblib's work (``n_jobs=None``) to a dask cluster while inside; yield the Client.
