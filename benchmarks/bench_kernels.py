@@ -12,8 +12,9 @@ computation it replaces:
 - WCLC: ``K windows x (2 L + 1) lags x w`` for the cross-products, the term that
   dominates (the sums and sums of squares come from cumulative sums);
 - SUSY: ``pairs x (2 M + 1) lags x S`` for the cross-correlation of every pair
-  of segments, which mne-dyad computes with one FFT per segment and one product
-  per pair.
+  of segments, which mne-dyad computes as one matrix product per lag (of the
+  segments' overlapping parts). The script also times that step against FFT
+  cross-spectra of every pair, which it used before.
 
 The script prints each kernel's time (best of several runs), its MAC rate and
 that rate as a share of the single-threaded BLAS rate. A share near 1 means the
@@ -28,9 +29,10 @@ import time
 
 import mne
 import numpy as np
+from scipy.fft import irfft, next_fast_len, rfft
 
 import mne_dyad as md
-from mne_dyad.synchrony._susy import _cut, _susy_profiles
+from mne_dyad.synchrony._susy import _cut, _lagged_products, _susy_profiles
 
 SFREQ, WINDOW, LAG, STEP, SEGMENT = 8.0, 30.0, 10.0, 15.0, 30.0
 
@@ -57,6 +59,22 @@ def blas_rate(threads):
     with threadpool_limits(limits=threads, user_api="blas"):
         a @ b
         return 1e9 / best(lambda: a @ b, 5)
+
+
+def _fft_every_pair(a, b, M, block=2_000_000):
+    """SUSY's cross-products of every pair as mne-dyad computed them before: FFT
+    cross-spectra of each row of segments against every other, in blocks."""
+    n, S = a.shape
+    nfft = next_fast_len(2 * S - 1)
+    fa, fb = rfft(a, nfft, axis=1), rfft(b, nfft, axis=1)
+    lag_index = np.r_[np.arange(nfft - M, nfft), np.arange(M + 1)]
+    out = np.empty((2 * M + 1, n * n))
+    rows = max(1, block // (n * fa.shape[1]))
+    for i0 in range(0, n, rows):
+        i1 = min(i0 + rows, n)
+        cc = irfft(fa[i0:i1, None, :] * np.conj(fb[None, :, :]), nfft, axis=-1)
+        out[:, i0 * n : i1 * n] = cc[..., lag_index].reshape(-1, 2 * M + 1).T
+    return out
 
 
 def main():
@@ -90,6 +108,16 @@ def main():
         f"SUSY  {n_seg} segments, {n_seg * n_seg} pairs x {2 * M + 1} lags x {S} samples = "
         f"{macs / 1e6:.1f} M MACs in {t * 1e3:.1f} ms: {macs / t / 1e9:.2f} GMAC/s, "
         f"{macs / t / one:.2f} of 1-thread BLAS"
+    )
+    # its cross-products of every pair: one matrix product per lag (what it does)
+    # against FFT cross-spectra of every pair (what it did before)
+    a = seg_x - seg_x.mean(axis=1, keepdims=True)
+    b = seg_y - seg_y.mean(axis=1, keepdims=True)
+    t_gemm = best(lambda: _lagged_products(a, b, M), 20)
+    t_fft = best(lambda: _fft_every_pair(a, b, M), 20)
+    print(
+        f"SUSY  cross-products of every pair: {t_gemm * 1e3:.1f} ms by a matrix product per "
+        f"lag, {t_fft * 1e3:.1f} ms by FFT cross-spectra (ratio {t_fft / t_gemm:.2f})"
     )
 
 

@@ -100,6 +100,32 @@ def test_constant_segment_adds_nothing_but_counts():
     assert np.isfinite(list(_susy_summaries(prof, 2).values())).sum() >= 10
 
 
+@pytest.mark.parametrize("case", ["noise", "one flat segment", "identical", "all flat"])
+def test_every_pair_by_products_equals_every_pair_sampled(case):
+    """Every pair (a matrix product per lag) and all pseudo pairs drawn as a sample
+    (FFT cross-spectra per pair) are two computations of the same profiles,
+    including perfect correlations (infinite z) and undefined pairs (NaN)."""
+    rng = np.random.default_rng(3)
+    x, y = _smooth_noise(rng, 400), _smooth_noise(rng, 400)
+    if case == "one flat segment":
+        y[120:160] = 1.5
+    elif case == "identical":
+        y = x.copy()
+    elif case == "all flat":
+        x[:] = 2.0
+    sx, sy = x.reshape(10, 40), y.reshape(10, 40)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        every = _susy_profiles(sx, sy, 5)
+        sampled = _susy_profiles(sx, sy, 5, n_surrogates=90, rng=np.random.default_rng(0))
+    assert list(every) == list(sampled)
+    for name in every:
+        np.testing.assert_allclose(every[name], sampled[name], rtol=1e-12, atol=1e-13)
+    if case == "identical":
+        assert np.isinf(every["z_real"][5]) and np.isfinite(every["z_pseudo"]).all()
+    if case == "all flat":
+        assert np.isnan(every["z_real"]).all() and np.isnan(every["z_pseudo"]).all()
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

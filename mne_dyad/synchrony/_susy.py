@@ -52,33 +52,97 @@ def _cut(x, y, S):
 _FFT_BLOCK = 2_000_000
 
 
-def _pair_ccf(a, b, M, i_idx, h_idx, norm, all_pairs):
+def _pair_ccf(a, b, M, i_idx, h_idx, norm):
     """R's ccf(a_i, b_h) at lags -M..M for the given pairs: (n_lags, n_pairs).
 
-    Cross-correlations of every pair at every lag come from zero-padded FFT
-    cross-spectra, computed in blocks of pairs. With ``all_pairs`` the pairs are
-    every (i, h) in row-major order.
+    Cross-correlations of the pairs at every lag come from zero-padded FFT
+    cross-spectra, computed in blocks of pairs (for a sample of the pairs; every
+    pair is :func:`_lagged_products`' work).
     """
-    n, S = a.shape
+    S = a.shape[1]
     nfft = next_fast_len(2 * S - 1)
     fa = rfft(a, nfft, axis=1)
     fb = rfft(b, nfft, axis=1)
     lag_index = np.r_[np.arange(nfft - M, nfft), np.arange(M + 1)]  # k = -M..M
     out = np.empty((2 * M + 1, i_idx.size))
-    if all_pairs:  # blocks of rows i against every h
-        rows = max(1, _FFT_BLOCK // (n * fa.shape[1]))
-        for i0 in range(0, n, rows):
-            i1 = min(i0 + rows, n)
-            cc = irfft(fa[i0:i1, None, :] * np.conj(fb[None, :, :]), nfft, axis=-1)
-            out[:, i0 * n : i1 * n] = cc[..., lag_index].reshape(-1, 2 * M + 1).T
-    else:
-        step = max(1, _FFT_BLOCK // fa.shape[1])
-        for p0 in range(0, i_idx.size, step):
-            sel = slice(p0, p0 + step)
-            cc = irfft(fa[i_idx[sel]] * np.conj(fb[h_idx[sel]]), nfft, axis=-1)
-            out[:, sel] = cc[:, lag_index].T
+    step = max(1, _FFT_BLOCK // fa.shape[1])
+    for p0 in range(0, i_idx.size, step):
+        sel = slice(p0, p0 + step)
+        cc = irfft(fa[i_idx[sel]] * np.conj(fb[h_idx[sel]]), nfft, axis=-1)
+        out[:, sel] = cc[:, lag_index].T
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.clip(out / norm, -1.0, 1.0)
+
+
+def _lagged_products(a, b, M):
+    """``sum_t a_i[t + k] b_h[t]`` of every pair (i, h) at lags k = -M..M: (2M+1, n, n).
+
+    One matrix product per lag, of the overlapping parts of the segments (views,
+    no copies): the direct sums, at the rate of the machine's BLAS, which for SUSY's
+    short segments is faster than FFT cross-spectra of every pair.
+    """
+    n, S = a.shape
+    out = np.empty((2 * M + 1, n, n))
+    for j, k in enumerate(range(-M, M + 1)):
+        if k >= 0:
+            np.matmul(a[:, k:], b[:, : S - k].T, out=out[j])
+        else:
+            np.matmul(a[:, : S + k], b[:, -k:].T, out=out[j])
+    return out
+
+
+def _all_pairs_profiles(a, b, saa, sbb, ok_a, ok_b, M):
+    """Return the profiles of :func:`_susy_profiles` over every pair, copying no pairs.
+
+    The real pairs are the diagonal of the (n, n) pairs at each lag and the pseudo
+    pairs the rest. A pair with a constant segment adds nothing (its r is set to 0,
+    as ``nansum`` drops R's NaN), and a profile with no defined pair is NaN.
+    """
+    n = a.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inv_a = np.where(ok_a, 1.0 / np.sqrt(saa), 0.0)
+        inv_b = np.where(ok_b, 1.0 / np.sqrt(sbb), 0.0)
+    r = _lagged_products(a, b, M)
+    r *= np.multiply.outer(inv_a, inv_b)
+    np.clip(r, -1.0, 1.0, out=r)
+    flat = r.reshape(2 * M + 1, n * n)
+    r_real = flat[:, :: n + 1].copy()  # the diagonal: segment i with segment i
+    flat[:, :: n + 1] = 0.0  # so the sums below are the pseudo pairs'
+    defined = {"real": ok_a & ok_b, "pseudo": None}
+    out = {"r_pseudo": np.abs(flat).sum(axis=1)}
+    with np.errstate(divide="ignore"):
+        z = np.arctanh(flat, out=flat)
+        z_real = np.arctanh(r_real)
+    out["z_pseudo"] = np.abs(z).sum(axis=1)
+    out["z_pseudo_noabs"] = z.sum(axis=1)
+    real = defined["real"]
+    out["z_real"] = np.abs(z_real[:, real]).sum(axis=1)
+    out["z_real_noabs"] = z_real[:, real].sum(axis=1)
+    out["r_real"] = np.abs(r_real[:, real]).sum(axis=1)
+    # a group with no pair whose z is finite somewhere is undefined (R: NaN); the
+    # pseudo pairs are checked only when their sums say some z is infinite
+    n_pseudo_ok = ok_a.sum() * ok_b.sum() - real.sum()
+    has = {
+        "real": bool(np.isfinite(z_real[:, real]).any()),
+        "pseudo": n_pseudo_ok > 0
+        and (np.isfinite(out["z_pseudo"]).all() or _any_finite_pseudo(z, ok_a, ok_b)),
+    }
+    for name, div in (("real", n), ("pseudo", n * (n - 1))):
+        div = div if has[name] else np.nan
+        for key in (f"z_{name}", f"z_{name}_noabs", f"r_{name}"):
+            out[key] = out[key] / div
+    return {key: out[key] for key in _PROFILE_ORDER}
+
+
+def _any_finite_pseudo(z, ok_a, ok_b):
+    n = ok_a.size
+    pairs = np.logical_and.outer(ok_a, ok_b)
+    np.fill_diagonal(pairs, False)
+    return bool(np.isfinite(z.reshape(-1, n, n)[:, pairs]).any())
+
+
+#: the order of the profiles :func:`_susy_profiles` returns
+_PROFILE_ORDER = ("z_real", "z_real_noabs", "r_real", "z_pseudo", "z_pseudo_noabs", "r_pseudo")
 
 
 def _susy_profiles(seg_x, seg_y, M, *, n_surrogates=None, rng=None):
@@ -109,20 +173,17 @@ def _susy_profiles(seg_x, seg_y, M, *, n_surrogates=None, rng=None):
     # a constant segment has an undefined ccf: its pairs add nothing (R: NaN acf)
     ok_a = saa > S * (_CONSTANT_RTOL * np.abs(seg_x).max(axis=1)) ** 2
     ok_b = sbb > S * (_CONSTANT_RTOL * np.abs(seg_y).max(axis=1)) ** 2
-    real_i = np.arange(n)
     if n_surrogates is None:
-        i_idx, h_idx = np.divmod(np.arange(n * n), n)
-        pseudo = i_idx != h_idx
-        n_pseudo = n * (n - 1)
-    else:
-        flat = rng.choice(n * (n - 1), size=n_surrogates, replace=False)
-        i_idx, h_idx = np.divmod(flat, n - 1)
-        h_idx = h_idx + (h_idx >= i_idx)  # skip the diagonal
-        i_idx, h_idx = np.concatenate([real_i, i_idx]), np.concatenate([real_i, h_idx])
-        pseudo = np.arange(i_idx.size) >= n
-        n_pseudo = n_surrogates
+        return _all_pairs_profiles(a, b, saa, sbb, ok_a, ok_b, M)
+    real_i = np.arange(n)
+    flat = rng.choice(n * (n - 1), size=n_surrogates, replace=False)
+    i_idx, h_idx = np.divmod(flat, n - 1)
+    h_idx = h_idx + (h_idx >= i_idx)  # skip the diagonal
+    i_idx, h_idx = np.concatenate([real_i, i_idx]), np.concatenate([real_i, h_idx])
+    pseudo = np.arange(i_idx.size) >= n
+    n_pseudo = n_surrogates
     norm = np.sqrt(saa[i_idx] * sbb[h_idx])
-    r = _pair_ccf(a, b, M, i_idx, h_idx, norm, all_pairs=n_surrogates is None)
+    r = _pair_ccf(a, b, M, i_idx, h_idx, norm)
     r[:, ~(ok_a[i_idx] & ok_b[h_idx])] = np.nan
     with np.errstate(divide="ignore"):
         z = np.arctanh(r)
