@@ -232,23 +232,30 @@ def test_a_studys_sessions_are_read_on_the_workers(cluster, study_on_disk, tmp_p
 
 
 def _count_reads(on=True):
-    """On a worker: record the sessions its study reads (``on=False`` undoes it)."""
+    """On a worker: record the sessions its study reads (``on=False`` stops it)."""
     study = md.io._study.Study
+    original = study.__dict__.get("_uncounted", study.__dict__["load_session"])
     if not on:
-        study.load_session = study._uncounted
+        study.load_session = original
         return
-    study._uncounted = study.__dict__["load_session"]
-    study._read_keys = []
+    study._uncounted, study._read_keys = original, []
 
     def counted(self, key):
         study._read_keys.append(key)
-        return study._uncounted(self, key)
+        return original(self, key)
 
     study.load_session = counted
 
 
 def _reads_counted():
-    return list(md.io._study.Study._read_keys)
+    """On a worker: the sessions read since the last call."""
+    study = md.io._study.Study
+    reads, study._read_keys = study._read_keys, []
+    return reads
+
+
+def _reads(client):
+    return sorted(sum(client.run(_reads_counted).values(), []))
 
 
 @pytest.mark.slow
@@ -265,27 +272,35 @@ def test_a_lazy_cube_reads_the_sessions_on_the_workers(cluster, study_on_disk, m
         raise AssertionError(f"session {key} was read in the calling process")
 
     monkeypatch.setattr(md.io._study.Study, "load_session", not_here)
-    with distributed.Client(cluster) as client:
-        client.run(_count_reads)
-        with pytest.warns(RuntimeWarning, match="overlap") as said:
-            lazy = md.synchrony_cube(there, chunks={"dyad": 2})
-            computed = lazy.compute()
-        reads = sum(client.run(_reads_counted).values(), [])
-        # computed under another Client of the cluster, the kept results are gone:
-        # the tasks read the sessions again, on the workers
-        with pytest.warns(RuntimeWarning, match="overlap"):
-            later = md.synchrony_cube(_read(study_on_disk), chunks={"dyad": 2})
-    with distributed.Client(cluster) as client:
-        xr.testing.assert_identical(eager, later.compute())
-        again = sum(client.run(_reads_counted).values(), [])
-        client.run(_count_reads, False)
+    keys = sorted(here.raws)
+    try:
+        with distributed.Client(cluster) as client:
+            client.run(_count_reads)
+            with pytest.warns(RuntimeWarning, match="overlap") as said:
+                lazy = md.synchrony_cube(there, chunks={"dyad": 2})
+                computed = lazy.compute()
+            # the workers read each session once: the check's read made its synchrony
+            assert _reads(client) == keys
+            # persisted without keeping the lazy cube: its results are still fetched
+            with pytest.warns(RuntimeWarning, match="overlap"):
+                persisted = md.synchrony_cube(_read(study_on_disk), chunks={"dyad": 2}).persist()
+            xr.testing.assert_identical(eager, persisted.compute())
+            assert _reads(client) == keys
+            # computed under another Client of the cluster after this one closed, the
+            # kept results are gone: the tasks read the sessions again, on the workers
+            with pytest.warns(RuntimeWarning, match="overlap"):
+                later = md.synchrony_cube(_read(study_on_disk), chunks={"dyad": 2})
+            assert _reads(client) == keys
+        with distributed.Client(cluster) as client:
+            xr.testing.assert_identical(eager, later.compute())
+            assert _reads(client) == keys
+    finally:
+        with distributed.Client(cluster) as client:
+            client.run(_count_reads, False)
     assert sum("overlap" in str(w.message) for w in said) == 1
     assert there.raws._cache == {}
     assert there.raws.warnings == here.raws.warnings
     xr.testing.assert_identical(eager, computed)
-    # the workers read each session once: the check's read also made its synchrony
-    assert sorted(reads) == sorted(here.raws)
-    assert sorted(again) == sorted(list(here.raws) * 3)  # those, one check, one compute
     # built under a Client, computed without one: the tasks run in threads here,
     # which read without catch_warnings (not thread-safe), with the same values
     from mne_dyad.synchrony import _api
@@ -333,6 +348,42 @@ def test_a_lazy_cube_keeps_the_news_of_sessions_read_before_an_error(
     assert sum("overlap" in str(w.message) for w in said) == 1
     first = (manifest.dyad[0], int(manifest.session[0]))
     assert any("overlap" in m for m in study.raws.warnings[first])
+
+
+@pytest.fixture(scope="module")
+def warning_study(tmp_path_factory, write_tabular_study):
+    """Twelve dyads x two sessions whose every reading warns (clocks 20 s apart)."""
+    sim = md.simulation.simulate_study(
+        n_dyads=12, n_sessions=2, n_usable=24, duration=600.0, seed=13, verbose=False
+    )
+
+    def starts(k):
+        return {"client_start": "10:00:00", "therapist_start": "10:00:20"}
+
+    return write_tabular_study(tmp_path_factory.mktemp("warning"), sim, starts)
+
+
+@pytest.mark.slow
+def test_a_threaded_worker_records_every_sessions_warnings(warning_study):
+    """Warning filters are shared by a process's threads: on a worker with two
+    threads, one task's computing (its catch_warnings blocks) must not hide or
+    misfile the warnings another task records while it reads. Every session's
+    warning of reading reaches the caller and its record, in every build."""
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None
+        ) as threaded,
+        distributed.Client(threaded) as client,
+    ):
+        client.run(mne.set_log_level, "ERROR")
+        for _ in range(2):
+            study = _read(warning_study)
+            with warnings.catch_warnings(record=True) as said:
+                warnings.simplefilter("always")
+                md.synchrony_cube(study, chunks={"dyad": 2})
+            shown = sum("overlap" in str(w.message) for w in said)
+            recorded = [k for k, v in study.raws.warnings.items() if any("overlap" in m for m in v)]
+            assert (shown, len(recorded)) == (24, 24)
 
 
 @pytest.mark.slow

@@ -35,6 +35,11 @@ def test_lazy_cube_other_methods_and_errors(small_study):
     )
     eager = md.synchrony_cube(small_study.raws, method="susy", segment=20.0, max_lag=5.0)
     xr.testing.assert_identical(lazy.compute(scheduler="sync"), eager)
+    # chunks that do not split the dyads still give a task per dyad (6 here), not one
+    for chunks in ({"segment": 1}, {"dyad": -1}, {"dyad": "auto"}):
+        graph = dict(md.synchrony_cube(small_study.raws, chunks=chunks).__dask_graph__())
+        names = [str(k[0] if isinstance(k, tuple) else k) for k in graph]
+        assert sum(n.startswith("_block_values") for n in names) == 6
     with pytest.raises(ValueError, match="unknown dims"):
         md.synchrony_cube(small_study.raws, chunks={"window": 2})
     mixed = dict(small_study.raws)

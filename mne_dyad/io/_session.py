@@ -214,8 +214,13 @@ def _as_sessions(sessions):
 # provenance.
 
 
-#: held while a task reads a session with its warnings recorded
-_READING = threading.Lock()
+#: held while a task reads a session with its warnings recorded, and while it
+#: computes from that read: Python's warning filters are shared by the threads of a
+#: process, and the compute path's ``catch_warnings`` blocks (neurokit2's warnings on
+#: short signals, NaN slices) would hide or misfile the warnings another thread is
+#: recording. A worker's threads thus make their sessions one at a time (re-entrant:
+#: :func:`_made` takes it again inside a task that holds it).
+_READING = threading.RLock()
 
 
 def _is_lazy(sessions):

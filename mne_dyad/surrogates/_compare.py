@@ -20,6 +20,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
 from .._version import __version__
 from ..io._session import (
+    _READING,
     _SIGNALS,
     _as_sessions,
     _check_segments,
@@ -332,9 +333,10 @@ def _session_spans(sources, roles, signal, segments, folder=None):
     """
     out = []
     for number, key, source in sources:
-        raw, news = _made(source)
-        r = _session_roles(raw, roles)
-        x, y = _session_signals(raw, r, signal)
+        with _READING:  # no other thread records its reading while this one computes
+            raw, news = _made(source)
+            r = _session_roles(raw, roles)
+            x, y = _session_signals(raw, r, signal)
         found = {}
         for j, label in enumerate(segments):
             spans = _segment_spans(raw, label)

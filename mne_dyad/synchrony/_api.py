@@ -5,6 +5,7 @@ method of the registry: ``wclc``, ``peak_picking``, ``susy``, ``concordance`` an
 ``phase``.
 """
 
+import collections
 import json
 
 import mne
@@ -314,15 +315,39 @@ def _assemble_cube(results, keys):
 
 def _synchrony_made(source, **kwargs):
     """:func:`compute_synchrony` of a session source (a Raw or a reader), and its news."""
-    raw, news = _made(source)
-    return compute_synchrony(raw, **kwargs), news
+    if isinstance(source, mne.io.BaseRaw):
+        return compute_synchrony(source, **kwargs), None
+    with _READING:  # no other thread records its reading while this one computes
+        raw, news = _made(source)
+        return compute_synchrony(raw, **kwargs), news
 
 
-def _blocks(n, size):
-    """Split ``range(n)`` into consecutive ranges of ``size`` (a positive int), else one."""
-    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size <= 0:
-        return [range(n)]
-    return [range(i, min(i + size, n)) for i in range(0, n, size)]
+#: a lazy cube's tasks when its dyad chunks are not given as sizes: at most this many
+#: blocks of dyads (enough to keep a cluster busy, few enough to schedule cheaply)
+_DEFAULT_BLOCKS = 32
+
+
+def _blocks(n, spec, default):
+    """Split ``range(n)`` into the consecutive ranges a lazy cube's tasks compute.
+
+    ``spec`` is the dim's entry of ``chunks``: a positive int (ranges of that size)
+    or a sequence of sizes that sums to ``n`` (those ranges); anything else (-1,
+    None, "auto") gives ranges of ``default`` (at least 1). The cube's arrays are
+    then rechunked to ``spec``, so these ranges set only the tasks.
+    """
+    if isinstance(spec, int | np.integer) and not isinstance(spec, bool) and spec > 0:
+        sizes = [int(spec)] * (-(-n // int(spec)))
+    elif (
+        isinstance(spec, list | tuple)
+        and all(isinstance(v, int | np.integer) and v > 0 for v in spec)
+        and sum(spec) == n
+    ):
+        sizes = [int(v) for v in spec]
+    else:
+        size = max(1, int(default))
+        sizes = [size] * (-(-n // size))
+    starts = np.cumsum([0, *sizes])
+    return [range(int(a), min(int(b), n)) for a, b in zip(starts[:-1], starts[1:], strict=True)]
 
 
 def _block_values(members, size, shapes, kwargs):
@@ -363,8 +388,9 @@ def _synchrony_of(source, held=None, **kwargs):
 
 def _session_checks(source, roles):
     """Return what a lazy cube checks of a session, and its news (run where read)."""
-    raw, news = _made(source)
-    return _checks_of(raw, roles), news
+    with _READING:
+        raw, news = _made(source)
+        return _checks_of(raw, roles), news
 
 
 def _checks_of(raw, roles):
@@ -379,12 +405,13 @@ def _checks_of(raw, roles):
 
 def _checked_synchrony(source, roles, kwargs):
     """Check a session and compute its synchrony, from one read (run on a worker)."""
-    raw, news = _made(source)
-    return {
-        "checks": _checks_of(raw, roles),
-        "news": news,
-        "synchrony": compute_synchrony(raw, **kwargs),
-    }
+    with _READING:  # no other thread records its reading while this one computes
+        raw, news = _made(source)
+        return {
+            "checks": _checks_of(raw, roles),
+            "news": news,
+            "synchrony": compute_synchrony(raw, **kwargs),
+        }
 
 
 def _told(made):
@@ -426,10 +453,18 @@ def _lazy_checks(sessions, keys, roles, kwargs):
             held[key] = _Held(result)
         if failed is not None:
             failed.result()  # raises the worker's error
+        # the cube's objects hold the results; so do the last cubes built here, so
+        # that synchrony_cube(...).persist(), which drops its lazy cube before the
+        # tasks run, still fetches them
+        _RECENT_RESULTS.append(made)
     for key in keys:
         if key not in checks:
             checks[key] = _session_checks(sessions[key], roles)[0]
     return checks, client is not None, held
+
+
+#: the results kept on the cluster for the lazy cubes built last (see _lazy_checks)
+_RECENT_RESULTS = collections.deque(maxlen=2)
 
 
 def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, arousal):
@@ -485,8 +520,9 @@ def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, 
     # computes its sessions in turn: a task per session and variable made the graph
     # hold some 160 tasks per session, whose scheduling outweighed the work
     index = {key: (dyads.index(key[0]), session_ids.index(key[1])) for key in keys}
-    dyad_blocks = _blocks(len(dyads), chunks.get("dyad", -1))
-    session_blocks = _blocks(len(session_ids), chunks.get("session", -1))
+    n_dyads, n_sessions = len(dyads), len(session_ids)
+    dyad_blocks = _blocks(n_dyads, chunks.get("dyad"), -(-n_dyads // _DEFAULT_BLOCKS))
+    session_blocks = _blocks(n_sessions, chunks.get("session"), n_sessions)
     rows = []
     for dyad_block in dyad_blocks:
         row = []
@@ -590,17 +626,20 @@ def synchrony_cube(
     %(n_jobs)s
     chunks : None | dict
         If given (for example ``{"dyad": 8}``), return a lazy cube backed by dask
-        arrays with these chunk sizes (dims not named are whole); each block of
-        sessions (a chunk of dyads by a chunk of sessions) is one dask task, which
-        computes its sessions in turn on ``cube.compute()`` by the active
-        scheduler, for example a ``dask.distributed.Client``. Every session is read when
-        the cube is built, to check its rate and roles: here, or, for a study
-        from :func:`mne_dyad.io.read_study` built while a Client is active, on
-        the workers, which compute each session's synchrony from the same read
-        and keep it until the cube's tasks fetch it (the calling process reads
-        none, and no session is read twice). Compute it under the same Client:
-        computed otherwise, its tasks read the sessions again, in this process
-        (the same values, and the warnings of reading may be shown again).
+        arrays with these chunk sizes (dims not named are whole). Each dask task
+        computes a block of sessions in turn: a chunk of dyads (when ``"dyad"`` is
+        a size or a tuple of sizes; otherwise up to 32 blocks of dyads) by a
+        chunk of sessions. The tasks run on ``cube.compute()``, by the active
+        scheduler, for example a ``dask.distributed.Client``. Every session is
+        read when the cube is built, to check its rate and roles: here, or, for a
+        study from :func:`mne_dyad.io.read_study` built while a Client is active,
+        on the workers. Then the same read also computes the session's synchrony,
+        so building such a cube computes it (the calling process reads none, and
+        no session is read twice): the results stay on the workers, while the
+        cube or the last two cubes built in this process keep them, and
+        ``cube.compute()`` fetches them. Compute it under that Client: otherwise
+        its tasks read the sessions again, in this process without a Client
+        (the same values; the warnings of reading may be shown again).
         Needs dask (``pip install "dask[distributed]"``).
     %(verbose)s
     **params

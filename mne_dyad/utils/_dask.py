@@ -2,6 +2,7 @@
 
 import contextlib
 import sys
+import time
 import warnings
 
 from mne.utils import logger
@@ -113,28 +114,30 @@ class _Held:
             return None
         from distributed import Future, get_worker, worker_client
 
-        store = get_worker().data
-        if self.key in store:  # held by this worker
-            return store[self.key]
-        if _FETCHING["failed"]:  # fetching failed before in this process: do not wait again
-            return None
         try:
+            store = get_worker().data
+            if self.key in store:  # held by this worker
+                return store[self.key]
+            if time.monotonic() < _FETCHING["until"]:  # a fetch timed out a moment ago
+                return None
             with worker_client() as client:  # secedes while it waits
                 if not client.who_has([Future(self.key, client=client)]).get(self.key):
-                    return None  # released (its Client was closed)
+                    return None  # released (the cube is gone, or its Client closed)
                 # a finished result held elsewhere: gathered from the worker holding it
                 held = Future(self.key, client=client, state="memory")
                 return held.result(timeout=_FETCH_TIMEOUT)
-        except Exception as exc:  # a lost worker, or a timeout: make the result again
-            _FETCHING["failed"] |= isinstance(exc, TimeoutError)
+        except Exception as exc:  # released meanwhile, a lost worker, a timeout
+            if isinstance(exc, TimeoutError):  # do not wait again for a while
+                _FETCHING["until"] = time.monotonic() + _FETCH_PAUSE
             logger.info(f"Could not fetch {self.key} ({type(exc).__name__}: {exc}); made again")
             return None
 
 
 #: seconds a task waits for a result held on another worker before making it again
 _FETCH_TIMEOUT = 30
-#: whether a fetch timed out in this process (later tasks then make their results)
-_FETCHING = {"failed": False}
+#: seconds after a fetch timed out during which this process's tasks make their results
+_FETCH_PAUSE = 300
+_FETCHING = {"until": 0.0}
 
 
 @contextlib.contextmanager
