@@ -363,12 +363,21 @@ def warning_study(tmp_path_factory, write_tabular_study):
     return write_tabular_study(tmp_path_factory.mktemp("warning"), sim, starts)
 
 
+def _overlaps(study, said, keys):
+    """Warnings of reading shown, and the sessions of ``keys`` that recorded theirs."""
+    shown = sum("overlap" in str(w.message) for w in said)
+    recorded = [k for k in keys if any("overlap" in m for m in study.raws.warnings.get(k, []))]
+    return shown, len(recorded)
+
+
 @pytest.mark.slow
 def test_a_threaded_worker_records_every_sessions_warnings(warning_study):
-    """Warning filters are shared by a process's threads: on a worker with two
-    threads, one task's computing (its catch_warnings blocks) must not hide or
-    misfile the warnings another task records while it reads. Every session's
-    warning of reading reaches the caller and its record, in every build."""
+    """Warning filters are shared by a process's threads: one task's computing (its
+    catch_warnings blocks) must not hide or misfile the warnings another task
+    records while it reads. On a worker with two threads, every session's warning of
+    reading reaches the caller and its record: lazy cubes, and eager ones whose
+    tasks carry half of the sessions as Raws (read here first); and under joblib's
+    threading backend, whose threads compute in the calling process."""
     with (
         distributed.LocalCluster(
             n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None
@@ -376,14 +385,36 @@ def test_a_threaded_worker_records_every_sessions_warnings(warning_study):
         distributed.Client(threaded) as client,
     ):
         client.run(mne.set_log_level, "ERROR")
-        for _ in range(2):
+        for _ in range(4):
             study = _read(warning_study)
             with warnings.catch_warnings(record=True) as said:
                 warnings.simplefilter("always")
                 md.synchrony_cube(study, chunks={"dyad": 2})
-            shown = sum("overlap" in str(w.message) for w in said)
-            recorded = [k for k, v in study.raws.warnings.items() if any("overlap" in m for m in v)]
-            assert (shown, len(recorded)) == (24, 24)
+            assert _overlaps(study, said, list(study.raws)) == (24, 24)
+        for _ in range(2):
+            study = _read(warning_study)
+            keys = list(study.raws)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for key in keys[::2]:
+                    study.raws[key]  # read here: its task carries the Raw
+            with (
+                warnings.catch_warnings(record=True) as said,
+                joblib.parallel_config(backend="dask"),
+            ):
+                warnings.simplefilter("always")
+                md.synchrony_cube(study, n_jobs=None, verbose="error")
+            assert _overlaps(study, said, keys[1::2]) == (12, 12)
+    for _ in range(3):
+        study = _read(warning_study)
+        with (
+            warnings.catch_warnings(record=True) as said,
+            joblib.parallel_config(backend="threading"),
+            mne.utils.use_log_level("error"),
+        ):
+            warnings.simplefilter("always")
+            md.synchrony_cube(study, n_jobs=2, verbose="error")
+        assert _overlaps(study, said, list(study.raws)) == (24, 24)
 
 
 @pytest.mark.slow

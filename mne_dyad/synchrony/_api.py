@@ -315,9 +315,10 @@ def _assemble_cube(results, keys):
 
 def _synchrony_made(source, **kwargs):
     """:func:`compute_synchrony` of a session source (a Raw or a reader), and its news."""
-    if isinstance(source, mne.io.BaseRaw):
+    if isinstance(source, mne.io.BaseRaw) and not _on_worker():
         return compute_synchrony(source, **kwargs), None
-    with _READING:  # no other thread records its reading while this one computes
+    # on a worker, another thread may be recording its reading: compute under the lock
+    with _READING:
         raw, news = _made(source)
         return compute_synchrony(raw, **kwargs), news
 
@@ -453,17 +454,14 @@ def _lazy_checks(sessions, keys, roles, kwargs):
             held[key] = _Held(result)
         if failed is not None:
             failed.result()  # raises the worker's error
-        # the cube's objects hold the results; so do the last cubes built here, so
-        # that synchrony_cube(...).persist(), which drops its lazy cube before the
-        # tasks run, still fetches them
-        _RECENT_RESULTS.append(made)
     for key in keys:
         if key not in checks:
             checks[key] = _session_checks(sessions[key], roles)[0]
     return checks, client is not None, held
 
 
-#: the results kept on the cluster for the lazy cubes built last (see _lazy_checks)
+#: the results kept on the cluster by the last two lazy cubes built from readers under
+#: a Client (see _lazy_cube)
 _RECENT_RESULTS = collections.deque(maxlen=2)
 
 
@@ -571,6 +569,11 @@ def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, 
             },
         )
     cube = xr.Dataset(data, coords=_cube_coords(dyads, session_ids, segments, lag, therapists))
+    if held:
+        # the cube's objects hold its results on the cluster; so do the last cubes
+        # built, so that synchrony_cube(...).persist(), which drops its lazy cube
+        # before the tasks run, still fetches them
+        _RECENT_RESULTS.append(list(held.values()))
     return _cube_attrs(
         cube,
         _params_attr(
@@ -635,9 +638,9 @@ def synchrony_cube(
         study from :func:`mne_dyad.io.read_study` built while a Client is active,
         on the workers. Then the same read also computes the session's synchrony,
         so building such a cube computes it (the calling process reads none, and
-        no session is read twice): the results stay on the workers, while the
-        cube or the last two cubes built in this process keep them, and
-        ``cube.compute()`` fetches them. Compute it under that Client: otherwise
+        no session is read twice): each session's result stays on the workers
+        while the cube, or one of the last two such cubes built in this process,
+        keeps it, and ``cube.compute()`` fetches it. Compute it under that Client: otherwise
         its tasks read the sessions again, in this process without a Client
         (the same values; the warnings of reading may be shown again).
         Needs dask (``pip install "dask[distributed]"``).
@@ -685,9 +688,13 @@ def synchrony_cube(
     # when the work leaves this process (joblib's jobs or a dask cluster, whatever
     # this machine's core count), a study's sessions are read there: results travel
     remote = _leaves_process(run, _synchrony_made)
+    # every session made before any task runs: a session read here records its
+    # warnings of reading, which the tasks' computing in threads of this process
+    # (joblib's threading backend) would hide or misfile
+    sources = [_source(sessions, key, remote) for key in keys]
     results = parallel(
         run(
-            _source(sessions, key, remote),
+            source,
             method=method,
             segments=segments,
             roles=roles,
@@ -696,7 +703,7 @@ def synchrony_cube(
             verbose=logger.level,
             **params,
         )
-        for key in keys
+        for source in sources
     )
     for key, (_, news) in zip(keys, results, strict=True):
         _take_news(sessions, key, news)
