@@ -640,9 +640,12 @@ def synchrony_cube(
         so building such a cube computes it (the calling process reads none, and
         no session is read twice): each session's result stays on the workers
         while the cube, or one of the last two such cubes built in this process,
-        keeps it, and ``cube.compute()`` fetches it. Compute it under that Client: otherwise
-        its tasks read the sessions again, in this process without a Client
-        (the same values; the warnings of reading may be shown again).
+        keeps it, and ``cube.compute()`` fetches it. Compute it under that
+        Client: otherwise its tasks read the sessions again, in this process
+        without a Client (the same values; the warnings of reading may be shown
+        again). A dask worker reads and computes its sessions one at a time,
+        whatever its threads (Python's warning filters are shared by them): give
+        workers one thread each.
         Needs dask (``pip install "dask[distributed]"``).
     %(verbose)s
     **params

@@ -108,14 +108,13 @@ def _all_pairs_profiles(a, b, saa, sbb, ok_a, ok_b, M):
     flat = r.reshape(2 * M + 1, n * n)
     r_real = flat[:, :: n + 1].copy()  # the diagonal: segment i with segment i
     flat[:, :: n + 1] = 0.0  # so the sums below are the pseudo pairs'
-    defined = {"real": ok_a & ok_b, "pseudo": None}
+    real = ok_a & ok_b  # the real pairs that are defined
     out = {"r_pseudo": np.abs(flat).sum(axis=1)}
     with np.errstate(divide="ignore"):
         z = np.arctanh(flat, out=flat)
         z_real = np.arctanh(r_real)
     out["z_pseudo"] = np.abs(z).sum(axis=1)
     out["z_pseudo_noabs"] = z.sum(axis=1)
-    real = defined["real"]
     out["z_real"] = np.abs(z_real[:, real]).sum(axis=1)
     out["z_real_noabs"] = z_real[:, real].sum(axis=1)
     out["r_real"] = np.abs(r_real[:, real]).sum(axis=1)
@@ -135,6 +134,7 @@ def _all_pairs_profiles(a, b, saa, sbb, ok_a, ok_b, M):
 
 
 def _any_finite_pseudo(z, ok_a, ok_b):
+    """Whether any defined pseudo pair's z is finite at some lag."""
     n = ok_a.size
     pairs = np.logical_and.outer(ok_a, ok_b)
     np.fill_diagonal(pairs, False)
