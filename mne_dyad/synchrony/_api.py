@@ -387,14 +387,8 @@ def _synchrony_of(source, held=None, **kwargs):
     return compute_synchrony(raw, **kwargs)
 
 
-def _session_checks(source, roles):
-    """Return what a lazy cube checks of a session, and its news (run where read)."""
-    with _READING:
-        raw, news = _made(source)
-        return _checks_of(raw, roles), news
-
-
 def _checks_of(raw, roles):
+    """Return what a lazy cube checks of a session."""
     meta = get_session_info(raw)
     return {
         "sfreq": raw.info["sfreq"],
@@ -421,7 +415,7 @@ def _told(made):
 
 
 def _lazy_checks(sessions, keys, roles, kwargs):
-    """Check every session of a lazy cube: ``{key: checks}`` (:func:`_session_checks`).
+    """Check every session of a lazy cube: ``{key: checks}`` (:func:`_checks_of`).
 
     With a dask.distributed Client active and sessions that hand out readers (a
     study from a manifest), the sessions not yet read here are read on the workers
@@ -456,7 +450,7 @@ def _lazy_checks(sessions, keys, roles, kwargs):
             failed.result()  # raises the worker's error
     for key in keys:
         if key not in checks:
-            checks[key] = _session_checks(sessions[key], roles)[0]
+            checks[key] = _checks_of(sessions[key], roles)  # read here
     return checks, client is not None, held
 
 
