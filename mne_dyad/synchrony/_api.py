@@ -422,8 +422,9 @@ def _lazy_checks(sessions, keys, roles, kwargs):
     for the checks, and nothing is read or kept here (their warnings of reading are
     shown here once, as for the other remote steps). The same read computes the
     session's synchrony (``compute_synchrony(raw, **kwargs)``), which stays on the
-    cluster for the cube's task to fetch. Returns the checks, whether the tasks
-    should carry readers, and ``{key: _Held}`` of the results kept on the cluster.
+    cluster for the cube's task to fetch. Returns the checks, ``{key: reader}`` of
+    the sessions the tasks should carry as readers, and ``{key: _Held}`` of the
+    results kept on the cluster.
     """
     client = _active_client() if _is_lazy(sessions) else None
     readers = {} if client is None else {k: _reader(sessions, k) for k in keys}
@@ -451,7 +452,7 @@ def _lazy_checks(sessions, keys, roles, kwargs):
     for key in keys:
         if key not in checks:
             checks[key] = _checks_of(sessions[key], roles)  # read here
-    return checks, client is not None, held
+    return checks, readers, held
 
 
 #: the results kept on the cluster by the last two lazy cubes built from readers under
@@ -481,7 +482,7 @@ def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, 
         verbose="error",
         **params,
     )
-    checks, remote, held = _lazy_checks(sessions, keys, roles, kwargs)
+    checks, readers, held = _lazy_checks(sessions, keys, roles, kwargs)
     first_roles, therapists, natives, sfreqs = None, {}, set(), set()
     for key in keys:
         found = checks[key]
@@ -523,7 +524,7 @@ def _lazy_cube(sessions, keys, method, segments, roles, params, chunks, signal, 
                 (
                     index[key][0] - dyad_block.start,
                     index[key][1] - session_block.start,
-                    _source(sessions, key, remote),
+                    readers[key] if key in readers else sessions[key],
                     held.get(key),
                 )
                 for key in keys
