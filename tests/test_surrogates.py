@@ -362,6 +362,45 @@ def test_chance_corrected_bad_input(small_study, small_cube):
         md.surrogates.chance_corrected(small_cube, comparison=other, summaries=["peak"])
 
 
+def test_pair_cache_is_bounded_and_changes_no_value(small_study, monkeypatch):
+    """A task keeps a bounded number of pseudo-dyad pairs' summaries (least recently
+    used out); a smaller cache recomputes pairs and gives the same values."""
+    import xarray as xr
+
+    from mne_dyad.surrogates import _compare
+
+    lru = _compare._LRU(2)
+    lru["a"], lru["b"] = 1, 2
+    assert lru["a"] == 1  # a read makes "a" the most recent
+    lru["c"] = 3
+    assert list(lru.items()) == [("a", 1), ("c", 3)]
+
+    sizes, hits = [], []
+
+    class Spy(_compare._LRU):
+        def __setitem__(self, key, value):
+            super().__setitem__(key, value)
+            sizes.append(len(self))
+
+        def __getitem__(self, key):
+            hits.append(key)
+            return super().__getitem__(key)
+
+    for kind in ("pseudo_dyads", "double_pseudo_dyads"):
+        options = dict(kind=kind, n_surrogates=40, seed=3, n_jobs=1, verbose="error")
+        monkeypatch.setattr(_compare, "_LRU", Spy)
+        sizes.clear(), hits.clear()
+        full = md.surrogates.compare_with_surrogates(small_study, **options)
+        assert hits and max(sizes) > 2  # pairs recur and are kept
+        n_full = len(hits)
+        monkeypatch.setattr(_compare, "_PAIR_CACHE", 2)
+        sizes.clear(), hits.clear()
+        bounded = md.surrogates.compare_with_surrogates(small_study, **options)
+        assert max(sizes) == 2 and len(hits) < n_full
+        xr.testing.assert_identical(full, bounded)
+        monkeypatch.undo()
+
+
 def test_segment_store_gives_the_same_surrogates_and_carries_no_signal(small_study, tmp_path):
     """store_dir: the tasks read their segments from a folder (removed after), with a
     bounded cache; the surrogates are identical to sending the segments."""

@@ -213,6 +213,34 @@ def _partner_pairs(key, label, pairs, partner, spans, first_role_own):
 #: Cells of segments a task keeps in memory when it reads them from a store.
 _STORE_CACHE = 64
 
+#: Pseudo-dyad span pairs whose reduced summaries a task keeps for double
+#: pseudo-dyads (least recently used first out): some 30 MB.
+_PAIR_CACHE = 2**16
+
+
+class _LRU(OrderedDict):
+    """A dict of at most ``maxsize`` items; the least recently used goes first.
+
+    A task's caches are bounded so that its memory does not grow with its share
+    of the study: in a large study pseudo-dyad partners are drawn from thousands
+    of sessions, and a pair of spans rarely recurs.
+    """
+
+    def __init__(self, maxsize):
+        super().__init__()
+        self.maxsize = maxsize
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        self.move_to_end(key)
+        return value
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.maxsize:
+            self.popitem(last=False)
+
 
 class _SegmentStore(Mapping):
     """``{(key, label): [(x, y), ...]}`` read from a folder on demand.
@@ -225,7 +253,7 @@ class _SegmentStore(Mapping):
 
     def __init__(self, folder, index):
         self.folder, self.index = str(folder), index
-        self._cache = OrderedDict()
+        self._cache = _LRU(_STORE_CACHE)
 
     def __getstate__(self):
         return {"folder": self.folder, "index": self.index}
@@ -235,14 +263,11 @@ class _SegmentStore(Mapping):
 
     def __getitem__(self, cell):
         if cell in self._cache:
-            self._cache.move_to_end(cell)
             return self._cache[cell]
         with np.load(os.path.join(self.folder, self.index[cell])) as data:
             arrays = [data[f"arr_{i}"] for i in range(len(data.files))]
         pairs = list(zip(arrays[0::2], arrays[1::2], strict=True))
         self._cache[cell] = pairs
-        if len(self._cache) > _STORE_CACHE:
-            self._cache.popitem(last=False)
         return pairs
 
     def __iter__(self):
@@ -361,10 +386,16 @@ def _run_cells(
     the session's first role with other dyads' second roles, the others the
     other way round (``partners`` holds both lists, in that order).
     """
-    cache = {}
+    # A pseudo-dyad pair names the cell's session first, so it recurs only within
+    # the cell (the partner drawn again): the cache starts empty for each cell. The
+    # other half of a double pseudo-dyad can be a pair another cell computed: there
+    # the cache keeps the most recent pairs, whatever the task's share of the study.
+    cache = _LRU(_PAIR_CACHE)
     out = []
     n_first = -(-n_sur // 2) if kind == "double_pseudo_dyads" else n_sur
     for (key, label), seed in zip(cells, seeds, strict=True):
+        if kind != "double_pseudo_dyads":
+            cache.clear()
         pairs = spans[(key, label)]
         real = _pooled(spec, samples, sfreq, summaries, pairs)
         sur = np.full((n_sur, len(summaries)), np.nan)
