@@ -19,14 +19,13 @@ Run: python benchmarks/bench_fresh_process.py [--repeat 3]
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _fresh import run_child, write_study
 
 CHILD = r"""
 import json, sys, time, warnings
@@ -60,15 +59,7 @@ def run(folder, compiledir, cache):
     env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={compiledir}"}
     env["MNE_DYAD_MODEL_CACHE"] = "true" if cache else "false"
     t0 = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder)],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode:
-        raise RuntimeError(f"the fit's process failed:\n{out.stderr[-3000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_child(CHILD, [folder], env, "fit's")
     result["wall"] = time.perf_counter() - t0
     return result
 
@@ -79,14 +70,10 @@ def main():
     args = parser.parse_args()
     import mne
 
-    import mne_dyad as md
-
     mne.set_log_level("ERROR")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        study = md.simulation.simulate_study(seed=2019, verbose=False)
-        md.synchrony.write_cube(md.synchrony_cube(study.raws), folder / "cube.nc")
-        study.alliance.to_netcdf(folder / "alliance.nc")
+        write_study(folder)
         rows = {}
         for cache in (False, True):
             compiledir = folder / f"pytensor_{'cache' if cache else 'nutpie'}"

@@ -25,12 +25,12 @@ does not depend on them.
 Run: python benchmarks/bench_jax_backends.py
 """
 
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _fresh import run_child, write_study
 
 CHILD = r"""
 import json, sys, time, warnings
@@ -75,15 +75,7 @@ print(json.dumps({
 
 
 def run(route, folder, env):
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, route, str(folder), str(folder / f"jax_{route}")],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode:
-        raise RuntimeError(f"the {route} process failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(CHILD, [route, folder, folder / f"jax_{route}"], env, route)
 
 
 def main():
@@ -94,8 +86,6 @@ def main():
         sys.exit(f"This benchmark needs {missing}: pip install jax numpyro")
     import mne
 
-    import mne_dyad as md
-
     mne.set_log_level("ERROR")
     from importlib.metadata import version
 
@@ -103,9 +93,7 @@ def main():
     print(", ".join(f"{name} {version(name)}" for name in names), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        study = md.simulation.simulate_study(seed=2019, verbose=False)
-        md.synchrony.write_cube(md.synchrony_cube(study.raws), folder / "cube.nc")
-        study.alliance.to_netcdf(folder / "alliance.nc")
+        write_study(folder)
         env = {
             **os.environ,
             # NumPyro's chains in parallel need one JAX device per chain
