@@ -56,7 +56,9 @@ def test_options_change_the_model_as_documented():
     # each outcome's intercept and slopes correlated through its own LKJ (1 + 2 effects):
     # one 9 x 9 LKJ over all outcomes did not mix
     assert slopes.coords["dyad_effect"][:3] == ("bond: intercept", "bond: IM", "bond: CB")
-    assert [slopes[f"chol_dyad_{k}_corr"].eval().shape for k in range(3)] == [(3, 3)] * 3
+    assert slopes["chol_dyad_block_corr"].eval().shape == (3, 3, 3)
+    assert slopes.named_vars_to_dims["chol_dyad_block"] == ("outcome", "dyad_term", "dyad_term_col")
+    assert slopes.coords["dyad_term"] == ("intercept", "IM", "CB")
     assert "chol_dyad" not in slopes.named_vars and "chol_resid" in slopes.named_vars
     # one outcome: multivariate has nothing to correlate (it raised IndexError)
     cube, alliance = _data()
@@ -64,8 +66,8 @@ def test_options_change_the_model_as_documented():
     assert {"sigma_dyad", "sigma_resid"} <= set(one.named_vars)
     one.compile_logp()(one.initial_point())
     _, uni_slopes = _model(random_slopes=True, multivariate=False)
-    assert {"chol_dyad_0", "chol_dyad_2", "sigma_resid"} <= set(uni_slopes.named_vars)
-    assert uni_slopes["chol_dyad_1_corr"].eval().shape == (3, 3)
+    assert {"chol_dyad_block", "sigma_resid"} <= set(uni_slopes.named_vars)
+    assert uni_slopes["chol_dyad_block_corr"].eval().shape == (3, 3, 3)
     data, ther = _model(therapist=True)
     assert ther.named_vars_to_dims["sigma_therapist"] == ("outcome",)
     assert list(ther.coords["therapist"]) == ["T0", "T1", "T2"]
@@ -1240,6 +1242,46 @@ def test_slope_blocks_keep_the_lkj_prior():
         assert corr[:, i, j].var() == pytest.approx(1 / 6, abs=0.03)
     sds = tree.posterior["c_stds"].values
     assert sds.mean() == pytest.approx(np.sqrt(2 / np.pi), abs=0.05)
+
+
+def test_batched_slope_blocks_are_independent_lkj_blocks():
+    """The outcomes' blocks share one batched graph: its density is that of one LKJ
+    block per outcome, and each dyad's effects are its block's z @ chol.T."""
+    import pymc as pm
+
+    from mne_dyad.stats._alliance_graph import _lkj_corr_sds
+
+    priors = {"lkj_eta": 2.0, "sigma": 1.0}
+    with pm.Model() as batched:
+        _lkj_corr_sds(pm, "c", 3, priors, size=3)
+    with pm.Model() as single:
+        for k in range(3):
+            _lkj_corr_sds(pm, f"c{k}", 3, priors)
+    rng = np.random.default_rng(5)
+    x = {name: rng.normal(size=v.shape) for name, v in batched.initial_point().items()}
+    y = {}
+    for k in range(3):
+        y[f"c{k}_cholcorr_corrcholesky__"] = x["c_cholcorr_corrcholesky__"][k]
+        y[f"c{k}_stds_log__"] = x["c_stds_log__"][k]
+    assert batched.compile_logp()(x) == pytest.approx(single.compile_logp()(y), rel=1e-12)
+
+    def values(model, names):  # the variables as functions of a point's values
+        outs = model.replace_rvs_by_values([model[n] for n in names])
+        return model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
+
+    chol = values(batched, ["c"])(x)[0]
+    for k in range(3):
+        np.testing.assert_allclose(chol[k], values(single, [f"c{k}"])(y)[0], rtol=1e-12)
+        assert np.allclose(np.triu(chol[k], 1), 0) and (np.diag(chol[k]) > 0).all()
+
+    _, model = _model(random_slopes=True)
+    point = {name: rng.normal(size=np.shape(v)) for name, v in model.initial_point().items()}
+    z, chol, u, slope = values(model, ["z_dyad", "chol_dyad_block", "u_dyad", "slope_dyad"])(point)
+    n_out, per = chol.shape[:2]
+    blocks = z.reshape(len(z), n_out, per)
+    effects = np.stack([blocks[:, k] @ chol[k].T for k in range(n_out)], axis=1)
+    np.testing.assert_allclose(u, effects[:, :, 0], rtol=1e-12)
+    np.testing.assert_allclose(slope, effects[:, :, 1:].transpose(0, 2, 1), rtol=1e-12)
 
 
 def _exact_dyad_terms(p, se2, mu, tau, sigma, off=None, big=1e4):

@@ -741,7 +741,7 @@ def fit_alliance_model(
         True (default): each dyad has its own within-dyad slopes around
         ``beta[within]`` (SD ``sigma_slope[segment, outcome]``), correlated with
         that outcome's dyad intercept through an LKJ prior, one per outcome
-        (``chol_dyad_<k>``). Without them, dyads whose slopes differ make the
+        (``chol_dyad_block[outcome]``). Without them, dyads whose slopes differ make the
         within betas' intervals too narrow (in the calibration, a false-positive rate of 0.167
         and coverage of 0.78 at a slope SD of 0.4). False: one slope for
         all dyads (narrower intervals when the slopes truly agree).
