@@ -375,12 +375,13 @@ def test_pair_cache_is_bounded_and_changes_no_value(small_study, monkeypatch):
     lru["c"] = 3
     assert list(lru.items()) == [("a", 1), ("c", 3)]
 
-    sizes, hits = [], []
+    sizes, hits, stored = [], [], set()
 
     class Spy(_compare._LRU):
         def __setitem__(self, key, value):
             super().__setitem__(key, value)
             sizes.append(len(self))
+            stored.add(key)
 
         def __getitem__(self, key):
             hits.append(key)
@@ -389,9 +390,14 @@ def test_pair_cache_is_bounded_and_changes_no_value(small_study, monkeypatch):
     for kind in ("pseudo_dyads", "double_pseudo_dyads"):
         options = dict(kind=kind, n_surrogates=40, seed=3, n_jobs=1, verbose="error")
         monkeypatch.setattr(_compare, "_LRU", Spy)
-        sizes.clear(), hits.clear()
+        sizes.clear(), hits.clear(), stored.clear()
         full = md.surrogates.compare_with_surrogates(small_study, **options)
         assert hits and max(sizes) > 2  # pairs recur and are kept
+        # n_jobs=1 runs the cells in 4 tasks, each with its own cache
+        if kind == "pseudo_dyads":  # one cell's pairs at a time, not the task's
+            assert max(sizes) < len(stored) / 4
+        else:  # pairs recur across cells: a task keeps its cells' (none evicted here)
+            assert max(sizes) > len(stored) / 4
         n_full = len(hits)
         monkeypatch.setattr(_compare, "_PAIR_CACHE", 2)
         sizes.clear(), hits.clear()

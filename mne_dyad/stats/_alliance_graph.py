@@ -274,7 +274,7 @@ def _dyad_effects(pm, pt, model, priors, multivariate, random_slopes):
     model.add_coord("dyad_term_col", terms)
     z = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "dyad_effect"))
     # one block per outcome, whether multivariate or not, all in one batched graph
-    # (one graph per outcome made the gradient 1.8 times slower)
+    # (one graph per outcome: 415 operations in the default model's gradient, not 279)
     chol, stds = _lkj_corr_sds(
         pm, "chol_dyad_block", per, priors, size=n_out, dims=("outcome", "dyad_term")
     )
