@@ -59,6 +59,11 @@ def test_options_change_the_model_as_documented():
     assert slopes["chol_dyad_block_corr"].eval().shape == (3, 3, 3)
     assert slopes.named_vars_to_dims["chol_dyad_block"] == ("outcome", "dyad_term", "dyad_term_col")
     assert slopes.coords["dyad_term"] == ("intercept", "IM", "CB")
+    assert slopes.named_vars_to_dims["chol_dyad_block_cholcorr"] == (
+        "outcome",
+        "dyad_term",
+        "dyad_term_col",
+    )
     assert "chol_dyad" not in slopes.named_vars and "chol_resid" in slopes.named_vars
     # one outcome: multivariate has nothing to correlate (it raised IndexError)
     cube, alliance = _data()

@@ -365,6 +365,8 @@ def test_chance_corrected_bad_input(small_study, small_cube):
 def test_pair_cache_is_bounded_and_changes_no_value(small_study, monkeypatch):
     """A task keeps a bounded number of pseudo-dyad pairs' summaries (least recently
     used out); a smaller cache recomputes pairs and gives the same values."""
+    import pickle
+
     import xarray as xr
 
     from mne_dyad.surrogates import _compare
@@ -374,6 +376,9 @@ def test_pair_cache_is_bounded_and_changes_no_value(small_study, monkeypatch):
     assert lru["a"] == 1  # a read makes "a" the most recent
     lru["c"] = 3
     assert list(lru.items()) == [("a", 1), ("c", 3)]
+    copy = pickle.loads(pickle.dumps(lru))  # with its bound
+    copy["d"] = 4
+    assert list(copy.items()) == [("c", 3), ("d", 4)] and copy.maxsize == 2
 
     sizes, hits, stored = [], [], set()
 

@@ -217,6 +217,7 @@ def _lkj_corr_sds(pm, name, n, priors, *, size=None, dims=None):
         n=n,
         eta=priors["lkj_eta"],
         size=size,
+        dims=matrix_dims,
         default_transform=_CorrCholesky(n=n),
     )
     # as _lkj's

@@ -241,6 +241,9 @@ class _LRU(OrderedDict):
         while len(self) > self.maxsize:
             self.popitem(last=False)
 
+    def __reduce__(self):  # pickle and copy with the bound (OrderedDict's has none)
+        return (type(self), (self.maxsize,), None, None, iter(self.items()))
+
 
 class _SegmentStore(Mapping):
     """``{(key, label): [(x, y), ...]}`` read from a folder on demand.
