@@ -198,7 +198,8 @@ def _lkj_corr_sds(pm, name, n, priors, *, size=None, dims=None):
     near zero, as the dyads' slope SDs are (twice the leapfrog steps, stuck chains).
     ``size``: that many independent factors along a leading axis (one set of
     variables and one graph for all of them, not one per factor); ``dims``: the
-    dims of the SDs (the factors' are those plus a column dim, ``<last>_col``).
+    dims of the SDs (the factors' are those plus a column dim, ``<last>_col``,
+    added to the model with the last dim's labels).
 
     PyMC before 6.4 gave ``LKJCorr`` a density without the Jacobian from the
     Cholesky factor to the correlations (a wrong prior in this form), so mne-dyad
@@ -211,7 +212,11 @@ def _lkj_corr_sds(pm, name, n, priors, *, size=None, dims=None):
         # (compute_log_likelihood): no underscore in the name
         name = "corrcholesky"
 
-    matrix_dims = None if dims is None else (*dims, f"{dims[-1]}_col")
+    matrix_dims = None
+    if dims is not None:
+        matrix_dims = (*dims, f"{dims[-1]}_col")
+        model = pm.modelcontext(None)
+        model.add_coord(matrix_dims[-1], model.coords[dims[-1]])
     chol_corr = pm.LKJCorr(
         f"{name}_cholcorr",
         n=n,
@@ -272,7 +277,6 @@ def _dyad_effects(pm, pt, model, priors, multivariate, random_slopes):
     terms = ["intercept", *segments]
     model.add_coord("dyad_effect", [f"{o}: {e}" for o in outcomes for e in terms])
     model.add_coord("dyad_term", terms)
-    model.add_coord("dyad_term_col", terms)
     z = pm.Normal("z_dyad", 0.0, 1.0, dims=("dyad", "dyad_effect"))
     # one block per outcome, whether multivariate or not, all in one batched graph
     # (one graph per outcome: 415 operations in the default model's gradient, not 279)
