@@ -1644,7 +1644,15 @@ def _demo_inputs(*, quick=False, seed=2019, sampler="nutpie"):
     config = PipelineConfig(
         {
             "seed": seed,
-            "chance": {"n_surrogates": 50 if quick else 200, **sampling},
+            # the full demo: every core for the cube and the surrogates (the values of
+            # one job: each session segment has its own seed); the quick one is too
+            # small to pay for starting the workers (benchmarks/bench_demo_jobs.py)
+            "synchrony": {"n_jobs": 1 if quick else -1},
+            "chance": {
+                "n_surrogates": 50 if quick else 200,
+                "n_jobs": 1 if quick else -1,
+                **sampling,
+            },
             # with sampling error modelled, the session SD is weakly identified when
             # the error dominates (about 70 % of the observed variance in the quick
             # demo): longer chains keep R-hat and the ESS clear of the warnings
