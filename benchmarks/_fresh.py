@@ -1,24 +1,38 @@
 """What the fresh-process benchmarks share: the paper-sized study and a child process.
 
-``bench_fresh_process.py`` and ``bench_jax_backends.py`` time the alliance model in
-new Python processes: each writes the study once with :func:`write_study` and runs
-each measurement with :func:`run_child`.
+``bench_fresh_process.py``, ``bench_jax_backends.py`` and ``bench_compile_profile.py``
+time the alliance model in new Python processes: each writes the study once with
+:func:`write_study` and runs each measurement with :func:`run_child`, whose code
+reads the study with :data:`READ_STUDY`.
 """
 
 import json
 import subprocess
 import sys
 
+#: A child's lines that import mne-dyad and read the study :func:`write_study` wrote
+#: to the folder ``folder`` (a variable the child sets before): ``cube``, ``alliance``.
+READ_STUDY = r"""
+import mne
+import xarray as xr
+import mne_dyad as md
+mne.set_log_level("ERROR")
+cube = md.synchrony.read_cube(folder + "/cube.nc")
+alliance = xr.open_dataset(folder + "/alliance.nc").load()
+"""
+
 
 def write_study(folder):
     """Write the 2019 trial's size of study (``simulate_study(seed=2019)``) to ``folder``.
 
-    ``cube.nc`` (the default synchrony cube) and ``alliance.nc`` (the ratings).
+    ``cube.nc`` (the default synchrony cube) and ``alliance.nc`` (the ratings),
+    without logging.
     """
     import mne_dyad as md
 
     study = md.simulation.simulate_study(seed=2019, verbose=False)
-    md.synchrony.write_cube(md.synchrony_cube(study.raws), folder / "cube.nc")
+    cube = md.synchrony_cube(study.raws, verbose=False)
+    md.synchrony.write_cube(cube, folder / "cube.nc", verbose=False)
     study.alliance.to_netcdf(folder / "alliance.nc")
 
 

@@ -22,19 +22,17 @@ import os
 import tempfile
 from pathlib import Path
 
-from _fresh import run_child, write_study
+from _fresh import READ_STUDY, run_child, write_study
 
-CHILD = r"""
+CHILD = (
+    r"""
 import collections, json, sys, time, warnings
 warnings.simplefilter("ignore")
-import mne
-import xarray as xr
-import mne_dyad as md
 from numba.core import event
-mne.set_log_level("ERROR")
 folder = sys.argv[1]
-cube = md.synchrony.read_cube(folder + "/cube.nc")
-alliance = xr.open_dataset(folder + "/alliance.nc").load()
+"""
+    + READ_STUDY
+    + r"""
 t0 = time.perf_counter()
 with event.install_recorder("numba:compile") as rec:
     md.stats.fit_alliance_model(cube, alliance, seed=1, draws=20, tune=20)
@@ -56,15 +54,13 @@ print(json.dumps({
     "self": [[k, v, count[k]] for k, v in self_time.most_common()],
 }))
 """
+)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top", type=int, default=25, help="functions to list")
     args = parser.parse_args()
-    import mne
-
-    mne.set_log_level("ERROR")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_study(folder)

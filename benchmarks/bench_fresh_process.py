@@ -25,20 +25,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from _fresh import run_child, write_study
+from _fresh import READ_STUDY, run_child, write_study
 
-CHILD = r"""
+CHILD = (
+    r"""
 import json, sys, time, warnings
 t0 = time.perf_counter()
 warnings.simplefilter("ignore")
-import mne
 import numpy as np
-import xarray as xr
-import mne_dyad as md
-mne.set_log_level("ERROR")
 folder = sys.argv[1]
-cube = md.synchrony.read_cube(folder + "/cube.nc")
-alliance = xr.open_dataset(folder + "/alliance.nc").load()
+"""
+    + READ_STUDY
+    + r"""
 t1 = time.perf_counter()
 fit = md.stats.fit_alliance_model(cube, alliance, seed=1)
 t2 = time.perf_counter()
@@ -53,6 +51,7 @@ print(json.dumps({
     "checksum": float(np.round(beta.sum(), 10)),
 }))
 """
+)
 
 
 def run(folder, compiledir, cache):

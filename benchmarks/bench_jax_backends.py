@@ -34,18 +34,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _fresh import run_child, write_study
+from _fresh import READ_STUDY, run_child, write_study
 
-CHILD = r"""
+CHILD = (
+    r"""
 import json, sys, time, warnings
 warnings.simplefilter("ignore")
 route, folder, jax_cache, draws = sys.argv[1:5]
 import arviz as az
-import mne
-import xarray as xr
-import mne_dyad as md
+"""
+    + READ_STUDY
+    + r"""
 from mne_dyad.stats import _sampling
-mne.set_log_level("ERROR")
 compile_seconds = []
 if route in ("nutpie-jax", "numpyro"):
     import jax
@@ -62,8 +62,6 @@ if route == "nutpie-jax":
         return compiled
 
     _sampling._compile_nutpie = _compile
-cube = md.synchrony.read_cube(folder + "/cube.nc")
-alliance = xr.open_dataset(folder + "/alliance.nc").load()
 t0 = time.perf_counter()
 fit = md.stats.fit_alliance_model(
     cube,
@@ -84,6 +82,7 @@ print(json.dumps({
     "min_ess_slope_sd": None if slope_sds is None else float(slope_sds["sigma_slope"].min()),
 }))
 """
+)
 
 
 def run(route, folder, env, draws):
