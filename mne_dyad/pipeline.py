@@ -1645,8 +1645,9 @@ def _demo_inputs(*, quick=False, seed=2019, sampler="nutpie"):
         {
             "seed": seed,
             # the full demo: every core for the cube and the surrogates (the values of
-            # one job: each session segment has its own seed); the quick one is too
-            # small to pay for starting the workers (benchmarks/bench_demo_jobs.py)
+            # one job: each session segment has its own seed; 0.69 of the time on 2
+            # cores, benchmarks/bench_demo_jobs.py); the quick one is too small to pay
+            # for starting the workers (1.13 times as long with them, docs/scaling.rst)
             "synchrony": {"n_jobs": 1 if quick else -1},
             "chance": {
                 "n_surrogates": 50 if quick else 200,
