@@ -10,7 +10,10 @@ all threads: a 1000 x 1000 float64 matrix product, counted in multiply-adds
 computation it replaces:
 
 - WCLC: ``K windows x (2 L + 1) lags x w`` for the cross-products, the term that
-  dominates (the sums and sums of squares come from cumulative sums);
+  dominates (the sums and sums of squares come from cumulative sums); mne-dyad takes
+  them by FFT for long windows with many lags (the default), and the script times
+  that against ``einsum`` over sliding views (what it did before), for one call and
+  for the chance step's batch of 200 circular shifts;
 - SUSY: ``pairs x (2 M + 1) lags x S`` for the cross-correlation of every pair
   of segments, which mne-dyad computes as one matrix product per lag (of the
   segments' overlapping parts). The script also times that step against FFT
@@ -32,6 +35,7 @@ import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
 
 import mne_dyad as md
+from mne_dyad.synchrony import _kernels
 from mne_dyad.synchrony._susy import _cut, _lagged_products, _susy_profiles
 
 SFREQ, WINDOW, LAG, STEP, SEGMENT = 8.0, 30.0, 10.0, 15.0, 30.0
@@ -97,6 +101,28 @@ def main():
     print(
         f"WCLC  {K} windows x {2 * L + 1} lags x {w} samples = {macs / 1e6:.1f} M MACs in "
         f"{t * 1e3:.1f} ms: {macs / t / 1e9:.2f} GMAC/s, {macs / t / one:.2f} of 1-thread BLAS"
+    )
+
+    # its cross-products by FFT (long windows, many lags: the default) against einsum
+    # over sliding views (what it did before), for one call and for the chance
+    # step's batch: one 25-minute segment against 200 circular shifts of the other
+    shifted = np.stack([np.roll(y[:12000], k) for k in range(200, 12000, 59)][:200])
+    default, times = _kernels._FFT_RATIO, {}
+    try:
+        for way, ratio in (("FFT", default), ("einsum", np.inf)):
+            _kernels._FFT_RATIO = ratio
+            times[way] = (
+                best(wclc, 20),
+                best(lambda: _kernels._lagged_corr(x[:12000], shifted, w, L, s), 3),
+            )
+    finally:
+        _kernels._FFT_RATIO = default
+    (one_fft, batch_fft), (one_ein, batch_ein) = times["FFT"], times["einsum"]
+    print(
+        f"WCLC  cross-products by FFT against einsum: one call {one_fft * 1e3:.1f} against "
+        f"{one_ein * 1e3:.1f} ms (ratio {one_ein / one_fft:.2f}); 200 circular shifts of a "
+        f"25-min segment {batch_fft:.2f} against {batch_ein:.2f} s (ratio "
+        f"{batch_ein / batch_fft:.2f})"
     )
 
     S, M = int(round(SEGMENT * SFREQ)), int(round(LAG * SFREQ))

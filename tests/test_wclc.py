@@ -129,6 +129,32 @@ def test_vectorised_equals_loop_reference(seed):
         np.testing.assert_allclose(fast.values, slow, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("ratio", [0.0, np.inf])
+def test_cross_products_by_fft_and_directly_equal_the_loop(ratio, monkeypatch):
+    """Both ways of taking the cross-products agree with the loop, with and without gaps.
+
+    ``_FFT_RATIO`` 0 takes every cross-product by FFT, infinity none; the default
+    takes long windows with many lags by FFT (the default window and lag at 8 Hz).
+    """
+    from mne_dyad.synchrony import _kernels
+
+    assert _kernels._fft_length(240, 81, 320) == 320  # 30 s window, 10 s lag, 8 Hz
+    assert _kernels._fft_length(10, 1, 10) is None
+    monkeypatch.setattr(_kernels, "_FFT_RATIO", ratio)
+    rng = np.random.default_rng(11)
+    n = 1200
+    x = np.cumsum(rng.standard_normal(n)) * 1e-7 + 5e-6
+    y = np.roll(x, 9) + rng.standard_normal(n) * 2e-7
+    gappy = y.copy()
+    gappy[300:330] = np.nan
+    for w, L, s in ((120, 60, 60), (33, 7, 5), (10, 0, 3)):
+        for other in (y, gappy):
+            fast = _lagged_corr(x, other, w, L, s)
+            slow = _wclc_loop(x, other, w, L, s, fisher_z=False, absolute=False)
+            np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
+            np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-10)
+
+
 def test_a_batch_of_rows_equals_one_call_per_row():
     """_lagged_corr(x, Y) with Y (rows, N): each row as its own call, NaN gaps and scale too."""
     rng = np.random.default_rng(4)

@@ -14,6 +14,7 @@ section methods-wclc (rMEA's convention):
 """
 
 import numpy as np
+import scipy.fft as sp_fft
 from numpy.lib.stride_tricks import sliding_window_view
 
 #: A slice is constant when its SD is below this fraction of the signal's scale.
@@ -45,6 +46,35 @@ def _centered_blocks(a, K, B, s):
     return centered, mask, n_ok
 
 
+#: The cross-products of a fixed slice with its sliding slices are taken by FFT when
+#: ``n_lags * w`` is at least this many times ``n log2 n`` (``n`` the FFT length):
+#: about where the FFT overtook ``einsum`` on a 2-core machine (1.3-1.7 times faster
+#: at 3.4-4.3, 3 times at 7.3, the default window and lag at 8 Hz; slower below 2.5).
+_FFT_RATIO = 3.5
+
+
+def _cross_sums(f, sl, w, n_lags):
+    """``sum_t f[..., t] sl[..., l + t]`` for ``l = 0..n_lags-1``; (..., K, n_lags).
+
+    ``f`` (..., K, w) and ``sl`` (..., K, B) hold no NaN (zeros where missing); their
+    leading dims broadcast. Long windows with many lags go through a real FFT of a
+    length ``n >= B``, which holds every product without wrapping around (``l + t <=
+    n_lags - 1 + w - 1 <= B - 1``); the sums equal the direct ones to rounding.
+    """
+    n = _fft_length(w, n_lags, sl.shape[-1])
+    if n is None:
+        view = sliding_window_view(sl, w, axis=-1)[..., :n_lags, :]  # no copy
+        return np.einsum("...kw,...klw->...kl", f, view)
+    spectrum = np.conj(sp_fft.rfft(f, n)) * sp_fft.rfft(sl, n)
+    return sp_fft.irfft(spectrum, n)[..., :n_lags]
+
+
+def _fft_length(w, n_lags, length):
+    """Return the FFT length for :func:`_cross_sums` of slices of ``length``; None: direct."""
+    n = sp_fft.next_fast_len(length, real=True)
+    return n if n_lags * w >= _FFT_RATIO * n * np.log2(n) else None
+
+
 def _pair_sums(f, mf, sl, ms, w, n_lags, clean):
     """Sum over complete pairs of a fixed slice against sliding slices.
 
@@ -54,8 +84,7 @@ def _pair_sums(f, mf, sl, ms, w, n_lags, clean):
     Sf, Sff, Ss, Sss, Sfs, broadcastable to (..., K, n_lags).
     """
     shape = np.broadcast_shapes(f.shape[:-1], sl.shape[:-1]) + (n_lags,)
-    view = sliding_window_view(sl, w, axis=-1)[..., :n_lags, :]  # (..., K, n_lags, w), no copy
-    sfs = np.einsum("...kw,...klw->...kl", f, view)
+    sfs = _cross_sums(f, sl, w, n_lags)
     if clean:  # no missing value anywhere: sliding sums by cumulative sums
         n = np.full(shape, float(w))
         sf = f.sum(axis=-1)[..., None]
@@ -67,6 +96,7 @@ def _pair_sums(f, mf, sl, ms, w, n_lags, clean):
         sss = c2[..., w : w + n_lags] - c2[..., :n_lags]
         return n, sf, sff, ss, sss, sfs
     mf = mf.astype(float)
+    view = sliding_window_view(sl, w, axis=-1)[..., :n_lags, :]  # (..., K, n_lags, w)
     mview = sliding_window_view(ms.astype(float), w, axis=-1)[..., :n_lags, :]
     sqview = sliding_window_view(sl * sl, w, axis=-1)[..., :n_lags, :]
     n = np.einsum("...kw,...klw->...kl", mf, mview)
