@@ -48,8 +48,9 @@ def _centered_blocks(a, K, B, s):
 
 #: The cross-products of a fixed slice with its sliding slices are taken by FFT when
 #: ``n_lags * w`` is at least this many times ``n log2 n`` (``n`` the FFT length):
-#: about where the FFT overtook ``einsum`` on a 2-core machine (1.3-1.7 times faster
-#: at 3.4-4.3, 3 times at 7.3, the default window and lag at 8 Hz; slower below 2.5).
+#: about where the FFT overtook ``einsum`` on a 2-core machine (1.3 to 2.3 times as
+#: fast at ratios of 3.4 to 4.3, 3 times at 7.3, the default window and lag at 8 Hz;
+#: below 2.5 it was as often slower as faster).
 _FFT_RATIO = 3.5
 
 
