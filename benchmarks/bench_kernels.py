@@ -13,7 +13,9 @@ computation it replaces:
   dominates (the sums and sums of squares come from cumulative sums); mne-dyad takes
   them by FFT for long windows with many lags (the default), and the script times
   that against ``einsum`` over sliding views (what it did before), for one call and
-  for the chance step's batch of 200 circular shifts;
+  for the chance step's batch of 200 circular shifts, on signals without gaps and
+  with them (every sum of a window with a gap is a cross-product then; it also
+  gives the peak memory of the batch both ways);
 - SUSY: ``pairs x (2 M + 1) lags x S`` for the cross-correlation of every pair
   of segments, which mne-dyad computes as one matrix product per lag (of the
   segments' overlapping parts). The script also times that step against FFT
@@ -29,6 +31,7 @@ Run: python benchmarks/bench_kernels.py
 
 import os
 import time
+import tracemalloc
 
 import mne
 import numpy as np
@@ -107,6 +110,24 @@ def main():
     # over sliding views (what it did before), for one call and for the chance
     # step's batch: one 25-minute segment against 200 circular shifts of the other
     shifted = np.stack([np.roll(y[:12000], k) for k in range(200, 12000, 59)][:200])
+    # the same with gaps (10 s missing every 5 minutes in each signal, as rejected
+    # artifacts leave them): every sum of a window with a gap is a cross-product
+    gappy_x, gappy_y = x.copy(), y.copy()
+    for start in range(0, x.size - 80, 2400):
+        gappy_x[start + 600 : start + 680] = np.nan
+        gappy_y[start + 1700 : start + 1780] = np.nan
+    gappy_shifted = np.stack([np.roll(gappy_y[:12000], k) for k in range(200, 12000, 59)][:200])
+
+    def gappy():
+        return md.synchrony.wclc(gappy_x, gappy_y, SFREQ, lag=LAG, window=WINDOW, step=STEP)
+
+    def peak(func):  # the most memory numpy held during one call, above before it
+        tracemalloc.start()
+        func()
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return top
+
     default, times = _kernels._FFT_RATIO, {}
     try:
         for way, ratio in (("FFT", default), ("einsum", np.inf)):
@@ -114,15 +135,23 @@ def main():
             times[way] = (
                 best(wclc, 20),
                 best(lambda: _kernels._lagged_corr(x[:12000], shifted, w, L, s), 3),
+                best(gappy, 20),
+                best(lambda: _kernels._lagged_corr(gappy_x[:12000], gappy_shifted, w, L, s), 3),
+                peak(lambda: _kernels._lagged_corr(gappy_x[:12000], gappy_shifted, w, L, s)),
             )
     finally:
         _kernels._FFT_RATIO = default
-    (one_fft, batch_fft), (one_ein, batch_ein) = times["FFT"], times["einsum"]
+    fft, ein = times["FFT"], times["einsum"]
+    for label, k in (("without gaps", 0), ("with gaps", 2)):
+        print(
+            f"WCLC  {label}, cross-products by FFT against einsum: one call "
+            f"{fft[k] * 1e3:.1f} against {ein[k] * 1e3:.1f} ms (ratio {ein[k] / fft[k]:.2f}); "
+            f"200 circular shifts of a 25-min segment {fft[k + 1]:.2f} against "
+            f"{ein[k + 1]:.2f} s (ratio {ein[k + 1] / fft[k + 1]:.2f})"
+        )
     print(
-        f"WCLC  cross-products by FFT against einsum: one call {one_fft * 1e3:.1f} against "
-        f"{one_ein * 1e3:.1f} ms (ratio {one_ein / one_fft:.2f}); 200 circular shifts of a "
-        f"25-min segment {batch_fft:.2f} against {batch_ein:.2f} s (ratio "
-        f"{batch_ein / batch_fft:.2f})"
+        f"WCLC  with gaps, peak memory of the 200 shifts: {fft[4] / 2**20:.0f} MiB by FFT, "
+        f"{ein[4] / 2**20:.0f} MiB by einsum (ratio {fft[4] / ein[4]:.2f})"
     )
 
     S, M = int(round(SEGMENT * SFREQ)), int(round(LAG * SFREQ))

@@ -1641,17 +1641,18 @@ def _demo_inputs(*, quick=False, seed=2019, sampler="nutpie"):
 
     sim = dict(n_dyads=12, n_sessions=4, n_usable=40, duration=1200.0) if quick else {}
     sampling = dict(draws=1000, tune=1000, chains=2, sampler=sampler)
+    # the full demo: every core for the cube and the surrogates (the values of one
+    # job: each session segment has its own seed; 0.69 of the time on 2 cores,
+    # benchmarks/bench_demo_jobs.py); the quick one is too small to pay for starting
+    # the workers (1.13 times as long with them, docs/scaling.rst)
+    n_jobs = 1 if quick else -1
     config = PipelineConfig(
         {
             "seed": seed,
-            # the full demo: every core for the cube and the surrogates (the values of
-            # one job: each session segment has its own seed; 0.69 of the time on 2
-            # cores, benchmarks/bench_demo_jobs.py); the quick one is too small to pay
-            # for starting the workers (1.13 times as long with them, docs/scaling.rst)
-            "synchrony": {"n_jobs": 1 if quick else -1},
+            "synchrony": {"n_jobs": n_jobs},
             "chance": {
                 "n_surrogates": 50 if quick else 200,
-                "n_jobs": 1 if quick else -1,
+                "n_jobs": n_jobs,
                 **sampling,
             },
             # with sampling error modelled, the session SD is weakly identified when

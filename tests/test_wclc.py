@@ -155,6 +155,34 @@ def test_cross_products_by_fft_and_directly_equal_the_loop(ratio, monkeypatch):
             np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-10)
 
 
+def test_pair_sums_with_gaps_by_fft_equal_the_sums_of_pairs(monkeypatch):
+    """With gaps every sliding sum is a cross-product; by FFT each equals its sum over
+    the complete pairs, and the pair counts are whole numbers (the n < 3 rule)."""
+    from mne_dyad.synchrony import _kernels
+
+    monkeypatch.setattr(_kernels, "_FFT_RATIO", 0.0)
+    rng = np.random.default_rng(3)
+    K, w, n_lags = 4, 50, 21
+    B = w + n_lags - 1
+    fixed = rng.standard_normal((K, w)) * 1e-6
+    block = rng.standard_normal((2, K, B)) * 1e-6  # two sliding rows against one fixed
+    mf, ms = rng.random((K, w)) > 0.3, rng.random((2, K, B)) > 0.3
+    ms[0, 1] = False  # a window whose every pair is missing: counts 0
+    f, sl = np.where(mf, fixed, 0.0), np.where(ms, block, 0.0)
+    count, sf, sff, ss, sss, sfs = _kernels._pair_sums(f, mf, sl, ms, w, n_lags, False)
+    for r, k, lag in ((0, 0, 0), (1, 2, 20), (0, 3, 7), (0, 1, 5)):
+        pair = mf[k] & ms[r, k, lag : lag + w]
+        a, b = fixed[k][pair], block[r, k, lag : lag + w][pair]
+        assert count[r, k, lag] == pair.sum()  # exactly: rounded to a whole number
+        np.testing.assert_allclose(
+            [sf[r, k, lag], sff[r, k, lag], ss[r, k, lag], sss[r, k, lag], sfs[r, k, lag]],
+            [a.sum(), (a * a).sum(), b.sum(), (b * b).sum(), (a * b).sum()],
+            rtol=0,
+            atol=1e-20,
+        )
+    assert count[0, 1].max() == 0 and np.all(count == np.round(count))
+
+
 def test_a_batch_of_rows_equals_one_call_per_row():
     """_lagged_corr(x, Y) with Y (rows, N): each row as its own call, NaN gaps and scale too."""
     rng = np.random.default_rng(4)

@@ -85,8 +85,8 @@ def _pair_sums(f, mf, sl, ms, w, n_lags, clean):
     Sf, Sff, Ss, Sss, Sfs, broadcastable to (..., K, n_lags).
     """
     shape = np.broadcast_shapes(f.shape[:-1], sl.shape[:-1]) + (n_lags,)
-    sfs = _cross_sums(f, sl, w, n_lags)
     if clean:  # no missing value anywhere: sliding sums by cumulative sums
+        sfs = _cross_sums(f, sl, w, n_lags)
         n = np.full(shape, float(w))
         sf = f.sum(axis=-1)[..., None]
         sff = (f * f).sum(axis=-1)[..., None]
@@ -96,16 +96,34 @@ def _pair_sums(f, mf, sl, ms, w, n_lags, clean):
         ss = c1[..., w : w + n_lags] - c1[..., :n_lags]
         sss = c2[..., w : w + n_lags] - c2[..., :n_lags]
         return n, sf, sff, ss, sss, sfs
-    mf = mf.astype(float)
-    view = sliding_window_view(sl, w, axis=-1)[..., :n_lags, :]  # (..., K, n_lags, w)
-    mview = sliding_window_view(ms.astype(float), w, axis=-1)[..., :n_lags, :]
-    sqview = sliding_window_view(sl * sl, w, axis=-1)[..., :n_lags, :]
-    n = np.einsum("...kw,...klw->...kl", mf, mview)
-    sf = np.einsum("...kw,...klw->...kl", f, mview)
-    sff = np.einsum("...kw,...klw->...kl", f * f, mview)
-    ss = np.einsum("...kw,...klw->...kl", mf, view)
-    sss = np.einsum("...kw,...klw->...kl", mf, sqview)
-    return n, sf, sff, ss, sss, sfs
+    # with gaps every sum is a cross-product of a fixed and a sliding slice: the
+    # counts n pair the masks, Sf the fixed values with the sliding mask, and so on
+    mf, ms = mf.astype(float), ms.astype(float)
+    n = _fft_length(w, n_lags, sl.shape[-1])
+    if n is None:
+        view = sliding_window_view(sl, w, axis=-1)[..., :n_lags, :]  # (..., K, n_lags, w)
+        mview = sliding_window_view(ms, w, axis=-1)[..., :n_lags, :]
+        sqview = sliding_window_view(sl * sl, w, axis=-1)[..., :n_lags, :]
+        sfs = np.einsum("...kw,...klw->...kl", f, view)
+        count = np.einsum("...kw,...klw->...kl", mf, mview)
+        sf = np.einsum("...kw,...klw->...kl", f, mview)
+        sff = np.einsum("...kw,...klw->...kl", f * f, mview)
+        ss = np.einsum("...kw,...klw->...kl", mf, view)
+        sss = np.einsum("...kw,...klw->...kl", mf, sqview)
+        return np.rint(count), sf, sff, ss, sss, sfs
+    # one transform of each fixed and each sliding slice (one sliding spectrum held
+    # at a time), one inverse per sum, of which only the lags are kept (a copy)
+    fixed = [np.conj(sp_fft.rfft(a, n)) for a in (f, mf, f * f)]
+
+    def sums(sliding, *which):
+        spectrum = sp_fft.rfft(sliding, n)
+        return [sp_fft.irfft(fixed[i] * spectrum, n)[..., :n_lags].copy() for i in which]
+
+    count, sf, sff = sums(ms, 1, 0, 2)
+    sfs, ss = sums(sl, 0, 1)
+    (sss,) = sums(sl * sl, 1)
+    # the counts are whole numbers: rounding keeps the test n < 3 exact
+    return np.rint(count), sf, sff, ss, sss, sfs
 
 
 def _pearson_from_sums(n, sf, sff, ss, sss, sfs, tol_f, tol_s):
