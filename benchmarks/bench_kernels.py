@@ -14,8 +14,9 @@ computation it replaces:
   them by FFT for long windows with many lags (the default), and the script times
   that against ``einsum`` over sliding views (what it did before), for one call and
   for the chance step's batch of 200 circular shifts, on signals without gaps and
-  with them (every sum of a window with a gap is a cross-product then; it also
-  gives the peak memory of the batch both ways);
+  with them (in a chunk of windows with any gap every sum is a cross-product, all
+  six by FFT or all six by ``einsum``; the code before took the cross-product of the
+  values alone by FFT there), with the batch's peak memory both ways;
 - SUSY: ``pairs x (2 M + 1) lags x S`` for the cross-correlation of every pair
   of segments, which mne-dyad computes as one matrix product per lag (of the
   segments' overlapping parts). The script also times that step against FFT
@@ -142,9 +143,10 @@ def main():
     finally:
         _kernels._FFT_RATIO = default
     fft, ein = times["FFT"], times["einsum"]
-    for label, k in (("without gaps", 0), ("with gaps", 2)):
+    labels = ("without gaps, cross-products", "with gaps, every sum")
+    for label, k in zip(labels, (0, 2), strict=True):
         print(
-            f"WCLC  {label}, cross-products by FFT against einsum: one call "
+            f"WCLC  {label} by FFT against einsum: one call "
             f"{fft[k] * 1e3:.1f} against {ein[k] * 1e3:.1f} ms (ratio {ein[k] / fft[k]:.2f}); "
             f"200 circular shifts of a 25-min segment {fft[k + 1]:.2f} against "
             f"{ein[k + 1]:.2f} s (ratio {ein[k + 1] / fft[k + 1]:.2f})"

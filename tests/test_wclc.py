@@ -157,30 +157,46 @@ def test_cross_products_by_fft_and_directly_equal_the_loop(ratio, monkeypatch):
 
 def test_pair_sums_with_gaps_by_fft_equal_the_sums_of_pairs(monkeypatch):
     """With gaps every sliding sum is a cross-product; by FFT each equals its sum over
-    the complete pairs, and the pair counts are whole numbers (the n < 3 rule)."""
+    the complete pairs, and the pair counts are whole numbers (the n < 3 rule), with
+    either side holding the batch of rows (the two lag directions of _lagged_corr)."""
     from mne_dyad.synchrony import _kernels
 
     monkeypatch.setattr(_kernels, "_FFT_RATIO", 0.0)
     rng = np.random.default_rng(3)
     K, w, n_lags = 4, 50, 21
     B = w + n_lags - 1
-    fixed = rng.standard_normal((K, w)) * 1e-6
-    block = rng.standard_normal((2, K, B)) * 1e-6  # two sliding rows against one fixed
-    mf, ms = rng.random((K, w)) > 0.3, rng.random((2, K, B)) > 0.3
-    ms[0, 1] = False  # a window whose every pair is missing: counts 0
-    f, sl = np.where(mf, fixed, 0.0), np.where(ms, block, 0.0)
-    count, sf, sff, ss, sss, sfs = _kernels._pair_sums(f, mf, sl, ms, w, n_lags, False)
-    for r, k, lag in ((0, 0, 0), (1, 2, 20), (0, 3, 7), (0, 1, 5)):
-        pair = mf[k] & ms[r, k, lag : lag + w]
-        a, b = fixed[k][pair], block[r, k, lag : lag + w][pair]
-        assert count[r, k, lag] == pair.sum()  # exactly: rounded to a whole number
-        np.testing.assert_allclose(
-            [sf[r, k, lag], sff[r, k, lag], ss[r, k, lag], sss[r, k, lag], sfs[r, k, lag]],
-            [a.sum(), (a * a).sum(), b.sum(), (b * b).sum(), (a * b).sum()],
-            rtol=0,
-            atol=1e-20,
-        )
-    assert count[0, 1].max() == 0 and np.all(count == np.round(count))
+    for rows_fixed in (False, True):
+        fixed = rng.standard_normal((2, K, w) if rows_fixed else (K, w))
+        block = rng.standard_normal((K, B) if rows_fixed else (2, K, B))
+        mf, ms = rng.random(fixed.shape) > 0.3, rng.random(block.shape) > 0.3
+        ms[..., 1, :] = False  # a window whose every pair is missing: counts 0
+        f, sl = np.where(mf, fixed, 0.0), np.where(ms, block, 0.0)
+        got = _kernels._pair_sums(f, mf, sl, ms, w, n_lags, False)
+        # the direct sums over the complete pairs of every row, window and lag
+        fb, mfb = np.broadcast_to(fixed, (2, K, w)), np.broadcast_to(mf, (2, K, w))
+        sb, msb = np.broadcast_to(block, (2, K, B)), np.broadcast_to(ms, (2, K, B))
+        want = np.zeros((6, 2, K, n_lags))
+        for r in range(2):
+            for k in range(K):
+                for lag in range(n_lags):
+                    pair = mfb[r, k] & msb[r, k, lag : lag + w]
+                    a, b = fb[r, k][pair], sb[r, k, lag : lag + w][pair]
+                    want[:, r, k, lag] = [
+                        pair.sum(),
+                        a.sum(),
+                        (a * a).sum(),
+                        b.sum(),
+                        (b * b).sum(),
+                        (a * b).sum(),
+                    ]
+        for value, expected in zip(got, want):
+            assert value.shape == expected.shape
+            np.testing.assert_allclose(value, expected, rtol=0, atol=1e-12 * abs(expected).max())
+        np.testing.assert_array_equal(got[0], want[0])  # the counts exactly
+        assert got[0][:, 1].max() == 0
+    # the FFT leaves the counts off whole numbers: the rounding is what makes them exact
+    raw = _kernels._cross_sums(mf.astype(float), ms.astype(float), w, n_lags)
+    assert not np.array_equal(raw, np.round(raw))
 
 
 def test_a_batch_of_rows_equals_one_call_per_row():

@@ -84,9 +84,9 @@ def _pair_sums(f, mf, sl, ms, w, n_lags, clean):
     at offsets ``0..n_lags-1``. The leading dims of the two broadcast. Returns n,
     Sf, Sff, Ss, Sss, Sfs, broadcastable to (..., K, n_lags).
     """
-    shape = np.broadcast_shapes(f.shape[:-1], sl.shape[:-1]) + (n_lags,)
     if clean:  # no missing value anywhere: sliding sums by cumulative sums
         sfs = _cross_sums(f, sl, w, n_lags)
+        shape = np.broadcast_shapes(f.shape[:-1], sl.shape[:-1]) + (n_lags,)
         n = np.full(shape, float(w))
         sf = f.sum(axis=-1)[..., None]
         sff = (f * f).sum(axis=-1)[..., None]
@@ -99,8 +99,8 @@ def _pair_sums(f, mf, sl, ms, w, n_lags, clean):
     # with gaps every sum is a cross-product of a fixed and a sliding slice: the
     # counts n pair the masks, Sf the fixed values with the sliding mask, and so on
     mf, ms = mf.astype(float), ms.astype(float)
-    n = _fft_length(w, n_lags, sl.shape[-1])
-    if n is None:
+    nfft = _fft_length(w, n_lags, sl.shape[-1])
+    if nfft is None:
         view = sliding_window_view(sl, w, axis=-1)[..., :n_lags, :]  # (..., K, n_lags, w)
         mview = sliding_window_view(ms, w, axis=-1)[..., :n_lags, :]
         sqview = sliding_window_view(sl * sl, w, axis=-1)[..., :n_lags, :]
@@ -113,11 +113,11 @@ def _pair_sums(f, mf, sl, ms, w, n_lags, clean):
         return np.rint(count), sf, sff, ss, sss, sfs
     # one transform of each fixed and each sliding slice (one sliding spectrum held
     # at a time), one inverse per sum, of which only the lags are kept (a copy)
-    fixed = [np.conj(sp_fft.rfft(a, n)) for a in (f, mf, f * f)]
+    fixed = [np.conj(sp_fft.rfft(a, nfft)) for a in (f, mf, f * f)]
 
     def sums(sliding, *which):
-        spectrum = sp_fft.rfft(sliding, n)
-        return [sp_fft.irfft(fixed[i] * spectrum, n)[..., :n_lags].copy() for i in which]
+        spectrum = sp_fft.rfft(sliding, nfft)
+        return [sp_fft.irfft(fixed[i] * spectrum, nfft)[..., :n_lags].copy() for i in which]
 
     count, sf, sff = sums(ms, 1, 0, 2)
     sfs, ss = sums(sl, 0, 1)
