@@ -1,12 +1,14 @@
 """What the fresh-process benchmarks share: the paper-sized study and a child process.
 
-``bench_fresh_process.py``, ``bench_jax_backends.py`` and ``bench_compile_profile.py``
-time the alliance model in new Python processes: each writes the study once with
-:func:`write_study` and runs each measurement with :func:`run_child`, whose code
-reads the study with :data:`READ_STUDY`.
+``bench_fresh_process.py``, ``bench_jax_backends.py``, ``bench_compile_profile.py``
+and ``bench_compile_floor.py`` time the alliance model in new Python processes: each
+writes the study once with :func:`write_study` and runs each measurement with
+:func:`run_child`, whose code reads the study with :data:`READ_STUDY`, most of them
+in their own compile folder (:func:`compile_env`).
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -34,6 +36,21 @@ def write_study(folder):
     cube = md.synchrony_cube(study.raws, verbose=False)
     md.synchrony.write_cube(cube, folder / "cube.nc", verbose=False)
     study.alliance.to_netcdf(folder / "alliance.nc")
+
+
+def compile_env(compiledir, *, model_cache=False):
+    """Return the environment of a child that compiles into its own folder.
+
+    ``compiledir``: PyTensor's compile folder (numba's per-operation cache lives there
+    too), added to any ``PYTENSOR_FLAGS`` already set; ``model_cache``: mne-dyad's
+    on-disk model cache (``MNE_DYAD_MODEL_CACHE``), off to time numba's own compile.
+    """
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    return {
+        **os.environ,
+        "PYTENSOR_FLAGS": f"{flags},base_compiledir={compiledir}".lstrip(","),
+        "MNE_DYAD_MODEL_CACHE": "true" if model_cache else "false",
+    }
 
 
 def run_child(code, args, env, what):

@@ -27,11 +27,10 @@ priors' compile; only the first line is free of the model's own terms.
 Run: python benchmarks/bench_compile_floor.py
 """
 
-import os
 import tempfile
 from pathlib import Path
 
-from _fresh import READ_STUDY, run_child, write_study
+from _fresh import READ_STUDY, compile_env, run_child, write_study
 
 PARTS = ("iid normal", "priors, no LKJ", "priors", "whole model")
 
@@ -98,12 +97,7 @@ def main():
         write_study(folder)
         results = {}
         for k, part in enumerate(PARTS):
-            flags = os.environ.get("PYTENSOR_FLAGS", "")
-            env = {
-                **os.environ,
-                "PYTENSOR_FLAGS": f"{flags},base_compiledir={folder / f'pytensor{k}'}".lstrip(","),
-                "MNE_DYAD_MODEL_CACHE": "false",
-            }
+            env = compile_env(folder / f"pytensor{k}")
             results[part] = run_child(CHILD, [folder, part], env, part)
 
     def total(res):

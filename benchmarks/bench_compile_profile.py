@@ -18,11 +18,10 @@ Run: python benchmarks/bench_compile_profile.py [--top 25]
 """
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 
-from _fresh import READ_STUDY, run_child, write_study
+from _fresh import READ_STUDY, compile_env, run_child, write_study
 
 CHILD = (
     r"""
@@ -64,12 +63,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_study(folder)
-        env = {
-            **os.environ,
-            "PYTENSOR_FLAGS": f"base_compiledir={folder / 'pytensor'}",
-            "MNE_DYAD_MODEL_CACHE": "false",
-        }
-        res = run_child(CHILD, [folder], env, "profiled fit")
+        res = run_child(CHILD, [folder], compile_env(folder / "pytensor"), "profiled fit")
     rows = res["self"]
     total = sum(v for _, v, _ in rows)
     outer = sum(v for k, v, _ in rows if k.endswith(":numba_funcified_fgraph"))

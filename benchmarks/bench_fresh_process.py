@@ -19,13 +19,12 @@ Run: python benchmarks/bench_fresh_process.py [--repeat 3]
 """
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from _fresh import READ_STUDY, run_child, write_study
+from _fresh import READ_STUDY, compile_env, run_child, write_study
 
 CHILD = (
     r"""
@@ -55,10 +54,8 @@ print(json.dumps({
 
 
 def run(folder, compiledir, cache):
-    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={compiledir}"}
-    env["MNE_DYAD_MODEL_CACHE"] = "true" if cache else "false"
     t0 = time.perf_counter()
-    result = run_child(CHILD, [folder], env, "fit's")
+    result = run_child(CHILD, [folder], compile_env(compiledir, model_cache=cache), "fit's")
     result["wall"] = time.perf_counter() - t0
     return result
 

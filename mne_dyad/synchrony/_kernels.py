@@ -100,17 +100,10 @@ def _pair_sums(f, mf, sl, ms, w, n_lags, clean):
     # counts n pair the masks, Sf the fixed values with the sliding mask, and so on
     mf, ms = mf.astype(float), ms.astype(float)
     nfft = _fft_length(w, n_lags, sl.shape[-1])
-    if nfft is None:
-        view = sliding_window_view(sl, w, axis=-1)[..., :n_lags, :]  # (..., K, n_lags, w)
-        mview = sliding_window_view(ms, w, axis=-1)[..., :n_lags, :]
-        sqview = sliding_window_view(sl * sl, w, axis=-1)[..., :n_lags, :]
-        sfs = np.einsum("...kw,...klw->...kl", f, view)
-        count = np.einsum("...kw,...klw->...kl", mf, mview)
-        sf = np.einsum("...kw,...klw->...kl", f, mview)
-        sff = np.einsum("...kw,...klw->...kl", f * f, mview)
-        ss = np.einsum("...kw,...klw->...kl", mf, view)
-        sss = np.einsum("...kw,...klw->...kl", mf, sqview)
-        return np.rint(count), sf, sff, ss, sss, sfs
+    if nfft is None:  # short windows or few lags: each sum directly, as _cross_sums does
+        pairs = ((mf, ms), (f, ms), (f * f, ms), (f, sl), (mf, sl), (mf, sl * sl))
+        count, sf, sff, sfs, ss, sss = (_cross_sums(a, b, w, n_lags) for a, b in pairs)
+        return count, sf, sff, ss, sss, sfs
     # one transform of each fixed and each sliding slice (one sliding spectrum held
     # at a time), one inverse per sum, of which only the lags are kept (a copy)
     fixed = [np.conj(sp_fft.rfft(a, nfft)) for a in (f, mf, f * f)]
